@@ -1,0 +1,3 @@
+"""custos: true customer information, kept from leaking."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,51 @@
+"""Who may see what: a custos user's role and scope, and the append-only log of personal-data reads."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    COMPLIANCE = "compliance", _("合规")
+    CUSTOMER_SERVICE = "customer_service", _("客服")
+    CHANNEL_MANAGER = "channel_manager", _("渠道经理")
+    AGENT = "agent", _("业务员")
+    PARTNER_STAFF = "partner_staff", _("合作机构人员")
+    OPERATIONS = "operations", _("运营")
+    FINANCE = "finance", _("财务")
+    EXECUTIVE = "executive", _("总经理室")
+    IT_SECURITY = "it_security", _("信息安全")
+    AUDITOR = "auditor", _("审计/监管")
+
+
+class Profile(models.Model):
+    """A user's role and scope. Scope narrows what the role may see:
+    branch subtree (branch_code), channel, an agent's own portfolio (staff_no), a partner's own policies."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="custos_profile"
+    )
+    role = models.CharField(max_length=32, choices=Role.choices)
+    staff_no = models.CharField(max_length=64, blank=True, db_index=True)
+    branch_code = models.CharField(max_length=64, blank=True)  # empty: whole company
+    channel = models.CharField(max_length=16, blank=True)  # empty: all channels
+    partner_code = models.CharField(max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role})"
+
+
+class ReadLog(models.Model):
+    """Append-only record of every read of personal data. Never updated, never deleted by custos."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150)
+    staff_no = models.CharField(max_length=64, blank=True)
+    action = models.CharField(max_length=32)  # list | detail | export | api | unmask
+    model = models.CharField(max_length=32)
+    record_ids = models.JSONField(default=list)
+    fields = models.JSONField(default=list)
+    purpose = models.CharField(max_length=500, blank=True)
+    client = models.CharField(max_length=64, blank=True)
+    outcome = models.CharField(max_length=16, default="ok")

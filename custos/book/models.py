@@ -1,0 +1,220 @@
+"""The book: the current state of the insurer's customer information, as loaded from its core systems.
+
+Rows are keyed by the book format's natural keys (strings), not by foreign keys: the book is external
+truth, validated by the loader as a whole before it is written, and bulk-written set-wise. Every row
+remembers the load that first brought it, the last load that carried it, and the full load it was
+missing from (gone), if any; rows are never deleted.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class BookLoad(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        VALIDATING = "validating", _("校验中")
+        WRITING = "writing", _("写入中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+        NOOP = "noop", _("重复文件，未改动")
+
+    class Mode(models.TextChoices):
+        FULL = "full", _("全量")
+        DELTA = "delta", _("增量")
+
+    source_name = models.CharField(max_length=500)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.FULL)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    row_counts = models.JSONField(default=dict)  # {table: rows read}
+    change_counts = models.JSONField(default=dict)  # {table: {"new": n, "updated": n, "gone": n}}
+    errors = models.JSONField(default=list)  # [{file,row,column,message}] (first N)
+    error_count = models.IntegerField(default=0)
+    warnings = models.JSONField(default=list)
+    progress = models.IntegerField(default=0)  # 0..100
+    progress_note = models.CharField(max_length=200, blank=True)
+    snapshot_path = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.source_name} ({self.status})"
+
+
+class BookRow(models.Model):
+    """Columns every book table shares: provenance and the original spelling of normalised values."""
+
+    first_load = models.ForeignKey(BookLoad, on_delete=models.PROTECT, related_name="+")
+    last_load = models.ForeignKey(BookLoad, on_delete=models.PROTECT, related_name="+")
+    gone_load = models.ForeignKey(BookLoad, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    original = models.JSONField(
+        null=True, blank=True
+    )  # {column: value as written} where normalisation changed it
+    extra = models.JSONField(null=True, blank=True)  # columns outside the format, kept as given
+
+    class Meta:
+        abstract = True
+
+
+class Branch(BookRow):
+    branch_code = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    parent_code = models.CharField(max_length=64, blank=True)
+    level = models.CharField(max_length=16)
+    address = models.CharField(max_length=500, blank=True)
+    phone = models.CharField(max_length=64, blank=True)
+    # Materialised path of branch codes from head office, "/HO/GD/GZ/": scope filters use a prefix match.
+    path = models.CharField(max_length=1000, db_index=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.branch_code} {self.name}"
+
+
+class Staff(BookRow):
+    staff_no = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=100)
+    gender = models.CharField(max_length=1, blank=True)
+    id_type = models.CharField(max_length=32, blank=True)
+    id_no = models.CharField(max_length=64, blank=True)
+    mobile = models.CharField(max_length=64, blank=True)
+    address = models.CharField(max_length=500, blank=True)
+    branch_code = models.CharField(max_length=64, db_index=True)
+    channel = models.CharField(max_length=16, blank=True)
+    position = models.CharField(max_length=32)
+    supervisor_no = models.CharField(max_length=64, blank=True)
+    hired_on = models.DateField(null=True, blank=True)
+    left_on = models.DateField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.staff_no} {self.name}"
+
+
+class Partner(BookRow):
+    partner_code = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16)
+    branch_code = models.CharField(max_length=64, db_index=True)
+    address = models.CharField(max_length=500, blank=True)
+    phone = models.CharField(max_length=64, blank=True)
+    contract_no = models.CharField(max_length=64, blank=True)
+    contract_until = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=16)
+
+    def __str__(self) -> str:
+        return f"{self.partner_code} {self.name}"
+
+
+class Policy(BookRow):
+    policy_no = models.CharField(max_length=64, unique=True)
+    product_code = models.CharField(max_length=64, blank=True)
+    product_name = models.CharField(max_length=200, blank=True)
+    channel = models.CharField(max_length=16, db_index=True)
+    branch_code = models.CharField(max_length=64, db_index=True)
+    agent_no = models.CharField(max_length=64, blank=True, db_index=True)
+    partner_code = models.CharField(max_length=64, blank=True, db_index=True)
+    applied_on = models.DateField(null=True, blank=True)
+    issued_on = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=16)
+    term_years = models.IntegerField(null=True, blank=True)
+    premium = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    commission = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "policies"
+
+    def __str__(self) -> str:
+        return self.policy_no
+
+
+class Party(BookRow):
+    policy_no = models.CharField(max_length=64)
+    role = models.CharField(max_length=16)
+    seq = models.IntegerField()
+    relation = models.CharField(max_length=32, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    gender = models.CharField(max_length=1, blank=True)
+    birth_date = models.DateField(null=True, blank=True)
+    id_type = models.CharField(max_length=32, blank=True)
+    id_no = models.CharField(max_length=64, blank=True)
+    id_valid_until = models.DateField(null=True, blank=True)
+    nationality = models.CharField(max_length=8, blank=True)
+    mobile = models.CharField(max_length=64, blank=True)
+    phone = models.CharField(max_length=64, blank=True)
+    address = models.CharField(max_length=500, blank=True)
+    postcode = models.CharField(max_length=16, blank=True)
+    email = models.CharField(max_length=200, blank=True)
+    occupation_code = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        verbose_name_plural = "parties"
+        constraints = [models.UniqueConstraint(fields=["policy_no", "role", "seq"], name="party_key")]
+
+    def __str__(self) -> str:
+        return f"{self.policy_no}/{self.role}/{self.seq}"
+
+
+class PartyHistory(models.Model):
+    """One party value changed between two loads of the book."""
+
+    policy_no = models.CharField(max_length=64)
+    role = models.CharField(max_length=16)
+    seq = models.IntegerField()
+    field = models.CharField(max_length=32)
+    old_value = models.TextField(blank=True)
+    new_value = models.TextField(blank=True)
+    load = models.ForeignKey(BookLoad, on_delete=models.PROTECT, related_name="party_history")
+
+    class Meta:
+        indexes = [models.Index(fields=["policy_no", "role", "seq"])]
+
+
+class Change(BookRow):
+    policy_no = models.CharField(max_length=64, db_index=True)
+    role = models.CharField(max_length=16)
+    seq = models.IntegerField()
+    field = models.CharField(max_length=32)
+    old_value = models.TextField(blank=True)
+    new_value = models.TextField(blank=True)
+    changed_at = models.DateTimeField()
+    changed_by = models.CharField(max_length=64, blank=True)
+    request_no = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy_no", "role", "seq", "field", "changed_at"], name="change_key"
+            )
+        ]
+
+
+class Visit(BookRow):
+    policy_no = models.CharField(max_length=64, db_index=True)
+    visited_at = models.DateTimeField()
+    method = models.CharField(max_length=16)
+    contact = models.CharField(max_length=500, blank=True)
+    outcome = models.CharField(max_length=16)
+    staff_no = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["policy_no", "visited_at", "method"], name="visit_key")
+        ]
+
+
+# book-format table name -> model
+MODELS = {
+    "branches": Branch,
+    "staff": Staff,
+    "partners": Partner,
+    "policies": Policy,
+    "parties": Party,
+    "changes": Change,
+    "visits": Visit,
+}

@@ -1,0 +1,161 @@
+"""Django settings. Everything a deployment changes comes from CUSTOS_* environment variables.
+
+CUSTOS_DATABASE_URL   database (default: SQLite in WAL mode under CUSTOS_HOME)
+CUSTOS_HOME           state directory (default ./var)
+CUSTOS_REDIS_URL      task queue on Redis (default: Huey on a SQLite file under CUSTOS_HOME)
+CUSTOS_DEBUG          1 for development only
+CUSTOS_ALLOWED_HOSTS  comma-separated
+"""
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from custos import paths
+
+BASE_DIR = Path(__file__).resolve().parent
+HOME = paths.home()
+HOME.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    if os.environ.get("CUSTOS_SECRET_KEY"):
+        return os.environ["CUSTOS_SECRET_KEY"]
+    try:
+        return json.loads(paths.keyring_path().read_text())["django_secret_key"]
+    except (OSError, ValueError, KeyError):
+        # Not initialised yet (`custos init` writes the keyring): sessions will not survive a restart.
+        return secrets.token_urlsafe(50)
+
+
+SECRET_KEY = _secret_key()
+DEBUG = os.environ.get("CUSTOS_DEBUG") == "1"
+ALLOWED_HOSTS = [
+    h for h in os.environ.get("CUSTOS_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "huey.contrib.djhuey",
+    "custos.book",
+    "custos.access",
+    "custos.web",
+    "custos.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "custos.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+WSGI_APPLICATION = "custos.wsgi.application"
+
+_default_db = f"sqlite:///{HOME / 'custos.sqlite3'}"
+DATABASES = {
+    "default": dj_database_url.parse(os.environ.get("CUSTOS_DATABASE_URL", _default_db), conn_max_age=60)
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
+        "transaction_mode": "IMMEDIATE",
+    }
+_test_url = os.environ.get("CUSTOS_TEST_DATABASE_URL")
+if _test_url:
+    DATABASES["default"]["TEST"] = {"NAME": dj_database_url.parse(_test_url)["NAME"]}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
+
+SESSION_COOKIE_AGE = int(os.environ.get("CUSTOS_SESSION_SECONDS", 8 * 3600))
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = HOME / "static"
+WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(HOME / "media")},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Uploads: books can be large; Django streams anything above this to a temporary file.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+CUSTOS_MAX_UPLOAD_BYTES = int(os.environ.get("CUSTOS_MAX_UPLOAD_BYTES", 2 * 1024**3))
+
+# Task queue: Huey. Embedded default stores the queue in a SQLite file (no extra server);
+# production sets CUSTOS_REDIS_URL.
+_redis = os.environ.get("CUSTOS_REDIS_URL")
+HUEY = {
+    "name": "custos",
+    "immediate": os.environ.get("CUSTOS_TASKS_IMMEDIATE") == "1",
+    "consumer": {"workers": 2, "worker_type": "thread"},
+}
+if _redis:
+    HUEY.update({"huey_class": "huey.RedisHuey", "connection": {"url": _redis}})
+else:
+    HUEY.update({"huey_class": "huey.SqliteHuey", "filename": str(HOME / "tasks.sqlite3")})
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("CUSTOS_LOG_LEVEL", "WARNING")},
+}
