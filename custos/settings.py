@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "huey.contrib.djhuey",
     "custos.book",
+    "custos.checks",
     "custos.access",
     "custos.web",
     "custos.api",
