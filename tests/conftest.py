@@ -55,3 +55,84 @@ def custos_home(tmp_path, monkeypatch):
     monkeypatch.setenv("CUSTOS_HOME", str(tmp_path / "home"))
     (tmp_path / "home").mkdir()
     return tmp_path / "home"
+
+
+def build_small_book():
+    """A tiny book written directly with the ORM: 5 branches, 3 agents, 1 bank outlet, 4 policies,
+    2 parties each. Scope tests know exactly who sees which policy."""
+    import datetime as dt
+
+    from custos.book.models import BookLoad, Branch, Partner, Party, Policy, Staff
+
+    load = BookLoad.objects.create(source_name="small", sha256="0" * 64, status="done")
+    row = {"first_load": load, "last_load": load}
+    for code, name, parent, level, path in [
+        ("HO", "总公司", "", "head", "/HO/"),
+        ("GD", "广东分公司", "HO", "province", "/HO/GD/"),
+        ("GZ", "广州中心支公司", "GD", "city", "/HO/GD/GZ/"),
+        ("SZ", "深圳中心支公司", "GD", "city", "/HO/GD/SZ/"),
+        ("BJ", "北京分公司", "HO", "province", "/HO/BJ/"),
+    ]:
+        Branch.objects.create(branch_code=code, name=name, parent_code=parent, level=level, path=path, **row)
+    for no, branch, left in [("A1", "GZ", None), ("A2", "BJ", None), ("A3", "GZ", dt.date(2020, 1, 1))]:
+        Staff.objects.create(
+            staff_no=no,
+            name="业务员" + no,
+            branch_code=branch,
+            channel="agency",
+            position="agent",
+            left_on=left,
+            **row,
+        )
+    Partner.objects.create(
+        partner_code="BK1", name="某银行天河支行", kind="bank", branch_code="GZ", status="active", **row
+    )
+    for no, branch, channel, agent, partner in [
+        ("P1", "GZ", "agency", "A1", ""),
+        ("P2", "SZ", "bancassurance", "A2", "BK1"),
+        ("P3", "BJ", "agency", "A2", ""),
+        ("P4", "GZ", "bancassurance", "A1", "BK1"),
+    ]:
+        Policy.objects.create(
+            policy_no=no,
+            channel=channel,
+            branch_code=branch,
+            agent_no=agent,
+            partner_code=partner,
+            status="in_force",
+            **row,
+        )
+        for role, nm in [("applicant", "张三伟"), ("insured", "李四")]:
+            Party.objects.create(
+                policy_no=no,
+                role=role,
+                seq=1,
+                name=nm,
+                gender="M",
+                birth_date=dt.date(1980, 5, 6),
+                id_type="resident_id",
+                id_no="440106198005061234",
+                mobile="13812345678",
+                phone="020-12345678",
+                address="广东省广州市天河区体育西路1号",
+                email="zhang@example.com",
+                **row,
+            )
+    return load
+
+
+@pytest.fixture
+def small_book(db):
+    return build_small_book()
+
+
+def make_user(username: str, role: str | None = None, password: str = "correct-horse-42", **scope):
+    """A Django user with (unless role is None) a custos Profile of that role and scope."""
+    from django.contrib.auth import get_user_model
+
+    from custos.access.models import Profile
+
+    user = get_user_model().objects.create_user(username=username, password=password)
+    if role is not None:
+        Profile.objects.create(user=user, role=role, **scope)
+    return user

@@ -1,0 +1,93 @@
+"""Masking of personal data (custos.domain.masking): examples from the design, then properties."""
+
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from custos.domain import masking
+
+HAN = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
+
+
+def test_examples():
+    assert masking.name("张三伟") == "张*伟"
+    assert masking.name("张三") == "张*"
+    assert masking.name("欧阳娜娜") == "欧**娜"
+    assert masking.name("买买提·艾力") == "买*·*力"
+    assert masking.name("John Smith") == "J*** S****"
+    assert masking.id_no("440106199001011234") == "4401**********1234"
+    assert masking.mobile("13812345678") == "138****5678"
+    assert masking.mobile("+86 138-1234-5678") == "138****5678"
+    assert masking.phone("020-12345678") == "020-****5678"
+    assert masking.phone("07551234567") == "0755***4567"
+    assert masking.address("广东省广州市天河区体育西路1号") == "广东省广州市天河区****"
+    assert masking.address("北京市海淀区中关村大街1号") == "北京市海淀区****"
+    assert masking.address("江苏省苏州市昆山市玉山镇") == "江苏省苏州市昆山市****"
+    assert masking.address("四川省甘孜藏族自治州康定市炉城镇") == "四川省甘孜藏族自治州康定市****"
+    assert masking.email("alice@example.com") == "a***@example.com"
+    assert masking.birth_date("1990-01-02") == "1990-**-**"
+
+
+def test_empty_values_stay_empty():
+    for fn in masking.FIELD_MASKS.values():
+        assert fn("") == ""
+        assert fn(None) == ""
+
+
+def test_mask_field_leaves_other_fields():
+    assert masking.mask_field("policy_no", "P0001") == "P0001"
+    assert masking.mask_field("mobile", "13812345678") == "138****5678"
+
+
+@given(st.text(HAN, min_size=3, max_size=6))
+def test_chinese_name_keeps_first_and_last(n):
+    out = masking.name(n)
+    assert len(out) == len(n)
+    assert out[0] == n[0] and out[-1] == n[-1]
+    assert set(out[1:-1]) == {"*"}
+
+
+@given(st.text(HAN, min_size=2, max_size=2))
+def test_two_character_name(n):
+    assert masking.name(n) == n[0] + "*"
+
+
+@given(st.from_regex(r"\A[1-9]\d{16}[\dX]\Z"))
+def test_id_keeps_first_four_and_last_four(v):
+    out = masking.id_no(v)
+    assert out == v[:4] + "*" * 10 + v[-4:]
+
+
+@given(st.from_regex(r"\A1[3-9]\d{9}\Z"))
+def test_mobile_keeps_prefix_and_last_four(v):
+    assert masking.mobile(v) == v[:3] + "****" + v[-4:]
+
+
+@given(st.from_regex(r"\A0\d{2,3}-[2-9]\d{6,7}\Z"))
+def test_fixed_line_keeps_area_code_and_last_four(v):
+    area, local = v.split("-")
+    assert masking.phone(v) == area + "-" + "*" * (len(local) - 4) + local[-4:]
+
+
+@given(st.from_regex(r"\A[a-z][a-z0-9.]{0,20}@[a-z]{1,10}\.(com|cn)\Z"))
+def test_email_keeps_first_letter_and_domain(v):
+    local, domain = v.split("@")
+    assert masking.email(v) == local[0] + "***@" + domain
+
+
+@given(st.text(max_size=60))
+def test_never_raises_and_never_returns_a_long_value_whole(v):
+    for fn in masking.FIELD_MASKS.values():
+        out = fn(v)
+        assert isinstance(out, str)
+        stripped = v.strip()
+        if len(stripped) >= 8 and fn is not masking.birth_date:
+            assert out != stripped
+
+
+@given(st.text(HAN, min_size=4, max_size=20))
+def test_address_detail_never_shown(detail):
+    out = masking.address("广东省广州市天河区" + detail)
+    assert out == "广东省广州市天河区****"
+    assert not re.search(re.escape(detail), out)
