@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "custos.book",
     "custos.checks",
     "custos.access",
+    "custos.audit",
     "custos.web",
     "custos.api",
 ]

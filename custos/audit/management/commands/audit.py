@@ -1,0 +1,59 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from custos.audit import service
+
+
+class Command(BaseCommand):
+    help = "Tamper-evident audit log: verify, prove ENTRY, consistency A B, checkpoint, check-proof FILE."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        sub.add_parser("verify", help="recompute the whole log against its signed checkpoints")
+        prove = sub.add_parser("prove", help="print an inclusion proof of one entry (JSON)")
+        prove.add_argument("seq", type=int)
+        cons = sub.add_parser("consistency", help="print a consistency proof between two checkpoints")
+        cons.add_argument("first", type=int)
+        cons.add_argument("second", type=int)
+        sub.add_parser("checkpoint", help="sign the current tree head now")
+        check = sub.add_parser("check-proof", help="verify a proof file printed by `prove`")
+        check.add_argument("file")
+
+    def handle(self, *args, action, **opts):
+        if action == "verify":
+            service.checkpoint()
+            result = service.verify()
+            rate = result.entries / result.seconds if result.seconds else 0
+            self.stdout.write(
+                f"{result.entries} entries, {result.checkpoints} checkpoints, {result.seconds:.2f} s ({rate:,.0f} entries/s)"
+            )
+            if not result.ok:
+                for problem in result.problems:
+                    self.stderr.write(problem)
+                raise CommandError(f"audit log verification FAILED: {result.problems[0]}")
+            self.stdout.write("audit log verified: nothing altered, inserted, reordered or removed")
+        elif action == "prove":
+            try:
+                self.stdout.write(json.dumps(service.prove(opts["seq"]), indent=2, ensure_ascii=False))
+            except LookupError as exc:
+                raise CommandError(str(exc))
+        elif action == "consistency":
+            try:
+                self.stdout.write(json.dumps(service.consistency(opts["first"], opts["second"]), indent=2))
+            except (LookupError, ValueError) as exc:
+                raise CommandError(str(exc))
+        elif action == "checkpoint":
+            cp = service.checkpoint()
+            self.stdout.write(f"checkpoint at size {cp.tree_size}" if cp else "audit log is empty")
+        elif action == "check-proof":
+            try:
+                with open(opts["file"]) as f:
+                    proof = json.load(f)
+            except (OSError, ValueError) as exc:
+                raise CommandError(f"cannot read proof {opts['file']}: {exc}")
+            if not service.check_proof(proof):
+                raise CommandError("proof does NOT verify")
+            self.stdout.write(
+                f"entry {proof['entry']['seq']} is included in the signed tree of size {proof['tree_size']}"
+            )

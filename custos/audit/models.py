@@ -1,0 +1,56 @@
+"""The tamper-evident audit log: an append-only sequence of entries, hashed as an RFC 9162 Merkle tree,
+with checkpoints (tree size + root) signed by an Ed25519 key from the keyring.
+
+`seq` is the leaf index: contiguous from 0, assigned under a lock so that the order in which entries
+are committed is the order in which they are hashed. Time is kept as integer microseconds (UTC) so the
+hashed form is identical on every database.
+"""
+
+import json
+from datetime import UTC, datetime
+
+from django.db import models
+
+
+class AuditEntry(models.Model):
+    seq = models.BigIntegerField(unique=True)
+    at_us = models.BigIntegerField(db_index=True)
+    username = models.CharField(max_length=150, db_index=True)
+    staff_no = models.CharField(max_length=64, blank=True, db_index=True)
+    action = models.CharField(max_length=32, db_index=True)
+    model = models.CharField(max_length=32, blank=True)
+    record_ids = models.TextField(default="[]")  # canonical JSON
+    fields = models.TextField(default="[]")  # canonical JSON
+    purpose = models.CharField(max_length=500, blank=True)
+    client = models.CharField(max_length=64, blank=True)
+    outcome = models.CharField(max_length=16, default="ok")
+    leaf_hash = models.BinaryField(max_length=32)
+
+    class Meta:
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.username} {self.action}"
+
+    @property
+    def at(self) -> datetime:
+        return datetime.fromtimestamp(self.at_us / 1_000_000, tz=UTC)
+
+    @property
+    def record_id_list(self) -> list:
+        return json.loads(self.record_ids)
+
+
+class Checkpoint(models.Model):
+    tree_size = models.BigIntegerField(unique=True)
+    root_hash = models.BinaryField(max_length=32)
+    compact_range = models.TextField()  # JSON list of hex subtree hashes: resumes hashing from here
+    at_us = models.BigIntegerField()
+    key_id = models.CharField(max_length=32)
+    signature = models.BinaryField(max_length=64)
+
+    class Meta:
+        ordering = ["tree_size"]
+
+    def __str__(self) -> str:
+        return f"checkpoint size={self.tree_size}"
