@@ -1,0 +1,366 @@
+"""Pass 1: read every table file once, check everything, collect all errors, and spool the clean
+rows (pickled batches in a temporary file) for pass 2. Nothing touches the book tables here.
+
+Memory stays bounded: rows stream from the reader to the spool; only key sets are held (the keys
+of branches, staff, partners and policies for reference checks, and each table's keys while it is
+read for duplicate checks).
+"""
+
+import json
+import pickle
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import connection
+
+from custos.book.models import MODELS
+from custos.domain.bookformat import LOAD_ORDER, TABLES, Table
+from custos.domain.codes import LOOKUPS
+
+from .errors import Issues
+from .mapping import Mapping
+from .sources import Book, ParquetReader, RowError, TableFile, XlsxReader, excel_text
+from .values import (
+    CONTROL,
+    Bad,
+    CodeConv,
+    DateConv,
+    DecimalConv,
+    IntConv,
+    TimestampConv,
+    clean_text,
+)
+
+TEXT_MAX = 20_000  # TextField columns and extra columns
+SPOOL_BATCH = 5_000
+MAX_OCCURRENCES = 5  # of one unresolved reference value, for messages
+
+
+@dataclass
+class Spool:
+    """Clean rows of one table, ready for the database: column values, original JSON, extra JSON."""
+
+    table: str
+    path: Path
+    rows: int = 0
+    columns: tuple[str, ...] = ()
+    present: tuple[str, ...] = ()  # format columns the file had
+
+    def batches(self):
+        with open(self.path, "rb") as f:
+            while True:
+                try:
+                    yield pickle.load(f)  # noqa: S301 - our own temporary file
+                except EOFError:
+                    return
+
+
+@dataclass
+class Validated:
+    spools: dict[str, Spool] = field(default_factory=dict)
+    row_counts: dict[str, int] = field(default_factory=dict)
+    tmpdir: tempfile.TemporaryDirectory | None = None
+
+    def close(self) -> None:
+        if self.tmpdir:
+            self.tmpdir.cleanup()
+
+
+def _max_length(table: str, column: str) -> int:
+    f = MODELS[table]._meta.get_field(column)
+    return f.max_length or TEXT_MAX
+
+
+def _converter(col, mapping: Mapping, table: str):
+    if col.codes:
+        return CodeConv(col.codes, LOOKUPS[col.codes], mapping.codes.get(col.codes))
+    if col.type == "date":
+        return DateConv(long_term=(table == "parties" and col.name == "id_valid_until"))
+    if col.type == "timestamp":
+        return TimestampConv()
+    if col.type == "int":
+        return IntConv()
+    if col.type == "decimal":
+        return DecimalConv()
+    return None
+
+
+class _Refs:
+    """Values of a reference column not found in the book (yet): value -> first rows."""
+
+    def __init__(self):
+        self.missing: dict[str, list[int]] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, value: str, row: int) -> None:
+        rows = self.missing.setdefault(value, [])
+        self.counts[value] = self.counts.get(value, 0) + 1
+        if len(rows) < MAX_OCCURRENCES:
+            rows.append(row)
+
+
+def validate(
+    book: Book,
+    mapping: Mapping,
+    mode: str,
+    issues: Issues,
+    progress: Callable[[float, str], None],
+) -> Validated:
+    out = Validated(tmpdir=tempfile.TemporaryDirectory(prefix="custos-spool-"))
+    for name in book.ignored:
+        issues.warning(name, None, None, "not a table of the book format: ignored")
+    for table in LOAD_ORDER:
+        if TABLES[table].required and table not in book.tables:
+            issues.error(f"{table}.csv", None, None, f"required table {table} is missing from the book")
+    keysets: dict[str, set[str]] = {}
+    total = sum(tf.size for tf in book.tables.values()) or 1
+    done = 0
+    for table in LOAD_ORDER:
+        tf = book.tables.get(table)
+        if tf is None:
+            continue
+
+        def sub(frac: float, note: str, _done=done, _tf=tf) -> None:
+            progress((_done + frac * _tf.size) / total, note)
+
+        spool = _validate_table(tf, TABLES[table], mapping, mode, issues, keysets, Path(out.tmpdir.name), sub)
+        done += tf.size
+        if spool is not None:
+            out.spools[table] = spool
+            out.row_counts[table] = spool.rows
+    return out
+
+
+def _validate_table(
+    tf: TableFile,
+    table: Table,
+    mapping: Mapping,
+    mode: str,
+    issues: Issues,
+    keysets: dict[str, set[str]],
+    tmp: Path,
+    progress: Callable[[float, str], None],
+) -> Spool | None:
+    fname = tf.name
+    reader = tf.read(issues)
+    if reader is None:
+        return None
+    try:
+        return _read_rows(tf, reader, table, mapping, mode, issues, keysets, tmp, progress)
+    except RowError as e:
+        issues.error(fname, None, None, f"{e}; the rest of the file was not read")
+    except Exception as e:  # a reader failing mid-file (corrupt parquet/xlsx)
+        msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+        issues.error(fname, None, None, f"cannot read the file: {msg}")
+    finally:
+        reader.close()
+    return None
+
+
+def _read_rows(tf, reader, table: Table, mapping, mode, issues, keysets, tmp, progress) -> Spool | None:
+    fname = tf.name
+    name = table.name
+    colmap = mapping.columns.get(name, {})
+    # header -> format column (or None: extra)
+    header = [("" if h is None else str(h)).strip().lstrip("\ufeff").strip() for h in reader.header]
+    targets: list[str | None] = []
+    seen: dict[str, int] = {}
+    for i, h in enumerate(header):
+        low = h.lower()
+        col = colmap.get(low) or (low if low in table.column_names else None)
+        if not h:
+            issues.error(fname, 1, f"#{i + 1}", "empty column name in the header")
+        elif (col or h) in seen:
+            issues.error(fname, 1, h, "column appears twice in the header")
+            col = None
+        else:
+            seen[col or h] = i
+        if col is None and h:
+            issues.warning(fname, 1, h, "column is not in the book format: kept as extra")
+        targets.append(col)
+    present = {c for c in targets if c}
+    for col in table.columns:
+        if col.required and col.name not in present:
+            issues.error(fname, 1, col.name, "required column is missing")
+    # plan: (index in the row, column name, output position, converter, max length, not_empty)
+    out_cols = table.column_names
+    pos = {c: i for i, c in enumerate(out_cols)}
+    plan = []
+    for i, col in enumerate(targets):
+        if col is None:
+            continue
+        c = table.column(col)
+        plan.append((i, col, pos[col], _converter(c, mapping, name), _max_length(name, col), c.not_empty))
+    extras = [(i, header[i]) for i, c in enumerate(targets) if c is None and header[i]]
+    empty_row = [None if table.column(c).type != "text" else "" for c in out_cols]
+    key_pos = [pos[k] for k in table.key]
+    key_of_keyset = len(table.key) == 1
+    own_keys: set = set()
+    refs = [(pos[col], col, ref_table, _Refs()) for col, ref_table, _ in table.references if col in present]
+    ncols = len(header)
+    is_xlsx = isinstance(reader, XlsxReader)
+    spool = Spool(name, tmp / f"{name}.pickle", columns=out_cols, present=tuple(sorted(present)))
+    sink = open(spool.path, "wb")  # noqa: SIM115
+    batch: list[tuple] = []
+    nrows = 0
+    last = time.monotonic()
+    err = issues.error
+    try:
+        for rownum, values in reader.rows():
+            nrows += 1
+            if len(values) != ncols:
+                if is_xlsx or isinstance(reader, ParquetReader):
+                    if len(values) < ncols:
+                        values = values + [None] * (ncols - len(values))
+                    elif any(v is not None for v in values[ncols:]):
+                        err(fname, rownum, None, f"row has {len(values)} cells, the header {ncols}")
+                        continue
+                    else:
+                        values = values[:ncols]
+                else:
+                    err(fname, rownum, None, f"row has {len(values)} fields, the header {ncols}")
+                    continue
+            try:
+                joined = "".join(values)
+            except TypeError:
+                joined = "".join(v for v in values if isinstance(v, str))
+            if CONTROL.search(joined):
+                bad = False
+                for i, v in enumerate(values):
+                    if isinstance(v, str) and (m := CONTROL.search(v)):
+                        what = "NUL byte" if m[0] == "\x00" else f"control character U+{ord(m[0]):04X}"
+                        err(fname, rownum, header[i] or f"#{i + 1}", f"{what} in the value")
+                        bad = True
+                if bad:
+                    continue
+            row = list(empty_row)
+            original = None
+            for i, col, p, conv, maxlen, not_empty in plan:
+                v = values[i]
+                if v is None:
+                    s = ""
+                elif v.__class__ is str:
+                    s = v.strip()
+                    if not s.isascii():
+                        s = clean_text(s)
+                    if s is not v and s != v:
+                        if original is None:
+                            original = {}
+                        original[col] = v
+                else:
+                    if conv is not None and hasattr(conv, "native"):
+                        try:
+                            row[p] = conv.native(v)
+                            continue
+                        except TypeError:
+                            pass
+                        except Bad as e:
+                            err(fname, rownum, col, str(e))
+                            continue
+                    s = clean_text(excel_text(v))
+                if not s:
+                    if not_empty:
+                        err(fname, rownum, col, "must not be empty")
+                    continue
+                if len(s) > maxlen:
+                    err(fname, rownum, col, f"value has {len(s)} characters, more than the {maxlen} allowed")
+                    continue
+                if conv is None:
+                    row[p] = s
+                else:
+                    try:
+                        row[p] = conv(s)
+                    except Bad as e:
+                        err(fname, rownum, col, str(e))
+            # keys
+            if key_of_keyset:
+                key = row[key_pos[0]]
+            else:
+                key = "\x1f".join(str(row[k]) for k in key_pos)
+            if key in own_keys:
+                err(fname, rownum, ",".join(table.key), f"duplicate key {key.replace(chr(31), '/')!r}")
+            elif key:
+                own_keys.add(key)
+            for p, _col, ref_table, pending in refs:
+                v = row[p]
+                if v and v not in keysets.get(ref_table, ()):
+                    pending.add(v, rownum)
+            extra = None
+            if extras:
+                for i, h in extras:
+                    v = values[i]
+                    if v is None or v == "":
+                        continue
+                    v = v if isinstance(v, str) else excel_text(v)
+                    if len(v) > TEXT_MAX:
+                        err(
+                            fname,
+                            rownum,
+                            h,
+                            f"value has {len(v)} characters, more than the {TEXT_MAX} allowed",
+                        )
+                        continue
+                    if extra is None:
+                        extra = {}
+                    extra[h] = v
+            if not issues:
+                batch.append(
+                    (
+                        *row,
+                        None if original is None else json.dumps(original, ensure_ascii=False),
+                        None if extra is None else json.dumps(extra, ensure_ascii=False),
+                    )
+                )
+                if len(batch) >= SPOOL_BATCH:
+                    pickle.dump(batch, sink, protocol=pickle.HIGHEST_PROTOCOL)
+                    batch = []
+            if not nrows & 0x3FFF:
+                now = time.monotonic()
+                if now - last > 0.2:
+                    last = now
+                    progress(reader.fraction(), f"checking {fname}: {nrows:,} rows")
+        if is_xlsx:
+            for rownum, i, coord in reader.formulas:
+                err(fname, rownum, header[i] if i < len(header) else None, f"cell {coord} holds a formula")
+        if batch and not issues:
+            pickle.dump(batch, sink, protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        sink.close()
+    spool.rows = nrows
+    # references: the table itself (self references), then the database in delta mode
+    if key_of_keyset:
+        keysets[name] = own_keys
+    for _p, col, ref_table, pending in refs:
+        known = own_keys if ref_table == name else None
+        unresolved = {v: r for v, r in pending.missing.items() if known is None or v not in known}
+        if unresolved and mode == "delta":
+            in_db = _existing_keys(ref_table, list(unresolved))
+            unresolved = {v: r for v, r in unresolved.items() if v not in in_db}
+        ref_key = TABLES[ref_table].key[0]
+        for v, rows in unresolved.items():
+            more = pending.counts[v] - len(rows)
+            for r in rows:
+                suffix = f" (and {more} more rows)" if more and r == rows[-1] else ""
+                err(fname, r, col, f"{v[:64]!r} is not a {ref_key} in {ref_table}{suffix}")
+    progress(1.0, f"checked {fname}: {nrows:,} rows")
+    return spool
+
+
+def _existing_keys(table: str, values: list[str]) -> set[str]:
+    model = MODELS[table]
+    key = TABLES[table].key[0]
+    found: set[str] = set()
+    qn = connection.ops.quote_name
+    with connection.cursor() as cur:
+        for i in range(0, len(values), 500):
+            chunk = values[i : i + 500]
+            marks = ",".join(["%s"] * len(chunk))
+            cur.execute(
+                f"SELECT {qn(key)} FROM {qn(model._meta.db_table)} WHERE {qn(key)} IN ({marks})",
+                chunk,
+            )
+            found.update(r[0] for r in cur.fetchall())
+    return found

@@ -1,0 +1,158 @@
+"""Cleaning and typing of single values, driven by custos.domain.bookformat.
+
+Text is stripped of surrounding blanks and full-width digits/letters become ASCII (nothing else:
+CJK punctuation such as · stays). Values starting with = + - @ are plain text; nothing is ever
+evaluated. Converters take the cleaned text and return the stored value or raise Bad.
+"""
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from custos.domain.bookformat import LONG_TERM
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+FULLWIDTH = {
+    **{0xFF10 + i: 0x30 + i for i in range(10)},
+    **{0xFF21 + i: 0x41 + i for i in range(26)},
+    **{0xFF41 + i: 0x61 + i for i in range(26)},
+}
+# C0 controls (tab, CR, LF included), DEL, C1 controls, and the Unicode non-characters U+FFFE/FFFF.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ufffe\uffff]")
+_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?")
+_DATE8 = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_INT = re.compile(r"[+-]?\d{1,18}")
+_DEC = re.compile(r"[+-]?\d{1,12}(?:\.\d+)?")
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+_CACHE_MAX = 200_000
+
+
+class Bad(Exception):
+    pass
+
+
+def clean_text(v: str) -> str:
+    s = v.strip()
+    if not s.isascii():
+        s = s.translate(FULLWIDTH).strip()
+    return s
+
+
+def _date_from_text(s: str) -> str:
+    m = _DATE.fullmatch(s) or _DATE8.fullmatch(s)
+    if not m:
+        raise Bad(f"{s[:40]!r} is not a date (YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD)")
+    try:
+        return dt.date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+    except ValueError:
+        raise Bad(f"{s!r} is not a valid date")
+
+
+class DateConv:
+    """Text or native date -> 'YYYY-MM-DD' (cached: a book has few distinct dates)."""
+
+    def __init__(self, long_term: bool = False):
+        self.cache: dict[str, str] = {}
+        self.long_term = long_term
+
+    def __call__(self, s: str) -> str:
+        out = self.cache.get(s)
+        if out is None:
+            if self.long_term and s in LONG_TERM:
+                out = "9999-12-31"
+            else:
+                out = _date_from_text(s)
+            if len(self.cache) < _CACHE_MAX:
+                self.cache[s] = out
+        return out
+
+    def native(self, v) -> str:
+        if isinstance(v, dt.datetime):
+            return v.date().isoformat()
+        if isinstance(v, dt.date):
+            return v.isoformat()
+        if isinstance(v, int | float) and not isinstance(v, bool) and len(str(int(v))) != 8:
+            if 1 <= v < 2958466:  # an Excel serial day number
+                return (EXCEL_EPOCH + dt.timedelta(days=int(v))).isoformat()
+        raise TypeError
+
+
+class TimestampConv:
+    def __call__(self, s: str) -> dt.datetime:
+        t = s.replace("/", "-")
+        try:
+            if len(t) == 8 and t.isdigit():
+                d = dt.datetime.strptime(t, "%Y%m%d")
+            else:
+                d = dt.datetime.fromisoformat(t)
+        except ValueError:
+            raise Bad(f"{s[:40]!r} is not an ISO 8601 timestamp")
+        return d.replace(tzinfo=SHANGHAI) if d.tzinfo is None else d
+
+    def native(self, v) -> dt.datetime:
+        if isinstance(v, dt.datetime):
+            return v.replace(tzinfo=SHANGHAI) if v.tzinfo is None else v
+        if isinstance(v, dt.date):
+            return dt.datetime(v.year, v.month, v.day, tzinfo=SHANGHAI)
+        raise TypeError
+
+
+class IntConv:
+    def __call__(self, s: str) -> int:
+        if not _INT.fullmatch(s):
+            raise Bad(f"{s[:40]!r} is not a whole number")
+        n = int(s)
+        if not INT_MIN <= n <= INT_MAX:
+            raise Bad(f"{n} is out of range")
+        return n
+
+    def native(self, v) -> int:
+        if isinstance(v, bool):
+            raise TypeError
+        if isinstance(v, int):
+            return self(str(v))
+        if isinstance(v, float | Decimal) and v == int(v):
+            return self(str(int(v)))
+        raise TypeError
+
+
+class DecimalConv:
+    """Money with at most 2 decimals, kept as canonical text ('1234.5' -> '1234.50')."""
+
+    def __call__(self, s: str) -> str:
+        if not _DEC.fullmatch(s):
+            raise Bad(f"{s[:40]!r} is not a number")
+        try:
+            d = Decimal(s)
+        except InvalidOperation:
+            raise Bad(f"{s[:40]!r} is not a number")
+        q = d.quantize(Decimal("0.01"))
+        if q != d:
+            raise Bad(f"{s} has more than 2 decimal places")
+        return str(q)
+
+    def native(self, v) -> str:
+        if isinstance(v, bool):
+            raise TypeError
+        if isinstance(v, float):
+            r = round(v, 2)
+            if abs(r - v) > 1e-7:
+                raise Bad(f"{v} has more than 2 decimal places")
+            return self(f"{r:.2f}")
+        if isinstance(v, int | Decimal):
+            return self(str(v))
+        raise TypeError
+
+
+class CodeConv:
+    def __init__(self, kind: str, lookup, extra: dict[str, str] | None):
+        self.kind = kind
+        self.lookup = {**lookup, **(extra or {})}
+
+    def __call__(self, s: str) -> str:
+        code = self.lookup.get(s)
+        if code is None:
+            raise Bad(f"{s[:40]!r} is not a {self.kind} code")
+        return code

@@ -1,0 +1,175 @@
+"""Pass 2: write a validated book in one transaction, set-wise, through staging tables.
+
+Per table: bulk-insert the spooled rows into a temporary staging table (executemany on SQLite,
+COPY on PostgreSQL), then with plain SQL that both databases understand:
+
+1. find the rows whose values changed (staging joined with the book table on the natural key);
+   for parties, insert one PartyHistory row per changed value field;
+2. update every matched row (values of the columns the file had, original, extra, last_load,
+   gone_load cleared);
+3. insert the new rows;
+4. in a full load, mark rows the book no longer carries as gone (gone_load = this load).
+"""
+
+import datetime as dt
+from collections.abc import Callable
+
+from django.db import connection, transaction
+
+from custos.book.models import MODELS, Branch, PartyHistory
+from custos.domain.bookformat import LOAD_ORDER, PARTY_VALUE_FIELDS, TABLES
+
+from .validate import Spool, Validated
+
+UTC = dt.UTC
+
+
+def qn(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def write(validated: Validated, load_id: int, mode: str, progress: Callable[[float, str], None]) -> dict:
+    counts: dict[str, dict[str, int]] = {}
+    total = sum(s.rows for s in validated.spools.values()) or 1
+    done = 0
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            if connection.vendor == "postgresql":
+                # one load at a time; a second one waits here
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext('custos.book.load'))")
+            for table in LOAD_ORDER:
+                spool = validated.spools.get(table)
+                if spool is None:
+                    continue
+
+                def sub(frac: float, note: str, _done=done, _n=spool.rows) -> None:
+                    progress((_done + frac * _n) / total, note)
+
+                counts[table] = _write_table(cur, spool, load_id, mode, sub)
+                done += spool.rows
+            if "branches" in validated.spools:
+                _branch_paths(cur)
+    return counts
+
+
+def _write_table(cur, spool: Spool, load_id: int, mode: str, progress) -> dict[str, int]:
+    table = TABLES[spool.table]
+    model = MODELS[spool.table]
+    target = qn(model._meta.db_table)
+    stage = qn(f"custos_stage_{spool.table}")
+    changed = qn(f"custos_changed_{spool.table}")
+    cols = list(table.column_names)
+    all_cols = [*cols, "original", "extra"]
+    col_list = ", ".join(qn(c) for c in all_cols)
+    cur.execute(f"DROP TABLE IF EXISTS {stage}")
+    cur.execute(f"DROP TABLE IF EXISTS {changed}")
+    cur.execute(f"CREATE TEMPORARY TABLE {stage} AS SELECT {col_list} FROM {target} WHERE 1 = 0")
+    _fill_stage(cur, spool, stage, all_cols, progress)
+    if connection.vendor == "postgresql":
+        cur.execute(f"ANALYZE {stage}")
+    progress(0.7, f"writing {spool.table}: merging")
+    key_join = " AND ".join(f"t.{qn(k)} = s.{qn(k)}" for k in table.key)
+    present = [c for c in cols if c in spool.present and c not in table.key]
+    distinct = " OR ".join(f"t.{qn(c)} IS DISTINCT FROM s.{qn(c)}" for c in present) or "1 = 0"
+    cur.execute(
+        f"CREATE TEMPORARY TABLE {changed} AS SELECT t.id AS tid, "
+        + ", ".join(f"s.{qn(c)} AS {qn(c)}" for c in present or [table.key[0]])
+        + f" FROM {stage} s JOIN {target} t ON {key_join} WHERE {distinct}"
+    )
+    cur.execute(f"SELECT COUNT(*) FROM {changed}")
+    n_changed = cur.fetchone()[0]
+    if spool.table == "parties" and n_changed:
+        hist = qn(PartyHistory._meta.db_table)
+        for f in PARTY_VALUE_FIELDS:
+            if f not in present:
+                continue
+            cur.execute(
+                f"INSERT INTO {hist} (policy_no, role, seq, field, old_value, new_value, load_id) "
+                f"SELECT t.policy_no, t.role, t.seq, %s, "
+                f"COALESCE(CAST(t.{qn(f)} AS TEXT), ''), COALESCE(CAST(c.{qn(f)} AS TEXT), ''), %s "
+                f"FROM {changed} c JOIN {target} t ON t.id = c.tid "
+                f"WHERE t.{qn(f)} IS DISTINCT FROM c.{qn(f)}",
+                [f, load_id],
+            )
+    sets = ", ".join(
+        [f"{qn(c)} = s.{qn(c)}" for c in [*present, "original", "extra"]]
+        + [f"last_load_id = {int(load_id)}", "gone_load_id = NULL"]
+    )
+    target_key = " AND ".join(f"{target}.{qn(k)} = s.{qn(k)}" for k in table.key)
+    cur.execute(f"UPDATE {target} SET {sets} FROM {stage} s WHERE {target_key}")
+    matched = cur.rowcount
+    extra_cols, extra_vals = "", ""
+    if model is Branch:
+        extra_cols, extra_vals = ", path", ", ''"
+    cur.execute(
+        f"INSERT INTO {target} ({col_list}, first_load_id, last_load_id, gone_load_id{extra_cols}) "
+        f"SELECT {', '.join('s.' + qn(c) for c in all_cols)}, {int(load_id)}, {int(load_id)}, NULL{extra_vals} "
+        f"FROM {stage} s WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {key_join})"
+    )
+    new = cur.rowcount
+    gone = 0
+    if mode == "full":
+        cur.execute(
+            f"UPDATE {target} SET gone_load_id = %s WHERE gone_load_id IS NULL AND last_load_id <> %s",
+            [load_id, load_id],
+        )
+        gone = cur.rowcount
+    cur.execute(f"DROP TABLE {changed}")
+    cur.execute(f"DROP TABLE {stage}")
+    progress(1.0, f"wrote {spool.table}")
+    return {"new": new, "updated": n_changed, "unchanged": matched - n_changed, "gone": gone}
+
+
+def _fill_stage(cur, spool: Spool, stage: str, all_cols: list[str], progress) -> None:
+    table = TABLES[spool.table]
+    ts_pos = [i for i, c in enumerate(table.columns) if c.type == "timestamp"]
+    done = 0
+    n = max(1, spool.rows)
+    raw = connection.connection
+    if connection.vendor == "postgresql":
+        col_list = ", ".join(qn(c) for c in all_cols)
+        with raw.cursor() as pcur, pcur.copy(f"COPY {stage} ({col_list}) FROM STDIN") as cp:
+            for batch in spool.batches():
+                for row in batch:
+                    cp.write_row(row)
+                done += len(batch)
+                progress(0.6 * done / n, f"writing {spool.table}: {done:,} rows")
+        return
+    marks = ", ".join("?" * len(all_cols))
+    sql = f"INSERT INTO {stage} VALUES ({marks})"
+    for batch in spool.batches():
+        if ts_pos:
+            batch = [_sqlite_ts(row, ts_pos) for row in batch]
+        raw.executemany(sql, batch)
+        done += len(batch)
+        progress(0.6 * done / n, f"writing {spool.table}: {done:,} rows")
+
+
+def _sqlite_ts(row: tuple, positions: list[int]) -> tuple:
+    """Django keeps datetimes on SQLite as naive UTC text."""
+    out = list(row)
+    for p in positions:
+        v = out[p]
+        if v is not None:
+            out[p] = v.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+    return tuple(out)
+
+
+def _branch_paths(cur) -> None:
+    """Materialised path "/HO/GD/GZ/" of every branch, for scope prefix filters."""
+    t = qn(Branch._meta.db_table)
+    cur.execute(f"SELECT id, branch_code, parent_code, path FROM {t}")
+    rows = cur.fetchall()
+    parent = {code: p for _id, code, p, _path in rows}
+    updates = []
+    for id_, code, _p, old in rows:
+        chain, seen, c = [], set(), code
+        while c and c not in seen:
+            seen.add(c)
+            chain.append(c)
+            c = parent.get(c)
+        path = "/" + "/".join(reversed(chain)) + "/"
+        if path != old:
+            updates.append((path, id_))
+    if updates:
+        cur.executemany(f"UPDATE {t} SET path = %s WHERE id = %s", updates)
