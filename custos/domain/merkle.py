@@ -116,7 +116,9 @@ def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes],
     return sn == 0 and r == root_hash
 
 
-def verify_consistency(first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]) -> bool:
+def verify_consistency(
+    first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]
+) -> bool:
     """RFC 9162 2.1.4.2."""
     if first > second or first < 1:
         return False
