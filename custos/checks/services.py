@@ -234,3 +234,29 @@ def _finish(
     run.finished_at = timezone.now()
     run.status = CheckRun.Status.DONE
     run.save()
+
+
+# --- export ---------------------------------------------------------------------------------------
+
+CSV_COLUMNS = ("check", "policy_no", "role", "seq", "field", "category", "severity", "status")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell) -> str:
+    """A CSV cell a spreadsheet will not evaluate: text starting with = + - @ (or tab, CR) gets a
+    leading apostrophe (OWASP "CSV injection")."""
+    text = "" if cell is None else str(cell)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def findings_for_export(status: str = "open"):
+    qs = Finding.objects.order_by("policy_no", "role", "seq", "check_code", "field", "id")
+    if status != "all":
+        qs = qs.filter(status=status)
+    return qs
+
+
+def csv_rows(queryset) -> Iterable[list[str]]:
+    cols = ("check_code", "policy_no", "role", "seq", "field", "category", "severity", "status")
+    for row in queryset.values_list(*cols).iterator(chunk_size=5000):
+        yield [neutralise(v) for v in row]
