@@ -23,7 +23,8 @@ def test_seal_open_round_trip_and_no_plaintext(value):
     sealed = KEYS.seal(value, "parties.id_no")
     assert sealed.startswith(PREFIX)
     assert KEYS.open_(sealed, "parties.id_no") == value
-    assert value.encode() not in base64.b64decode(sealed.split(":", 2)[2])
+    if len(value.encode()) >= 8:  # a short byte string may occur in random bytes by chance
+        assert value.encode() not in base64.b64decode(sealed.split(":", 2)[2])
 
 
 def test_same_value_encrypts_differently_but_indexes_the_same():
