@@ -1,0 +1,67 @@
+"""DuckDB engine: in-process, the default."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from custos.checks.catalogue import CheckSettings
+from custos.checks.engine.compiler import compile_all, prepare_statements
+from custos.checks.engine.refload import all_ref_tables, ref_rows
+from custos.checks.engine.snapshot import OPTIONAL_TABLES, REQUIRED_TABLES, empty_select
+
+
+def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con.execute(f"SET threads = {threads or os.cpu_count() or 2}")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def register_refs(con: duckdb.DuckDBPyConnection) -> None:
+    for name in all_ref_tables():
+        cols, data = ref_rows(name)
+        arrays = {c: [r[i] for r in data] for i, c in enumerate(cols)}
+        con.register(f"{name}_arrow", pa.table(arrays))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+        con.unregister(f"{name}_arrow")
+
+
+def register_snapshot(con: duckdb.DuckDBPyConnection, snapshot_dir: Path) -> None:
+    for name in (*REQUIRED_TABLES, *OPTIONAL_TABLES):
+        path = snapshot_dir / f"{name}.parquet"
+        if path.exists():
+            con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+        elif name in REQUIRED_TABLES:
+            raise FileNotFoundError(path)
+        else:
+            con.execute(f"CREATE OR REPLACE VIEW {name} AS {empty_select(name)}")
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    for name, sql, materialize in prepare_statements("duckdb"):
+        kind = "TEMP TABLE" if materialize else "TEMP VIEW"
+        con.execute(f"CREATE OR REPLACE {kind} {name} AS {sql}")
+
+
+def run(snapshot_dir: Path, settings: CheckSettings, *, progress=None, threads: int | None = None) -> pa.Table:
+    con = connect(threads)
+    try:
+        if progress:
+            progress(5, "reference data")
+        register_refs(con)
+        register_snapshot(con, snapshot_dir)
+        if progress:
+            progress(15, "preparing parties")
+        prepare(con)
+        if progress:
+            progress(50, "running checks")
+        table = con.execute(compile_all(settings, "duckdb")).fetch_arrow_table()
+        if progress:
+            progress(100, f"{table.num_rows} findings")
+        return table
+    finally:
+        con.close()

@@ -1,0 +1,121 @@
+"""Snapshot directories: Parquet per book-format table, typed as custos.domain.bookformat says."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import duckdb
+
+from custos.domain import bookformat, codes
+
+REQUIRED_TABLES = ("branches", "staff", "partners", "policies", "parties")
+OPTIONAL_TABLES = ("changes", "visits", "blacklist")
+BLACKLIST_COLUMNS = ("staff_no", "id_no", "name")
+SQL_TYPES = {"text": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMP", "int": "BIGINT", "decimal": "DOUBLE"}
+
+
+def table_columns(name: str) -> list[tuple[str, str]]:
+    """(column, SQL type) of a snapshot table."""
+    if name == "blacklist":
+        return [(c, "VARCHAR") for c in BLACKLIST_COLUMNS]
+    return [(c.name, SQL_TYPES[c.type]) for c in bookformat.TABLES[name].columns]
+
+
+def empty_select(name: str) -> str:
+    cols = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in table_columns(name))
+    return f"SELECT {cols} WHERE 1 = 0"
+
+
+def _cast(col: bookformat.Column | None, name: str) -> str:
+    q = f'"{name}"'
+    txt = f"NULLIF(trim({q}), '')"
+    kind = col.type if col else "text"
+    if kind == "date":
+        return (f"CASE WHEN {txt} IN ('长期', '永久', 'long-term') THEN DATE '9999-12-31' ELSE "
+                f"coalesce(TRY_CAST({txt} AS DATE), TRY_CAST(TRY_STRPTIME({txt}, '%Y/%m/%d') AS DATE), "
+                f"TRY_CAST(TRY_STRPTIME({txt}, '%Y%m%d') AS DATE)) END")
+    if kind == "timestamp":
+        return f"TRY_CAST({txt} AS TIMESTAMP)"
+    if kind == "int":
+        return f"TRY_CAST({txt} AS BIGINT)"
+    if kind == "decimal":
+        return f"TRY_CAST({txt} AS DOUBLE)"
+    if col is not None and col.codes:
+        # code lists: English code or Chinese label in, English code out (unknown values kept)
+        lookup = codes.LOOKUPS[col.codes]
+        cases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in lookup.items())
+        return f"CASE {txt} {cases} ELSE {txt} END"
+    return txt
+
+
+def snapshot_from_csv_folder(folder: Path, out_dir: Path) -> Path:
+    """Write a snapshot (typed Parquet per table) from a folder of book CSVs; return out_dir.
+
+    A test and benchmark helper: the loader (custos.book) is the production path. Text stays as
+    given (NULL when empty); dates, timestamps, integers and decimals are cast per the book format.
+    """
+    folder, out_dir = Path(folder), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    try:
+        for name in (*REQUIRED_TABLES, *OPTIONAL_TABLES):
+            src = folder / f"{name}.csv"
+            if name == "blacklist" and not src.exists() and (folder / "truth" / "blacklist.csv").exists():
+                src = folder / "truth" / "blacklist.csv"
+            if not src.exists():
+                if name in REQUIRED_TABLES:
+                    raise FileNotFoundError(src)
+                continue
+            with src.open(encoding="utf-8-sig") as f:
+                header = next(csv.reader(f), [])
+            table = bookformat.TABLES.get(name)
+            wanted = [c for c, _ in table_columns(name)]
+            exprs = []
+            for c in wanted:
+                if c in header:
+                    exprs.append(f"{_cast(table.column(c) if table else None, c)} AS {c}")
+                else:
+                    exprs.append(f"CAST(NULL AS {dict(table_columns(name))[c]}) AS {c}")
+            con.execute(
+                f"COPY (SELECT {', '.join(exprs)} FROM read_csv(?, all_varchar = true, header = true, "
+                f"quote = '\"', escape = '\"')) TO '{out_dir / (name + '.parquet')}' (FORMAT parquet)",
+                [str(src)],
+            )
+    finally:
+        con.close()
+    return out_dir
+
+
+_ARROW_TYPES = {"VARCHAR": "string", "DATE": "date32", "TIMESTAMP": "timestamp[us]", "BIGINT": "int64",
+                "DOUBLE": "float64"}
+
+
+def write_snapshot(out_dir: Path, tables: dict[str, list[dict]]) -> Path:
+    """Write a snapshot from rows (dicts of Python values; missing columns are NULL).
+
+    Tables not given are written empty when required and left out when optional. Used by tests
+    and, later, to evaluate a single application with the same definitions.
+    """
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in (*REQUIRED_TABLES, *OPTIONAL_TABLES):
+        if name not in tables and name not in REQUIRED_TABLES:
+            continue
+        data = tables.get(name, [])
+        cols = table_columns(name)
+        arrays = {}
+        for c, t in cols:
+            vals = [r.get(c) for r in data]
+            if t == "DATE":
+                vals = [dt.date.fromisoformat(v) if isinstance(v, str) else v for v in vals]
+            if t == "TIMESTAMP":
+                vals = [dt.datetime.fromisoformat(v) if isinstance(v, str) else v for v in vals]
+            arrays[c] = pa.array(vals, type=pa.type_for_alias(_ARROW_TYPES[t]))
+        pq.write_table(pa.table(arrays), out_dir / f"{name}.parquet")
+    return out_dir

@@ -1,0 +1,78 @@
+"""Spark engine: the same SQL transpiled by sqlglot, for books that outgrow one machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+from custos.checks.catalogue import CheckSettings
+from custos.checks.engine.compiler import compile_all, prepare_statements
+from custos.checks.engine.refload import REF_TABLES, all_ref_tables, ref_rows
+from custos.checks.engine.snapshot import OPTIONAL_TABLES, REQUIRED_TABLES, empty_select
+
+_SESSIONS: dict[str, object] = {}
+
+
+def session(master: str = "local[2]"):
+    """One SparkSession per master for the process (starting one costs seconds)."""
+    from pyspark.sql import SparkSession
+
+    if master not in _SESSIONS:
+        _SESSIONS[master] = (
+            SparkSession.builder.master(master)
+            .appName("custos-checks")
+            .config("spark.sql.ansi.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "8")
+            .config("spark.sql.session.timeZone", "Asia/Shanghai")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.driver.memory", "2g")
+            .getOrCreate()
+        )
+    return _SESSIONS[master]
+
+
+def _ref_schema(name: str) -> str:
+    if name == "ref_numbers":
+        return "i INT"
+    return ", ".join(f"{c} {'INT' if t == 'INTEGER' else 'STRING'}" for c, t in REF_TABLES[name][1])
+
+
+def run(snapshot_dir: Path, settings: CheckSettings, *, progress=None, master: str = "local[2]") -> pa.Table:
+    import sqlglot
+
+    spark = session(master)
+    if progress:
+        progress(5, "reference data")
+    for name in all_ref_tables():
+        _, data = ref_rows(name)
+        spark.createDataFrame(data, schema=_ref_schema(name)).createOrReplaceTempView(name)
+    for name in (*REQUIRED_TABLES, *OPTIONAL_TABLES):
+        path = snapshot_dir / f"{name}.parquet"
+        if path.exists():
+            spark.read.parquet(str(path)).createOrReplaceTempView(name)
+        elif name in REQUIRED_TABLES:
+            raise FileNotFoundError(path)
+        else:
+            spark.sql(sqlglot.transpile(empty_select(name), read="duckdb", write="spark")[0]) \
+                .createOrReplaceTempView(name)
+    if progress:
+        progress(15, "preparing parties")
+    cached = []
+    for name, sql, materialize in prepare_statements("spark"):
+        df = spark.sql(sql)
+        if materialize:
+            df = df.cache()
+            cached.append(df)
+        df.createOrReplaceTempView(name)
+    if progress:
+        progress(50, "running checks")
+    try:
+        table = spark.sql(compile_all(settings, "spark")).toArrow()
+    finally:
+        for df in cached:
+            df.unpersist()
+    if progress:
+        progress(100, f"{table.num_rows} findings")
+    return table
