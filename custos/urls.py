@@ -5,5 +5,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("custos.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("findings/", include("custos.checks.urls")),
     path("", include("custos.web.urls")),
 ]
+
+handler403 = "custos.web.views.forbidden"

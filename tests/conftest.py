@@ -136,3 +136,34 @@ def make_user(username: str, role: str | None = None, password: str = "correct-h
     if role is not None:
         Profile.objects.create(user=user, role=role, **scope)
     return user
+
+
+@pytest.fixture
+def huey_consumer(tmp_path):
+    """A real Huey consumer (one worker thread) on a private SqliteHuey file, for tests of the job path."""
+    from huey.contrib.djhuey import HUEY
+    from huey.storage import SqliteStorage
+
+    saved_storage, saved_immediate = HUEY.storage, HUEY.immediate
+    HUEY.immediate = False
+    HUEY.storage = SqliteStorage(name=HUEY.name, filename=str(tmp_path / "tasks.sqlite3"))
+    consumer = HUEY.create_consumer(
+        workers=1, worker_type="thread", periodic=False, check_worker_health=False, max_delay=0.5
+    )
+    consumer._set_signal_handlers = lambda: None  # the test runner keeps its own signal handlers
+    consumer.start()
+    try:
+        yield consumer
+    finally:
+        consumer.stop(graceful=True)
+        HUEY.storage = saved_storage
+        HUEY.immediate = saved_immediate
+
+
+def loader_available() -> bool:
+    try:
+        from custos.book.services import load_book  # noqa: F401
+        from custos.synth import generate_book  # noqa: F401
+    except ImportError:
+        return False
+    return True

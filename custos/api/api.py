@@ -1,3 +1,180 @@
-from ninja import NinjaAPI
+"""The REST API under /api/v1 (Django Ninja, OpenAPI at /api/v1/openapi.json).
 
-api = NinjaAPI(title="custos", version="1", urls_namespace="api")
+Authentication: `Authorization: Bearer <token>`; tokens are stored as SHA-256 digests (ApiToken) and
+printed once by `custos token create USER` or `custos createuser … --token`. Personal data is read
+through the access service only: scoped, masked, logged."""
+
+import datetime as dt
+
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from ninja import File, Form, NinjaAPI, Schema
+from ninja.errors import HttpError
+from ninja.files import UploadedFile
+from ninja.security import HttpBearer
+
+from custos.access import permissions
+from custos.access.service import AccessContext, ReadLogUnavailable
+from custos.api.models import ApiToken
+from custos.book.models import BookLoad
+from custos.core.uploads import UploadRejected, accept_upload
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request, token):
+        found = (
+            ApiToken.objects.select_related("user")
+            .filter(digest=ApiToken.hash(token), revoked=False, user__is_active=True)
+            .first()
+        )
+        if found is None:
+            return None
+        ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
+        request.user = found.user
+        return found.user
+
+
+api = NinjaAPI(
+    title="custos",
+    version="1",
+    description="Book loads and masked customer look-ups of custos. Bearer-token authentication.",
+    urls_namespace="api",
+    auth=TokenAuth(),
+)
+
+
+class Error(Schema):
+    detail: str
+
+
+class LoadError(Schema):
+    file: str | None = None
+    row: int | None = None
+    column: str | None = None
+    message: str
+
+
+class LoadOut(Schema):
+    id: int
+    source_name: str
+    mode: str
+    status: str
+    progress: int
+    progress_note: str
+    row_counts: dict
+    error_count: int
+    created_by: str | None
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+class LoadDetail(LoadOut):
+    sha256: str
+    change_counts: dict
+    warnings: list
+    errors: list[LoadError] | None = None  # only for roles that may see error details
+
+
+class LoadAccepted(Schema):
+    id: int
+    status: str
+    url: str
+
+
+class PartyOut(Schema):
+    policy_no: str
+    role: str
+    seq: int
+    relation: str
+    name: str
+    gender: str
+    birth_date: str
+    id_type: str
+    id_no: str
+    mobile: str
+    phone: str
+    address: str
+    email: str
+
+
+class PartiesOut(Schema):
+    policy_no: str
+    parties: list[PartyOut]
+
+
+def _load_out(load: BookLoad, detail: bool = False, with_errors: bool = False) -> dict:
+    out = {
+        "id": load.pk,
+        "source_name": load.source_name,
+        "mode": load.mode,
+        "status": load.status,
+        "progress": load.progress,
+        "progress_note": load.progress_note,
+        "row_counts": load.row_counts or {},
+        "error_count": load.error_count,
+        "created_by": load.created_by.username if load.created_by else None,
+        "created_at": load.created_at,
+        "finished_at": load.finished_at,
+    }
+    if detail:
+        out.update(
+            sha256=load.sha256,
+            change_counts=load.change_counts or {},
+            warnings=load.warnings or [],
+            errors=list(load.errors or []) if with_errors else None,
+        )
+    return out
+
+
+@api.get("/loads", response=list[LoadOut], tags=["loads"], summary="List book loads, newest first")
+def list_loads(request, limit: int = 50, offset: int = 0):
+    limit = max(1, min(limit, 500))
+    loads = BookLoad.objects.select_related("created_by")[offset : offset + limit]
+    return [_load_out(x) for x in loads]
+
+
+@api.post(
+    "/loads",
+    response={202: LoadAccepted, 400: Error, 403: Error, 413: Error},
+    tags=["loads"],
+    summary="Upload a book (.zip, .xlsx, .csv, .parquet); it is loaded in the background",
+)
+def create_load(request, file: UploadedFile = File(...), mode: str = Form("full")):  # noqa: B008
+    if not permissions.can_upload_books(request.user):
+        return 403, {"detail": "only the compliance and it_security roles may upload books"}
+    try:
+        load = accept_upload(file, user=request.user, mode=mode)
+    except UploadRejected as exc:
+        return exc.status, {"detail": str(exc)}
+    return 202, {"id": load.pk, "status": load.status, "url": f"/api/v1/loads/{load.pk}"}
+
+
+@api.get("/loads/{load_id}", response={200: LoadDetail, 404: Error}, tags=["loads"], summary="One load")
+def get_load(request, load_id: int):
+    load = get_object_or_404(BookLoad.objects.select_related("created_by"), pk=load_id)
+    return _load_out(load, detail=True, with_errors=permissions.can_see_load_errors(request.user))
+
+
+@api.get(
+    "/policies/{policy_no}/parties",
+    response={200: PartiesOut, 404: Error, 503: Error},
+    tags=["customers"],
+    summary="The masked parties of a policy in the caller's scope (every call is logged)",
+)
+def policy_parties(request, policy_no: str):
+    ctx = AccessContext.for_request(request)
+    try:
+        rows = ctx.read_parties(ctx.parties().filter(policy_no=policy_no), action="api")
+    except ReadLogUnavailable:
+        raise HttpError(503, "the read log is unavailable; no data returned")
+    if not rows:
+        return 404, {"detail": "policy not found or not in your scope"}
+    return {
+        "policy_no": policy_no,
+        "parties": [{k: ("" if v is None else v) for k, v in r.items()} for r in rows],
+    }
+
+
+from custos.checks.api import router as findings_router  # noqa: E402
+
+api.add_router("/findings", findings_router)

@@ -1,0 +1,39 @@
+"""Background jobs of the book app (Huey). A page never waits on a long load: it enqueues run_load and
+polls the BookLoad row, which load_book keeps up to date (status, progress, progress_note)."""
+
+import logging
+from pathlib import Path
+
+from django.utils import timezone
+from huey.contrib.djhuey import db_task
+
+from custos.book.models import BookLoad
+
+log = logging.getLogger(__name__)
+
+
+@db_task()
+def run_load(load_id: int, path: str, mode: str = "full", mapping: str | None = None) -> str:
+    """Load the book stored at path into the BookLoad load_id; returns the final status."""
+    from custos.book.services import load_book
+
+    load = BookLoad.objects.get(pk=load_id)
+    try:
+        load = load_book(
+            Path(path),
+            mode=mode,
+            mapping=Path(mapping) if mapping else None,
+            user=load.created_by,
+            load=load,
+            source_name=load.source_name,
+        )
+    except Exception as exc:  # the loader reports expected failures itself; this is the unexpected rest
+        log.exception("load %s failed", load_id)
+        BookLoad.objects.filter(pk=load_id).exclude(status__in=["done", "noop"]).update(
+            status=BookLoad.Status.FAILED,
+            errors=[{"file": "", "row": None, "column": "", "message": f"{type(exc).__name__}: {exc}"}],
+            error_count=1,
+            finished_at=timezone.now(),
+        )
+        return BookLoad.Status.FAILED
+    return load.status

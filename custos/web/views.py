@@ -1,0 +1,105 @@
+"""Web pages: thin — parse the request, call a service, render."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from custos.access import permissions
+from custos.access.service import PARTY_FIELDS, AccessContext, ReadLogUnavailable
+from custos.book.models import MODELS, BookLoad
+from custos.core.uploads import UploadRejected, accept_upload
+from custos.web.forms import LookupForm, UploadForm
+
+RUNNING = {BookLoad.Status.QUEUED, BookLoad.Status.VALIDATING, BookLoad.Status.WRITING}
+
+
+def _load_context(request, load: BookLoad) -> dict:
+    read, changes = load.row_counts or {}, load.change_counts or {}
+    order = [t for t in MODELS if t in read] + sorted(set(read) - set(MODELS))
+    counts = [
+        {
+            "table": t,
+            "rows": read[t],
+            **{k: (changes.get(t) or {}).get(k) for k in ("new", "updated", "gone")},
+        }
+        for t in order
+    ]
+    return {
+        "load": load,
+        "running": load.status in RUNNING,
+        "show_errors": permissions.can_see_load_errors(request.user),
+        "counts": counts,
+    }
+
+
+@login_required
+def home(request):
+    loads = BookLoad.objects.select_related("created_by")[:50]
+    return render(
+        request,
+        "web/home.html",
+        {
+            "loads": loads,
+            "can_upload": permissions.can_upload_books(request.user),
+            "has_profile": permissions.has_profile(request.user),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload(request):
+    if not permissions.can_upload_books(request.user):
+        raise PermissionDenied(_("只有合规与信息安全角色可以上传数据册。"))
+    form = UploadForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            load = accept_upload(form.cleaned_data["file"], user=request.user, mode=form.cleaned_data["mode"])
+        except UploadRejected as exc:
+            form.add_error("file", str(exc))
+            status = exc.status
+        else:
+            return redirect("load", pk=load.pk)
+    elif request.method == "POST":
+        status = 400
+    return render(request, "web/upload.html", {"form": form}, status=status)
+
+
+@login_required
+def load_detail(request, pk: int):
+    load = get_object_or_404(BookLoad, pk=pk)
+    return render(request, "web/load.html", _load_context(request, load))
+
+
+@login_required
+def load_status(request, pk: int):
+    """The progress / result fragment, polled every second by htmx while the load runs."""
+    load = get_object_or_404(BookLoad, pk=pk)
+    return render(request, "web/_load_status.html", _load_context(request, load))
+
+
+@login_required
+def party_lookup(request):
+    form = LookupForm(request.GET or None)
+    rows = None
+    status = 200
+    if form.is_valid():
+        ctx = AccessContext.for_request(request)
+        policy_no = form.cleaned_data["policy_no"]
+        try:
+            rows = ctx.read_parties(ctx.parties().filter(policy_no=policy_no), action="lookup")
+        except ReadLogUnavailable:
+            return render(request, "web/audit_unavailable.html", status=503)
+    return render(
+        request,
+        "web/lookup.html",
+        {"form": form, "rows": rows, "fields": PARTY_FIELDS, "watermark": True},
+        status=status,
+    )
+
+
+def forbidden(request, exception=None):
+    return render(request, "web/403.html", {"reason": str(exception or "")}, status=403)

@@ -1,0 +1,220 @@
+"""Web pages: login/logout, language, home, upload permissions, load pages, the masked party lookup."""
+
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from custos.access.models import ReadLog, Role
+from custos.book.models import BookLoad
+from tests.conftest import make_user
+from tests.test_access_service import _block_read_log_inserts
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "correct-horse-42"
+
+
+@pytest.fixture
+def login(client):
+    def _login(username, role=None, **scope):
+        make_user(username, role, **scope)
+        assert client.login(username=username, password=PASSWORD)
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    """Record run_load calls instead of queueing them."""
+    calls = []
+
+    import custos.book.tasks
+
+    monkeypatch.setattr(custos.book.tasks, "run_load", lambda *a: calls.append(a))
+    return calls
+
+
+def test_anonymous_is_sent_to_login(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_login_page_is_chinese_by_default(client):
+    html = client.get("/login/").content.decode()
+    assert '<html lang="zh-hans">' in html
+    assert "登录" in html and "用户名" in html
+
+
+def test_login_and_logout(client):
+    make_user("li", Role.COMPLIANCE)
+    response = client.post("/login/", {"username": "li", "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert "数据册加载记录" in client.get("/").content.decode()
+    response = client.post("/logout/")
+    assert response.status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_wrong_password_is_refused(client):
+    make_user("li", Role.COMPLIANCE)
+    response = client.post("/login/", {"username": "li", "password": "wrong-password-1"})
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+
+
+def test_language_switch_to_english_and_back(login):
+    client = login("li", Role.COMPLIANCE)
+    response = client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert response.status_code == 302
+    html = client.get("/").content.decode()
+    assert '<html lang="en">' in html
+    assert "Book loads" in html and "Upload a book" in html
+    client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
+    assert "上传数据册" in client.get("/").content.decode()
+
+
+def test_user_without_profile_is_told_so(login):
+    html = login("nobody").get("/").content.decode()
+    assert "尚未分配角色" in html
+
+
+def test_home_lists_loads_with_counts_and_status(login):
+    BookLoad.objects.create(
+        source_name="book-2024.zip",
+        sha256="a" * 64,
+        status="done",
+        row_counts={"policies": 1234, "parties": 4321},
+    )
+    html = login("li", Role.AUDITOR).get("/").content.decode()
+    assert "book-2024.zip" in html and "1234" in html and "4321" in html and "已完成" in html
+    assert reverse("upload") not in html  # auditors do not upload
+
+
+@pytest.mark.parametrize("role", [Role.AGENT, Role.CUSTOMER_SERVICE, Role.AUDITOR, Role.EXECUTIVE, None])
+def test_upload_forbidden_to_other_roles(login, role, enqueued):
+    client = login("u", role, staff_no="A1")
+    assert client.get("/loads/new/").status_code == 403
+    response = client.post("/loads/new/", {"file": SimpleUploadedFile("b.csv", b"x"), "mode": "full"})
+    assert response.status_code == 403
+    assert not BookLoad.objects.exists() and not enqueued
+
+
+@pytest.mark.parametrize("role", [Role.COMPLIANCE, Role.IT_SECURITY])
+def test_upload_stores_file_creates_queued_load_and_enqueues(
+    login, role, custos_home, enqueued, django_capture_on_commit_callbacks
+):
+    client = login("u", role)
+    assert client.get("/loads/new/").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/loads/new/",
+            {"file": SimpleUploadedFile("../../年度 book?.zip", b"PK\x03\x04 data"), "mode": "full"},
+        )
+    load = BookLoad.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/loads/{load.pk}/"
+    assert (
+        load.status == "queued" and load.source_name == "年度_book_.zip" and load.created_by.username == "u"
+    )
+    (load_id, path, mode, mapping) = enqueued[0]
+    assert load_id == load.pk and mode == "full" and mapping is None
+    stored = custos_home / "uploads"
+    assert path.startswith(str(stored)) and open(path, "rb").read() == b"PK\x03\x04 data"
+
+
+def test_upload_rejects_other_file_types(login, custos_home, enqueued):
+    client = login("u", Role.COMPLIANCE)
+    response = client.post("/loads/new/", {"file": SimpleUploadedFile("evil.exe", b"MZ"), "mode": "full"})
+    assert response.status_code == 400
+    assert "不支持的文件类型" in response.content.decode()
+    assert not BookLoad.objects.exists()
+
+
+def test_upload_rejects_files_over_the_cap(login, custos_home, enqueued, settings):
+    settings.CUSTOS_MAX_UPLOAD_BYTES = 10
+    client = login("u", Role.COMPLIANCE)
+    response = client.post("/loads/new/", {"file": SimpleUploadedFile("big.csv", b"x" * 11), "mode": "full"})
+    assert response.status_code == 413
+    assert not BookLoad.objects.exists() and not list(custos_home.glob("uploads/*/*"))
+
+
+def _failed_load():
+    return BookLoad.objects.create(
+        source_name="broken.zip",
+        sha256="b" * 64,
+        status="failed",
+        error_count=2,
+        errors=[
+            {"file": "parties.csv", "row": 7, "column": "id_no", "message": "证件号码校验位错误"},
+            {"file": "policies.csv", "row": 3, "column": "channel", "message": "未知渠道代码 xx"},
+        ],
+    )
+
+
+def test_failed_load_shows_errors_to_compliance(login):
+    load = _failed_load()
+    html = login("c", Role.COMPLIANCE).get(f"/loads/{load.pk}/").content.decode()
+    assert "parties.csv" in html and ">7<" in html and "id_no" in html and "证件号码校验位错误" in html
+    assert "hx-trigger" not in html  # finished: no more polling
+
+
+def test_failed_load_hides_error_details_from_other_roles(login):
+    load = _failed_load()
+    html = login("a", Role.AGENT, staff_no="A1").get(f"/loads/{load.pk}/").content.decode()
+    assert "加载失败" in html and "证件号码校验位错误" not in html
+
+
+def test_running_load_polls_its_status(login):
+    load = BookLoad.objects.create(source_name="b.zip", sha256="c" * 64, status="writing", progress=40)
+    client = login("c", Role.COMPLIANCE)
+    html = client.get(f"/loads/{load.pk}/").content.decode()
+    assert f'hx-get="/loads/{load.pk}/status/"' in html and 'hx-trigger="every 1s"' in html and "40%" in html
+    fragment = client.get(f"/loads/{load.pk}/status/").content.decode()
+    assert fragment.lstrip().startswith("<section") and "<html" not in fragment
+
+
+def test_done_load_shows_counts(login):
+    load = BookLoad.objects.create(
+        source_name="b.zip",
+        sha256="d" * 64,
+        status="done",
+        row_counts={"parties": 20, "policies": 10, "branches": 3},
+        change_counts={"policies": {"new": 10, "updated": 0, "gone": 0}},
+    )
+    html = login("c", Role.COMPLIANCE).get(f"/loads/{load.pk}/").content.decode()
+    tables = re.findall(r'data-table="(\w+)"', html)
+    assert tables == ["branches", "policies", "parties"]
+
+
+def test_party_lookup_masks_logs_and_watermarks(login, small_book):
+    client = login("cs", Role.CUSTOMER_SERVICE, branch_code="GZ", staff_no="S007")
+    html = client.get("/parties/", {"policy_no": "P1"}).content.decode()
+    assert "张*伟" in html and "4401**********1234" in html and "138****5678" in html
+    assert "张三伟" not in html and "440106198005061234" not in html and "13812345678" not in html
+    assert 'class="watermark"' in html and "S007 · cs" in html
+    log = ReadLog.objects.get()
+    assert (log.username, log.action, log.outcome, len(log.record_ids)) == ("cs", "lookup", "ok", 2)
+
+
+def test_party_lookup_out_of_scope_shows_nothing(login, small_book):
+    client = login("cs", Role.CUSTOMER_SERVICE, branch_code="BJ")
+    html = client.get("/parties/", {"policy_no": "P1"}).content.decode()
+    assert "未找到该保单" in html and "张*伟" not in html
+    assert ReadLog.objects.get().outcome == "empty"
+
+
+def test_party_lookup_fails_closed(login, small_book):
+    client = login("cs", Role.COMPLIANCE)
+    _block_read_log_inserts()
+    response = client.get("/parties/", {"policy_no": "P1"})
+    assert response.status_code == 503
+    html = response.content.decode()
+    assert "审计日志不可用" in html and "张*伟" not in html and "4401" not in html
+
+
+def test_static_assets_are_served_by_the_app(client):
+    for path in ["/static/custos/custos.css", "/static/custos/vendor/htmx-2.0.11.min.js"]:
+        response = client.get(path)
+        assert response.status_code == 200, path
