@@ -20,13 +20,20 @@ FULLWIDTH = {
 }
 # C0 controls (tab, CR, LF included), DEL, C1 controls, and the Unicode non-characters U+FFFE/FFFF.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ufffe\uffff]")
+_WS = r"[ \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+# One search over the row joined with \x1f finds a row that needs the slow path: controls (but the
+# separator), full-width digits/letters, blanks at the start or end of a value.
+DIRTY = re.compile(
+    rf"[\x00-\x1e\x7f-\x9f\ufffe\uffff\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]"
+    rf"|^{_WS}|{_WS}$|{_WS}\x1f|\x1f{_WS}"
+)
 _DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?")
 _DATE8 = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _INT = re.compile(r"[+-]?\d{1,18}")
 _DEC = re.compile(r"[+-]?\d{1,12}(?:\.\d+)?")
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 EXCEL_EPOCH = dt.date(1899, 12, 30)
-_CACHE_MAX = 200_000
+CACHE_MAX = 200_000
 
 
 class Bad(Exception):
@@ -64,7 +71,7 @@ class DateConv:
                 out = "9999-12-31"
             else:
                 out = _date_from_text(s)
-            if len(self.cache) < _CACHE_MAX:
+            if len(self.cache) < CACHE_MAX:
                 self.cache[s] = out
         return out
 
