@@ -182,7 +182,7 @@ def test_no_load_is_a_one_line_error(db, monkeypatch):
 
 def test_explicit_load_engine_progress_and_user(book, monkeypatch, django_user_model):
     calls = install_fakes(monkeypatch, [findings_table([BAD_ID])])
-    user = django_user_model.objects.create_user("u1", password="x" * 12)
+    user = django_user_model.objects.create_user("u1")
     seen = []
     run = run_check(
         book.pk, engine="spark", progress=lambda f, note: seen.append((round(f, 2), note)), user=user

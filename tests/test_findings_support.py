@@ -137,3 +137,28 @@ def install_fakes(monkeypatch, results):
 
     monkeypatch.setattr(services, "engine_run", fake_engine)
     return calls
+
+
+# --- users of each scope --------------------------------------------------------------------------
+
+FINDINGS = [
+    ("ID03", "P1", "applicant", 1, "id_no", "440106199001011235"),  # bancassurance GZ A1 BANK1 (false)
+    ("PH02", "P1", "applicant", 1, "mobile", "13812345678"),  # same party (false)
+    ("ID01", "P2", "insured", 1, "id_no", ""),  # bancassurance SZ A2 BANK1 (missing)
+    ("PH06", "P3", "applicant", 1, "mobile", "13800000000"),  # agency GZ A1 (suspicious)
+    ("SC04", "P4", "policy", 0, "policy", ""),  # agency BJ A3 (missing)
+]
+
+
+def make_user(django_user_model, username, role, **scope):
+    from custos.access.models import Profile
+
+    user = django_user_model.objects.create_user(username)  # no password: no argon2 cost
+    Profile.objects.create(user=user, role=role, **scope)
+    return user
+
+
+def token_for(user) -> str:
+    from custos.api.models import ApiToken
+
+    return ApiToken.issue(user, "test")[1]

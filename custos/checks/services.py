@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pyarrow as pa
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from custos.book.models import BookLoad, Party, Policy
+from custos.book.models import BookLoad, Branch, Party, Policy
 from custos.checks.lifecycle import CheckMeta, normalise, reconcile
 from custos.checks.models import CheckRun, Finding
 
@@ -260,3 +260,263 @@ def csv_rows(queryset) -> Iterable[list[str]]:
     cols = ("check_code", "policy_no", "role", "seq", "field", "category", "severity", "status")
     for row in queryset.values_list(*cols).iterator(chunk_size=5000):
         yield [neutralise(v) for v in row]
+
+
+# --- reading findings (pages, API): scoped, masked, logged ----------------------------------------
+
+FILTERS = ("check", "category", "severity", "status", "channel", "branch", "agent", "partner", "policy_no")
+FILTERS_INT = ("run", "load", "opened_run", "closed_run")
+
+
+def scoped_findings(ctx) -> QuerySet[Finding]:
+    """Findings of the policies in the viewer's scope (an AccessContext), as a query filter."""
+    return Finding.objects.filter(policy_no__in=ctx.policies().values("policy_no"))
+
+
+def branch_subtree(branch_code: str):
+    """Branch codes of the subtree rooted at branch_code (itself included), as a subquery or a list."""
+    root = Branch.objects.filter(branch_code=branch_code).values_list("path", flat=True).first()
+    if root:
+        return Branch.objects.filter(path__startswith=root).values("branch_code")
+    codes, frontier = {branch_code}, {branch_code}
+    while frontier:
+        frontier = (
+            set(Branch.objects.filter(parent_code__in=frontier).values_list("branch_code", flat=True)) - codes
+        )
+        codes |= frontier
+    return sorted(codes)
+
+
+def run_for_load(load_id: int) -> int | None:
+    """The latest finished check run of a load."""
+    return (
+        CheckRun.objects.filter(load_id=load_id, status=CheckRun.Status.DONE)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+
+
+def filter_findings(qs: QuerySet[Finding], params: Mapping) -> QuerySet[Finding]:
+    """Narrow findings by the list/API filters. Empty values are ignored.
+
+    run=R: findings run R found (opened by R or earlier, last seen by R or later);
+    load=L: the same for the latest finished run of load L; branch=B: B's whole subtree."""
+    get = params.get
+    simple = {
+        "check": "check_code",
+        "category": "category",
+        "severity": "severity",
+        "channel": "channel",
+        "agent": "agent_no",
+        "partner": "partner_code",
+        "policy_no": "policy_no",
+    }
+    for key, column in simple.items():
+        if get(key):
+            qs = qs.filter(**{column: get(key)})
+    status = get("status") or "open"
+    if status != "all":
+        qs = qs.filter(status=status)
+    if get("branch"):
+        qs = qs.filter(branch_code__in=branch_subtree(get("branch")))
+    run_id = get("run")
+    if get("load") and not run_id:
+        run_id = run_for_load(int(get("load")))
+        if run_id is None:
+            return qs.none()
+    if run_id:
+        qs = qs.filter(opened_run_id__lte=int(run_id), last_seen_run_id__gte=int(run_id))
+    if get("opened_run"):
+        qs = qs.filter(opened_run_id=int(get("opened_run")))
+    if get("closed_run"):
+        qs = qs.filter(closed_run_id=int(get("closed_run")))
+    return qs
+
+
+def display_value(field: str, value) -> str:
+    """The finding's value as shown: masked by the kind of field it came from."""
+    from custos.domain import masking
+
+    if value in (None, ""):
+        return ""
+    return str(masking.mask_field(field, value))
+
+
+def explain(code: str) -> dict:
+    """message_zh, message_en and basis of a check (empty when the catalogue does not know it)."""
+    try:
+        check = catalogue_by_code().get(code)
+    except ImportError:
+        check = None
+    if check is None:
+        return {"message_zh": "", "message_en": "", "basis": ""}
+    return {"message_zh": check.message_zh, "message_en": check.message_en, "basis": check.basis}
+
+
+FINDING_FIELDS = (
+    "id", "check_code", "policy_no", "role", "seq", "field", "category", "severity", "status", "close_reason",
+    "value", "channel", "branch_code", "agent_no", "partner_code", "opened_run_id", "last_seen_run_id",
+    "closed_run_id", "opened_at", "closed_at", "settings_fingerprint", "recurs_id",
+)  # fmt: skip
+
+
+def read_findings(ctx, qs: QuerySet[Finding], action: str, *, purpose: str = "") -> list[dict]:
+    """Evaluate qs (narrowed to scope again), mask each value, log the read, return dicts.
+
+    Raises ReadLogUnavailable, returning nothing, when the read cannot be logged."""
+    from custos.access import readlog
+
+    scoped = qs.filter(policy_no__in=ctx.policies().values("policy_no"))
+    rows = list(scoped.values(*FINDING_FIELDS))
+    readlog.append(
+        user=ctx.user,
+        staff_no=ctx.staff_no,
+        action=action,
+        model="finding",
+        record_ids=[r["id"] for r in rows],
+        fields=["value"],
+        client=ctx.client,
+        purpose=purpose,
+        outcome="ok" if rows else "empty",
+    )
+    for r in rows:
+        r["value"] = display_value(r["field"], r["value"])
+    return rows
+
+
+# --- aggregations (dashboard, summary): GROUP BY in the database ----------------------------------
+
+CATEGORY_ORDER = ("missing", "false", "suspicious")
+
+
+def summary_counts(qs: QuerySet[Finding]) -> dict:
+    """Counts of findings by category, severity, check and channel (for `qs`, already filtered)."""
+    out: dict = {"total": qs.count()}
+    for key, column in (("by_category", "category"), ("by_severity", "severity"), ("by_check", "check_code"),
+                        ("by_channel", "channel"), ("by_status", "status")):  # fmt: skip
+        out[key] = {r[column]: r["n"] for r in qs.values(column).annotate(n=Count("id")).order_by(column)}
+    return out
+
+
+def _rates(policies: int, missing: int, false: int, untrue: int) -> dict:
+    def pct(n):
+        return round(100.0 * n / policies, 2) if policies else None
+
+    return {
+        "policies": policies,
+        "untrue": untrue,
+        "missing": missing,
+        "false": false,
+        "untrue_rate": pct(untrue),
+        "missing_rate": pct(missing),
+        "false_rate": pct(false),
+    }
+
+
+_POLICY_COUNTS = {
+    "missing": Count("policy_no", distinct=True, filter=Q(category="missing")),
+    "false": Count("policy_no", distinct=True, filter=Q(category="false")),
+    "untrue": Count("policy_no", distinct=True, filter=Q(category__in=["missing", "false"])),
+}
+
+
+def rates_by(ctx, dimension: str, *, branch_root: str | None = None) -> list[dict]:
+    """The regulator's table: per channel (dimension="channel") or per branch under branch_root
+    (dimension="branch"), policies in scope and those with ≥1 open missing / false finding."""
+    policies = ctx.policies().filter(gone_load__isnull=True)
+    findings = scoped_findings(ctx).filter(status=Finding.Status.OPEN)
+    column = "channel" if dimension == "channel" else "branch_code"
+    pol = {r[column]: r["n"] for r in policies.values(column).annotate(n=Count("id")).order_by()}
+    fin = {r[column]: r for r in findings.values(column).annotate(**_POLICY_COUNTS).order_by()}
+    if dimension == "channel":
+        keys = sorted(set(pol) | set(fin))
+        rows = []
+        for k in keys:
+            f = fin.get(k, {})
+            rows.append(
+                {
+                    "key": k,
+                    **_rates(pol.get(k, 0), f.get("missing", 0), f.get("false", 0), f.get("untrue", 0)),
+                }
+            )
+        return rows
+    # branch: roll the branch codes up to the children of branch_root (disjoint: each policy has one branch)
+    rollup = branch_rollup(branch_root)
+    acc: dict[str, list[int]] = {}
+    for code in set(pol) | set(fin):
+        top = rollup.get(code, code)
+        a = acc.setdefault(top, [0, 0, 0, 0])
+        f = fin.get(code, {})
+        a[0] += pol.get(code, 0)
+        a[1] += f.get("missing", 0)
+        a[2] += f.get("false", 0)
+        a[3] += f.get("untrue", 0)
+    names = dict(Branch.objects.filter(branch_code__in=list(acc)).values_list("branch_code", "name"))
+    return [
+        {"key": k, "name": names.get(k, k), **_rates(*v)}
+        for k, v in sorted(acc.items(), key=lambda kv: kv[0])
+    ]
+
+
+def branch_rollup(root: str | None) -> dict[str, str]:
+    """branch_code -> the child of `root` whose subtree holds it (root itself maps to root).
+    root None: the head office (the branch without a parent)."""
+    rows = list(Branch.objects.values_list("branch_code", "parent_code"))
+    parent = dict(rows)
+    if root is None:
+        heads = [c for c, p in rows if not p]
+        root = heads[0] if len(heads) == 1 else None
+    out: dict[str, str] = {}
+    for code in parent:
+        chain, cur, seen = [code], code, {code}
+        while parent.get(cur) and parent[cur] not in seen:
+            cur = parent[cur]
+            chain.append(cur)
+            seen.add(cur)
+        if root is None:
+            out[code] = chain[-1]
+        elif code == root:
+            out[code] = root
+        elif root in chain:
+            out[code] = chain[chain.index(root) - 1]
+    return out
+
+
+def counts_by_check(qs: QuerySet[Finding]) -> list[dict]:
+    rows = list(
+        qs.values("check_code", "category", "severity")
+        .annotate(n=Count("id"), policies=Count("policy_no", distinct=True))
+        .order_by("check_code")
+    )
+    for r in rows:
+        r.update(explain(r["check_code"]))
+    return rows
+
+
+def trend(ctx, limit: int = 20) -> list[dict]:
+    """Untrue / missing / false rates in scope at each of the last `limit` finished check runs: a finding
+    counts at run R when R opened it or an earlier run did and no run up to R closed it."""
+    runs = list(CheckRun.objects.filter(status=CheckRun.Status.DONE).order_by("-id")[:limit])[::-1]
+    out = []
+    scoped = scoped_findings(ctx)
+    policies = ctx.policies()
+    for run in runs:
+        open_at = scoped.filter(opened_run_id__lte=run.pk).filter(
+            Q(closed_run__isnull=True) | Q(closed_run_id__gt=run.pk)
+        )
+        agg = open_at.aggregate(**_POLICY_COUNTS)
+        n_pol = (
+            policies.filter(first_load_id__lte=run.load_id)
+            .filter(Q(gone_load__isnull=True) | Q(gone_load_id__gt=run.load_id))
+            .count()
+        )
+        out.append(
+            {
+                "run": run.pk,
+                "load": run.load_id,
+                "finished_at": run.finished_at,
+                **_rates(n_pol, agg["missing"], agg["false"], agg["untrue"]),
+            }
+        )
+    return out

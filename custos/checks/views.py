@@ -1,0 +1,183 @@
+"""Findings pages: dashboard (the regulator's rates, counts by check, trend), list and one finding.
+
+Thin: parse the request, call custos.checks.services, render. Every page works on the findings of the
+viewer's scope (the access service); values are masked; list and finding pages log the read first and
+show nothing if the read cannot be logged.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import render
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from custos.access.service import AccessContext, ReadLogUnavailable
+from custos.book.models import Branch
+from custos.checks import services
+from custos.checks.models import CheckRun, Finding
+from custos.domain import codes
+
+PAGE_SIZE = 50
+
+
+def _channel_label(code: str) -> str:
+    labels = codes.CHANNEL.get(code)
+    if not code:
+        return _("（无渠道）")
+    return f"{labels[0]} {code}" if labels and get_language() != "en" else code
+
+
+def _label(choices, value: str) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value
+
+
+def _message(row: dict) -> str:
+    return (row.get("message_en") if get_language() == "en" else row.get("message_zh")) or ""
+
+
+@login_required
+def dashboard(request):
+    ctx = AccessContext.for_request(request)
+    root = request.GET.get("branch") or (ctx.profile.branch_code if ctx.profile else "") or None
+    by_channel = services.rates_by(ctx, "channel")
+    for r in by_channel:
+        r["label"] = _channel_label(r["key"])
+    by_branch = services.rates_by(ctx, "branch", branch_root=root)
+    has_children = set(
+        Branch.objects.exclude(parent_code="").values_list("parent_code", flat=True).distinct()
+    )
+    for r in by_branch:
+        r["drill"] = r["key"] in has_children and r["key"] != root
+    total = services._rates(
+        sum(r["policies"] for r in by_channel),
+        sum(r["missing"] for r in by_channel),
+        sum(r["false"] for r in by_channel),
+        sum(r["untrue"] for r in by_channel),
+    )
+    open_findings = services.scoped_findings(ctx).filter(status=Finding.Status.OPEN)
+    by_check = services.counts_by_check(open_findings)
+    for r in by_check:
+        r["message"] = _message(r)
+        r["category_label"] = _label(Finding.Category, r["category"])
+        r["severity_label"] = _label(Finding.Severity, r["severity"])
+    trend = services.trend(ctx)
+    chart = {
+        "channels": [r["label"] for r in by_channel],
+        "channel_rates": {k: [r[k + "_rate"] for r in by_channel] for k in ("untrue", "missing", "false")},
+        "trend_runs": [f"#{t['run']}" for t in trend],
+        "trend": {k: [t[k + "_rate"] for t in trend] for k in ("untrue", "missing", "false")},
+        "labels": {"untrue": _("不真实率"), "missing": _("信息缺失率"), "false": _("信息虚假率")},
+    }
+    root_branch = Branch.objects.filter(branch_code=root).first() if root else None
+    return render(
+        request,
+        "checks/dashboard.html",
+        {
+            "total": total,
+            "by_channel": by_channel,
+            "by_branch": by_branch,
+            "branch_root": root_branch,
+            "by_check": by_check,
+            "trend": trend,
+            "chart": chart,
+            "last_run": CheckRun.objects.filter(status=CheckRun.Status.DONE).select_related("load").first(),
+        },
+    )
+
+
+FILTER_KEYS = (*services.FILTERS, *services.FILTERS_INT)
+
+
+@login_required
+def finding_list(request):
+    ctx = AccessContext.for_request(request)
+    params = {k: request.GET.get(k, "").strip() for k in FILTER_KEYS}
+    params["status"] = params["status"] if params["status"] in ("open", "closed", "all") else "open"
+    for k in services.FILTERS_INT:
+        if params[k] and not params[k].isdigit():
+            params[k] = ""
+    qs = services.filter_findings(services.scoped_findings(ctx), params).order_by("-id")
+    paginator = Paginator(qs.values_list("pk", flat=True), PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    try:
+        rows = services.read_findings(ctx, Finding.objects.filter(pk__in=list(page.object_list)).order_by("-id"),
+                                      action="list")  # fmt: skip
+    except ReadLogUnavailable:
+        return render(request, "web/audit_unavailable.html", status=503)
+    explained = {}
+    for r in rows:
+        if r["check_code"] not in explained:
+            explained[r["check_code"]] = _message(services.explain(r["check_code"]))
+        r["message"] = explained[r["check_code"]]
+        r["category_label"] = _label(Finding.Category, r["category"])
+        r["severity_label"] = _label(Finding.Severity, r["severity"])
+        r["status_label"] = _label(Finding.Status, r["status"])
+    query = "&".join(f"{k}={v}" for k, v in params.items() if v)
+    return render(
+        request,
+        "checks/list.html",
+        {
+            "rows": rows,
+            "page": page,
+            "params": params,
+            "query": query,
+            "count": paginator.count,
+            "categories": Finding.Category.choices,
+            "severities": Finding.Severity.choices,
+            "statuses": [*Finding.Status.choices, ("all", _("全部"))],
+            "channels": [(c, _channel_label(c)) for c in codes.CHANNEL],
+            "watermark": True,
+        },
+    )
+
+
+@login_required
+def finding_detail(request, pk: int):
+    ctx = AccessContext.for_request(request)
+    try:
+        rows = services.read_findings(ctx, Finding.objects.filter(pk=pk), action="detail")
+        if not rows:
+            ctx.log_denied("detail", "finding", ["value"])
+            raise Http404(_("未找到该问题记录，或不在您的查看范围内。"))
+        f = rows[0]
+        others = services.read_findings(
+            ctx,
+            Finding.objects.filter(policy_no=f["policy_no"], role=f["role"], seq=f["seq"]).exclude(pk=pk)
+            .order_by("status", "-id"),
+            action="detail",
+        )  # fmt: skip
+    except ReadLogUnavailable:
+        return render(request, "web/audit_unavailable.html", status=503)
+    for r in [f, *others]:
+        r["category_label"] = _label(Finding.Category, r["category"])
+        r["severity_label"] = _label(Finding.Severity, r["severity"])
+        r["status_label"] = _label(Finding.Status, r["status"])
+        r["message"] = _message(services.explain(r["check_code"]))
+    explanation = services.explain(f["check_code"])
+    runs = {
+        r.pk: r
+        for r in CheckRun.objects.filter(
+            pk__in=[f["opened_run_id"], f["last_seen_run_id"], f["closed_run_id"]]
+        )
+    }
+    return render(
+        request,
+        "checks/detail.html",
+        {
+            "f": f,
+            "explanation": explanation,
+            "message": _message(explanation),
+            "others": others,
+            "opened_run": runs.get(f["opened_run_id"]),
+            "last_seen_run": runs.get(f["last_seen_run_id"]),
+            "closed_run": runs.get(f["closed_run_id"]),
+            "close_reason_label": _label(Finding.CloseReason, f["close_reason"]) if f["close_reason"] else "",
+            "watermark": True,
+        },
+    )

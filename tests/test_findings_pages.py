@@ -1,0 +1,141 @@
+"""Findings pages render (Django test client) with the right numbers, in scope, masked and logged."""
+
+import re
+
+import pytest
+
+from custos.access.models import ReadLog
+from custos.checks.models import Finding
+from custos.checks.services import run_check
+from tests.test_findings_support import (
+    FINDINGS,
+    findings_table,
+    install_fakes,
+    make_book,
+    make_load,
+    make_user,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch, django_user_model):
+    load = make_load(tmp_path)
+    make_book(load)
+    install_fakes(monkeypatch, [findings_table(FINDINGS), findings_table(FINDINGS[1:])])
+    run_check()
+    run_check()  # closes ID03 on P1; open: PH02 P1 (false), ID01 P2 (missing), PH06 P3 (susp.), SC04 P4 (missing)
+    return {
+        "compliance": make_user(django_user_model, "comp", "compliance"),
+        "agent": make_user(django_user_model, "a1", "agent", staff_no="A1"),
+    }
+
+
+def text(resp) -> str:
+    return re.sub(r"\s+", " ", resp.content.decode())
+
+
+def row_cells(html: str, key: str) -> list[str]:
+    m = re.search(rf'<tr data-key="{key}">(.*?)</tr>', html)
+    assert m, key
+    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", m.group(1))]
+
+
+def test_pages_need_a_login(client, setup):
+    for url in ("/findings/", "/findings/list/", "/findings/1/"):
+        assert client.get(url).status_code == 302
+
+
+def test_dashboard_rates_by_channel_and_branch_counts_by_check_and_trend(client, setup):
+    client.force_login(setup["compliance"])
+    resp = client.get("/findings/")
+    assert resp.status_code == 200
+    html = text(resp)
+    # 4 policies; untrue = P1 (false), P2 (missing), P4 (missing) = 3; missing 2; false 1
+    assert 'id="kpi-policies">4<' in html and 'id="kpi-untrue">75.00%<' in html
+    assert 'id="kpi-missing">50.00%<' in html and 'id="kpi-false">25.00%<' in html
+    # bancassurance: P1 false, P2 missing -> 2/2; agency: P3 suspicious only, P4 missing -> 1/2
+    assert row_cells(html, "bancassurance")[1:] == ["2", "2", "100.00%", "1", "50.00%", "1", "50.00%"]
+    assert row_cells(html, "agency")[1:] == ["2", "1", "50.00%", "1", "50.00%", "0", "0.00%"]
+    # branches under head office: GD (P1, P2, P3) and BJ (P4)
+    assert row_cells(html, "GD")[1:] == ["3", "2", "66.67%", "1", "33.33%", "1", "33.33%"]
+    assert row_cells(html, "BJ")[1:] == ["1", "1", "100.00%", "1", "100.00%", "0", "0.00%"]
+    assert re.search(r'<tr data-check="PH06">.*?<td class="num">1</td>', html)
+    assert "手机号无效" in html  # explanation of PH02
+    assert "custos/vendor/echarts-5.6.0.min.js" in html and "checks/dashboard.js" in html
+    assert 'id="findings-chart-data"' in html
+    # trend: run 1 had ID03 on P1 open too -> same untrue count (3 of 4); both runs listed
+    assert html.count("75.00%") >= 3
+
+
+def test_dashboard_drills_into_a_branch(client, setup):
+    client.force_login(setup["compliance"])
+    html = text(client.get("/findings/?branch=GD"))
+    assert row_cells(html, "GZ")[1:4] == ["2", "1", "50.00%"]  # P1 untrue, P3 suspicious only
+    assert row_cells(html, "SZ")[1:4] == ["1", "1", "100.00%"]
+
+
+def test_dashboard_in_an_agents_scope(client, setup):
+    client.force_login(setup["agent"])  # P1 and P3
+    html = text(client.get("/findings/"))
+    assert 'id="kpi-policies">2<' in html and 'id="kpi-untrue">50.00%<' in html
+    assert 'data-check="SC04"' not in html and 'data-check="PH02"' in html
+
+
+def test_list_is_scoped_masked_filtered_paginated_and_logged(client, setup):
+    client.force_login(setup["agent"])
+    resp = client.get("/findings/list/")
+    html = text(resp)
+    assert resp.status_code == 200
+    assert re.findall(r'<tr data-id="(\d+)">', html) == [
+        str(pk)
+        for pk in Finding.objects.filter(status="open", agent_no="A1")
+        .order_by("-id")
+        .values_list("pk", flat=True)
+    ]
+    assert "138****5678" in html and "13812345678" not in html
+    assert "P4" not in html
+    log = ReadLog.objects.filter(username="a1", model="finding", action="list").latest("id")
+    assert len(log.record_ids) == 2
+    html = text(client.get("/findings/list/?status=all&check=ID03"))
+    assert len(re.findall(r'<tr data-id="', html)) == 1 and "4401**********1235" in html
+    assert 'id="count">1<' in html
+
+
+def test_list_pages(client, setup, monkeypatch):
+    from custos.checks import views
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    client.force_login(setup["compliance"])
+    html = text(client.get("/findings/list/?status=all"))
+    assert len(re.findall(r'<tr data-id="', html)) == 2 and "page=2" in html
+    html = text(client.get("/findings/list/?status=all&page=3"))
+    assert len(re.findall(r'<tr data-id="', html)) == 1
+
+
+def test_finding_page_shows_masked_value_explanation_and_the_partys_other_findings(client, setup):
+    client.force_login(setup["agent"])
+    f = Finding.objects.get(check_code="PH02")
+    resp = client.get(f"/findings/{f.pk}/")
+    html = text(resp)
+    assert resp.status_code == 200
+    assert 'id="value">138****5678<' in html
+    assert "手机号无效" in html and "Invalid mobile" in html and "M82" in html
+    other = Finding.objects.get(check_code="ID03")  # same party, closed
+    assert f'<tr data-id="{other.pk}">' in html and "4401**********1235" in html
+    assert ReadLog.objects.filter(username="a1", action="detail", record_ids=[f.pk]).exists()
+
+
+def test_finding_page_in_english(client, setup):
+    client.force_login(setup["agent"])
+    f = Finding.objects.get(check_code="PH02")
+    html = text(client.get(f"/findings/{f.pk}/", HTTP_ACCEPT_LANGUAGE="en"))
+    assert "<strong>Invalid mobile</strong>" in html
+
+
+def test_out_of_scope_finding_is_404_and_logged_as_denied(client, setup):
+    client.force_login(setup["agent"])
+    f = Finding.objects.get(check_code="SC04")  # P4, agent A3
+    assert client.get(f"/findings/{f.pk}/").status_code == 404
+    assert ReadLog.objects.filter(username="a1", outcome="denied", model="finding").exists()
