@@ -8,7 +8,7 @@ import datetime as dt
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import File, Form, NinjaAPI, Schema
+from ninja import File, Form, NinjaAPI, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 from ninja.security import HttpBearer
@@ -141,12 +141,12 @@ def list_loads(request, limit: int = 50, offset: int = 0):
 )
 def create_load(request, file: UploadedFile = File(...), mode: str = Form("full")):  # noqa: B008
     if not permissions.can_upload_books(request.user):
-        return 403, {"detail": "only the compliance and it_security roles may upload books"}
+        return Status(403, {"detail": "only the compliance and it_security roles may upload books"})
     try:
         load = accept_upload(file, user=request.user, mode=mode)
     except UploadRejected as exc:
-        return exc.status, {"detail": str(exc)}
-    return 202, {"id": load.pk, "status": load.status, "url": f"/api/v1/loads/{load.pk}"}
+        return Status(exc.status, {"detail": str(exc)})
+    return Status(202, {"id": load.pk, "status": load.status, "url": f"/api/v1/loads/{load.pk}"})
 
 
 @api.get("/loads/{load_id}", response={200: LoadDetail, 404: Error}, tags=["loads"], summary="One load")
@@ -168,7 +168,7 @@ def policy_parties(request, policy_no: str):
     except ReadLogUnavailable:
         raise HttpError(503, "the read log is unavailable; no data returned")
     if not rows:
-        return 404, {"detail": "policy not found or not in your scope"}
+        return Status(404, {"detail": "policy not found or not in your scope"})
     return {
         "policy_no": policy_no,
         "parties": [{k: ("" if v is None else v) for k, v in r.items()} for r in rows],
