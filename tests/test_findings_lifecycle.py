@@ -6,7 +6,15 @@ from django.db import IntegrityError, transaction
 from custos.checks import services
 from custos.checks.models import CheckRun, Finding
 from custos.checks.services import CheckError, run_check
-from tests.test_findings_support import FakeSettings, findings_table, install_fakes, make_book, make_load
+from tests.test_findings_support import (
+    CHECKS,
+    FakeCheck,
+    FakeSettings,
+    findings_table,
+    install_fakes,
+    make_book,
+    make_load,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -190,7 +198,7 @@ def test_explicit_load_engine_progress_and_user(book, monkeypatch, django_user_m
     assert calls[0]["engine"] == "spark" and str(calls[0]["snapshot_dir"]) == book.snapshot_path
     assert run.engine == "spark" and run.created_by == user
     assert seen[0] == (0.0, "checking") and seen[-1] == (1.0, "done")
-    assert (0.45, "checking") in seen
+    assert (0.45, "running checks") in seen and (0.9, "done checking") in seen
     with pytest.raises(CheckError, match="unknown engine"):
         run_check(engine="pandas")
 
@@ -203,3 +211,21 @@ def test_a_large_result_is_reconciled_set_wise(book, monkeypatch):
     second = run_check()
     assert (second.findings_kept, second.findings_closed, second.findings_opened) == (2500, 2500, 0)
     assert services.Finding.objects.filter(status="open").count() == 2500
+
+
+def test_the_proposed_value_is_kept_and_refreshed(book, monkeypatch):
+    import pyarrow as pa
+
+    def with_proposed(rows, proposed):
+        t = findings_table(rows)
+        return t.append_column("proposed", pa.array(proposed, pa.string()))
+
+    legacy = ("ID10", "P1", "insured", 1, "id_no", "440106900101123")
+    install_fakes(
+        monkeypatch, [with_proposed([legacy], ["440106199001011234"]), with_proposed([legacy], [None])]
+    )
+    monkeypatch.setattr(services, "catalogue", lambda: [*CHECKS, FakeCheck("ID10", "missing", "medium")])
+    run_check()
+    assert Finding.objects.get().proposed == "440106199001011234"
+    run_check()
+    assert Finding.objects.get().proposed == ""

@@ -131,8 +131,8 @@ def install_fakes(monkeypatch, results):
     def fake_engine(snapshot_dir, *, engine, settings, progress, spark_master):
         calls.append({"snapshot_dir": snapshot_dir, "engine": engine, "settings": settings})
         if progress:
-            progress(1, 2)
-            progress(2, 2)
+            progress(50, "running checks")
+            progress(100, "done checking")
         return results.pop(0)
 
     monkeypatch.setattr(services, "engine_run", fake_engine)

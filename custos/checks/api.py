@@ -36,6 +36,7 @@ class FindingOut(Schema):
     status: str
     close_reason: str
     value: str  # masked
+    proposed: str  # the value custos proposes, masked ("" when none)
     channel: str
     branch_code: str
     agent_no: str

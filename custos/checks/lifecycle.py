@@ -32,7 +32,7 @@ from custos.book.models import Party, Policy
 from custos.checks.models import CheckRun, Finding
 
 IDENTITY = ("check", "policy_no", "role", "seq", "field")
-COLUMNS = (*IDENTITY, "value")
+COLUMNS = (*IDENTITY, "value", "proposed")
 STAGE = "custos_finding_stage"
 META = "custos_check_meta"
 POLICY_ROLE = "policy"
@@ -56,6 +56,8 @@ class Counts:
 def normalise(result: pa.Table) -> pa.Table:
     """The engine's result with the contract's columns and types, one row per identity
     (the first value wins if the engine repeated an identity)."""
+    if "proposed" not in result.column_names:
+        result = result.append_column("proposed", pa.nulls(result.num_rows, pa.string()))
     missing = [c for c in COLUMNS if c not in result.column_names]
     if missing:
         raise ValueError(f"engine result lacks column(s): {', '.join(missing)}")
@@ -68,14 +70,18 @@ def normalise(result: pa.Table) -> pa.Table:
                 ("seq", pa.int64()),
                 ("field", pa.string()),
                 ("value", pa.string()),
+                ("proposed", pa.string()),
             ]
         )
     )
-    t = t.set_column(t.schema.get_field_index("value"), "value", pc.fill_null(t["value"], ""))
+    for col in ("value", "proposed"):
+        t = t.set_column(t.schema.get_field_index(col), col, pc.fill_null(t[col], ""))
     if t.num_rows == 0:
         return t
-    deduped = t.group_by(list(IDENTITY), use_threads=False).aggregate([("value", "first")])
-    return deduped.rename_columns([*IDENTITY, "value"]) if deduped.num_rows != t.num_rows else t
+    deduped = t.group_by(list(IDENTITY), use_threads=False).aggregate(
+        [("value", "first"), ("proposed", "first")]
+    )
+    return deduped.rename_columns(list(COLUMNS)) if deduped.num_rows != t.num_rows else t
 
 
 def _q(name: str) -> str:
@@ -93,7 +99,8 @@ def _stage(cursor, result: pa.Table, metas: Iterable[CheckMeta]) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {t}")
     cursor.execute(
         f"CREATE TEMPORARY TABLE {STAGE} (check_code varchar(16) NOT NULL, policy_no varchar(64) NOT NULL,"
-        " role varchar(16) NOT NULL, seq integer NOT NULL, field varchar(32) NOT NULL, value text NOT NULL)"
+        " role varchar(16) NOT NULL, seq integer NOT NULL, field varchar(32) NOT NULL, value text NOT NULL,"
+        " proposed text NOT NULL)"
     )
     cursor.execute(
         f"CREATE TEMPORARY TABLE {META} (check_code varchar(16) PRIMARY KEY, category varchar(12) NOT NULL,"
@@ -102,7 +109,9 @@ def _stage(cursor, result: pa.Table, metas: Iterable[CheckMeta]) -> None:
     meta_rows = [(m.code, m.category, m.severity) for m in metas]
     if connection.vendor == "postgresql":
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-        with raw.copy(f"COPY {STAGE} (check_code, policy_no, role, seq, field, value) FROM STDIN") as copy:
+        with raw.copy(
+            f"COPY {STAGE} (check_code, policy_no, role, seq, field, value, proposed) FROM STDIN"
+        ) as copy:
             for row in _rows(result):
                 copy.write_row(row)
         with raw.copy(f"COPY {META} (check_code, category, severity) FROM STDIN") as copy:
@@ -110,7 +119,8 @@ def _stage(cursor, result: pa.Table, metas: Iterable[CheckMeta]) -> None:
                 copy.write_row(row)
     else:
         cursor.executemany(
-            f"INSERT INTO {STAGE} (check_code, policy_no, role, seq, field, value) VALUES (%s, %s, %s, %s, %s, %s)",
+            f"INSERT INTO {STAGE} (check_code, policy_no, role, seq, field, value, proposed)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
             list(_rows(result)),
         )
         cursor.executemany(
@@ -171,7 +181,7 @@ def reconcile(run: CheckRun, result: pa.Table, metas: Iterable[CheckMeta], enabl
 
         # 2. keep what is open and found again; refresh the value and the policy's attributes.
         c.execute(
-            f"UPDATE {f_t} AS f SET last_seen_run_id = %s, value = s.value,"
+            f"UPDATE {f_t} AS f SET last_seen_run_id = %s, value = s.value, proposed = s.proposed,"
             " channel = COALESCE(p.channel, f.channel), branch_code = COALESCE(p.branch_code, f.branch_code),"
             " agent_no = COALESCE(p.agent_no, f.agent_no), partner_code = COALESCE(p.partner_code, f.partner_code)"
             f" FROM {STAGE} s LEFT JOIN {pol_t} p ON p.policy_no = s.policy_no"
@@ -183,10 +193,10 @@ def reconcile(run: CheckRun, result: pa.Table, metas: Iterable[CheckMeta], enabl
         # 3. open what was found and has no open row.
         c.execute(
             f"INSERT INTO {f_t} (check_code, policy_no, role, seq, field, category, severity, status,"
-            " close_reason, value, opened_run_id, last_seen_run_id, opened_at, settings_fingerprint, recurs_id,"
+            " close_reason, value, proposed, opened_run_id, last_seen_run_id, opened_at, settings_fingerprint, recurs_id,"
             " channel, branch_code, agent_no, partner_code)"
             " SELECT s.check_code, s.policy_no, s.role, s.seq, s.field, m.category, m.severity, 'open', '',"
-            " s.value, %s, %s, %s, %s,"
+            " s.value, s.proposed, %s, %s, %s, %s,"
             f" (SELECT MAX(r.id) FROM {f_t} r WHERE r.check_code = s.check_code AND r.policy_no = s.policy_no"
             "   AND r.role = s.role AND r.seq = s.seq AND r.field = s.field AND r.status = 'closed'),"
             " COALESCE(p.channel, ''), COALESCE(p.branch_code, ''), COALESCE(p.agent_no, ''),"

@@ -101,6 +101,7 @@ class Finding(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     close_reason = models.CharField(max_length=8, choices=CloseReason.choices, blank=True)
     value = models.TextField(blank=True)  # raw; masked whenever displayed
+    proposed = models.TextField(blank=True)  # the value custos proposes (e.g. the 18-digit ID); masked too
 
     opened_run = models.ForeignKey(CheckRun, on_delete=models.PROTECT, related_name="opened_findings")
     last_seen_run = models.ForeignKey(CheckRun, on_delete=models.PROTECT, related_name="+")

@@ -56,6 +56,9 @@ def default_settings():
 def enabled_codes(settings, checks: Iterable | None = None) -> list[str]:
     """Codes of the checks that `settings` switches on."""
     codes = [c.code for c in (checks if checks is not None else catalogue())]
+    enabled_set = getattr(settings, "enabled", None)
+    if isinstance(enabled_set, set | frozenset):  # CheckSettings.enabled
+        return [c for c in codes if c in enabled_set]
     for attr in ("enabled_codes", "enabled_checks"):
         value = getattr(settings, attr, None)
         if value is not None:
@@ -153,11 +156,9 @@ def run_check(
     try:
         _note(progress, 0.0, "checking")
 
-        def engine_progress(*args, **kwargs):
-            # Pass the engine's own progress on, scaled into the first 90 % of the run.
-            fraction = _engine_fraction(args, kwargs)
-            if fraction is not None:
-                _note(progress, 0.9 * fraction, "checking")
+        def engine_progress(percent: int, note: str = "") -> None:
+            # The engine reports (percent 0..100, note); it fills the first 90 % of the run.
+            _note(progress, 0.9 * max(0, min(100, percent)) / 100, note or "checking")
 
         result = engine_run(
             Path(load.snapshot_path),
@@ -187,18 +188,6 @@ def run_check(
         if isinstance(exc, CheckError):
             raise
         raise CheckError(f"check run #{run.pk} failed: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
-
-
-def _engine_fraction(args, kwargs) -> float | None:
-    """Best effort: engines report (done, total, …), (fraction, …) or keyword arguments."""
-    nums = [a for a in args if isinstance(a, int | float) and not isinstance(a, bool)]
-    done = kwargs.get("done", nums[0] if nums else None)
-    total = kwargs.get("total", nums[1] if len(nums) > 1 else None)
-    if done is None:
-        return None
-    if total:
-        return max(0.0, min(1.0, done / total))
-    return max(0.0, min(1.0, float(done))) if done <= 1 else None
 
 
 def _finish(
@@ -356,7 +345,7 @@ def explain(code: str) -> dict:
 
 FINDING_FIELDS = (
     "id", "check_code", "policy_no", "role", "seq", "field", "category", "severity", "status", "close_reason",
-    "value", "channel", "branch_code", "agent_no", "partner_code", "opened_run_id", "last_seen_run_id",
+    "value", "proposed", "channel", "branch_code", "agent_no", "partner_code", "opened_run_id", "last_seen_run_id",
     "closed_run_id", "opened_at", "closed_at", "settings_fingerprint", "recurs_id",
 )  # fmt: skip
 
@@ -382,6 +371,7 @@ def read_findings(ctx, qs: QuerySet[Finding], action: str, *, purpose: str = "")
     )
     for r in rows:
         r["value"] = display_value(r["field"], r["value"])
+        r["proposed"] = display_value(r["field"], r["proposed"])
     return rows
 
 
