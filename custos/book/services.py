@@ -117,13 +117,10 @@ def load_book(
             raise LoadFailure(f"{source}: no such file or directory")
         load.sha256 = sha256_of(source)
         load.save(update_fields=["sha256", "mode", "source_name", "created_by"])
-        dup = (
-            BookLoad.objects.filter(sha256=load.sha256, status=BookLoad.Status.DONE)
-            .exclude(pk=load.pk)
-            .order_by("-id")
-            .first()
-        )
-        if dup is not None:
+        # The same bytes in the same mode as the latest load that changed the book: nothing to do.
+        # (An older book loaded again after a newer one is a real change and is loaded.)
+        dup = BookLoad.objects.filter(status=BookLoad.Status.DONE).exclude(pk=load.pk).order_by("-id").first()
+        if dup is not None and dup.sha256 == load.sha256 and dup.mode == mode:
             report(100, f"same file as load #{dup.pk}: nothing to do", force=True)
             return _finish(load, BookLoad.Status.NOOP, duplicate_of=dup, progress=100)
         book = open_book(source, the_mapping.files, issues)

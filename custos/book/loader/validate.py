@@ -117,9 +117,12 @@ def validate(
     for name in book.ignored:
         issues.warning(name, None, None, "not a table of the book format: ignored")
     for table in LOAD_ORDER:
-        if TABLES[table].required and table not in book.tables:
+        if mode == "full" and TABLES[table].required and table not in book.tables:
             issues.error(f"{table}.csv", None, None, f"required table {table} is missing from the book")
     keysets: dict[str, set[str]] = {}
+    # References into a table that could not be read (or, in a full load, is not in the book) are
+    # not checked: the error about that table says enough.
+    unchecked = {t for t in LOAD_ORDER if t not in book.tables} if mode == "full" else set()
     total = sum(tf.size for tf in book.tables.values()) or 1
     done = 0
     for table in LOAD_ORDER:
@@ -130,8 +133,12 @@ def validate(
         def sub(frac: float, note: str, _done=done, _tf=tf) -> None:
             progress((_done + frac * _tf.size) / total, note)
 
-        spool = _validate_table(tf, TABLES[table], mapping, mode, issues, keysets, Path(out.tmpdir.name), sub)
+        spool = _validate_table(
+            tf, TABLES[table], mapping, mode, issues, keysets, unchecked, Path(out.tmpdir.name), sub
+        )
         done += tf.size
+        if spool is None:
+            unchecked.add(table)
         if spool is not None:
             out.spools[table] = spool
             out.row_counts[table] = spool.rows
@@ -145,6 +152,7 @@ def _validate_table(
     mode: str,
     issues: Issues,
     keysets: dict[str, set[str]],
+    unchecked: set[str],
     tmp: Path,
     progress: Callable[[float, str], None],
 ) -> Spool | None:
@@ -153,7 +161,7 @@ def _validate_table(
     if reader is None:
         return None
     try:
-        return _read_rows(tf, reader, table, mapping, mode, issues, keysets, tmp, progress)
+        return _read_rows(tf, reader, table, mapping, mode, issues, keysets, unchecked, tmp, progress)
     except RowError as e:
         issues.error(fname, None, None, f"{e}; the rest of the file was not read")
     except Exception as e:  # a reader failing mid-file (corrupt parquet/xlsx)
@@ -164,7 +172,9 @@ def _validate_table(
     return None
 
 
-def _read_rows(tf, reader, table: Table, mapping, mode, issues, keysets, tmp, progress) -> Spool | None:
+def _read_rows(
+    tf, reader, table: Table, mapping, mode, issues, keysets, unchecked, tmp, progress
+) -> Spool | None:
     fname = tf.name
     name = table.name
     colmap = mapping.columns.get(name, {})
@@ -203,7 +213,11 @@ def _read_rows(tf, reader, table: Table, mapping, mode, issues, keysets, tmp, pr
     key_pos = [pos[k] for k in table.key]
     key_of_keyset = len(table.key) == 1
     own_keys: set = set()
-    refs = [(pos[col], col, ref_table, _Refs()) for col, ref_table, _ in table.references if col in present]
+    refs = [
+        (pos[col], col, ref_table, _Refs())
+        for col, ref_table, _ in table.references
+        if col in present and ref_table not in unchecked
+    ]
     ncols = len(header)
     is_xlsx = isinstance(reader, XlsxReader)
     spool = Spool(name, tmp / f"{name}.pickle", columns=out_cols, present=tuple(sorted(present)))
@@ -250,7 +264,6 @@ def _read_rows(tf, reader, table: Table, mapping, mode, issues, keysets, tmp, pr
                         row = None  # let the slow path name the column
                     else:
                         original = None
-                        bad = False
                         for p, cache, conv, col, is_code in typed:
                             v = row[p]
                             if not v:
@@ -263,13 +276,11 @@ def _read_rows(tf, reader, table: Table, mapping, mode, issues, keysets, tmp, pr
                                     out = conv(v)
                                 except Bad as e:
                                     err(fname, rownum, col, str(e))
-                                    bad = True
+                                    row[p] = None if not is_code else ""
                                     continue
                                 if not is_code and len(cache) < CACHE_MAX:
                                     cache[v] = out
                             row[p] = out
-                        if bad:
-                            continue
             if row is None:
                 row, original = _slow_row(
                     values,
@@ -284,7 +295,7 @@ def _read_rows(tf, reader, table: Table, mapping, mode, issues, keysets, tmp, pr
                 )
                 if row is None:
                     continue
-            # keys
+            # keys (also of rows with errors: a bad cell must not make every reference to the row fail)
             if key_of_keyset:
                 key = row[key_pos[0]]
             else:
@@ -360,7 +371,8 @@ def _read_rows(tf, reader, table: Table, mapping, mode, issues, keysets, tmp, pr
 
 def _slow_row(values, rownum, fname, header, ncols, plan, empty_row, lenient, err):
     """Row by row, value by value: strips, converts full-width characters, keeps the original,
-    names every bad cell. Returns (row, original) or (None, None) when the row has errors."""
+    names every bad cell. Returns (row, original); row is None when the row cannot be read at
+    all, and bad cells are left empty (the error is recorded, so nothing is written anyway)."""
     if len(values) != ncols:
         if lenient:
             if len(values) < ncols:
@@ -422,8 +434,6 @@ def _slow_row(values, rownum, fname, header, ncols, plan, empty_row, lenient, er
             except Bad as e:
                 err(fname, rownum, col, str(e))
                 bad = True
-    if bad:
-        return None, None
     return row, original
 
 
