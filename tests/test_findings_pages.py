@@ -139,3 +139,14 @@ def test_out_of_scope_finding_is_404_and_logged_as_denied(client, setup):
     f = Finding.objects.get(check_code="SC04")  # P4, agent A3
     assert client.get(f"/findings/{f.pk}/").status_code == 404
     assert ReadLog.objects.filter(username="a1", outcome="denied", model="finding").exists()
+
+
+def test_admin_shows_findings_masked_and_read_only(client, setup, django_user_model):
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", None)
+    client.force_login(admin)
+    f = Finding.objects.get(check_code="PH02")
+    html = text(client.get("/admin/checks/finding/"))
+    assert "138****5678" in html and "13812345678" not in html
+    html = text(client.get(f"/admin/checks/finding/{f.pk}/change/"))
+    assert "138****5678" in html and "13812345678" not in html
+    assert client.get("/admin/checks/checkrun/").status_code == 200

@@ -37,8 +37,17 @@ class CheckError(Exception):
 # --- the catalogue and the engine (owned by the check-catalogue engineer) --------------------------
 
 
+def _import_catalogue():
+    # Import the engine package first: catalogue.py imports custos.checks.engine.prepare, whose package
+    # imports the catalogue back; entering through the engine resolves that cycle.
+    import custos.checks.engine  # noqa: F401
+    from custos.checks import catalogue
+
+    return catalogue
+
+
 def catalogue() -> list:
-    from custos.checks.catalogue import CATALOGUE
+    CATALOGUE = _import_catalogue().CATALOGUE  # noqa: N806
 
     return list(CATALOGUE.values()) if isinstance(CATALOGUE, Mapping) else list(CATALOGUE)
 
@@ -48,9 +57,7 @@ def catalogue_by_code() -> dict:
 
 
 def default_settings():
-    from custos.checks.catalogue import CheckSettings
-
-    return CheckSettings()
+    return _import_catalogue().CheckSettings()
 
 
 def enabled_codes(settings, checks: Iterable | None = None) -> list[str]:
