@@ -150,3 +150,9 @@ def test_admin_shows_findings_masked_and_read_only(client, setup, django_user_mo
     html = text(client.get(f"/admin/checks/finding/{f.pk}/change/"))
     assert "138****5678" in html and "13812345678" not in html
     assert client.get("/admin/checks/checkrun/").status_code == 200
+
+
+def test_dashboard_in_english(client, setup):
+    client.force_login(setup["compliance"])
+    html = text(client.get("/findings/", HTTP_ACCEPT_LANGUAGE="en"))
+    assert "Customer information findings" in html and "Untrue rate" in html and "By channel" in html
