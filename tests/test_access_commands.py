@@ -63,6 +63,8 @@ def test_init_tightens_a_loose_keyring(tmp_path):
     result = custos(home, "init")
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE((home / "keyring.json").stat().st_mode) == 0o600
+    content = json.loads((home / "keyring.json").read_text())
+    assert content["django_secret_key"] == "x" and "created_at" in content  # kept, completed
     assert "admin admin: created, password " in result.stdout  # generated and printed once
 
 

@@ -1,12 +1,10 @@
 """custos init: create CUSTOS_HOME, the keyring (mode 600), the database schema and the first admin.
 
-Idempotent: an existing keyring is never overwritten, an existing admin keeps its password."""
+Idempotent: values already in the keyring are never replaced, an existing admin keeps its password."""
 
 import datetime as dt
-import json
 import os
 import secrets
-import stat
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -15,23 +13,19 @@ from django.db import transaction
 
 from custos import paths
 from custos.access.models import Profile, Role
+from custos.crypto import keyring
 
 
-def write_keyring(path) -> bool:
-    """Create the keyring file with mode 600; returns False (and leaves it alone) when it exists."""
-    if path.exists():
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    content = {
-        "django_secret_key": secrets.token_urlsafe(50),
-        "data_keys": [],  # encryption keys of personal data, added by a later version
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(content, f, indent=2)
-    os.chmod(path, 0o600)
-    return True
+def prepare_keyring(path) -> bool:
+    """Give the keyring what custos needs, never replacing a value it already holds; the file ends up
+    with mode 600 either way. Returns True when the keyring was created."""
+    created = not path.exists()
+    with keyring.editing(path) as data:
+        if not data.get("django_secret_key"):
+            data["django_secret_key"] = secrets.token_urlsafe(50)
+        data.setdefault("data_keys", [])  # data-encryption keys, versioned; added by `custos keys …`
+        data.setdefault("created_at", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    return created
 
 
 class Command(BaseCommand):
@@ -49,15 +43,11 @@ class Command(BaseCommand):
         try:
             home.mkdir(parents=True, exist_ok=True)
             home.chmod(0o700)
-            keyring = paths.keyring_path()
-            created = write_keyring(keyring)
-            mode = stat.S_IMODE(keyring.stat().st_mode)
-            if mode != 0o600:
-                keyring.chmod(0o600)
-                self.stdout.write(f"keyring {keyring}: mode {mode:o} tightened to 600")
+            path = paths.keyring_path()
+            created = prepare_keyring(path)
         except OSError as exc:
             raise CommandError(f"cannot prepare {home}: {exc}")
-        self.stdout.write(f"keyring {keyring}: {'created' if created else 'kept (already exists)'}")
+        self.stdout.write(f"keyring {path}: {'created' if created else 'kept (already exists)'}, mode 600")
 
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("database: migrated")
