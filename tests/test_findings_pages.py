@@ -156,3 +156,9 @@ def test_dashboard_in_english(client, setup):
     client.force_login(setup["compliance"])
     html = text(client.get("/findings/", HTTP_ACCEPT_LANGUAGE="en"))
     assert "Customer information findings" in html and "Untrue rate" in html and "By channel" in html
+
+
+def test_branch_rows_link_to_their_subtree_but_not_to_the_level_shown(client, setup):
+    client.force_login(setup["compliance"])
+    html = text(client.get("/findings/"))
+    assert 'href="?branch=GD"' in html and 'href="?branch=HO"' not in html

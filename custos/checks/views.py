@@ -52,8 +52,10 @@ def dashboard(request):
     has_children = set(
         Branch.objects.exclude(parent_code="").values_list("parent_code", flat=True).distinct()
     )
+    heads = list(Branch.objects.filter(parent_code="").values_list("branch_code", flat=True)[:2])
+    top = root or (heads[0] if len(heads) == 1 else None)
     for r in by_branch:
-        r["drill"] = r["key"] in has_children and r["key"] != root
+        r["drill"] = r["key"] in has_children and r["key"] != top
     total = services._rates(
         sum(r["policies"] for r in by_channel),
         sum(r["missing"] for r in by_channel),
