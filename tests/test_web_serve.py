@@ -1,0 +1,57 @@
+"""custos serve: gunicorn and the Huey consumer start together and both stop on SIGTERM."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_runs_web_and_jobs_and_stops_on_sigterm(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTOS_")}
+    env["CUSTOS_HOME"] = str(tmp_path / "var")
+    init = subprocess.run(
+        [sys.executable, "-m", "custos.cli", "init", "--password", "admin-password-1"],
+        env=env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert init.returncode == 0, init.stderr
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "custos.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2) as r:
+                    assert r.status == 200 and "登录" in r.read().decode()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read()
+                assert time.monotonic() < deadline, "custos serve did not answer"
+                time.sleep(0.5)
+        children = psutil.Process(proc.pid).children(recursive=False)
+        commands = [" ".join(c.cmdline()) for c in children]
+        assert any("gunicorn" in c for c in commands) and any("run_huey" in c for c in commands), commands
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        gone, alive = psutil.wait_procs(children, timeout=10)
+        assert not alive
+    finally:
+        if proc.poll() is None:
+            proc.kill()
