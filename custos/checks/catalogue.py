@@ -76,6 +76,7 @@ def family_shared(key: str, family: str, roles: tuple[str, ...], fld: str) -> st
     WITH a AS (
       SELECT policy_no, role, seq, {key} AS k, pk, {family} AS fam, {fld} AS v FROM pt
       WHERE {_roles(roles)} AND {key} IS NOT NULL AND pk IS NOT NULL
+        AND {key} NOT IN (SELECT value FROM ref_placeholders)  -- a placeholder is not a shared value
     ),
     g AS (SELECT k FROM a GROUP BY k HAVING count(DISTINCT pk) >= ${{min_applicants}}),
     m AS (SELECT DISTINCT a.k, a.pk, coalesce(a.fam, a.pk) AS fam FROM a JOIN g ON g.k = a.k),

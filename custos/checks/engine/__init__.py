@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from custos.checks.catalogue import CheckSettings
-from custos.checks.engine.compiler import OUTPUT_COLUMNS
 from custos.checks.engine.snapshot import (
     BLACKLIST_COLUMNS,
     OPTIONAL_TABLES,
     REQUIRED_TABLES,
     snapshot_from_csv_folder,
 )
+
+if TYPE_CHECKING:  # the catalogue imports engine.prepare: import it lazily
+    from custos.checks.catalogue import CheckSettings
 
 Progress = Callable[[int, str], None]
 
@@ -47,6 +49,8 @@ def run_checks(
     threads: int | None = None,
 ) -> pa.Table:
     """Run every enabled check of the catalogue over a snapshot; return the findings."""
+    from custos.checks.catalogue import CheckSettings
+
     settings = settings or CheckSettings()
     snapshot_dir = Path(snapshot_dir)
     if engine == "duckdb":
@@ -59,6 +63,8 @@ def run_checks(
         table = spark.run(snapshot_dir, settings, progress=progress, master=spark_master)
     else:
         raise ValueError(f"unknown engine {engine!r} (duckdb or spark)")
+    from custos.checks.engine.compiler import OUTPUT_COLUMNS
+
     return table.select(list(OUTPUT_COLUMNS)).cast(FINDING_SCHEMA)
 
 
