@@ -20,13 +20,22 @@ FULLWIDTH = {
 }
 # C0 controls (tab, CR, LF included), DEL, C1 controls, and the Unicode non-characters U+FFFE/FFFF.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ufffe\uffff]")
-_WS = r"[ \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-# One search over the row joined with \x1f finds a row that needs the slow path: controls (but the
-# separator), full-width digits/letters, blanks at the start or end of a value.
+# A row that needs the slow path: one character-class search (controls but the \x1f separator,
+# full-width digits/letters, blanks other than the ASCII space), then plain substring tests for an
+# ASCII space at the start or end of a value. See validate._read_rows.
 DIRTY = re.compile(
-    rf"[\x00-\x1e\x7f-\x9f\ufffe\uffff\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]"
-    rf"|^{_WS}|{_WS}$|{_WS}\x1f|\x1f{_WS}"
+    "[\x00-\x1e\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+    "\ufeff\ufffe\uffff\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]"
 )
+
+
+def needs_care(joined: str) -> bool:
+    """True when the \x1f-joined row has a character or a blank the fast path does not handle."""
+    if DIRTY.search(joined) is not None:
+        return True
+    return " \x1f" in joined or "\x1f " in joined or joined[:1] == " " or joined[-1:] == " "
+
+
 _DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?")
 _DATE8 = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _INT = re.compile(r"[+-]?\d{1,18}")
@@ -87,7 +96,28 @@ class DateConv:
 
 
 class TimestampConv:
-    def __call__(self, s: str) -> dt.datetime:
+    """ISO 8601 -> aware datetime (Asia/Shanghai when no offset); with db_text, the text the
+    database takes: naive UTC 'YYYY-MM-DD HH:MM:SS[.ffffff]' on SQLite (as Django stores it),
+    ISO with +00:00 on PostgreSQL."""
+
+    def __init__(self, db_text: bool = False):
+        self.db_text = db_text
+        self.sqlite = False
+        if db_text:
+            from django.db import connection
+
+            self.sqlite = connection.vendor == "sqlite"
+
+    def _out(self, d: dt.datetime):
+        if not self.db_text:
+            return d
+        u = d.astimezone(dt.UTC)
+        return u.replace(tzinfo=None).isoformat(" ") if self.sqlite else u.isoformat(" ")
+
+    def __call__(self, s: str):
+        return self._out(self._parse(s))
+
+    def _parse(self, s: str) -> dt.datetime:
         t = s.replace("/", "-")
         try:
             if len(t) == 8 and t.isdigit():
@@ -98,11 +128,11 @@ class TimestampConv:
             raise Bad(f"{s[:40]!r} is not an ISO 8601 timestamp")
         return d.replace(tzinfo=SHANGHAI) if d.tzinfo is None else d
 
-    def native(self, v) -> dt.datetime:
+    def native(self, v):
         if isinstance(v, dt.datetime):
-            return v.replace(tzinfo=SHANGHAI) if v.tzinfo is None else v
+            return self._out(v.replace(tzinfo=SHANGHAI) if v.tzinfo is None else v)
         if isinstance(v, dt.date):
-            return dt.datetime(v.year, v.month, v.day, tzinfo=SHANGHAI)
+            return self._out(dt.datetime(v.year, v.month, v.day, tzinfo=SHANGHAI))
         raise TypeError
 
 

@@ -11,7 +11,6 @@ COPY on PostgreSQL), then with plain SQL that both databases understand:
 4. in a full load, mark rows the book no longer carries as gone (gone_load = this load).
 """
 
-import datetime as dt
 from collections.abc import Callable
 
 from django.db import connection, transaction
@@ -20,8 +19,6 @@ from custos.book.models import MODELS, Branch, PartyHistory
 from custos.domain.bookformat import LOAD_ORDER, PARTY_VALUE_FIELDS, TABLES
 
 from .validate import Spool, Validated
-
-UTC = dt.UTC
 
 
 def qn(name: str) -> str:
@@ -121,8 +118,6 @@ def _write_table(cur, spool: Spool, load_id: int, mode: str, progress) -> dict[s
 
 
 def _fill_stage(cur, spool: Spool, stage: str, all_cols: list[str], progress) -> None:
-    table = TABLES[spool.table]
-    ts_pos = [i for i, c in enumerate(table.columns) if c.type == "timestamp"]
     done = 0
     n = max(1, spool.rows)
     raw = connection.connection
@@ -138,21 +133,9 @@ def _fill_stage(cur, spool: Spool, stage: str, all_cols: list[str], progress) ->
     marks = ", ".join("?" * len(all_cols))
     sql = f"INSERT INTO {stage} VALUES ({marks})"
     for batch in spool.batches():
-        if ts_pos:
-            batch = [_sqlite_ts(row, ts_pos) for row in batch]
         raw.executemany(sql, batch)
         done += len(batch)
         progress(0.6 * done / n, f"writing {spool.table}: {done:,} rows")
-
-
-def _sqlite_ts(row: tuple, positions: list[int]) -> tuple:
-    """Django keeps datetimes on SQLite as naive UTC text."""
-    out = list(row)
-    for p in positions:
-        v = out[p]
-        if v is not None:
-            out[p] = v.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
-    return tuple(out)
 
 
 def _branch_paths(cur) -> None:
