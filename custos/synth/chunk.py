@@ -56,8 +56,8 @@ GENDER_SWAP = {
     "younger_sister": "younger_brother", "father_in_law": "mother_in_law", "mother_in_law": "father_in_law",
     "son_in_law": "daughter_in_law", "daughter_in_law": "son_in_law",
 }  # fmt: skip
-NAME_PLACEHOLDERS = ("客户", "测试", "不详", "某某", "未知", "XXX", "test", "测试客户", "先生", "女士")
-ADDR_PLACEHOLDERS = ("无", "不详", "同上", "见上", "未知", "暂无", "XXXXXX", "------")
+NAME_PLACEHOLDERS = ("客户", "测试", "不详", "某某", "未知", "XXX", "test", "先生", "女士")
+ADDR_PLACEHOLDERS = ("无", "不详", "同上", "见上", "未知", "暂无", "XXXXXX", "某某某某某某")
 MOBILE_PLACEHOLDERS = ("13800138000", "13000000000", "13900000000", "15000000000", "18000000000")
 NEEDS_RESIDENT = {
     **{k: (lambda p, rows: True) for k in ("ID02", "ID03", "ID04", "ID05", "ID06", "ID08", "ID11", "ID12")},
@@ -89,7 +89,7 @@ class Member:
 class Person:
     __slots__ = (
         "uid", "name", "gender", "birth", "id_type", "id_no", "valid", "nat", "mobile", "phone", "addr",
-        "pc", "email", "occ", "rows", "id09", "staff",
+        "pc", "email", "occ", "rows", "staff", "renamed",
     )  # fmt: skip
 
     def values(self) -> list:
@@ -161,6 +161,7 @@ class Chunk:
         self.false = {c: Picker({**FALSE_KINDS, **FALSE_BY_CHANNEL.get(c, {})}.items()) for c in CHANNELS}
         self.susp = Picker(SUSPICIOUS_KINDS.items())
         self.forced: list[tuple[int, str]] = []
+        self.retry: list[str] = []
         self.p_untrue = dict(rates.untrue)
         if index == 0 and rates.min_per_check > 0:
             self._schedule_forced()
@@ -223,7 +224,7 @@ class Chunk:
         i = 0
         forced = self.forced
         fi = 0
-        deferred: list[str] = []
+        deferred = self.retry
         while i < self.n:
             kind = None
             if deferred:
@@ -296,7 +297,7 @@ class Chunk:
             married = a_age >= 26 and rng.random() < (0.55 if a_age < 30 else 0.88)
         if married:
             if need.get("young_spouse"):
-                s_age = rng.uniform(18.2, 19.8) if a_male else rng.uniform(20.2, 21.8)
+                s_age = rng.uniform(18.1, 19.0) if a_male else rng.uniform(20.1, 21.0)  # + < 1 year below
             else:
                 s_age = a_age - rng.uniform(-1, 5) if a_male else a_age + rng.uniform(-1, 5)
                 s_age = max(s_age, 23.0 if a_male else 25.0)
@@ -334,13 +335,16 @@ class Chunk:
         return fam
 
     def _home(self, place) -> tuple[str, str, str]:
+        """A home address, unique in the chunk, never similar to an outlet's (character Jaccard
+        < 0.75 against every branch and partner address of the prefecture)."""
         rng = self.rng
-        streets = self.org.outlet_streets.get(place.county.code, {})
+        outlets = self.org.outlet_chars.get(place.pref.code, ())
         while True:
             a, pc, st = base.address(rng, place)
             if a in self.used_addr:
                 continue
-            if st in streets and any(base.jaccard(a, o) >= 0.7 for o in streets[st]):
+            sa = set(a)
+            if any(len(sa & o) > 0.75 * len(sa | o) for o in outlets):
                 continue
             self.used_addr.add(a)
             return a, pc, st
@@ -384,7 +388,6 @@ class Chunk:
         self.uid += 1
         p.uid = f"C{self.index:04d}{self.uid:07d}"
         p.rows = []
-        p.id09 = False
         p.staff = None
         place = fam.place
         p.name = base.minority_name(rng, place.prov.code, m.male) or base.han_name(rng, m.surname, m.male)
@@ -440,7 +443,7 @@ class Chunk:
     def _staff_person(self, s: Staff) -> Person:
         p = Person()
         p.uid = f"S{s.staff_no}"
-        p.rows, p.id09, p.staff = [], False, s
+        p.rows, p.staff = [], s
         p.name, p.gender, p.birth = s.name, s.gender, s.birth
         p.id_type, p.id_no, p.nat = "resident_id", s.id_no, "CHN"
         p.valid = "9999-12-31" if (base.BOOK_END - s.birth) / YEAR >= 47 else "2036-06-30"
@@ -500,7 +503,7 @@ class Chunk:
             applied = max(applied, base.ordinal(2023, 1, 1))
             need = {"married": True, "kids": 1, "parents": 0}
         elif kind == "BD03":
-            need = {"app_age": (16.1, 17.8), "married": False, "parents": 1.0}
+            need = {"app_age": (16.1, 17.0), "married": False, "parents": 1.0}
         elif kind == "RL04":
             need = {"app_age": (26, 34), "married": True, "young_spouse": True, "kids": 0}
         elif kind in ("RL01", "RL02", "RL03"):
@@ -606,7 +609,7 @@ class Chunk:
         if kind == "SC04":
             drop = "insured" if rng.random() < 0.5 else "applicant"
             rows = [(p, r) for p, r in rows if r[ROLE] != drop]
-            self._truth("SC04", policy_no, "policy", 0, drop)
+            self._truth("SC04", policy_no, "policy", 0, "role")
         self.w["policies"].writerow(
             [
                 policy_no, prod[0], prod[1], channel, branch, agent.staff_no if agent else "",
@@ -619,8 +622,6 @@ class Chunk:
         for p, r in rows:
             wp(r)
             key = (policy_no, r[ROLE], r[SEQ])
-            if p.id09:
-                self._truth("ID09", *key, "id_no")
             p.rows.append(key)
             wpers((*key, p.uid))
         self.counts["policies"] += 1
@@ -793,8 +794,9 @@ class Chunk:
                 self._mark("EM02", app_p, "email")
             else:
                 if ring["value"] is None:
-                    ring["value"] = app_r[ADDR]
-                self._set(app_p, ADDR, ring["value"])
+                    ring["value"] = (app_r[ADDR], app_r[PC])
+                self._set(app_p, ADDR, ring["value"][0])
+                self._set(app_p, PC, ring["value"][1])
                 self._mark("AD05", app_p, "address")
             return None
         if kind in VARIANT_KINDS or (kind == "ID10" and app_p.rows):
@@ -827,7 +829,7 @@ class Chunk:
             p = pick(resident)
             s = p.id_no
             y = s[6:10]
-            d = rng.choice((f"{y}1315", f"{y}0230", f"{y}0432", f"{y}0000", f"20{rng.randint(30, 49)}0101", f"18{rng.randint(50, 98)}0601"))  # fmt: skip
+            d = rng.choice((f"{y}1315", f"{y}0230", f"{y}0431", f"{y}0000", f"{y}0600", f"{y}1132"))
             id17 = s[:6] + d + s[14:17]
             self._set(p, IDNO, id17 + base.check_digit(id17))
             self._mark("ID04", p, "id_no")
@@ -866,7 +868,7 @@ class Chunk:
         elif kind == "ID11":
             p = pick(resident)
             self._set(p, IDTYPE, rng.choice(("passport", "passport", "hk_macau_permit", "taiwan_permit")))
-            self._mark("ID11", p, "id_type")
+            self._mark("ID11", p, "id_no")
         elif kind == "ID12":
             p = pick(resident)
             self._set(p, VALID, iso(applied - rng.randint(1, 1500)))
@@ -1057,10 +1059,14 @@ class Chunk:
         """A deviation of a person already seen on an earlier policy of this chunk."""
         rng = self.rng
         if kind == "ID09":
+            # Only the deviating rows are listed: they must stay the minority under the ID number.
+            here = sum(1 for q, _r in self._rows if q is p)
+            if len(p.rows) <= here or getattr(p, "renamed", False):
+                self.retry.append("ID09")
+                return
             self._set(p, NAME, base.homophone(p.name, rng))
-            for key in p.rows:
-                self._truth("ID09", *key, "id_no")
-            p.id09 = True  # this and every later row of the person is listed when written
+            p.renamed = True  # at most one deviating name per person
+            self._mark("ID09", p, "id_no")
         elif kind == "XC01":
             self._set(p, GENDER, "F" if p.gender == "M" else "M")
             self._mark("ID07", p, "gender")
