@@ -218,3 +218,20 @@ def test_static_assets_are_served_by_the_app(client):
     for path in ["/static/custos/custos.css", "/static/custos/vendor/htmx-2.0.11.min.js"]:
         response = client.get(path)
         assert response.status_code == 200, path
+
+
+def test_admin_shows_users_profiles_and_reference_data(client, small_book):
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_superuser("root", password="root-password-1")
+    client.login(username="root", password="root-password-1")
+    for url in [
+        "/admin/",
+        "/admin/auth/user/",
+        "/admin/access/profile/",
+        "/admin/book/staff/",
+        "/admin/book/branch/",
+    ]:
+        assert client.get(url).status_code == 200, url
+    html = client.get("/admin/book/staff/").content.decode()
+    assert "A1" in html and "440106" not in html

@@ -55,3 +55,24 @@ def test_serve_runs_web_and_jobs_and_stops_on_sigterm(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_demo_prepares_everything_and_is_idempotent(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTOS_")}
+    env["CUSTOS_HOME"] = str(tmp_path / "var")
+
+    def demo():
+        return subprocess.run(
+            [sys.executable, "-m", "custos.cli", "demo", "--no-serve", "--policies", "300"],
+            env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    first = demo()
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "policies 300" in first.stdout
+    for role in ("compliance", "agent", "partner_staff", "auditor"):
+        assert f"demo_{role} / demo-{role.replace('_', '-')}-2013" in first.stdout
+    assert "http://127.0.0.1:8000/" in first.stdout
+    second = demo()
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "(exists)" in second.stdout and "book: already loaded" in second.stdout

@@ -1,5 +1,5 @@
-"""Django admin: users with their custos profile, and the book's reference data (read-only: the book
-is loaded from the core systems, never edited here). Personal fields of staff are not shown."""
+"""Django admin: users with their custos profile, API tokens, and staff as read-only reference data
+(personal fields of staff are not shown). Branches, partners and loads: custos.book.admin."""
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -7,7 +7,7 @@ from django.contrib.auth.admin import UserAdmin
 
 from custos.access.models import Profile
 from custos.api.models import ApiToken
-from custos.book.models import Branch, Partner, Staff
+from custos.book.models import Staff
 
 
 class ProfileInline(admin.StackedInline):
@@ -50,27 +50,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return False
 
 
-class ReadOnlyBookAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
+class StaffAdmin(admin.ModelAdmin):
+    """Staff as reference data (who works where, in which channel and position, since and until when).
+    Their ID number, mobile and address are personal data and are not shown here."""
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(Branch)
-class BranchAdmin(ReadOnlyBookAdmin):
-    list_display = ("branch_code", "name", "level", "parent_code", "path")
-    list_filter = ("level",)
-    search_fields = ("branch_code", "name")
-    fields = ("branch_code", "name", "parent_code", "level", "address", "phone", "path")
-
-
-@admin.register(Staff)
-class StaffAdmin(ReadOnlyBookAdmin):
     list_display = ("staff_no", "name", "branch_code", "channel", "position", "left_on")
     list_filter = ("position", "channel")
     search_fields = ("staff_no", "branch_code")
@@ -85,13 +68,16 @@ class StaffAdmin(ReadOnlyBookAdmin):
         "left_on",
     )
 
+    def has_add_permission(self, request):  # the book is loaded from the core systems, not edited here
+        return False
 
-@admin.register(Partner)
-class PartnerAdmin(ReadOnlyBookAdmin):
-    list_display = ("partner_code", "name", "kind", "branch_code", "status", "contract_until")
-    list_filter = ("kind", "status")
-    search_fields = ("partner_code", "name")
-    fields = (
-        "partner_code", "name", "kind", "branch_code", "address", "phone", "contract_no", "contract_until",
-        "status",
-    )  # fmt: skip
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# Branches, partners and loads are registered by custos.book.admin.
+if not admin.site.is_registered(Staff):
+    admin.site.register(Staff, StaffAdmin)

@@ -4,6 +4,7 @@ init (CUSTOS_HOME, default ./var) → a synthetic 20,000-policy book in CUSTOS_H
 present) → loaded (unless already loaded) → one demo user per role (passwords printed) → serve on
 http://127.0.0.1:8000 (unless --no-serve)."""
 
+import shutil
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -17,7 +18,7 @@ from custos.access.models import Profile, Role
 from custos.book.models import BookLoad, Partner, Policy
 
 DEMO_SOURCE = "demo-book"
-DEMO_SEED = 2013
+DEMO_SEED = 42
 ADMIN_PASSWORD = "demo-admin-2013"  # noqa: S105 (demo only, printed on the console)
 
 
@@ -55,22 +56,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--policies", type=int, default=20_000, help="size of the synthetic book")
+        parser.add_argument("--seed", type=int, default=DEMO_SEED, help="seed of the synthetic book")
         parser.add_argument("--bind", default="127.0.0.1:8000")
         parser.add_argument("--no-serve", action="store_true", help="prepare everything, then exit")
 
-    def handle(self, *args, policies, bind, no_serve, **options):
+    def handle(self, *args, policies, seed, bind, no_serve, **options):
         call_command("init", admin="admin", password=ADMIN_PASSWORD, stdout=self.stdout)
         admin = get_user_model().objects.get(username="admin")
 
         book_dir = paths.home() / DEMO_SOURCE
-        if not (book_dir.exists() and any(book_dir.iterdir())):
-            from custos.synth import generate_book
-
-            self.stdout.write(f"generating a synthetic book of {policies:,} policies in {book_dir} …")
-            book_dir.mkdir(parents=True, exist_ok=True)
-            generate_book(book_dir, policies=policies, seed=DEMO_SEED)
-        else:
+        if book_dir.is_dir():
             self.stdout.write(f"synthetic book: {book_dir} (exists)")
+        else:
+            self._generate(book_dir, policies, seed)
 
         if BookLoad.objects.filter(source_name=DEMO_SOURCE, status=BookLoad.Status.DONE).exists():
             self.stdout.write("book: already loaded")
@@ -101,6 +99,20 @@ class Command(BaseCommand):
         self.stdout.write(f"\nopen http://{bind}/ and log in as one of the users above")
         if not no_serve:
             call_command("serve", bind=bind, stdout=self.stdout)
+
+    def _generate(self, book_dir: Path, policies: int, seed: int) -> None:
+        """Generate into a scratch folder and rename it, so that an interrupted run leaves no half book."""
+        from custos.synth import generate_book
+
+        self.stdout.write(f"generating a synthetic book of {policies:,} policies in {book_dir} …")
+        scratch = book_dir.with_name(book_dir.name + ".partial")
+        shutil.rmtree(scratch, ignore_errors=True)
+        try:
+            generate_book(scratch, policies=policies, seed=seed)
+        except Exception as exc:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise CommandError(f"generating the synthetic book failed: {type(exc).__name__}: {exc}")
+        scratch.rename(book_dir)
 
     def _load(self, book_dir: Path, admin) -> None:
         from custos.book.services import load_book
