@@ -350,18 +350,19 @@ CATALOGUE: list[Check] = [
             WHERE role = 'applicant' AND addr_n IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM stf s WHERE s.id_n = pt.id_n)
           ),
-          -- blocking: a candidate pair shares the street (…路/街/道/巷) or the first 8 characters
+          -- blocking: a candidate pair shares the street (…路/街/道/巷/弄) and the first 6 characters, and
+          -- the lengths differ by at most a quarter (a pair whose character sets reach Jaccard 0.8)
           kc AS (
-            SELECT a, regexp_extract(a, '([^省市区县镇乡]{2,8}(路|街|道|巷|弄))', 1) AS k1, substr(a, 1, 8) AS k2 FROM ca
+            SELECT a, regexp_extract(a, '([^省市区县镇乡]{2,8}(路|街|道|巷|弄))', 1) AS k1, substr(a, 1, 6) AS k2,
+                   length(a) AS n FROM ca
           ),
           ko AS (
-            SELECT a, regexp_extract(a, '([^省市区县镇乡]{2,8}(路|街|道|巷|弄))', 1) AS k1, substr(a, 1, 8) AS k2
-            FROM outlet_addr
+            SELECT a, regexp_extract(a, '([^省市区县镇乡]{2,8}(路|街|道|巷|弄))', 1) AS k1, substr(a, 1, 6) AS k2,
+                   length(a) AS n FROM outlet_addr
           ),
           cand AS (
-            SELECT kc.a AS a, ko.a AS o FROM kc JOIN ko ON kc.k1 = ko.k1 WHERE kc.k1 <> ''
-            UNION
-            SELECT kc.a AS a, ko.a AS o FROM kc JOIN ko ON kc.k2 = ko.k2
+            SELECT DISTINCT kc.a AS a, ko.a AS o FROM kc JOIN ko ON kc.k1 = ko.k1 AND kc.k2 = ko.k2
+            WHERE kc.k1 <> '' AND 4 * abs(kc.n - ko.n) <= greatest(kc.n, ko.n)
           ),
           ch AS (  -- distinct characters of every address in a candidate pair
             SELECT DISTINCT x.s, substr(x.s, n.i, 1) AS c

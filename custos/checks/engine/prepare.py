@@ -20,14 +20,24 @@ def _lit(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
+_FW_CLASS = "[" + FULLWIDTH.replace("－", "") + "－]"  # any character translate() would change
+_DROP_CLASS = "[" + ADDRESS_DROP.replace("-", "") + "-]"
+
+
+def halfwidth(col: str) -> str:
+    """translate() only where a full-width character occurs (translate is slow; the test is not)."""
+    return (f"CASE WHEN regexp_matches({col}, {_lit(_FW_CLASS)}) "
+            f"THEN translate({col}, {_lit(FULLWIDTH)}, {_lit(HALFWIDTH)}) ELSE {col} END")
+
+
 def clean(col: str) -> str:
     """Half-width, trimmed, NULL when empty — domain.normalize.clean."""
-    return f"NULLIF(trim(translate({col}, {_lit(FULLWIDTH)}, {_lit(HALFWIDTH)})), '')"
+    return f"NULLIF(trim({halfwidth(col)}), '')"
 
 
 def addr(col: str) -> str:
     """domain.normalize.address_form."""
-    return f"NULLIF(lower(translate(translate({col}, {_lit(FULLWIDTH)}, {_lit(HALFWIDTH)}), {_lit(ADDRESS_DROP)}, '')), '')"
+    return f"NULLIF(lower(regexp_replace({halfwidth(col)}, {_lit(_DROP_CLASS)}, '', 'g')), '')"
 
 
 def mobile(col: str) -> str:
@@ -41,7 +51,7 @@ def mobile(col: str) -> str:
 
 
 def digits(col: str) -> str:
-    return f"NULLIF(regexp_replace(translate({col}, {_lit(FULLWIDTH)}, {_lit(HALFWIDTH)}), '[^0-9]', '', 'g'), '')"
+    return f"NULLIF(regexp_replace({halfwidth(col)}, '[^0-9]', '', 'g'), '')"
 
 
 def age(birth: str, at: str) -> str:
@@ -66,45 +76,56 @@ _CHECKSUM15 = " + ".join(  # the 15-digit number with 19 inserted after the addr
 
 PREPARE: list[tuple[str, str, bool]] = [
     (
-        "pt0",
+        "pt0",  # cleaned once, materialised: every later expression reads these columns
         f"""
         SELECT p.policy_no, p.role, CAST(p.seq AS BIGINT) AS seq, p.relation, p.name,
                {clean("p.name")} AS name_n, p.gender, p.birth_date, p.id_type, p.id_no,
-               upper({clean("p.id_no")}) AS id_n, p.id_valid_until, p.mobile, {mobile("p.mobile")} AS mobile_n,
+               upper({clean("p.id_no")}) AS id_n, p.id_valid_until, p.mobile,
+               regexp_replace({clean("p.mobile")}, '[ \\-()]', '', 'g') AS mobile_s,
                p.phone, regexp_replace({clean("p.phone")}, '[ \\-()]', '', 'g') AS phone_n,
                p.address, {addr("p.address")} AS addr_n, p.postcode, {clean("p.postcode")} AS postcode_n,
                p.email, lower({clean("p.email")}) AS email_n,
                po.applied_on, po.issued_on, po.agent_no, po.partner_code, po.branch_code
         FROM parties p LEFT JOIN policies po ON po.policy_no = p.policy_no
         """,
-        False,
+        True,
     ),
     (
         "pt1",
-        f"""
-        SELECT *,
-               id_type IN {RID_TYPES} AND regexp_matches(id_n, '^[0-9]{{17}}[0-9X]$') AS id18,
-               id_type IN {RID_TYPES} AND regexp_matches(id_n, '^[0-9]{{15}}$') AS id15,
-               CASE WHEN regexp_matches(id_n, '^[0-9]{{17}}[0-9X]$') THEN TRY_CAST(substr(id_n, 7, 4) AS INTEGER)
-                    WHEN regexp_matches(id_n, '^[0-9]{{15}}$') THEN 1900 + TRY_CAST(substr(id_n, 7, 2) AS INTEGER) END AS id_y,
-               CASE WHEN regexp_matches(id_n, '^[0-9]{{17}}[0-9X]$') THEN TRY_CAST(substr(id_n, 11, 2) AS INTEGER)
-                    WHEN regexp_matches(id_n, '^[0-9]{{15}}$') THEN TRY_CAST(substr(id_n, 9, 2) AS INTEGER) END AS id_m,
-               CASE WHEN regexp_matches(id_n, '^[0-9]{{17}}[0-9X]$') THEN TRY_CAST(substr(id_n, 13, 2) AS INTEGER)
-                    WHEN regexp_matches(id_n, '^[0-9]{{15}}$') THEN TRY_CAST(substr(id_n, 11, 2) AS INTEGER) END AS id_d,
-               CASE WHEN regexp_matches(id_n, '^[0-9]{{17}}[0-9X]$') THEN TRY_CAST(substr(id_n, 17, 1) AS INTEGER)
-                    WHEN regexp_matches(id_n, '^[0-9]{{15}}$') THEN TRY_CAST(substr(id_n, 15, 1) AS INTEGER) END AS id_sexdigit,
-               CASE WHEN regexp_matches(id_n, '^[0-9]{{17}}[0-9X]$')
-                    THEN substr('10X98765432', ({_CHECKSUM}) % 11 + 1, 1) END AS id_check,
-               CASE WHEN regexp_matches(id_n, '^[0-9]{{15}}$')
-                    THEN substr(id_n, 1, 6) || '19' || substr(id_n, 7, 9)
-                         || substr('10X98765432', ({_CHECKSUM15}) % 11 + 1, 1) END AS id_upgraded
+        """
+        SELECT *, regexp_matches(id_n, '^[0-9]{17}[0-9X]$') AS f18, regexp_matches(id_n, '^[0-9]{15}$') AS f15,
+               CASE WHEN mobile_s LIKE '+86%' AND length(mobile_s) = 14 THEN substr(mobile_s, 4)
+                    WHEN mobile_s LIKE '0086%' AND length(mobile_s) = 15 THEN substr(mobile_s, 5)
+                    WHEN mobile_s LIKE '86%' AND length(mobile_s) = 13 THEN substr(mobile_s, 3)
+                    ELSE mobile_s END AS mobile_n
         FROM pt0
         """,
         False,
     ),
     (
-        "pt",
+        "pt2",
         f"""
+        SELECT *,
+               id_type IN {RID_TYPES} AND f18 AS id18,
+               id_type IN {RID_TYPES} AND f15 AS id15,
+               CASE WHEN f18 THEN TRY_CAST(substr(id_n, 7, 4) AS INTEGER)
+                    WHEN f15 THEN 1900 + TRY_CAST(substr(id_n, 7, 2) AS INTEGER) END AS id_y,
+               CASE WHEN f18 THEN TRY_CAST(substr(id_n, 11, 2) AS INTEGER)
+                    WHEN f15 THEN TRY_CAST(substr(id_n, 9, 2) AS INTEGER) END AS id_m,
+               CASE WHEN f18 THEN TRY_CAST(substr(id_n, 13, 2) AS INTEGER)
+                    WHEN f15 THEN TRY_CAST(substr(id_n, 11, 2) AS INTEGER) END AS id_d,
+               CASE WHEN f18 THEN TRY_CAST(substr(id_n, 17, 1) AS INTEGER)
+                    WHEN f15 THEN TRY_CAST(substr(id_n, 15, 1) AS INTEGER) END AS id_sexdigit,
+               CASE WHEN f18 THEN substr('10X98765432', ({_CHECKSUM}) % 11 + 1, 1) END AS id_check,
+               CASE WHEN f15 THEN substr(id_n, 1, 6) || '19' || substr(id_n, 7, 9)
+                         || substr('10X98765432', ({_CHECKSUM15}) % 11 + 1, 1) END AS id_upgraded
+        FROM pt1
+        """,
+        False,
+    ),
+    (
+        "pt",
+        """
         SELECT *,
                id_y IS NOT NULL AND id_m BETWEEN 1 AND 12 AND id_d BETWEEN 1 AND
                  CASE WHEN id_m = 2 THEN CASE WHEN (id_y % 4 = 0 AND id_y % 100 <> 0) OR id_y % 400 = 0
@@ -116,10 +137,10 @@ PREPARE: list[tuple[str, str, bool]] = [
                       WHEN id_m IN (4, 6, 9, 11) THEN 30 ELSE 31 END
                  THEN make_date(id_y, id_m, id_d) END AS id_birth,
                CASE WHEN id_sexdigit % 2 = 1 THEN 'M' WHEN id_sexdigit IS NOT NULL THEN 'F' END AS id_gender,
-               CASE WHEN id_type IN {RID_TYPES} AND regexp_matches(id_n, '^[0-9]{{15}}([0-9]{{2}}[0-9X])?$') THEN id_n
+               CASE WHEN id18 OR id15 THEN id_n
                     ELSE name_n || '|' || CAST(birth_date AS VARCHAR) END AS pk,
                substr(name_n, 1, 1) AS surname
-        FROM pt1
+        FROM pt2
         """,
         True,
     ),

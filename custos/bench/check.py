@@ -1,0 +1,174 @@
+"""`custos bench check --parties N [--engine duckdb|spark] [--json OUT]`: the full check catalogue
+over a snapshot of N parties, against a row-at-a-time Python baseline on the same rows.
+
+The snapshot is a synthetic book (custos.synth.generate_book) of up to ``--base-policies``
+policies, replicated in DuckDB with new policy numbers (and a replica-numbered address, so that
+distinct addresses grow with the book) up to N parties. The baseline calls python-stdnum's
+``cn.ric.validate``, phonenumbers' ``is_valid_number`` and a few regexes per party, on a sample of
+``--baseline-sample`` parties (its rate does not depend on N).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import platform
+import re
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from custos.bench import register
+
+
+def _rss_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
+
+
+def build_snapshot(out: Path, parties: int, base_policies: int, seed: int) -> int:
+    """A snapshot of about ``parties`` parties in ``out``; returns the exact number of parties."""
+    import duckdb
+
+    from custos.checks.engine import snapshot_from_csv_folder
+    from custos.synth import generate_book
+
+    base = out.parent / "base"
+    policies = max(50, min(base_policies, math.ceil(parties / 2.6)))
+    generate_book(base / "book", policies, seed)
+    snapshot_from_csv_folder(base / "book", base / "snap")
+    con = duckdb.connect()
+    src = base / "snap"
+    n_base = con.execute(f"SELECT count(*) FROM read_parquet('{src}/parties.parquet')").fetchone()[0]
+    k = max(1, math.ceil(parties / n_base))
+    out.mkdir(parents=True, exist_ok=True)
+    con.execute(f"CREATE TABLE r AS SELECT range AS r FROM range({k})")
+    for name in ("branches", "staff", "partners", "blacklist"):
+        if (src / f"{name}.parquet").exists():
+            shutil.copy(src / f"{name}.parquet", out / f"{name}.parquet")
+    suffix = "CASE WHEN r = 0 THEN '' ELSE '-' || CAST(r AS VARCHAR) END"
+    for name in ("policies", "parties", "changes", "visits"):
+        if not (src / f"{name}.parquet").exists():
+            continue
+        cols = [c for (c,) in con.execute(f"SELECT name FROM parquet_schema('{src}/{name}.parquet')").fetchall()
+                if c not in ("schema", "duckdb_schema")]
+        exprs = []
+        for c in cols:
+            if c == "policy_no":
+                exprs.append(f"policy_no || {suffix} AS policy_no")
+            elif c == "address" and name == "parties":
+                exprs.append("CASE WHEN r = 0 OR address IS NULL THEN address ELSE address || CAST(r AS VARCHAR) || '室' END AS address")
+            else:
+                exprs.append(c)
+        con.execute(
+            f"COPY (SELECT {', '.join(exprs)} FROM read_parquet('{src}/{name}.parquet'), r) "
+            f"TO '{out}/{name}.parquet' (FORMAT parquet, ROW_GROUP_SIZE 1000000)"
+        )
+    total = con.execute(f"SELECT count(*) FROM read_parquet('{out}/parties.parquet')").fetchone()[0]
+    con.close()
+    shutil.rmtree(base)
+    return total
+
+
+def baseline(snapshot: Path, sample: int) -> tuple[int, float]:
+    """Row-at-a-time Python: stdnum + phonenumbers + regexes per party. Returns (rows, seconds)."""
+    import duckdb
+    import phonenumbers
+    from stdnum.cn import ric
+
+    rows = duckdb.sql(
+        f"SELECT id_no, mobile, name, email, postcode FROM read_parquet('{snapshot}/parties.parquet') "
+        f"LIMIT {sample}"
+    ).fetchall()
+    name_re = re.compile(r"[\u4e00-\u9fff·]{2,6}")
+    email_re = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+    post_re = re.compile(r"\d{6}")
+    bad = 0
+    t0 = time.perf_counter()
+    for id_no, mobile, name, email, postcode in rows:
+        try:
+            ric.validate(id_no or "")
+        except Exception:  # noqa: BLE001 - any validation error counts as a finding
+            bad += 1
+        try:
+            if not phonenumbers.is_valid_number(phonenumbers.parse(mobile or "", "CN")):
+                bad += 1
+        except phonenumbers.NumberParseException:
+            bad += 1
+        bad += not name_re.fullmatch(name or "")
+        bad += bool(email) and not email_re.fullmatch(email)
+        bad += bool(postcode) and not post_re.fullmatch(postcode)
+    return len(rows), time.perf_counter() - t0
+
+
+@register("check")
+class CheckBench:
+    help = "run the full check catalogue over N parties (DuckDB or Spark) against a Python baseline"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--parties", type=int, default=1_000_000)
+        parser.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
+        parser.add_argument("--spark-master", default="local[2]")
+        parser.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: all cores)")
+        parser.add_argument("--base-policies", type=int, default=40_000)
+        parser.add_argument("--baseline-sample", type=int, default=100_000)
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--snapshot", type=Path, help="use this snapshot directory instead of building one")
+
+    def run(self, options: dict, out) -> dict:
+        from custos.checks.catalogue import CATALOGUE, CheckSettings
+        from custos.checks.engine import run_checks
+
+        tmp = Path(tempfile.mkdtemp(prefix="custos-bench-check-"))
+        try:
+            snap = options.get("snapshot")
+            t0 = time.perf_counter()
+            if snap is None:
+                snap = tmp / "snap"
+                parties = build_snapshot(snap, options["parties"], options["base_policies"], options["seed"])
+            else:
+                import duckdb
+
+                parties = duckdb.sql(f"SELECT count(*) FROM read_parquet('{snap}/parties.parquet')").fetchone()[0]
+            build_s = time.perf_counter() - t0
+            out.write(f"snapshot of {parties:,} parties in {build_s:.1f}s")
+            rss_before = _rss_mb()
+            t0 = time.perf_counter()
+            findings = run_checks(snap, engine=options["engine"], settings=CheckSettings(as_of=dt.date(2026, 11, 25)),
+                                  spark_master=options["spark_master"], threads=options.get("threads"))
+            seconds = time.perf_counter() - t0
+            rss = _rss_mb()
+            rate = parties / seconds
+            b_rows, b_sec = baseline(snap, options["baseline_sample"])
+            b_rate = b_rows / b_sec
+            figures = {
+                "benchmark": "check",
+                "engine": options["engine"],
+                "parties": parties,
+                "checks": len(CATALOGUE),
+                "findings": findings.num_rows,
+                "seconds": round(seconds, 3),
+                "parties_per_s": round(rate),
+                "baseline_parties_per_s": round(b_rate),
+                "baseline_sample": b_rows,
+                "ratio": round(rate / b_rate, 1),
+                "peak_rss_mb": round(rss),
+                "rss_before_run_mb": round(rss_before),
+                "snapshot_build_seconds": round(build_s, 1),
+                "cpus": os.cpu_count(),
+                "machine": platform.platform(),
+                "load_avg_1m": round(os.getloadavg()[0], 2),
+                "date": dt.date.today().isoformat(),
+            }
+            out.write(
+                f"{options['engine']}: {parties:,} parties, {findings.num_rows:,} findings in {seconds:.2f}s = "
+                f"{rate:,.0f} parties/s; baseline {b_rate:,.0f}/s; ratio {rate / b_rate:.1f}x; "
+                f"peak RSS {rss:,.0f} MB"
+            )
+            return figures
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
