@@ -611,3 +611,33 @@ def test_progress_callback_and_row():
     assert [p for p, _ in seen] == sorted(p for p, _ in seen)
     load.refresh_from_db()
     assert (load.progress, load.status) == (100, "done")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_real_transactions_commit_or_roll_back(tmp_path):
+    """Outside the test's wrapping transaction: a queued load is carried through, a failure in
+    pass 2 rolls back everything it wrote."""
+    queued = BookLoad.objects.create(source_name="upload.zip", sha256="", status="queued")
+    load = load_book(BASIC, load=queued, source_name="upload.zip")
+    assert load.pk == queued.pk
+    queued.refresh_from_db()
+    assert (queued.status, queued.progress, queued.source_name) == ("done", 100, "upload.zip")
+    before = snapshot_rows()
+    book = copy_book(tmp_path)
+    set_cell(book, "parties", 2, "mobile", "13000000000")
+    from custos.book.loader import write as writer
+
+    original = writer._branch_paths
+
+    def boom(cur):
+        raise RuntimeError("disk full")
+
+    writer._branch_paths = boom
+    try:
+        with pytest.raises(RuntimeError):
+            load_book(book)
+    finally:
+        writer._branch_paths = original
+    assert snapshot_rows() == before
+    assert PartyHistory.objects.count() == 0
+    assert BookLoad.objects.order_by("-id").first().status == "failed"
