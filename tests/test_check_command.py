@@ -97,6 +97,31 @@ def test_engine_and_master_are_passed_on(book, monkeypatch):
     assert calls[0]["engine"] == "spark"
 
 
+def test_disabled_checks_keep_their_findings_open(book, monkeypatch):
+    install_fakes(monkeypatch, [findings_table(ROWS), findings_table(ROWS[:1])])
+    assert run_cli("check")[0] == 0
+    status, out, err = run_cli("check", "--disable", "ph02,PH06")
+    assert status == 0, err
+    assert "opened 0, kept 1, closed 1, open 3" in out  # ID01 closed; PH02, PH06 untouched
+    assert set(Finding.objects.filter(status="open").values_list("check_code", flat=True)) == {
+        "ID03",
+        "PH02",
+        "PH06",
+    }
+    status, _, err = run_cli("check", "--disable", "ZZ01")
+    assert status == 1 and "unknown check code(s): ZZ01" in err
+
+
+def test_real_check_settings_switch_checks_off():
+    from custos.checks.services import catalogue, default_settings, enabled_codes
+
+    settings = default_settings()
+    codes = [c.code for c in catalogue()]
+    assert enabled_codes(settings) == codes
+    settings.enabled = frozenset(settings.enabled) - {"PH02"}
+    assert "PH02" not in enabled_codes(settings) and len(enabled_codes(settings)) == len(codes) - 1
+
+
 def test_system_checks_are_still_reachable(db):
     out = io.StringIO()
     call_command("check", "--system", stdout=out)

@@ -36,8 +36,14 @@ CHECKS = [
 
 
 class FakeSettings:
+    """Like CheckSettings: `enabled` is a frozenset of codes."""
+
     def __init__(self, disabled=()):
-        self.disabled = set(disabled)
+        self.enabled = frozenset(c.code for c in CHECKS) - set(disabled)
+
+    @property
+    def disabled(self):
+        return {c.code for c in CHECKS} - self.enabled
 
     def as_dict(self):
         return {"disabled": sorted(self.disabled)}

@@ -1,6 +1,6 @@
 """`custos check`: check the latest (or a given) loaded book and reconcile its findings.
 
-    custos check [--engine duckdb|spark] [--master URL] [--load ID]
+    custos check [--engine duckdb|spark] [--master URL] [--load ID] [--disable CODE,CODE]
 
 Shows a progress bar on a terminal and plain lines otherwise, then a summary of the open findings by
 category and channel. Exit status 0, or 1 with a one-line reason (no load yet, engine failure…).
@@ -16,6 +16,7 @@ import argparse
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 
+from custos.checks import services
 from custos.checks.models import CheckRun, Finding
 from custos.checks.services import ENGINES, CheckError, run_check
 
@@ -34,6 +35,12 @@ class Command(BaseCommand):
             "--master", default="local[2]", help="Spark master URL when --engine spark (default local[2])"
         )
         parser.add_argument("--load", type=int, help="BookLoad id (default: the latest successful load)")
+        parser.add_argument(
+            "--disable",
+            default="",
+            metavar="CODES",
+            help="comma-separated check codes to switch off for this run (their findings stay open)",
+        )
         parser.add_argument("--system", action="store_true", help="run Django's system checks instead")
         parser.add_argument("--deploy", action="store_true", help="with --system: deployment checks too")
         # Django's test runner calls `check` with these; they route to the system checks.
@@ -56,8 +63,21 @@ class Command(BaseCommand):
     # --- progress -------------------------------------------------------------------------------
 
     def _run(self, options, progress):
+        settings = None
+        disabled = {c.strip().upper() for c in options["disable"].split(",") if c.strip()}
+        if disabled:
+            known = {c.code for c in services.catalogue()}
+            unknown = sorted(disabled - known)
+            if unknown:
+                raise CheckError(f"unknown check code(s): {', '.join(unknown)}")
+            settings = services.default_settings()
+            settings.enabled = frozenset(settings.enabled) - disabled
         return run_check(
-            options["load"], engine=options["engine"], progress=progress, spark_master=options["master"]
+            options["load"],
+            engine=options["engine"],
+            settings=settings,
+            progress=progress,
+            spark_master=options["master"],
         )
 
     def _with_bar(self, options) -> CheckRun:
