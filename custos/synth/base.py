@@ -10,6 +10,17 @@ from itertools import accumulate
 from custos.synth import words
 from custos.synth.places import PLACES, POSTCODE_PREFIX, County, Prefecture, Province
 
+
+def ri(rng, a: int, b: int) -> int:
+    """Random integer in [a, b]: Random.randint without its argument checks (hot path)."""
+    return a + int(rng.random() * (b - a + 1))
+
+
+def pk(rng, seq):
+    """Random element: Random.choice without its checks (hot path)."""
+    return seq[int(rng.random() * len(seq))]
+
+
 # --- dates as ordinals -------------------------------------------------------------------------
 D0 = datetime.date(1900, 1, 1).toordinal()
 D_END = datetime.date(2050, 12, 31).toordinal()
@@ -82,7 +93,7 @@ PARTITIONS = 50  # seq // 2 == 50 * j + partition: partition 0 = staff, 1..49 = 
 
 
 def id_seq(rng, partition: int, male: bool) -> int:
-    j = rng.randrange(1 if partition == 0 else 0, 10)
+    j = ri(rng, 1 if partition == 0 else 0, (10) - 1)
     return 2 * (PARTITIONS * j + partition) + (1 if male else 0)
 
 
@@ -96,8 +107,8 @@ def mobile_suffix(rng, partition: int) -> int:
     """8-digit subscriber part. Staff (partition 0) and each chunk (1..49) draw from disjoint sets:
     (first 6 digits * 7919 + last 2 digits) % 50 is the partition, invisible in the number."""
     while True:
-        h = rng.randrange(1_000_000)
-        s = h * 100 + (partition - h * _K) % 50 + 50 * rng.randrange(2)
+        h = int(rng.random() * (1_000_000))
+        s = h * 100 + (partition - h * _K) % 50 + 50 * int(rng.random() * (2))
         if s % 10000 not in _SAME4:
             return s
 
@@ -106,11 +117,11 @@ def fixed_subscriber(rng, digits: int, outlet: bool) -> int:
     """Fixed-line number without area code; outlets/branches ((h * 7919 + l) % 7 == 0) never
     share a number with customers."""
     while True:
-        h = rng.randrange(200_000, 1_000_000) if digits == 8 else rng.randrange(20_000, 100_000)
+        h = ri(rng, 200_000, (1_000_000) - 1) if digits == 8 else ri(rng, 20_000, (100_000) - 1)
         r = (-h * _K) % 7
         if not outlet:
-            r = (r + rng.randrange(1, 7)) % 7
-        s = h * 100 + r + 7 * rng.randrange(14)
+            r = (r + ri(rng, 1, (7) - 1)) % 7
+        s = h * 100 + r + 7 * int(rng.random() * (14))
         if s % 10000 not in _SAME4:
             return s
 
@@ -128,9 +139,9 @@ SURNAMES_PLAIN = [s for s, _ in words.SURNAMES]
 def given_name(rng, male: bool) -> str:
     chars = words.GIVEN_M if male else words.GIVEN_F
     if rng.random() < 0.22:
-        return chars[rng.randrange(len(chars))]
-    a = chars[rng.randrange(len(chars))]
-    b = a if rng.random() < 0.04 else chars[rng.randrange(len(chars))]
+        return chars[int(rng.random() * (len(chars)))]
+    a = chars[int(rng.random() * (len(chars)))]
+    b = a if rng.random() < 0.04 else chars[int(rng.random() * (len(chars)))]
     return a + b
 
 
@@ -144,16 +155,16 @@ def han_name(rng, surname: str, male: bool) -> str:
 def minority_name(rng, prov: str, male: bool) -> str | None:
     """A Uyghur (with the middle dot) or Tibetan name for people of Xinjiang/Tibet, else None."""
     if prov == "65" and rng.random() < 0.45:
-        own = rng.choice(words.UYGHUR_M if male else words.UYGHUR_F)
-        father = rng.choice(words.UYGHUR_M)
+        own = pk(rng, words.UYGHUR_M if male else words.UYGHUR_F)
+        father = pk(rng, words.UYGHUR_M)
         while father == own:
-            father = rng.choice(words.UYGHUR_M)
+            father = pk(rng, words.UYGHUR_M)
         return f"{own}·{father}"
     if prov == "54" and rng.random() < 0.7:
-        a = rng.choice(words.TIBETAN_M)
-        b = rng.choice(words.TIBETAN_M if male else words.TIBETAN_F)
+        a = pk(rng, words.TIBETAN_M)
+        b = pk(rng, words.TIBETAN_M if male else words.TIBETAN_F)
         while b == a:
-            b = rng.choice(words.TIBETAN_M if male else words.TIBETAN_F)
+            b = pk(rng, words.TIBETAN_M if male else words.TIBETAN_F)
         return a + b
     return None
 
@@ -165,9 +176,9 @@ def homophone(name: str, rng) -> str:
         if alt and alt not in name:
             return name[:i] + alt + name[i + 1 :]
     chars = words.GIVEN_M + words.GIVEN_F
-    alt = chars[rng.randrange(len(chars))]
+    alt = chars[int(rng.random() * (len(chars)))]
     while alt in name:
-        alt = chars[rng.randrange(len(chars))]
+        alt = chars[int(rng.random() * (len(chars)))]
     return name[:-1] + alt
 
 
@@ -222,35 +233,35 @@ NUMERALS = set("0123456789一二三四五六七八九十")
 
 def street(rng, no_numerals: bool = False) -> str:
     while True:
-        stem = words.STREET_STEMS[rng.randrange(len(words.STREET_STEMS))]
+        stem = words.STREET_STEMS[int(rng.random() * (len(words.STREET_STEMS)))]
         if not (no_numerals and NUMERALS & set(stem)):
             break
-    return stem + words.STREET_DIR[rng.randrange(len(words.STREET_DIR))] + rng.choice(words.STREET_SUFFIX)
+    return stem + words.STREET_DIR[int(rng.random() * (len(words.STREET_DIR)))] + pk(rng, words.STREET_SUFFIX)
 
 
 def address(rng, place: Place) -> tuple[str, str, str]:
     """(address, postcode, street) of a home: street, number, building and room, or village."""
     r = rng.random()
     if place.rural and r < 0.6:
-        town = words.TOWN_STEMS[rng.randrange(len(words.TOWN_STEMS))]
-        village = words.VILLAGE_STEMS[rng.randrange(len(words.VILLAGE_STEMS))]
-        a = f"{place.prefix}{town}镇{village}村{rng.randint(1, 15)}组{rng.randint(1, 199)}号"
+        town = words.TOWN_STEMS[int(rng.random() * (len(words.TOWN_STEMS)))]
+        village = words.VILLAGE_STEMS[int(rng.random() * (len(words.VILLAGE_STEMS)))]
+        a = f"{place.prefix}{town}镇{village}村{ri(rng, 1, 15)}组{ri(rng, 1, 199)}号"
         return a, place.postcode + "00", ""
     st = street(rng)
-    no = rng.randint(1, 999)
+    no = ri(rng, 1, 999)
     if r < 0.45 or (place.rural and r < 0.75):
-        a = f"{place.prefix}{st}{no}号{rng.randint(1, 30)}栋{rng.randint(1, 28)}{rng.randint(1, 8):02d}房"
+        a = f"{place.prefix}{st}{no}号{ri(rng, 1, 30)}栋{ri(rng, 1, 28)}{ri(rng, 1, 8):02d}房"
     elif r < 0.85:
-        comm = words.COMMUNITIES[rng.randrange(len(words.COMMUNITIES))]
-        a = f"{place.prefix}{st}{no}号{comm}{rng.randint(1, 20)}栋{rng.randint(1, 4)}单元{rng.randint(1, 33)}{rng.randint(1, 6):02d}室"
+        comm = words.COMMUNITIES[int(rng.random() * (len(words.COMMUNITIES)))]
+        a = f"{place.prefix}{st}{no}号{comm}{ri(rng, 1, 20)}栋{ri(rng, 1, 4)}单元{ri(rng, 1, 33)}{ri(rng, 1, 6):02d}室"
     else:
-        a = f"{place.prefix}{st}{no}号{rng.randint(1, 12)}{rng.randint(1, 4):02d}室"
-    return a, f"{place.postcode}{rng.randrange(0, 10)}0", st
+        a = f"{place.prefix}{st}{no}号{ri(rng, 1, 12)}{ri(rng, 1, 4):02d}室"
+    return a, f"{place.postcode}{ri(rng, 0, (10) - 1)}0", st
 
 
 def outlet_address(rng, place: Place) -> tuple[str, str, str]:
     st = street(rng)
-    return f"{place.prefix}{st}{rng.randint(1, 500)}号", place.postcode + "00", st
+    return f"{place.prefix}{st}{ri(rng, 1, 500)}号", place.postcode + "00", st
 
 
 def jaccard(a: str, b: str) -> float:
@@ -261,11 +272,11 @@ def jaccard(a: str, b: str) -> float:
 def email(rng, mobile: str) -> str:
     dom = EMAIL_DOMAIN(rng)
     if dom == "qq.com":
-        return f"{rng.randint(10000, 3999999999)}@qq.com"
+        return f"{ri(rng, 10000, 3999999999)}@qq.com"
     if dom == "139.com" and mobile:
         return f"{mobile}@139.com"
-    letters = "".join(rng.choice(words.LETTERS) for _ in range(rng.randint(3, 8)))
-    return f"{letters}{rng.randint(1, 9999)}@{dom if dom != '139.com' else '163.com'}"
+    letters = "".join(pk(rng, words.LETTERS) for _ in range(ri(rng, 3, 8)))
+    return f"{letters}{ri(rng, 1, 9999)}@{dom if dom != '139.com' else '163.com'}"
 
 
 EMAIL_DOMAIN = Picker(words.EMAIL_DOMAINS)

@@ -11,7 +11,7 @@ import random
 from pathlib import Path
 
 from custos.synth import base, words
-from custos.synth.base import END, START, YEAR, Picker, iso
+from custos.synth.base import END, START, YEAR, Picker, iso, pk, ri
 from custos.synth.org import Org, Outlet, Staff
 from custos.synth.places import PLACES
 from custos.synth.places import POSTCODE_PREFIX as _PC
@@ -73,6 +73,11 @@ INSURED_KIN = {
     "broker": (("A", 55), ("S", 15), ("C", 25), ("F", 3), ("M", 2)),
 }
 APP_AGE = {"bancassurance": (28, 68), "agency": (24, 58), "internet": (20, 45), "telesales": (25, 60), "broker": (26, 60), "group": (30, 60)}  # fmt: skip
+N_KIDS = Picker(((0, 15), (1, 50), (2, 30), (3, 5)))
+N_BEN = Picker(((0, 50), (1, 32), (2, 14), (3, 4)))
+STATUS = Picker((("in_force", 82), ("lapsed", 6), ("surrendered", 10), ("terminated", 2)))
+METHOD = Picker((("phone", 80), ("sms", 8), ("wechat", 7), ("onsite", 3), ("letter", 2)))
+OUTCOME = Picker((("success", 90), ("no_answer", 7), ("refused", 3)))
 INSURED_PICK = {c: Picker(w) for c, w in INSURED_KIN.items()}
 _CODES_CACHE: dict = {}
 PRODUCTS = {c: [p for p in words.PRODUCTS if c in p[2]] for c in CHANNELS}
@@ -135,12 +140,12 @@ def relation(base_: Member, other: Member) -> str:
 
 
 class Chunk:
-    def __init__(self, org: Org, seed: int, index: int, n: int, total: int, rates: DefectRates):
+    def __init__(self, org: Org, seed: int, index: int, n: int, first: int, rates: DefectRates):
         self.org = org
         self.rng = random.Random(seed * 1_000_003 + index * 7 + 1)
         self.index = index
         self.n = n
-        self.base = index * CHUNK
+        self.base = first  # number of the chunk's first policy in the book
         self.part = 1 + index % (base.PARTITIONS - 1)
         self.rates = rates
         self.used_ids: set[str] = set()
@@ -265,7 +270,7 @@ class Chunk:
         pool = self.pool
         if not pool:
             return None
-        k = self.rng.randrange(len(pool))
+        k = int(self.rng.random() * (len(pool)))
         fam = pool[k]
         fam.uses -= 1
         if fam.uses <= 0:
@@ -288,7 +293,7 @@ class Chunk:
         lo, hi = need.get("app_age") or APP_AGE[channel]
         a_age = rng.uniform(lo, hi)
         a_male = rng.random() < 0.5
-        a_birth = applied - int(a_age * YEAR) - rng.randrange(1, 300)
+        a_birth = applied - int(a_age * YEAR) - ri(rng, 1, (300) - 1)
         s_a = base.SURNAME(rng)
         app = Member("A", a_male, a_birth, s_a)
         members = [app]
@@ -305,27 +310,27 @@ class Chunk:
             while s_sur == s_a:
                 s_sur = base.SURNAME(rng)
             members.append(
-                Member("S", not a_male, applied - int(s_age * YEAR) - rng.randrange(1, 300), s_sur)
+                Member("S", not a_male, applied - int(s_age * YEAR) - ri(rng, 1, (300) - 1), s_sur)
             )
             youngest_parent = min(a_age, s_age)
-            n_kids = need["kids"] if "kids" in need else rng.choices((0, 1, 2, 3), (15, 50, 30, 5))[0]
+            n_kids = need["kids"] if "kids" in need else N_KIDS(rng)
             father_surname = s_a if a_male else s_sur
             if youngest_parent >= 22 and n_kids:
                 max_age = youngest_parent - 21
                 ages = sorted({int(rng.uniform(0, max_age)) for _ in range(n_kids)})
                 for k in ages:
-                    birth = applied - int(k * YEAR) - rng.randrange(40, 330)
+                    birth = applied - int(k * YEAR) - ri(rng, 40, (330) - 1)
                     members.append(Member("C", rng.random() < 0.52, birth, father_surname))
         p_par = need.get("parents", 0.5 if a_age < 55 else 0.2)
         if rng.random() < p_par:
             f_age = a_age + rng.uniform(23, 34)
             m_age = a_age + rng.uniform(21, min(32, f_age - a_age + 3))
             if f_age < 92:
-                members.append(Member("F", True, applied - int(f_age * YEAR) - rng.randrange(1, 300), s_a))
+                members.append(Member("F", True, applied - int(f_age * YEAR) - ri(rng, 1, (300) - 1), s_a))
                 m_sur = base.SURNAME(rng)
                 while m_sur == s_a:
                     m_sur = base.SURNAME(rng)
-                members.append(Member("M", False, applied - int(m_age * YEAR) - rng.randrange(1, 300), m_sur))
+                members.append(Member("M", False, applied - int(m_age * YEAR) - ri(rng, 1, (300) - 1), m_sur))
         fam.members = members
         fam.app = app
         fam.addr, fam.pc, fam.street = self._home(place)
@@ -336,17 +341,19 @@ class Chunk:
 
     def _home(self, place) -> tuple[str, str, str]:
         """A home address, unique in the chunk, never similar to an outlet's (character Jaccard
-        < 0.75 against every branch and partner address of the prefecture)."""
+        < 0.75 against every branch and partner address of the county)."""
         rng = self.rng
-        outlets = self.org.outlet_chars.get(place.pref.code, ())
+        outlets = self.org.outlet_chars.get(place.county.code, ())
+        used = self.used_addr
         while True:
             a, pc, st = base.address(rng, place)
-            if a in self.used_addr:
+            if a in used:
                 continue
-            sa = set(a)
-            if any(len(sa & o) > 0.75 * len(sa | o) for o in outlets):
-                continue
-            self.used_addr.add(a)
+            if outlets:
+                sa = set(a)
+                if any(len(sa & o) > 0.75 * len(sa | o) for o in outlets):
+                    continue
+            used.add(a)
             return a, pc, st
 
     def _mobile(self) -> str:
@@ -373,7 +380,7 @@ class Chunk:
             if ok is None:
                 ok = _CODES_CACHE[(place.county.code, by)] = [c for c, s, e in place.id_codes if s <= by <= e]
             if ok:
-                code = ok[rng.randrange(len(ok))]
+                code = ok[int(rng.random() * (len(ok)))]
         while True:
             id_no = base.resident_id(code, birth, base.id_seq(rng, self.part, male))
             if id_no not in self.used_ids:
@@ -401,18 +408,18 @@ class Chunk:
             if age < 1 and r < 0.25:
                 p.id_type, p.id_no = (
                     "birth_certificate",
-                    f"{rng.choice('OPQRST')}{rng.randint(440000000, 659999999)}",
+                    f"{pk(rng, 'OPQRST')}{ri(rng, 440000000, 659999999)}",
                 )
             else:
                 p.id_type, p.id_no = "household_register", self._id(id_place, m.birth, m.male)
             p.valid = ""
         elif r < 0.003:
-            p.id_type, p.nat = "hk_macau_permit", rng.choice(("HKG", "MAC"))
-            p.id_no = f"{'H' if p.nat == 'HKG' else 'M'}{rng.randint(10000000, 99999999)}{rng.choice(('', f'{rng.randint(0, 99):02d}'))}"  # fmt: skip
-            p.valid = iso(base.ordinal(rng.randint(2026, 2035), rng.randint(1, 12), rng.randint(1, 28)))
+            p.id_type, p.nat = "hk_macau_permit", pk(rng, ("HKG", "MAC"))
+            p.id_no = f"{'H' if p.nat == 'HKG' else 'M'}{ri(rng, 10000000, 99999999)}{pk(rng, ('', f'{ri(rng, 0, 99):02d}'))}"  # fmt: skip
+            p.valid = iso(base.ordinal(ri(rng, 2026, 2035), ri(rng, 1, 12), ri(rng, 1, 28)))
         elif r < 0.004:
-            p.id_type, p.nat, p.id_no = "taiwan_permit", "TWN", f"{rng.randint(10000000, 99999999)}"
-            p.valid = iso(base.ordinal(rng.randint(2026, 2030), rng.randint(1, 12), rng.randint(1, 28)))
+            p.id_type, p.nat, p.id_no = "taiwan_permit", "TWN", f"{ri(rng, 10000000, 99999999)}"
+            p.valid = iso(base.ordinal(ri(rng, 2026, 2030), ri(rng, 1, 12), ri(rng, 1, 28)))
         else:
             p.id_type, p.id_no = "resident_id", self._id(id_place, m.birth, m.male)
             age_now = (base.BOOK_END - m.birth) / YEAR
@@ -420,9 +427,7 @@ class Chunk:
                 p.valid = "9999-12-31" if rng.random() < 0.75 else "长期"
             else:
                 years = 10 if age_now < 26 else 20
-                p.valid = iso(
-                    base.ordinal(rng.randint(2026, 2025 + years), rng.randint(1, 12), rng.randint(1, 28))
-                )
+                p.valid = iso(base.ordinal(ri(rng, 2026, 2025 + years), ri(rng, 1, 12), ri(rng, 1, 28)))
         same_home = m.kin in ("A", "S", "C") or rng.random() < 0.5
         if same_home:
             p.addr, p.pc, p.phone = fam.addr, fam.pc, fam.phone
@@ -432,7 +437,7 @@ class Chunk:
         if age >= 18:
             p.mobile = self._mobile() if rng.random() < (0.97 if age < 70 else 0.75) or not p.phone else ""
             p.email = self._email(p.mobile) if rng.random() < (0.38 if age < 55 else 0.06) else ""
-            p.occ = words.OCCUPATIONS[rng.randrange(len(words.OCCUPATIONS) - 1)]
+            p.occ = words.OCCUPATIONS[int(rng.random() * (len(words.OCCUPATIONS) - 1))]
         else:
             p.mobile, p.email, p.occ = "", "", words.OCCUPATIONS[-1]
         if not p.mobile and not p.phone and m.kin == "A":
@@ -475,7 +480,7 @@ class Chunk:
         )
         rng = self.rng
         for _ in range(4):
-            s = team[rng.randrange(len(team))]
+            s = team[int(rng.random() * (len(team)))]
             if s.active(applied):
                 return s
         return team[0]
@@ -492,7 +497,7 @@ class Chunk:
             channel = "agency"
         returning = fam is not None
         if returning:
-            applied = min(END, fam.last + rng.randint(30, 1500))
+            applied = min(END, fam.last + ri(rng, 30, 1500))
             fam.last = applied
             outlet = fam.outlet
         else:
@@ -507,7 +512,7 @@ class Chunk:
         elif kind == "RL04":
             need = {"app_age": (26, 34), "married": True, "young_spouse": True, "kids": 0}
         elif kind in ("RL01", "RL02", "RL03"):
-            need = {"app_age": (36, 50), "married": True, "kids": rng.randint(1, 2), "parents": 0.7}
+            need = {"app_age": (36, 50), "married": True, "kids": ri(rng, 1, 2), "parents": 0.7}
         elif kind == "ID10":
             need = {"app_age": (32, 60)}
         if not returning:
@@ -518,7 +523,7 @@ class Chunk:
                 and rng.random() < self.rates.repeat_customers
                 and len(self.pool) < 4000
             ):
-                fam.uses = rng.choice((1, 1, 2, 3))
+                fam.uses = pk(rng, (1, 1, 2, 3))
                 self.pool.append(fam)
         agent = self._agent(channel, outlet, applied)
         policy_no = f"{PREFIX[channel]}{base.YEARS[applied - base.D0]}{self.base + i:09d}"
@@ -535,7 +540,7 @@ class Chunk:
             want = need.get("insured") or ("C" if kind == "BD02" else None)
             if kind in ("RL01", "RL02", "RL03"):
                 kins = ("C", "F", "M") if kind != "RL03" else ("S", "C", "F", "M")
-                want = rng.choice([m.kin for m in alive if m.kin in kins] or ["A"])
+                want = pk(rng, [m.kin for m in alive if m.kin in kins] or ["A"])
             if kind == "RL04":
                 want = "S"
             if want is None:
@@ -546,9 +551,9 @@ class Chunk:
                         break
                 else:
                     want = "A"
-            ins_m = app_m if want == "A" else rng.choice([m for m in alive if m.kin == want] or [app_m])
+            ins_m = app_m if want == "A" else pk(rng, [m for m in alive if m.kin == want] or [app_m])
         if kind == "BD02" and ins_m.kin == "C":
-            ins_m.birth = applied + rng.randint(10, 200)  # a child insured before being born
+            ins_m.birth = applied + ri(rng, 10, 200)  # a child insured before being born
         elif kind == "BD02":
             app_m.birth = applied - int(rng.uniform(121, 122) * YEAR)
             ins_m = app_m
@@ -557,9 +562,7 @@ class Chunk:
             bcands = []
         if kind in ("ID07", "XC01"):
             bcands = [m for m in bcands if m is not app_m]
-        n_ben = (
-            rng.choices((0, 1, 2, 3), (50, 32, 14, 4))[0] if not group else rng.choices((0, 1), (70, 30))[0]
-        )
+        n_ben = N_BEN(rng) if not group else (1 if rng.random() < 0.3 else 0)
         if kind in ("RL01", "RL02") and not n_ben and ins_m is app_m:
             n_ben = 1
         bens = rng.sample(bcands, min(n_ben, len(bcands)))
@@ -583,20 +586,20 @@ class Chunk:
             rows.append((bp, r))
         self._rows = rows
         # Policy.
-        prod = PRODUCTS[channel][rng.randrange(len(PRODUCTS[channel]))]
-        term = rng.choice(prod[3])
+        prod = PRODUCTS[channel][int(rng.random() * (len(PRODUCTS[channel])))]
+        term = pk(rng, prod[3])
         lo, hi = prod[4]
         premium = round(lo * (hi / lo) ** rng.random(), -2 if lo >= 1000 else -1)
-        issued = applied + rng.randint(1, 12)
+        issued = applied + ri(rng, 1, 12)
         if term and applied + int(term * YEAR) < base.BOOK_END and rng.random() < 0.7:
             status = "matured"
         else:
-            status = rng.choices(("in_force", "lapsed", "surrendered", "terminated"), (82, 6, 10, 2))[0]
+            status = STATUS(rng)
         partner = ""
         if channel == "bancassurance":
-            partner = outlet.partners[rng.randrange(len(outlet.partners))]
+            partner = outlet.partners[int(rng.random() * (len(outlet.partners)))]
         elif channel == "broker":
-            partner = outlet.city.brokers[rng.randrange(len(outlet.city.brokers))]
+            partner = outlet.city.brokers[int(rng.random() * (len(outlet.city.brokers)))]
         branch = {
             "agency": outlet.code,
             "bancassurance": outlet.code[:-2],
@@ -641,10 +644,10 @@ class Chunk:
         city = outlet.city
         app = next((r for p, r in rows if r[ROLE] == "applicant"), None)
         if app is not None and rng.random() < 0.04 and kind != "SC01":
-            field = rng.choice((MOB, ADDR, OCC)) if app[MOB] else OCC
+            field = pk(rng, (MOB, ADDR, OCC)) if app[MOB] else OCC
             when = self._after(issued)
             old = self._old_value(field, app)
-            req = f"BQ{when[:4]}{rng.randint(10000000, 99999999)}"
+            req = f"BQ{when[:4]}{ri(rng, 10000000, 99999999)}"
             if field == OCC:
                 req = "" if rng.random() < 0.5 else req  # occupation is not a contact field: no SC01
             self.w["changes"].writerow(
@@ -656,14 +659,14 @@ class Chunk:
                     old,
                     app[field],
                     when,
-                    city.operations[rng.randrange(len(city.operations))].staff_no,
+                    city.operations[int(rng.random() * (len(city.operations)))].staff_no,
                     req,
                 ]  # fmt: skip
             )
             self.counts["changes"] += 1
         if kind == "SC01":
             cands = [(r, f) for p, r in rows for f in (MOB, PHONE, ADDR) if r[f] and r[ROLE] != "beneficiary"]
-            r, field = cands[rng.randrange(len(cands))]
+            r, field = cands[int(rng.random() * (len(cands)))]
             self.w["changes"].writerow(
                 [
                     policy_no,
@@ -673,7 +676,7 @@ class Chunk:
                     self._old_value(field, r),
                     r[field],
                     self._after(issued),
-                    city.operations[rng.randrange(len(city.operations))].staff_no,
+                    city.operations[int(rng.random() * (len(city.operations)))].staff_no,
                     "",
                 ]  # fmt: skip
             )
@@ -681,25 +684,25 @@ class Chunk:
             self._truth("SC01", policy_no, r[ROLE], r[SEQ], FIELD[field])
         if app is None or (rng.random() > 0.85 and kind != "PH08"):
             return
-        staff = city.service[rng.randrange(len(city.service))].staff_no
-        when = issued + rng.randint(3, 20)
-        method = rng.choices(("phone", "sms", "wechat", "onsite", "letter"), (80, 8, 7, 3, 2))[0]
+        staff = city.service[int(rng.random() * (len(city.service)))].staff_no
+        when = issued + ri(rng, 3, 20)
+        method = METHOD(rng)
         contact = app[MOB] or app[PHONE]
         if method == "letter" or not contact:
             method, contact = "letter", app[ADDR]
         elif method == "onsite":
             contact = app[ADDR]
-        outcome = rng.choices(("success", "no_answer", "refused"), (90, 7, 3))[0]
+        outcome = OUTCOME(rng)
         if kind == "PH08":
             method = "phone"
             contact = app[MOB] or app[PHONE]
-            outcome = rng.choice(("mismatch", "mismatch", "wrong_number"))
+            outcome = pk(rng, ("mismatch", "mismatch", "wrong_number"))
             self._truth("PH08", policy_no, "applicant", 1, "mobile" if app[MOB] else "phone")
         wv = self.w["visits"].writerow
         wv([policy_no, self._ts(when), method, contact, outcome, staff])
         self.counts["visits"] += 1
         if outcome == "no_answer":
-            wv([policy_no, self._ts(when + rng.randint(1, 5)), method, contact, "success", staff])
+            wv([policy_no, self._ts(when + ri(rng, 1, 5)), method, contact, "success", staff])
             self.counts["visits"] += 1
 
     def _ts(self, day: int) -> str:
@@ -708,9 +711,9 @@ class Chunk:
         return f"{iso(min(day, base.BOOK_END))}T{h + 9:02d}:{m:02d}:{sec:02d}"
 
     def _after(self, issued: int) -> str:
-        day = issued + self.rng.randint(20, 1200)
+        day = issued + ri(self.rng, 20, 1200)
         if day > base.BOOK_END:
-            day = max(issued + 1, base.BOOK_END - self.rng.randint(0, 10))
+            day = max(issued + 1, base.BOOK_END - ri(self.rng, 0, 10))
         return self._ts(day)
 
     def _old_value(self, field: int, row: list) -> str:
@@ -718,7 +721,7 @@ class Chunk:
         if field == MOB:
             return self._mobile()
         if field == OCC:
-            return words.OCCUPATIONS[rng.randrange(len(words.OCCUPATIONS) - 1)]
+            return words.OCCUPATIONS[int(rng.random() * (len(words.OCCUPATIONS) - 1))]
         if field == PHONE:
             return base.fixed_line(rng, self._ctx[1].place.area_code)
         return base.address(rng, self._ctx[1].place)[0]
@@ -816,20 +819,20 @@ class Chunk:
         elif kind == "ID02":
             p = pick(resident)
             s = p.id_no
-            v = rng.choice((s[:-1], s + str(rng.randrange(10)), s[:10] + "O" + s[11:], s[:8] + s[9:]))
+            v = pk(rng, (s[:-1], s + str(int(rng.random() * (10))), s[:10] + "O" + s[11:], s[:8] + s[9:]))
             self._set(p, IDNO, v)
             self._mark("ID02", p, "id_no")
         elif kind == "ID03":
             p = pick(resident)
             s = p.id_no
-            bad = rng.choice([c for c in "0123456789X" if c != s[-1]])
+            bad = pk(rng, [c for c in "0123456789X" if c != s[-1]])
             self._set(p, IDNO, s[:-1] + bad)
             self._mark("ID03", p, "id_no")
         elif kind == "ID04":
             p = pick(resident)
             s = p.id_no
             y = s[6:10]
-            d = rng.choice((f"{y}1315", f"{y}0230", f"{y}0431", f"{y}0000", f"{y}0600", f"{y}1132"))
+            d = pk(rng, (f"{y}1315", f"{y}0230", f"{y}0431", f"{y}0000", f"{y}0600", f"{y}1132"))
             id17 = s[:6] + d + s[14:17]
             self._set(p, IDNO, id17 + base.check_digit(id17))
             self._mark("ID04", p, "id_no")
@@ -837,7 +840,7 @@ class Chunk:
             p = pick(resident)
             s = p.id_no
             while True:
-                code = s[:2] + f"{rng.choice((8, 9))}{rng.randint(1, 9)}{rng.randint(50, 99)}"
+                code = s[:2] + f"{pk(rng, (8, 9))}{ri(rng, 1, 9)}{ri(rng, 50, 99)}"
                 if code not in _ALL_CODES and code[:4] + "00" not in _ALL_CODES:
                     break
             id17 = code + s[6:17]
@@ -845,7 +848,7 @@ class Chunk:
             self._mark("ID05", p, "id_no")
         elif kind == "ID06":
             p = pick(lambda p: resident(p) and p.birth)
-            shift = rng.choice((-1, 1)) * rng.randint(1, 25)
+            shift = pk(rng, (-1, 1)) * ri(rng, 1, 25)
             self._set(p, BIRTH, iso(p.birth + shift))
             self._mark("ID06", p, "birth_date")
         elif kind == "ID07":
@@ -867,11 +870,11 @@ class Chunk:
             self._mark("ID10", p, "id_no")
         elif kind == "ID11":
             p = pick(resident)
-            self._set(p, IDTYPE, rng.choice(("passport", "passport", "hk_macau_permit", "taiwan_permit")))
+            self._set(p, IDTYPE, pk(rng, ("passport", "passport", "hk_macau_permit", "taiwan_permit")))
             self._mark("ID11", p, "id_no")
         elif kind == "ID12":
             p = pick(resident)
-            self._set(p, VALID, iso(applied - rng.randint(1, 1500)))
+            self._set(p, VALID, iso(applied - ri(rng, 1, 1500)))
             self._mark("ID12", p, "id_valid_until")
         elif kind == "NM01":
             p = pick()
@@ -879,23 +882,23 @@ class Chunk:
             self._mark("NM01", p, "name")
         elif kind == "NM02":
             p = pick()
-            v = rng.choice(NAME_PLACEHOLDERS)
+            v = pk(rng, NAME_PLACEHOLDERS)
             if v in ("先生", "女士"):
                 v = p.name[:1] + ("先生" if p.gender == "M" else "女士")
             self._set(p, NAME, v)
             self._mark("NM02", p, "name")
         elif kind == "NM03":
-            p = pick(lambda p: "·" not in p.name)
+            p = pick(lambda p: "·" not in p.name) or app_p
             n = p.name
-            v = rng.choice((n + str(rng.randint(1, 9)), n + "。", n[:1] + "*" + n[1:], n[:1] + "Li" + n[1:], n + "(" + n[-1] + ")"))  # fmt: skip
+            v = pk(rng, (n + str(ri(rng, 1, 9)), n + "。", n[:1] + "*" + n[1:], n[:1] + "Li" + n[1:], n + "(" + n[-1] + ")"))  # fmt: skip
             self._set(p, NAME, v)
             self._mark("NM03", p, "name")
         elif kind == "NM04":
             p = pick()
             if rng.random() < 0.5:
-                v = rng.choice(words.UYGHUR_M if p.gender == "M" else words.UYGHUR_F) + "艾合买提江"
+                v = pk(rng, words.UYGHUR_M if p.gender == "M" else words.UYGHUR_F) + "艾合买提江"
             else:
-                v = rng.choice(words.UYGHUR_M if p.gender == "M" else words.UYGHUR_F) + rng.choice(("阿不都热合曼", "吐尔逊买买提", "阿不都克里木"))  # fmt: skip
+                v = pk(rng, words.UYGHUR_M if p.gender == "M" else words.UYGHUR_F) + pk(rng, ("阿不都热合曼", "吐尔逊买买提", "阿不都克里木"))  # fmt: skip
             self._set(p, NAME, v)
             self._mark("NM04", p, "name")
         elif kind == "BD01":
@@ -903,10 +906,8 @@ class Chunk:
             hk = rng.random() < 0.6
             self._set(p, IDTYPE, "hk_macau_permit" if hk else "taiwan_permit")
             self._set(p, NAT, ("HKG" if hk else "TWN"))
-            self._set(
-                p, IDNO, f"H{rng.randint(10000000, 99999999)}" if hk else f"{rng.randint(10000000, 99999999)}"
-            )
-            self._set(p, VALID, iso(base.ordinal(rng.randint(2026, 2032), 6, 30)))
+            self._set(p, IDNO, f"H{ri(rng, 10000000, 99999999)}" if hk else f"{ri(rng, 10000000, 99999999)}")
+            self._set(p, VALID, iso(base.ordinal(ri(rng, 2026, 2032), 6, 30)))
             if rng.random() < 0.6:
                 self._set(p, BIRTH, "")
                 self._mark("BD01", p, "birth_date")
@@ -926,7 +927,7 @@ class Chunk:
                 cands = [ins_r]
                 ins_r[REL] = "self" if ins_p is app_p else ins_r[REL]
             if cands and cands[0][REL] in table:
-                r = cands[rng.randrange(len(cands))]
+                r = cands[int(rng.random() * (len(cands)))]
                 r[REL] = table[r[REL]]
                 self._truth(kind, r[POL], r[ROLE], r[SEQ], "relation")
         elif kind == "RL03":
@@ -942,17 +943,17 @@ class Chunk:
             self._mark("PH01", app_p, "mobile")
         elif kind == "PH02":
             p = pick(lambda p: p.mobile) or app_p
-            v = rng.choice((
-                f"{rng.choice(('140', '141', '144', '148'))}{rng.randint(10000000, 99999999)}",
-                f"1{rng.choice(('20', '21', '10', '00', '54', '64'))}{rng.randint(10000000, 99999999)}",
+            v = pk(rng, (
+                f"{pk(rng, ('140', '141', '144', '148'))}{ri(rng, 10000000, 99999999)}",
+                f"1{pk(rng, ('20', '21', '10', '00', '54', '64'))}{ri(rng, 10000000, 99999999)}",
                 p.mobile[:-1] if p.mobile else "1380013",
-                (p.mobile or "13912345678") + str(rng.randrange(10)),
+                (p.mobile or "13912345678") + str(int(rng.random() * (10))),
             ))  # fmt: skip
             self._set(p, MOB, v)
             self._mark("PH02", p, "mobile")
         elif kind == "PH03":
             p = pick(lambda p: p.mobile) or app_p
-            v = rng.choice(MOBILE_PLACEHOLDERS)
+            v = pk(rng, MOBILE_PLACEHOLDERS)
             self._set(p, MOB, v)
             self._mark("PH03", p, "mobile")
             if p is app_p:
@@ -960,11 +961,11 @@ class Chunk:
         elif kind == "PH04":
             p = pick(lambda p: p.mobile) or app_p
             ac = fam.place.area_code
-            v = rng.choice((
-                f"{rng.randint(20000000, 89999999)}",
-                f"0{ac}-{rng.randint(100000, 999999)}",
-                f"0{ac}-{rng.randint(100000000, 999999999)}",
-                f"{ac}-{rng.randint(2000000, 8999999)}" if len(ac) == 3 else f"010-{rng.randint(2000000, 8999999)}",
+            v = pk(rng, (
+                f"{ri(rng, 20000000, 89999999)}",
+                f"0{ac}-{ri(rng, 100000, 999999)}",
+                f"0{ac}-{ri(rng, 100000000, 999999999)}",
+                f"{ac}-{ri(rng, 2000000, 8999999)}" if len(ac) == 3 else f"010-{ri(rng, 2000000, 8999999)}",
             ))  # fmt: skip
             self._set(p, PHONE, v)
             self._mark("PH04", p, "phone")
@@ -972,7 +973,7 @@ class Chunk:
             staff = agent if (agent is not None and not agent.self_buyer and rng.random() < 0.75) else None
             if staff is None:
                 team = [s for s in (outlet.agents + outlet.banc) if not s.self_buyer]
-                staff = team[rng.randrange(len(team))]
+                staff = team[int(rng.random() * (len(team)))]
             self._set(app_p, MOB, staff.mobile)
             self._mark("PH05", app_p, "mobile")
             self.agg_mobile.append((staff.mobile, app_r[POL], app_p.uid))
@@ -988,16 +989,16 @@ class Chunk:
             self._set(app_p, ADDR, "")
             self._mark("AD01", app_p, "address")
         elif kind == "AD02":
-            self._set(app_p, ADDR, rng.choice(ADDR_PLACEHOLDERS))
+            self._set(app_p, ADDR, pk(rng, ADDR_PLACEHOLDERS))
             self._mark("AD02", app_p, "address")
         elif kind == "AD03":
             place = fam.place
             st = base.street(rng, no_numerals=True)
-            v = rng.choice((
+            v = pk(rng, (
                 f"{place.prefix}{st}",
                 f"{place.prefix}{st}附近",
-                f"{place.prefix}{rng.choice(words.COMMUNITIES)}对面",
-                f"{place.prefix}{st}{rng.choice(('旁边', '对面'))}",
+                f"{place.prefix}{pk(rng, words.COMMUNITIES)}对面",
+                f"{place.prefix}{st}{pk(rng, ('旁边', '对面'))}",
             ))  # fmt: skip
             self._set(app_p, ADDR, v)
             self._mark("AD03", app_p, "address")
@@ -1008,7 +1009,7 @@ class Chunk:
             if r < 0.45:
                 v = src
             elif r < 0.75:
-                v = src + rng.choice(("1楼", "2楼", "一层", "大厅"))
+                v = src + pk(rng, ("1楼", "2楼", "一层", "大厅"))
             else:
                 bank = (
                     partner.name
@@ -1018,22 +1019,23 @@ class Chunk:
                 v = (
                     src + bank[-8:]
                     if rng.random() < 0.5
-                    else f"{outlet.place.prefix}{base.street(rng)}{rng.randint(1, 300)}号{bank}"
+                    else f"{outlet.place.prefix}{base.street(rng)}{ri(rng, 1, 300)}号{bank}"
                 )
             self._set(app_p, ADDR, v)
             self._mark("AD04", app_p, "address")
             self.agg_addr.append((v, app_r[POL], app_p.uid))
         elif kind == "AD06":
             pc = app_r[PC]
-            other = rng.choice([pp for code, pps in _PC.items() if code != fam.place.prov.code for pp in pps if pp[:1] != pc[:1]])  # fmt: skip
-            v = rng.choice((other + pc[2:], pc[:5], pc + "0"))
+            other = pk(rng, [pp for code, pps in _PC.items() if code != fam.place.prov.code for pp in pps if pp[:1] != pc[:1]])  # fmt: skip
+            v = pk(rng, (other + pc[2:], pc[:5], pc + "0"))
             self._set(app_p, PC, v)
             self._mark("AD06", app_p, "postcode")
         elif kind == "EM01":
             p = pick() or app_p
-            local = "".join(rng.choice(words.LETTERS) for _ in range(5))
-            v = rng.choice(
-                (f"{local}@", f"{local}.163.com", f"{local}@qq", f"{local}@@163.com", f"{local} @126.com")
+            local = "".join(pk(rng, words.LETTERS) for _ in range(5))
+            v = pk(
+                rng,
+                (f"{local}@", f"{local}.163.com", f"{local}@qq", f"{local}@@163.com", f"{local} @126.com"),
             )
             self._set(p, EMAIL, v)
             self._mark("EM01", p, "email")
@@ -1048,9 +1050,9 @@ class Chunk:
         elif kind == "SC03":
             left = [s for s in outlet.agents if s.left and s.left < applied - 1 and not s.blacklisted]
             if channel == "agency" and left and rng.random() < 0.6:
-                agent = left[rng.randrange(len(left))]
+                agent = left[int(rng.random() * (len(left)))]
             else:
-                agent = self.org.blacklist[rng.randrange(len(self.org.blacklist))]
+                agent = self.org.blacklist[int(rng.random() * (len(self.org.blacklist)))]
             self._truth("SC03", app_r[POL], "policy", 0, "agent_no")
             return agent
         return None
@@ -1074,11 +1076,11 @@ class Chunk:
         elif kind == "XC03":
             s = p.id_no
             if len(s) == 18:
-                k = rng.choice((14, 15))
+                k = pk(rng, (14, 15))
                 if s[14] != s[15] and rng.random() < 0.4:
                     v = s[:14] + s[15] + s[14] + s[16:]
                 else:
-                    v = s[:k] + rng.choice([c for c in "0123456789" if c != s[k]]) + s[k + 1 :]
+                    v = s[:k] + pk(rng, [c for c in "0123456789" if c != s[k]]) + s[k + 1 :]
                 self._set(p, IDNO, v)
                 self._mark("ID03", p, "id_no")
                 self._mark("XC03", p, "id_no")
@@ -1106,12 +1108,12 @@ def _branch_phone(org: Org, outlet: Outlet) -> str:
 
 def _same_pref(place, rng):
     cands = _BY_PREF[place.pref.code]
-    return cands[rng.randrange(len(cands))]
+    return cands[int(rng.random() * (len(cands)))]
 
 
 def _same_prov(place, rng):
     cands = _BY_PROV[place.prov.code]
-    return cands[rng.randrange(len(cands))]
+    return cands[int(rng.random() * (len(cands)))]
 
 
 _BY_PREF: dict[str, list] = {}

@@ -23,8 +23,9 @@ _STATE: dict = {}
 
 def _run_chunk(index: int) -> dict:
     st = _STATE
-    n = min(CHUNK, st["policies"] - index * CHUNK)
-    chunk = Chunk(st["org"], st["seed"], index, n, st["policies"], st["rates"])
+    size = st["chunk_size"]
+    n = min(size, st["policies"] - index * size)
+    chunk = Chunk(st["org"], st["seed"], index, n, index * size, st["rates"])
     return chunk.run(st["parts"], st["encoding"])
 
 
@@ -36,11 +37,12 @@ def generate_book(
     progress: Callable[[int, int], None] | None = None,
     encoding: str = "utf-8",
     workers: int | None = None,
+    chunk_size: int = CHUNK,
 ) -> dict:
     """Write a synthetic book (the seven tables of shared/book-format.md) and its ground truth
     (truth/defects.csv, truth/persons.csv, truth/blacklist.csv) to `out_dir`.
 
-    Same seed, same bytes (whatever `workers`). Returns row counts per table and defect counts per
+    Same seed, same bytes (whatever `workers`; `chunk_size` changes them: tests only). Returns row counts per table and defect counts per
     check. `encoding` may be "gb18030" (or "gbk") to write the tables as Chinese core systems do.
     """
     if policies < 1:
@@ -64,8 +66,16 @@ def generate_book(
         ((s.staff_no, s.id_no, s.name) for s in org.blacklist),
         "utf-8",
     )
-    n_chunks = -(-policies // CHUNK)
-    _STATE.update(org=org, seed=seed, policies=policies, rates=rates, parts=parts, encoding=encoding)
+    n_chunks = -(-policies // chunk_size)
+    _STATE.update(
+        org=org,
+        seed=seed,
+        policies=policies,
+        rates=rates,
+        parts=parts,
+        encoding=encoding,
+        chunk_size=chunk_size,
+    )
     results: list[dict] = []
     done = 0
     if progress:

@@ -116,7 +116,7 @@ class Org:
         self.outlets: list[Outlet] = []
         self.used_ids: set[str] = set()
         self.used_mobiles: set[str] = set()
-        # prefecture code -> character sets of the branch and outlet addresses in it (AD04 guard)
+        # county code -> character sets of the branch and outlet addresses in it (AD04 guard)
         self.outlet_chars: dict[str, list[frozenset]] = {}
         self._staff_seq = 0
         self._partner_seq = 0
@@ -152,7 +152,7 @@ class Org:
 
     # --- builders --------------------------------------------------------------------------------
     def _outlet_address(self, place: Place, addr: str, st: str = "") -> None:
-        self.outlet_chars.setdefault(place.pref.code, []).append(frozenset(addr))
+        self.outlet_chars.setdefault(place.county.code, []).append(frozenset(addr))
 
     def _person(self, branch, place, channel, position, supervisor, hired=0, left=0, anchor=False) -> Staff:
         rng = self.rng

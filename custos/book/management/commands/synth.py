@@ -66,8 +66,8 @@ class Command(BaseCommand):
                     encoding=options["encoding"],
                     workers=options["workers"],
                 )
-        except (OSError, ValueError) as exc:
-            raise CommandError(f"synth failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one line, no traceback, non-zero exit
+            raise CommandError(f"synth failed: {type(exc).__name__}: {exc}")
         rows = summary["rows"]
         n_defects = sum(summary["defects"].values())
         self.stdout.write(
