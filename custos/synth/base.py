@@ -147,7 +147,7 @@ def given_name(rng, male: bool) -> str:
 
 def han_name(rng, surname: str, male: bool) -> str:
     g = given_name(rng, male)
-    while g == surname or (len(g) == 1 and g == surname[-1]):
+    while g == surname or surname[-1] in g:  # never 林林林 (NM02) nor 王王
         g = given_name(rng, male)
     return surname + g
 
