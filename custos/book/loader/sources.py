@@ -155,6 +155,8 @@ class XlsxReader(Reader):
         self.n = 0
         first = next(self.rows_iter, ())
         self.header = ["" if c.value is None else str(c.value) for c in first]
+        while self.header and not self.header[-1].strip():  # formatted but empty columns
+            self.header.pop()
         self.formulas: list[tuple[int, int, str]] = []  # (row, column index, cell) found in rows()
 
     def rows(self) -> Iterator[tuple[int, list]]:

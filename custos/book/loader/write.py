@@ -34,6 +34,10 @@ def write(validated: Validated, load_id: int, mode: str, progress: Callable[[flo
             if connection.vendor == "postgresql":
                 # one load at a time; a second one waits here
                 cur.execute("SELECT pg_advisory_xact_lock(hashtext('custos.book.load'))")
+            else:
+                # SQLite's default page cache (2 MB) thrashes on millions of index entries
+                cur.execute("PRAGMA cache_size = -262144")
+                cur.execute("PRAGMA temp.cache_size = -131072")
             for table in LOAD_ORDER:
                 spool = validated.spools.get(table)
                 if spool is None:
