@@ -54,14 +54,19 @@ def build_snapshot(out: Path, parties: int, base_policies: int, seed: int) -> in
     for name in ("policies", "parties", "changes", "visits"):
         if not (src / f"{name}.parquet").exists():
             continue
-        cols = [c for (c,) in con.execute(f"SELECT name FROM parquet_schema('{src}/{name}.parquet')").fetchall()
-                if c not in ("schema", "duckdb_schema")]
+        cols = [
+            c
+            for (c,) in con.execute(f"SELECT name FROM parquet_schema('{src}/{name}.parquet')").fetchall()
+            if c not in ("schema", "duckdb_schema")
+        ]
         exprs = []
         for c in cols:
             if c == "policy_no":
                 exprs.append(f"policy_no || {suffix} AS policy_no")
             elif c == "address" and name == "parties":
-                exprs.append("CASE WHEN r = 0 OR address IS NULL THEN address ELSE address || CAST(r AS VARCHAR) || '室' END AS address")
+                exprs.append(
+                    "CASE WHEN r = 0 OR address IS NULL THEN address ELSE address || CAST(r AS VARCHAR) || '室' END AS address"
+                )
             else:
                 exprs.append(c)
         con.execute(
@@ -117,7 +122,9 @@ class CheckBench:
         parser.add_argument("--base-policies", type=int, default=40_000)
         parser.add_argument("--baseline-sample", type=int, default=100_000)
         parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument("--snapshot", type=Path, help="use this snapshot directory instead of building one")
+        parser.add_argument(
+            "--snapshot", type=Path, help="use this snapshot directory instead of building one"
+        )
 
     def run(self, options: dict, out) -> dict:
         from custos.checks.catalogue import CATALOGUE, CheckSettings
@@ -133,13 +140,20 @@ class CheckBench:
             else:
                 import duckdb
 
-                parties = duckdb.sql(f"SELECT count(*) FROM read_parquet('{snap}/parties.parquet')").fetchone()[0]
+                parties = duckdb.sql(
+                    f"SELECT count(*) FROM read_parquet('{snap}/parties.parquet')"
+                ).fetchone()[0]
             build_s = time.perf_counter() - t0
             out.write(f"snapshot of {parties:,} parties in {build_s:.1f}s")
             rss_before = _rss_mb()
             t0 = time.perf_counter()
-            findings = run_checks(snap, engine=options["engine"], settings=CheckSettings(as_of=dt.date(2026, 11, 25)),
-                                  spark_master=options["spark_master"], threads=options.get("threads"))
+            findings = run_checks(
+                snap,
+                engine=options["engine"],
+                settings=CheckSettings(as_of=dt.date(2026, 11, 25)),
+                spark_master=options["spark_master"],
+                threads=options.get("threads"),
+            )
             seconds = time.perf_counter() - t0
             rss = _rss_mb()
             rate = parties / seconds

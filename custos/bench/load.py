@@ -66,6 +66,7 @@ class LoadBench:
                 )
             size = sum(p.stat().st_size for p in book.rglob("*") if p.is_file())
             marks: dict[str, float] = {}
+            cpu0 = time.process_time()
             t0 = time.monotonic()
 
             def progress(pct: int, note: str) -> None:
@@ -75,6 +76,7 @@ class LoadBench:
 
             load = load_book(book, progress=progress)
             seconds = time.monotonic() - t0
+            cpu = time.process_time() - cpu0
             if load.status != BookLoad.Status.DONE:
                 raise SystemExit(f"load {load.status}: {load.errors[:3]}")
             rows = sum(load.row_counts.values())
@@ -94,6 +96,8 @@ class LoadBench:
                     "write": round(marks.get("write", 0) - marks.get("validate", 0), 2),
                     "snapshot": round(seconds - marks.get("write", 0), 2),
                 },
+                "cpu_seconds": round(cpu, 2),  # this process only (not the database server)
+                "load_average_1m": round(os.getloadavg()[0], 1),  # other work on the machine
                 "peak_rss_mb": round(rss_mb),
                 "generate_seconds": round(gen_seconds, 2),
                 "python": platform.python_version(),
@@ -102,7 +106,7 @@ class LoadBench:
             out.write(
                 f"{connection.vendor}: {rows:,} rows in {seconds:.1f}s = {figures['rows_per_second']:,} rows/s "
                 f"(validate {figures['phase_seconds']['validate']}s, write {figures['phase_seconds']['write']}s, "
-                f"snapshot {figures['phase_seconds']['snapshot']}s), peak RSS {rss_mb:.0f} MB"
+                f"snapshot {figures['phase_seconds']['snapshot']}s), CPU {cpu:.1f}s, peak RSS {rss_mb:.0f} MB"
             )
             return figures
         finally:
