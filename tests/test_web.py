@@ -158,6 +158,7 @@ def test_failed_load_shows_errors_to_compliance(login):
     html = login("c", Role.COMPLIANCE).get(f"/loads/{load.pk}/").content.decode()
     assert "parties.csv" in html and ">7<" in html and "id_no" in html and "证件号码校验位错误" in html
     assert "hx-trigger" not in html  # finished: no more polling
+    assert 'class="watermark"' in html  # messages may quote values of the book
 
 
 def test_failed_load_hides_error_details_from_other_roles(login):

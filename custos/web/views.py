@@ -26,11 +26,14 @@ def _load_context(request, load: BookLoad) -> dict:
         }
         for t in order
     ]
+    show_errors = permissions.can_see_load_errors(request.user)
     return {
         "load": load,
         "running": load.status in RUNNING,
-        "show_errors": permissions.can_see_load_errors(request.user),
+        "show_errors": show_errors,
         "counts": counts,
+        # Error messages may quote values of the book: the page carries the viewer's watermark.
+        "watermark": bool(show_errors and load.errors),
     }
 
 
