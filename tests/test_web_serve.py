@@ -1,6 +1,7 @@
 """custos serve: gunicorn and the Huey consumer start together and both stop on SIGTERM."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -73,6 +74,8 @@ def test_demo_prepares_everything_and_is_idempotent(tmp_path):
     for role in ("compliance", "agent", "partner_staff", "auditor"):
         assert f"demo_{role} / demo-{role.replace('_', '-')}-2013" in first.stdout
     assert "http://127.0.0.1:8000/" in first.stdout
+    assert re.search(r"check run #\d+: [\d,]+ findings opened", first.stdout), first.stdout
     second = demo()
     assert second.returncode == 0, second.stderr[-2000:]
     assert "(exists)" in second.stdout and "book: already loaded" in second.stdout
+    assert "check: already run on this book" in second.stdout

@@ -74,6 +74,7 @@ class Command(BaseCommand):
             self.stdout.write("book: already loaded")
         else:
             self._load(book_dir, admin)
+        self._check(admin)
 
         self.stdout.write("\ndemo users (username / password / scope):")
         self.stdout.write(f"  admin / {ADMIN_PASSWORD} / Django admin, IT security")
@@ -113,6 +114,21 @@ class Command(BaseCommand):
             shutil.rmtree(scratch, ignore_errors=True)
             raise CommandError(f"generating the synthetic book failed: {type(exc).__name__}: {exc}")
         scratch.rename(book_dir)
+
+    def _check(self, admin) -> None:
+        from custos.checks.models import CheckRun
+        from custos.checks.services import CheckError, run_check
+
+        load = BookLoad.objects.filter(source_name=DEMO_SOURCE, status=BookLoad.Status.DONE).first()
+        if CheckRun.objects.filter(load=load, status=CheckRun.Status.DONE).exists():
+            self.stdout.write("check: already run on this book")
+            return
+        self.stdout.write("checking the book against the whole catalogue …")
+        try:
+            run = run_check(load=load, user=admin)
+        except CheckError as exc:
+            raise CommandError(f"checking the demo book failed: {exc}")
+        self.stdout.write(f"check run #{run.pk}: {run.findings_opened:,} findings opened")
 
     def _load(self, book_dir: Path, admin) -> None:
         from custos.book.services import load_book
