@@ -22,6 +22,7 @@ from django.utils import timezone
 from custos.book.models import BookLoad, Branch, Party, Policy
 from custos.checks.lifecycle import CheckMeta, normalise, reconcile
 from custos.checks.models import CheckRun, Finding
+from custos.domain.spreadsheet import neutralise  # the shared cell guard of every export
 
 ENGINES = ("duckdb", "spark")
 # PostgreSQL advisory lock key: one reconciliation at a time ("custos" in ASCII).
@@ -235,14 +236,6 @@ def _finish(
 # --- export ---------------------------------------------------------------------------------------
 
 CSV_COLUMNS = ("check", "policy_no", "role", "seq", "field", "category", "severity", "status")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(cell) -> str:
-    """A CSV cell a spreadsheet will not evaluate: text starting with = + - @ (or tab, CR) gets a
-    leading apostrophe (OWASP "CSV injection")."""
-    text = "" if cell is None else str(cell)
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def findings_for_export(status: str = "open"):

@@ -2,7 +2,8 @@
 
 Columns, exactly: check,policy_no,role,seq,field,category,severity,status — no personal data (the
 value is left out). UTF-8, RFC 4180 quoting. A cell that a spreadsheet would read as a formula (it
-starts with = + - @, or a tab or carriage return) gets a leading apostrophe.
+starts with = + - @, or a tab or carriage return) gets a leading apostrophe: every cell passes through
+`custos.domain.spreadsheet.neutralise`, the guard every export of custos shares.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from custos.access import readlog
 from custos.checks.services import CSV_COLUMNS, csv_rows, findings_for_export
+from custos.domain.spreadsheet import neutralise
 
 
 class Command(BaseCommand):
@@ -43,7 +45,7 @@ class Command(BaseCommand):
         try:
             with out.open("w", encoding="utf-8", newline="") as fh:
                 writer = csv.writer(fh)
-                writer.writerow(CSV_COLUMNS)
+                writer.writerow([neutralise(c) for c in CSV_COLUMNS])
                 n = 0
                 for row in csv_rows(qs):
                     writer.writerow(row)
