@@ -51,9 +51,13 @@ class BookLoad(models.Model):
 class BookRow(models.Model):
     """Columns every book table shares: provenance and the original spelling of normalised values."""
 
-    first_load = models.ForeignKey(BookLoad, on_delete=models.PROTECT, related_name="+")
-    last_load = models.ForeignKey(BookLoad, on_delete=models.PROTECT, related_name="+")
-    gone_load = models.ForeignKey(BookLoad, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # No index on the provenance columns: every load writes them on millions of rows, and the
+    # queries on them (gone_load IS NULL, last_load <> n) read whole tables anyway.
+    first_load = models.ForeignKey(BookLoad, on_delete=models.PROTECT, related_name="+", db_index=False)
+    last_load = models.ForeignKey(BookLoad, on_delete=models.PROTECT, related_name="+", db_index=False)
+    gone_load = models.ForeignKey(
+        BookLoad, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     original = models.JSONField(
         null=True, blank=True
     )  # {column: value as written} where normalisation changed it
