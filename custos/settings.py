@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "custos.audit",
     "custos.web",
     "custos.api",
+    "custos.extraction",
 ]
 
 MIDDLEWARE = [
