@@ -6,6 +6,7 @@ urlpatterns = [
     path("api/v1/", include("custos.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("findings/", include("custos.checks.urls")),
+    path("extractions/", include("custos.extraction.urls")),
     path("", include("custos.web.urls")),
 ]
 

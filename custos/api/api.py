@@ -178,3 +178,7 @@ def policy_parties(request, policy_no: str):
 from custos.checks.api import router as findings_router  # noqa: E402
 
 api.add_router("/findings", findings_router)
+
+from custos.extraction.api import router as extractions_router  # noqa: E402
+
+api.add_router("/extractions", extractions_router)

@@ -1,0 +1,61 @@
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+
+from custos.domain import codes
+from custos.extraction.models import Extraction
+from custos.extraction.services import FIELD_LABELS, SENSITIVE_FIELDS
+
+
+def _choices(table: dict) -> list[tuple[str, str]]:
+    return [("", _("全部"))] + [(code, f"{labels[0]} {code}") for code, labels in table.items()]
+
+
+class RequestForm(forms.Form):
+    purpose = forms.CharField(label=_("提取用途"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    branch = forms.CharField(label=_("机构（含下级）"), max_length=64, required=False)
+    channel = forms.ChoiceField(label=_("渠道"), choices=_choices(codes.CHANNEL), required=False)
+    status = forms.ChoiceField(label=_("保单状态"), choices=_choices(codes.POLICY_STATUS), required=False)
+    date_from = forms.DateField(
+        label=_("承保日期自"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("承保日期至"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    fields = forms.MultipleChoiceField(
+        label=_("字段"),
+        choices=[(f, f"{lbl}{' *' if f in SENSITIVE_FIELDS else ''}") for f, lbl in FIELD_LABELS.items()],
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("带 * 的字段（证件号码、电话、地址、邮箱）须说明理由。保单号、角色、序号总会包含。"),
+    )
+    justification = forms.CharField(
+        label=_("理由"), required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
+    )
+    recipient_username = forms.CharField(label=_("接收人（系统用户名）"), max_length=150, required=False)
+    recipient_name = forms.CharField(label=_("或外部接收人姓名"), max_length=200, required=False)
+    recipient_org = forms.CharField(label=_("外部接收人单位"), max_length=200, required=False)
+    recipient_partner_code = forms.CharField(
+        label=_("合作机构代码（如接收单位是合作机构）"), max_length=64, required=False
+    )
+    file_format = forms.ChoiceField(label=_("文件格式"), choices=Extraction.Format.choices, initial="xlsx")
+
+    def clean_recipient_username(self):
+        name = self.cleaned_data.get("recipient_username", "").strip()
+        if not name:
+            return None
+        user = get_user_model().objects.filter(username=name, is_active=True).first()
+        if user is None:
+            raise forms.ValidationError(_("没有这个用户。"))
+        return user
+
+
+class DecisionForm(forms.Form):
+    note = forms.CharField(label=_("意见"), max_length=500, required=False)
+
+
+class TraceForm(forms.Form):
+    file = forms.FileField(
+        label=_("泄露文件"),
+        help_text=_("CSV 或 XLSX；文件只用于本次比对，不会保存。"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx"}),
+    )

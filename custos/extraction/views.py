@@ -1,0 +1,200 @@
+"""Extraction pages: new request, my requests, the executives' approvals queue, compliance's list of
+all extractions, one extraction with its history and actions, and the leak-trace page.
+
+Thin: parse, call custos.extraction.services, render. An extraction the viewer may not see is a 404.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from custos.access.service import ReadLogUnavailable, client_address
+from custos.audit.service import AuditWriteError
+from custos.extraction import services as svc
+from custos.extraction.forms import DecisionForm, RequestForm, TraceForm
+from custos.extraction.models import Extraction
+
+AUDIT_DOWN = "审计日志不可用，操作未执行。"
+
+
+def _get(request, pk: int) -> Extraction:
+    ext = svc.visible_to(request.user).filter(pk=pk).first()
+    if ext is None:
+        raise Http404
+    return ext
+
+
+def _list(request, qs, title: str, template_flags: dict | None = None):
+    return render(
+        request,
+        "extraction/list.html",
+        {
+            "rows": qs[:500],
+            "title": title,
+            **(template_flags or {}),
+            "can_request": svc.can_request(request.user),
+        },
+    )
+
+
+@login_required
+def mine(request):
+    u = request.user
+    qs = svc.visible_to(u).filter(requester=u) | svc.visible_to(u).filter(recipient_user=u)
+    return _list(request, qs.distinct(), _("我的数据提取"))
+
+
+@login_required
+def approvals(request):
+    if not svc.can_approve(request.user):
+        raise PermissionDenied
+    qs = Extraction.objects.filter(state=Extraction.State.REQUESTED).exclude(requester=request.user)
+    return _list(request, qs.select_related("requester", "recipient_user"), _("待我审批的数据提取"))
+
+
+@login_required
+def all_extractions(request):
+    if not svc.can_oversee(request.user):
+        raise PermissionDenied
+    qs = svc.visible_to(request.user)
+    state = request.GET.get("state", "")
+    if state in Extraction.State.values:
+        qs = qs.filter(state=state)
+    return _list(
+        request,
+        qs,
+        _("全部数据提取"),
+        {"states": Extraction.State.choices, "state": state, "oversight": True},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def new(request):
+    if not svc.can_request(request.user):
+        raise PermissionDenied
+    form = RequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            ext = svc.request_extraction(
+                request.user,
+                purpose=d["purpose"],
+                scope={k: d.get(k) for k in ("branch", "channel", "status", "date_from", "date_to")},
+                fields=d["fields"],
+                justification=d["justification"],
+                recipient_user=d["recipient_username"],
+                recipient_name=d["recipient_name"],
+                recipient_org=d["recipient_org"],
+                recipient_partner_code=d["recipient_partner_code"],
+                file_format=d["file_format"],
+                client=client_address(request),
+            )
+        except svc.ExtractionError as exc:
+            form.add_error(None, str(exc))
+        except AuditWriteError:
+            form.add_error(None, _(AUDIT_DOWN))
+        else:
+            messages.success(request, _("提取申请 #%(id)s 已提交，等待总经理室审批。") % {"id": ext.pk})
+            return redirect("extraction", pk=ext.pk)
+    return render(request, "extraction/new.html", {"form": form})
+
+
+@login_required
+def detail(request, pk: int):
+    ext = _get(request, pk)
+    u = request.user
+    live = ext.state in (Extraction.State.REQUESTED, Extraction.State.APPROVED, Extraction.State.GENERATED)
+    ctx = {
+        "ext": ext,
+        "events": ext.events.select_related("actor"),
+        "field_labels": [str(svc.FIELD_LABELS.get(f, f)) for f in ext.fields],
+        "form": DecisionForm(),
+        "can_decide": ext.state == Extraction.State.REQUESTED
+        and svc.can_approve(u)
+        and u.pk not in (ext.requester_id, ext.recipient_user_id),
+        "can_cancel": live and (u.pk == ext.requester_id or svc.role_of(u) == "compliance"),
+        "can_download": ext.state == Extraction.State.GENERATED and svc.downloader_of(ext).pk == u.pk,
+        "oversight": svc.can_oversee(u),
+    }
+    return render(request, "extraction/detail.html", ctx)
+
+
+@login_required
+@require_POST
+def act(request, pk: int, action: str):
+    ext = _get(request, pk)
+    form = DecisionForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    fn = {"approve": svc.approve, "reject": svc.reject, "cancel": svc.cancel}.get(action)
+    if fn is None:
+        raise Http404
+    try:
+        fn(ext, request.user, note, client=client_address(request))
+    except svc.ExtractionError as exc:
+        messages.error(request, str(exc))
+    except AuditWriteError:
+        messages.error(request, _(AUDIT_DOWN))
+    else:
+        messages.success(request, _("已处理：%(state)s") % {"state": ext.get_state_display()})
+    return redirect("extraction", pk=pk)
+
+
+@login_required
+@require_POST
+def download(request, pk: int):
+    """A POST (a button, not a link): link previews and prefetchers cannot spend the one download."""
+    ext = _get(request, pk)
+    try:
+        name, data = svc.download(ext, request.user, client=client_address(request))
+    except svc.ExtractionError as exc:
+        messages.error(request, str(exc))
+        return redirect("extraction", pk=pk)
+    except (AuditWriteError, ReadLogUnavailable):
+        messages.error(request, _(AUDIT_DOWN))
+        return redirect("extraction", pk=pk)
+    ctype = (
+        "text/csv; charset=utf-8"
+        if name.endswith(".csv")
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response = HttpResponse(data, content_type=ctype)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def trace(request):
+    if not svc.can_trace(request.user):
+        raise PermissionDenied
+    form = TraceForm(request.POST or None, request.FILES or None)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        suffix = Path(upload.name).suffix.lower()
+        if suffix not in (".csv", ".xlsx"):
+            form.add_error("file", _("只能比对 CSV 或 XLSX 文件。"))
+        else:
+            with tempfile.TemporaryDirectory(prefix="custos-trace-") as tmp:
+                path = Path(tmp) / f"leak{suffix}"
+                with open(path, "wb") as f:
+                    for chunk in upload.chunks():
+                        f.write(chunk)
+                try:
+                    result = svc.trace(path, user=request.user, client=client_address(request))
+                except AuditWriteError:
+                    form.add_error(None, _(AUDIT_DOWN))
+                except Exception as exc:  # unreadable upload: say so, never 500
+                    form.add_error("file", _("无法读取文件：%(e)s") % {"e": type(exc).__name__})
+    return render(request, "extraction/trace.html", {"form": form, "result": result})

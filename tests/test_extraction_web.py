@@ -1,0 +1,186 @@
+"""Extraction pages and API: request, approval queue, four eyes, one download (POST), compliance list,
+trace upload; /api/v1/extractions with bearer tokens."""
+
+import io
+
+import pytest
+
+from custos.api.models import ApiToken
+from custos.extraction import services as svc
+from custos.extraction.models import Extraction
+from tests.conftest import build_small_book, make_user
+from tests.test_extraction import WHY, add_policies, fast_passwords, keys  # noqa: F401 - fixtures
+
+S = Extraction.State
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_otp(settings):
+    settings.CUSTOS_OTP_REQUIRED = False  # sign-in factors are tested elsewhere
+
+
+@pytest.fixture
+def world(db):
+    build_small_book()
+    add_policies(10)
+    return {
+        "cs": make_user("cs", "customer_service", staff_no="S100"),
+        "cs2": make_user("cs2", "customer_service", staff_no="S101"),
+        "exec": make_user("boss", "executive", staff_no="E1"),
+        "exec2": make_user("boss2", "executive", staff_no="E2"),
+        "comp": make_user("comp", "compliance", staff_no="C1"),
+    }
+
+
+def as_user(client, user):
+    client.force_login(user)
+    return client
+
+
+FORM = {
+    "purpose": "季度回访",
+    "branch": "GZ",
+    "fields": ["name", "mobile"],
+    "justification": WHY,
+    "recipient_username": "cs2",
+    "file_format": "csv",
+}
+
+
+def test_request_approve_download_through_the_pages(client, world):
+    as_user(client, world["cs"])
+    r = client.post("/extractions/new/", FORM)
+    assert r.status_code == 302
+    ext = Extraction.objects.get()
+    assert r["Location"] == f"/extractions/{ext.pk}/"
+    assert "季度回访" in client.get("/extractions/").content.decode()
+    # The requester sees no approval buttons and cannot approve by posting.
+    assert "批准" not in client.get(f"/extractions/{ext.pk}/").content.decode()
+    assert client.get("/extractions/approvals/").status_code == 403
+
+    as_user(client, world["exec"])
+    page = client.get("/extractions/approvals/").content.decode()
+    assert f'data-id="{ext.pk}"' in page
+    r = client.post(f"/extractions/{ext.pk}/approve/", {"note": "同意"})
+    ext.refresh_from_db()
+    assert ext.state == S.APPROVED
+    svc.generate(ext.pk)
+
+    as_user(client, world["cs2"])
+    assert client.get(f"/extractions/{ext.pk}/download/").status_code == 405  # a link cannot spend it
+    r = client.post(f"/extractions/{ext.pk}/download/")
+    assert r.status_code == 200 and r["Content-Disposition"].endswith(f'custos-extraction-{ext.pk}.csv"')
+    assert r["Cache-Control"] == "no-store"
+    assert "保单号".encode() in r.content
+    r = client.post(f"/extractions/{ext.pk}/download/", follow=True)
+    assert "已下载过一次" in r.content.decode()
+
+
+def test_self_approval_on_the_page_is_refused(client, world):
+    ext = svc.request_extraction(
+        world["exec"], purpose="经营分析", scope={}, fields=["name"], recipient_user=world["cs2"]
+    )
+    as_user(client, world["exec"])
+    assert f'data-id="{ext.pk}"' not in client.get("/extractions/approvals/").content.decode()
+    r = client.post(f"/extractions/{ext.pk}/approve/", follow=True)
+    assert "双人原则" in r.content.decode()
+    ext.refresh_from_db()
+    assert ext.state == S.REQUESTED
+
+
+def test_others_get_404_and_compliance_sees_everything(client, world):
+    ext = svc.request_extraction(
+        world["cs"], purpose="经营分析", scope={}, fields=["name"], recipient_user=world["cs2"]
+    )
+    stranger = make_user("stranger", "operations")
+    as_user(client, stranger)
+    assert client.get(f"/extractions/{ext.pk}/").status_code == 404
+    assert client.post(f"/extractions/{ext.pk}/cancel/").status_code == 404
+    assert client.get("/extractions/all/").status_code == 403
+    assert client.get("/extractions/trace/").status_code == 403
+    as_user(client, world["comp"])
+    page = client.get("/extractions/all/").content.decode()
+    assert f'data-id="{ext.pk}"' in page and "cs2" in page
+    assert client.get(f"/extractions/{ext.pk}/").status_code == 200
+
+
+def test_trace_page_names_the_recipient(client, world):
+    ext = svc.request_extraction(
+        world["cs"], purpose="经营分析", scope={}, fields=["name", "id_no"], justification=WHY,
+        recipient_user=world["cs2"], file_format="csv",
+    )  # fmt: skip
+    svc.approve(ext, world["exec"], enqueue=False)
+    svc.generate(ext.pk)
+    _name, data = svc.download(ext, world["cs2"])
+    as_user(client, world["comp"])
+    upload = io.BytesIO(data)
+    upload.name = "found.csv"
+    r = client.post("/extractions/trace/", {"file": upload})
+    page = r.content.decode()
+    assert r.status_code == 200 and f"#{ext.pk}" in page and "cs2" in page and "certain" in page
+    bad = io.BytesIO(b"x")
+    bad.name = "found.pdf"
+    assert "只能比对" in client.post("/extractions/trace/", {"file": bad}).content.decode()
+
+
+# --- API --------------------------------------------------------------------------------------------------
+
+
+def bearer(user) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Bearer {ApiToken.issue(user, 'test')[1]}"}
+
+
+BODY = {
+    "purpose": "季度回访",
+    "scope": {"branch": "GZ"},
+    "fields": ["name", "mobile"],
+    "justification": WHY,
+    "recipient_username": "cs2",
+    "file_format": "xlsx",
+}
+
+
+def test_api_request_approve_status(client, world):
+    r = client.post("/api/v1/extractions", BODY, content_type="application/json", **bearer(world["cs"]))
+    assert r.status_code == 201, r.content
+    ext_id = r.json()["id"]
+    assert r.json()["state"] == "requested" and r.json()["history"][0]["to_state"] == "requested"
+
+    r = client.post(
+        f"/api/v1/extractions/{ext_id}/approve", {}, content_type="application/json", **bearer(world["cs2"])
+    )
+    assert r.status_code == 403 and "总经理室" in r.json()["detail"]
+    r = client.post(
+        f"/api/v1/extractions/{ext_id}/approve",
+        {"note": "ok"},
+        content_type="application/json",
+        **bearer(world["exec"]),
+    )
+    assert r.status_code == 200 and r.json()["state"] == "approved" and r.json()["approver"] == "boss"
+    r = client.post(
+        f"/api/v1/extractions/{ext_id}/reject", {}, content_type="application/json", **bearer(world["exec"])
+    )
+    assert r.status_code == 409 and "已批准" in r.json()["detail"]
+    r = client.post(
+        f"/api/v1/extractions/{ext_id}/reject", {}, content_type="application/json", **bearer(world["exec2"])
+    )
+    assert r.status_code == 404  # an executive sees open requests and their own decisions only
+
+    r = client.get(f"/api/v1/extractions/{ext_id}", **bearer(world["cs"]))
+    assert r.status_code == 200 and [h["to_state"] for h in r.json()["history"]] == ["requested", "approved"]
+    stranger = make_user("stranger", "operations")
+    assert client.get(f"/api/v1/extractions/{ext_id}", **bearer(stranger)).status_code == 404
+    assert client.get(f"/api/v1/extractions/{ext_id}").status_code == 401
+
+
+def test_api_self_approval_and_bad_requests(client, world):
+    h = bearer(world["exec"])
+    r = client.post(
+        "/api/v1/extractions", {**BODY, "justification": ""}, content_type="application/json", **h
+    )
+    assert r.status_code == 400 and "理由" in r.json()["detail"]
+    r = client.post("/api/v1/extractions", BODY, content_type="application/json", **h)
+    ext_id = r.json()["id"]
+    r = client.post(f"/api/v1/extractions/{ext_id}/approve", {}, content_type="application/json", **h)
+    assert r.status_code == 403 and "双人原则" in r.json()["detail"]
