@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from custos.access.service import ReadLogUnavailable, client_address
@@ -23,7 +24,7 @@ from custos.extraction import services as svc
 from custos.extraction.forms import DecisionForm, RequestForm, TraceForm
 from custos.extraction.models import Extraction
 
-AUDIT_DOWN = "审计日志不可用，操作未执行。"
+AUDIT_DOWN = gettext_lazy("审计日志不可用，操作未执行。")
 
 
 def _get(request, pk: int) -> Extraction:
@@ -102,7 +103,7 @@ def new(request):
         except svc.ExtractionError as exc:
             form.add_error(None, str(exc))
         except AuditWriteError:
-            form.add_error(None, _(AUDIT_DOWN))
+            form.add_error(None, str(AUDIT_DOWN))
         else:
             messages.success(request, _("提取申请 #%(id)s 已提交，等待总经理室审批。") % {"id": ext.pk})
             return redirect("extraction", pk=ext.pk)
@@ -143,7 +144,7 @@ def act(request, pk: int, action: str):
     except svc.ExtractionError as exc:
         messages.error(request, str(exc))
     except AuditWriteError:
-        messages.error(request, _(AUDIT_DOWN))
+        messages.error(request, str(AUDIT_DOWN))
     else:
         messages.success(request, _("已处理：%(state)s") % {"state": ext.get_state_display()})
     return redirect("extraction", pk=pk)
@@ -160,7 +161,7 @@ def download(request, pk: int):
         messages.error(request, str(exc))
         return redirect("extraction", pk=pk)
     except (AuditWriteError, ReadLogUnavailable):
-        messages.error(request, _(AUDIT_DOWN))
+        messages.error(request, str(AUDIT_DOWN))
         return redirect("extraction", pk=pk)
     ctype = (
         "text/csv; charset=utf-8"
@@ -194,7 +195,7 @@ def trace(request):
                 try:
                     result = svc.trace(path, user=request.user, client=client_address(request))
                 except AuditWriteError:
-                    form.add_error(None, _(AUDIT_DOWN))
+                    form.add_error(None, str(AUDIT_DOWN))
                 except Exception as exc:  # unreadable upload: say so, never 500
                     form.add_error("file", _("无法读取文件：%(e)s") % {"e": type(exc).__name__})
     return render(request, "extraction/trace.html", {"form": form, "result": result})
