@@ -184,3 +184,36 @@ def test_api_self_approval_and_bad_requests(client, world):
     ext_id = r.json()["id"]
     r = client.post(f"/api/v1/extractions/{ext_id}/approve", {}, content_type="application/json", **h)
     assert r.status_code == 403 and "双人原则" in r.json()["detail"]
+
+
+def test_approval_enqueues_generation(world, django_capture_on_commit_callbacks, monkeypatch):
+    from huey.contrib.djhuey import HUEY
+
+    monkeypatch.setattr(HUEY, "immediate", True)
+    ext = svc.request_extraction(
+        world["cs"], purpose="经营分析", scope={}, fields=["name"], recipient_user=world["cs2"]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        svc.approve(ext, world["exec"])
+    ext.refresh_from_db()
+    assert ext.state == S.GENERATED and ext.row_count > 0
+
+
+def test_api_odd_input_is_a_4xx_never_a_500(client, world):
+    h = bearer(world["cs"])
+    assert client.get(f"/api/v1/extractions/{2**70}", **h).status_code in (404, 422)
+    assert client.get(f"/api/v1/extractions/{2**63}", **h).status_code == 404
+    assert client.get("/api/v1/extractions?offset=-5&limit=-1", **h).status_code == 200
+    r = client.post(
+        "/api/v1/extractions",
+        {**BODY, "purpose": "回访\x00核实", "file_format": "pdf"},
+        content_type="application/json",
+        **h,
+    )
+    assert r.status_code == 400
+    r = client.post(
+        "/api/v1/extractions", {**BODY, "purpose": "回访\x00核实"}, content_type="application/json", **h
+    )
+    assert r.status_code == 201 and r.json()["purpose"] == "回访核实"
+    as_user(client, world["cs"])
+    assert client.get(f"/extractions/{2**64}/").status_code == 404

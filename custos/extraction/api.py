@@ -106,6 +106,15 @@ def _out(ext: Extraction) -> dict:
     }
 
 
+MAX_ID = 2**63 - 1  # larger ids cannot exist (and PostgreSQL refuses to compare with them)
+
+
+def _visible(request, extraction_id: int) -> Extraction | None:
+    if not 0 < extraction_id <= MAX_ID:
+        return None
+    return svc.visible_to(request.user).filter(pk=extraction_id).first()
+
+
 def _fail(exc: Exception):
     if isinstance(exc, AuditWriteError):
         return Status(503, {"detail": "the audit log is unavailable; nothing was done"})
@@ -122,7 +131,7 @@ def list_extractions(request, state: str = "", limit: int = 50, offset: int = 0)
     qs = svc.visible_to(request.user).prefetch_related("events")
     if state:
         qs = qs.filter(state=state)
-    limit = max(1, min(limit, 500))
+    limit, offset = max(1, min(limit, 500)), max(0, offset)
     return [_out(e) for e in qs[offset : offset + limit]]
 
 
@@ -137,7 +146,7 @@ def create_extraction(request, body: RequestIn):
         ext = svc.request_extraction(
             request.user,
             purpose=body.purpose,
-            scope=body.scope.dict(),
+            scope=body.scope.model_dump(),
             fields=body.fields,
             justification=body.justification,
             recipient_user=recipient,
@@ -156,14 +165,14 @@ def create_extraction(request, body: RequestIn):
     "/{extraction_id}", response={200: ExtractionOut, 404: Error}, summary="One extraction and its history"
 )
 def get_extraction(request, extraction_id: int):
-    ext = svc.visible_to(request.user).filter(pk=extraction_id).first()
+    ext = _visible(request, extraction_id)
     if ext is None:
         return Status(404, {"detail": "extraction not found"})
     return _out(ext)
 
 
 def _decide(request, extraction_id: int, body: NoteIn, fn):
-    ext = svc.visible_to(request.user).filter(pk=extraction_id).first()
+    ext = _visible(request, extraction_id)
     if ext is None:
         return Status(404, {"detail": "extraction not found"})
     try:

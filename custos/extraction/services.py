@@ -211,8 +211,14 @@ def _audit(actor, action: str, ext, note: str = "", client: str = "", fields=())
     )
 
 
+def _clean(text: str | None) -> str:
+    """Text as stored: NUL characters removed (PostgreSQL text cannot hold them)."""
+    return (text or "").replace("\x00", "")
+
+
 def _move(ext: Extraction, to: str, actor, note: str = "", client: str = "", **updates) -> Extraction:
     """Change state (locking the row), record the event and audit it; all or nothing."""
+    note = _clean(note)
     with transaction.atomic():
         current = Extraction.objects.select_for_update().get(pk=ext.pk)
         if to not in TRANSITIONS.get(current.state, set()):
@@ -325,6 +331,10 @@ def request_extraction(
     profile = profile_of(user)
     if profile is None or profile.role not in REQUEST_ROLES or _has_left(profile):
         raise NotAllowed(_("您的角色不能申请数据提取。"))
+    purpose, justification = _clean(purpose), _clean(justification)
+    recipient_name, recipient_org = _clean(recipient_name), _clean(recipient_org)
+    recipient_partner_code = _clean(recipient_partner_code)
+    scope = {k: _clean(v) if isinstance(v, str) else v for k, v in (scope or {}).items()}
     purpose = (purpose or "").strip()
     if len(purpose) < 4:
         raise ExtractionError(_("请说明提取用途。"))

@@ -28,7 +28,7 @@ AUDIT_DOWN = gettext_lazy("审计日志不可用，操作未执行。")
 
 
 def _get(request, pk: int) -> Extraction:
-    ext = svc.visible_to(request.user).filter(pk=pk).first()
+    ext = svc.visible_to(request.user).filter(pk=pk).first() if 0 < pk < 2**63 else None
     if ext is None:
         raise Http404
     return ext
