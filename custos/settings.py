@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "custos.web",
     "custos.api",
     "custos.extraction",
+    "custos.remediation",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,996 @@
+"""Remediation services: the only code that changes tasks, attempts, corrections and samples.
+
+    counts = sync_tasks(run)             # after each check run (signals.py): create, link, close, assign
+    record_attempt(task, user, "phone", "13812345678", "reached")
+    c = propose_correction(task, user, "mobile", "13912345678", request_no="R1", version=task.version)
+    review_correction(c, other_user, approve=True)    # four eyes: proposer ≠ reviewer; applies it
+    verify_task(task, cs_user, contact="13912345678", success=True)   # return visit by customer service
+    export_corrections(path, encoding="gbk"); acknowledge(path)        # to and from the core systems
+
+Every refusal is a RemediationError subclass whose str() is a clear, bilingual message. Tasks are
+visible to the people whose scope (custos.access) covers the policy; personal data is read only
+through the access service. See docs/remediation.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as dt
+import hashlib
+import io
+import os
+import random
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from custos import paths
+from custos.access.models import Profile, Role
+from custos.book.models import Party, Policy
+from custos.checks.models import CheckRun, Finding
+from custos.domain import masking
+from custos.domain.spreadsheet import neutralise
+from custos.remediation import conf
+from custos.remediation.models import (
+    ContactAttempt,
+    Correction,
+    CorrectionHistory,
+    Evidence,
+    ExportBatch,
+    Sample,
+    Task,
+    TaskEvent,
+    TaskFinding,
+    Violation,
+)
+
+S = Task.Status
+_LOCK_KEY = 0x72656D6564  # "remed": one sync at a time on PostgreSQL
+
+# Party fields a correction may change.
+EDITABLE_FIELDS = (
+    "name", "gender", "birth_date", "id_type", "id_no", "id_valid_until", "nationality", "relation",
+    "mobile", "phone", "address", "postcode", "email", "occupation_code",
+)  # fmt: skip
+MANAGER_ROLES = {Role.CHANNEL_MANAGER, Role.CUSTOMER_SERVICE, Role.COMPLIANCE}
+REVIEWER_ROLES = {Role.CUSTOMER_SERVICE, Role.COMPLIANCE, Role.OPERATIONS, Role.CHANNEL_MANAGER}
+
+
+# --- refusals -------------------------------------------------------------------------------------
+
+
+class RemediationError(Exception):
+    """A refused action; str() is the message shown to the person (Chinese, then English)."""
+
+    status = 400
+
+
+class IllegalTransition(RemediationError):
+    status = 409
+
+
+class Conflict(RemediationError):
+    """Someone else changed the task first. `kept` holds what the caller submitted, so nothing is lost."""
+
+    status = 409
+
+    def __init__(self, message: str, kept: dict | None = None):
+        super().__init__(message)
+        self.kept = kept or {}
+
+
+class SelfApproval(RemediationError):
+    status = 403
+
+
+class RequestNumberRequired(RemediationError):
+    pass
+
+
+class NotAllowed(RemediationError):
+    status = 403
+
+
+class EvidenceRejected(RemediationError):
+    pass
+
+
+# --- the state machine ----------------------------------------------------------------------------
+
+# (from, to) a person may cause; the system (sync) may also close any open task whose findings all passed.
+TRANSITIONS: dict[str, set[str]] = {
+    S.OPEN: {S.CONTACTING, S.REVIEW},
+    S.CONTACTING: {S.REVIEW},
+    S.REVIEW: {S.CONTACTING, S.CORRECTED},
+    S.CORRECTED: {S.VERIFIED, S.CONTACTING, S.REVIEW},
+    S.VERIFIED: {S.REVIEW, S.CLOSED},
+    S.CLOSED: {S.CONTACTING},  # a failed sample reopens
+}
+
+
+def _label(status: str) -> str:
+    return f"{S(status).label}({status})" if status in S.values else status
+
+
+def check_transition(frm: str, to: str) -> None:
+    if to not in TRANSITIONS.get(frm, set()):
+        if to == S.CLOSED:
+            raise IllegalTransition(
+                f"只有已回访确认的更正才能关闭任务：任务当前为 {_label(frm)}。"
+                f" / Only a verified correction closes a task; this task is {frm}."
+            )
+        raise IllegalTransition(
+            f"不允许的状态变更：{_label(frm)} → {_label(to)}。 / Illegal transition: {frm} → {to}."
+        )
+
+
+def _event(task_id, actor, action, frm="", to="", reason="", at=None) -> TaskEvent:
+    return TaskEvent.objects.create(
+        task_id=task_id,
+        at=at or timezone.now(),
+        actor=actor if getattr(actor, "pk", None) else None,
+        action=action,
+        from_status=frm,
+        to_status=to,
+        reason=(reason or "")[:500],
+    )
+
+
+def _bump(task: Task, version: int | None, kept: dict | None = None, **changes) -> None:
+    """Optimistic lock: write `changes` and version+1 only if the task is still at `version`."""
+    expected = task.version if version is None else int(version)
+    n = Task.objects.filter(pk=task.pk, version=expected).update(version=expected + 1, **changes)
+    if n == 0:
+        raise Conflict(
+            "此任务已被他人修改，您的操作未保存；您填写的内容已保留，请刷新后核对再提交。"
+            " / Someone else changed this task first: nothing was saved, your input is kept — reload and"
+            " submit again.",
+            kept=kept,
+        )
+    task.version = expected + 1
+    for k, v in changes.items():
+        setattr(task, k, v)
+
+
+def transition(
+    task: Task, to: str, actor, reason: str = "", *, version: int | None = None, kept=None, **extra
+):
+    frm = task.status
+    check_transition(frm, to)
+    _bump(task, version, kept, status=to, **extra)
+    _event(task.pk, actor, "transition", frm, to, reason)
+
+
+# --- scope ----------------------------------------------------------------------------------------
+
+
+def _ctx(user):
+    from custos.access.service import AccessContext
+
+    return user if hasattr(user, "policies") else AccessContext.for_user(user)
+
+
+def scoped_tasks(ctx) -> QuerySet[Task]:
+    """Tasks of the policies in the viewer's scope (an AccessContext or a user)."""
+    return Task.objects.filter(policy_no__in=_ctx(ctx).policies().values("policy_no"))
+
+
+def task_for(user, task_id: int) -> Task:
+    task = scoped_tasks(user).filter(pk=task_id).first()
+    if task is None:
+        raise Task.DoesNotExist(f"task {task_id}")
+    return task
+
+
+def _role(user) -> str | None:
+    return Profile.objects.filter(user=user).values_list("role", flat=True).first()
+
+
+def _require_scope(user, task: Task) -> None:
+    if not _ctx(user).policies().filter(policy_no=task.policy_no).exists():
+        raise NotAllowed("此任务不在您的权限范围内。 / This task is outside your scope.")
+
+
+# --- sync: findings → tasks (set-wise SQL) ---------------------------------------------------------
+
+
+@dataclass
+class SyncCounts:
+    run: int | None = None
+    created: int = 0
+    linked: int = 0
+    closed: int = 0
+    assigned: int = 0
+    open_tasks: int = 0
+    open_findings: int = 0
+    seconds: float = 0.0
+    invariants: dict = field(default_factory=dict)
+
+
+def _t(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _tables() -> dict:
+    from custos.access.models import Profile
+    from custos.book.models import Branch, Staff
+
+    return {
+        "task": _t(Task), "link": _t(TaskFinding), "finding": _t(Finding), "event": _t(TaskEvent),
+        "profile": _t(Profile), "user": _t(get_user_model()), "staff": _t(Staff), "branch": _t(Branch),
+    }  # fmt: skip
+
+
+def sync_tasks(run: CheckRun | int | None = None, *, now: dt.datetime | None = None) -> SyncCounts:
+    """Make tasks match the open findings: 不重不漏.
+
+    1. one new task per party that has open findings not yet in a task and no open task;
+    2. link every unlinked open finding to its party's open task;
+    3. recount each open task's open findings; close the tasks left with none (the check run closed
+       them: a later book passes), unless a failed sample reopened the task;
+    4. assign the new tasks by the rules (assign_tasks)."""
+    import time
+
+    t0 = time.monotonic()
+    if run is not None and not isinstance(run, CheckRun):
+        run = CheckRun.objects.get(pk=run)
+    if run is None:
+        run = CheckRun.objects.filter(status=CheckRun.Status.DONE).order_by("-id").first()
+    counts = SyncCounts(run=run.pk if run else None)
+    if run is None:
+        return counts
+    now = now or timezone.now()
+    due = timezone.localdate(now) + dt.timedelta(days=int(conf.get("due_days")))
+    T = _tables()  # noqa: N806
+    pg = connection.vendor == "postgresql"
+    agg = (
+        "string_agg(DISTINCT f.check_code, ',' ORDER BY f.check_code)"
+        if pg
+        else "group_concat(DISTINCT f.check_code)"
+    )
+    with transaction.atomic(), connection.cursor() as c:
+        if pg:
+            c.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+        c.execute(
+            f"""INSERT INTO {T["task"]} (policy_no, role, seq, status, close_reason, version, channel,
+                  branch_code, agent_no, partner_code, assign_rule, due_on, open_findings, findings_total,
+                  checks, opened_run_id, created_at, escalation, reopened)
+            SELECT f.policy_no, f.role, f.seq, 'open', '', 1, MAX(f.channel), MAX(f.branch_code),
+                   MAX(f.agent_no), MAX(f.partner_code), '', %s, 0, 0, '', %s, %s, 0, %s
+            FROM {T["finding"]} f
+            WHERE f.status = 'open'
+              AND NOT EXISTS (SELECT 1 FROM {T["link"]} l WHERE l.finding_id = f.id)
+              AND NOT EXISTS (SELECT 1 FROM {T["task"]} t WHERE t.policy_no = f.policy_no
+                              AND t.role = f.role AND t.seq = f.seq AND t.status <> 'closed')
+            GROUP BY f.policy_no, f.role, f.seq""",
+            [due, run.pk, now, False],
+        )
+        counts.created = max(c.rowcount, 0)
+        c.execute(
+            f"""INSERT INTO {T["event"]} (task_id, at, action, from_status, to_status, reason)
+            SELECT t.id, %s, 'create', '', 'open', %s FROM {T["task"]} t
+            WHERE t.created_at = %s AND t.opened_run_id = %s""",
+            [now, f"check run #{run.pk}", now, run.pk],
+        )
+        c.execute(
+            f"""INSERT INTO {T["link"]} (task_id, finding_id)
+            SELECT t.id, f.id FROM {T["finding"]} f
+            JOIN {T["task"]} t ON t.policy_no = f.policy_no AND t.role = f.role AND t.seq = f.seq
+                               AND t.status <> 'closed'
+            WHERE f.status = 'open' AND NOT EXISTS (SELECT 1 FROM {T["link"]} l WHERE l.finding_id = f.id)"""
+        )
+        counts.linked = max(c.rowcount, 0)
+        c.execute(
+            f"""UPDATE {T["task"]} SET
+              open_findings = (SELECT COUNT(*) FROM {T["link"]} l JOIN {T["finding"]} f ON f.id = l.finding_id
+                               WHERE l.task_id = {T["task"]}.id AND f.status = 'open'),
+              findings_total = (SELECT COUNT(*) FROM {T["link"]} l WHERE l.task_id = {T["task"]}.id),
+              checks = COALESCE((SELECT {agg} FROM {T["link"]} l JOIN {T["finding"]} f ON f.id = l.finding_id
+                               WHERE l.task_id = {T["task"]}.id AND f.status = 'open'), '')
+            WHERE status <> 'closed'"""
+        )
+        closing = "status <> 'closed' AND open_findings = 0 AND reopened = %s"
+        c.execute(
+            f"""INSERT INTO {T["event"]} (task_id, at, action, from_status, to_status, reason)
+            SELECT id, %s, 'close', status, 'closed', %s FROM {T["task"]} WHERE {closing}""",
+            [now, f"all findings passed check run #{run.pk}", False],
+        )
+        c.execute(
+            f"""UPDATE {T["task"]} SET status = 'closed', version = version + 1, closed_run_id = %s,
+                closed_at = %s,
+                close_reason = CASE WHEN status = 'verified' THEN 'verified' ELSE 'book' END
+            WHERE {closing}""",
+            [run.pk, now, False],
+        )
+        counts.closed = max(c.rowcount, 0)
+        counts.assigned = assign_tasks(now=now)
+    agg = Task.objects.exclude(status=S.CLOSED).aggregate(n=Count("id"))
+    counts.open_tasks = agg["n"]
+    counts.open_findings = Finding.objects.filter(status=Finding.Status.OPEN).count()
+    counts.seconds = round(time.monotonic() - t0, 3)
+    return counts
+
+
+def invariants() -> dict:
+    """不重不漏, counted: each must be 0."""
+    T = _tables()  # noqa: N806
+    with connection.cursor() as c:
+        c.execute(
+            f"""SELECT COUNT(*) FROM {T["finding"]} f WHERE f.status = 'open' AND NOT EXISTS
+                (SELECT 1 FROM {T["link"]} l JOIN {T["task"]} t ON t.id = l.task_id
+                 WHERE l.finding_id = f.id AND t.status <> 'closed')"""
+        )
+        orphans = c.fetchone()[0]
+        c.execute(
+            f"""SELECT COUNT(*) FROM (SELECT policy_no, role, seq FROM {T["task"]} WHERE status <> 'closed'
+                GROUP BY policy_no, role, seq HAVING COUNT(*) > 1) d"""
+        )
+        duplicates = c.fetchone()[0]
+        c.execute(
+            f"""SELECT COUNT(*) FROM {T["link"]} l JOIN {T["task"]} t ON t.id = l.task_id
+                JOIN {T["finding"]} f ON f.id = l.finding_id
+                WHERE t.policy_no <> f.policy_no OR t.role <> f.role OR t.seq <> f.seq"""
+        )
+        misplaced = c.fetchone()[0]
+    return {"open_findings_without_open_task": orphans, "parties_with_two_open_tasks": duplicates,
+            "findings_in_another_partys_task": misplaced}  # fmt: skip
+
+
+# --- assignment -----------------------------------------------------------------------------------
+
+
+def assign_tasks(*, now: dt.datetime | None = None, reassign_departed: bool = True) -> int:
+    """Assign open, unassigned tasks by conf "assign_rules" (set-wise UPDATEs); returns how many.
+
+    partner → an active partner_staff user of the policy's partner_code; agent → the active user whose
+    staff_no is the policy's agent (not for partner-sold policies), unless the agent has left;
+    channel_manager → a channel manager of the policy's channel at its branch, else at an ancestor
+    branch, else one without a branch. Tasks of agents who have since left are released first."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    T = _tables()  # noqa: N806
+    active_user = f"EXISTS (SELECT 1 FROM {T['user']} u WHERE u.id = p.user_id AND u.is_active = %s)"
+    not_left = (
+        f"NOT EXISTS (SELECT 1 FROM {T['staff']} s WHERE s.staff_no = p.staff_no AND s.left_on IS NOT NULL"
+        " AND s.left_on <= %s)"
+    )
+    task = T["task"]
+    rules = {
+        "partner": (
+            f"p.role = 'partner_staff' AND p.partner_code = {task}.partner_code AND {active_user}",
+            f"{task}.partner_code <> ''",
+            [True],
+        ),
+        "agent": (
+            f"p.role = 'agent' AND p.staff_no = {task}.agent_no AND {active_user} AND {not_left}",
+            f"{task}.partner_code = '' AND {task}.agent_no <> ''",
+            [True, today],
+        ),
+        "channel_manager": (
+            f"""p.role = 'channel_manager' AND p.channel = {task}.channel AND {active_user}
+                AND (p.branch_code = {task}.branch_code OR p.branch_code = '' OR EXISTS
+                     (SELECT 1 FROM {T["branch"]} b WHERE b.branch_code = {task}.branch_code
+                      AND b.path LIKE '%%/' || p.branch_code || '/%%'))""",
+            "1 = 1",
+            [True],
+        ),
+    }
+    total = 0
+    with transaction.atomic(), connection.cursor() as c:
+        if reassign_departed:  # the assignee left: the task is orphaned and goes by the rules again
+            c.execute(
+                f"""UPDATE {task} SET assignee_id = NULL, assign_rule = '' WHERE status <> 'closed'
+                AND assign_rule IN ('agent', 'partner') AND assignee_id IS NOT NULL AND (
+                  NOT EXISTS (SELECT 1 FROM {T["user"]} u WHERE u.id = {task}.assignee_id AND u.is_active = %s)
+                  OR EXISTS (SELECT 1 FROM {T["profile"]} p JOIN {T["staff"]} s ON s.staff_no = p.staff_no
+                             WHERE p.user_id = {task}.assignee_id AND s.left_on IS NOT NULL AND s.left_on <= %s))""",
+                [True, today],
+            )
+        for name in conf.get("assign_rules"):
+            cond, where, params = rules[name]
+            # deepest branch first for channel managers: exact branch, then the longest ancestor path
+            order = "MIN(p.user_id)"
+            c.execute(
+                f"""UPDATE {task} SET assign_rule = %s, assigned_at = %s,
+                    assignee_id = (SELECT {order} FROM {T["profile"]} p WHERE {cond})
+                WHERE assignee_id IS NULL AND status <> 'closed' AND {where}
+                  AND EXISTS (SELECT 1 FROM {T["profile"]} p WHERE {cond})""",
+                [name, now, *params, *params],
+            )
+            total += max(c.rowcount, 0)
+        c.execute(
+            f"""INSERT INTO {T["event"]} (task_id, at, action, from_status, to_status, reason)
+            SELECT id, %s, 'assign', status, status, assign_rule FROM {task} WHERE assigned_at = %s
+            AND assignee_id IS NOT NULL""",
+            [now, now],
+        )
+    return total
+
+
+def reassign(task_ids: Iterable[int], to_user, by_user, reason: str = "") -> int:
+    """Bulk reassignment by a manager: every task must be in both the manager's and the new
+    assignee's scope, or nothing is reassigned."""
+    if _role(by_user) not in MANAGER_ROLES:
+        raise NotAllowed("只有管理人员可以批量指派任务。 / Only managers may reassign tasks.")
+    ids = sorted({int(i) for i in task_ids})
+    if not ids:
+        return 0
+    mine = scoped_tasks(by_user).filter(pk__in=ids).exclude(status=S.CLOSED)
+    theirs = scoped_tasks(to_user).filter(pk__in=ids)
+    if mine.count() != len(ids) or theirs.count() != len(ids):
+        raise NotAllowed(
+            "部分任务已关闭或不在您或被指派人的权限范围内，未做任何指派。"
+            " / Some tasks are closed or outside your or the assignee's scope; nothing was reassigned."
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(Task.objects.select_for_update().filter(pk__in=ids).values("id", "status"))
+        Task.objects.filter(pk__in=ids).update(
+            assignee=to_user, assign_rule=Task.Rule.MANUAL, assigned_at=now
+        )
+        from django.db.models import F
+
+        Task.objects.filter(pk__in=ids).update(version=F("version") + 1)
+        TaskEvent.objects.bulk_create(
+            TaskEvent(task_id=r["id"], at=now, actor=by_user, action="assign", from_status=r["status"],
+                      to_status=r["status"], reason=f"→ {to_user.username}: {reason}"[:500])
+            for r in rows
+        )  # fmt: skip
+    return len(ids)
+
+
+# --- contact attempts -----------------------------------------------------------------------------
+
+
+def _keys():
+    from custos.crypto.fields import Keys
+
+    return Keys.from_keyring()
+
+
+def _mask_contact(method: str, contact: str) -> str:
+    if not contact:
+        return ""
+    if method in ("phone", "sms"):
+        kind = "mobile" if contact.isdigit() and len(contact) == 11 else "phone"
+        return str(masking.mask_field(kind, contact))
+    return str(masking.mask_field("address", contact))
+
+
+def record_attempt(task: Task, user, method: str, contact: str, outcome: str, note: str = "",
+                   *, at: dt.datetime | None = None, version: int | None = None) -> ContactAttempt:  # fmt: skip
+    _require_scope(user, task)
+    if method not in ContactAttempt.Method.values:
+        raise RemediationError(f"未知的联系方式：{method}。 / Unknown contact method {method!r}.")
+    if outcome not in ContactAttempt.Outcome.values:
+        raise RemediationError(f"未知的联系结果：{outcome}。 / Unknown outcome {outcome!r}.")
+    if task.status == S.CLOSED:
+        raise IllegalTransition("任务已关闭，不能再登记联系。 / The task is closed: no more attempts.")
+    with transaction.atomic():
+        attempt = ContactAttempt.objects.create(
+            task=task, at=at or timezone.now(), by=user, method=method, outcome=outcome, note=note[:500],
+            contact_sealed=_keys().seal(contact, "remediation.attempt.contact"),
+            contact_masked=_mask_contact(method, contact),
+        )  # fmt: skip
+        if task.status == S.OPEN:
+            transition(task, S.CONTACTING, user, f"{method}: {outcome}", version=version)
+        else:
+            _bump(task, version)
+    return attempt
+
+
+def attempt_contact(attempt: ContactAttempt) -> str:
+    """The clear contact of an attempt (for the unmask path only)."""
+    return _keys().open_(attempt.contact_sealed, "remediation.attempt.contact")
+
+
+# --- evidence -------------------------------------------------------------------------------------
+
+
+def evidence_dir() -> Path:
+    d = paths.home() / "evidence"
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return d
+
+
+def store_evidence(filename: str, data: bytes, user) -> Evidence:
+    """Check the file's size and type (by its first bytes, not its name) and store it encrypted."""
+    limit = int(conf.get("evidence_max_bytes"))
+    if not data:
+        raise EvidenceRejected("证明文件为空。 / The evidence file is empty.")
+    if len(data) > limit:
+        raise EvidenceRejected(
+            f"证明文件超过 {limit // 1024 // 1024} MB。 / The evidence file exceeds {limit} bytes."
+        )
+    ctype = next((t for t, magic in conf.get("evidence_types").items() if data.startswith(magic)), None)
+    if ctype is None:
+        raise EvidenceRejected("证明文件只接受 PDF、JPEG、PNG。 / Evidence must be a PDF, JPEG or PNG file.")
+    path = evidence_dir() / f"{secrets.token_hex(16)}.sealed"
+    sealed = _keys().seal(base64.b64encode(data).decode(), "remediation.evidence")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(sealed)
+    return Evidence.objects.create(
+        filename=Path(filename or "evidence").name[:200], content_type=ctype, size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(), path=str(path), uploaded_by=user,
+        uploaded_at=timezone.now(),
+    )  # fmt: skip
+
+
+def open_evidence(evidence: Evidence) -> bytes:
+    sealed = Path(evidence.path).read_text()
+    return base64.b64decode(_keys().open_(sealed, "remediation.evidence"))
+
+
+# --- corrections ----------------------------------------------------------------------------------
+
+
+def _party(task: Task) -> Party:
+    party = Party.objects.filter(policy_no=task.policy_no, role=task.role, seq=task.seq).first()
+    if party is None:
+        raise RemediationError(
+            "该任务是保单层面的问题，没有可更正的客户信息。 / This task concerns the policy, not a party: "
+            "there is no customer value to correct."
+        )
+    return party
+
+
+def _as_text(value) -> str:
+    if value is None:
+        return ""
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+def needs_request_no(task: Task, field_name: str) -> bool:
+    if field_name not in conf.get("contact_fields"):
+        return False
+    return Policy.objects.filter(policy_no=task.policy_no, issued_on__isnull=False).exists()
+
+
+def _staff_no(user) -> str:
+    return Profile.objects.filter(user=user).values_list("staff_no", flat=True).first() or ""
+
+
+def propose_correction(
+    task: Task,
+    user,
+    field_name: str,
+    new_value: str,
+    *,
+    request_no: str = "",
+    evidence: Evidence | None = None,
+    note: str = "",
+    force: bool = False,
+    version: int | None = None,
+) -> Correction:
+    """Propose a new value for one field of the task's party. Contact data of an issued policy needs
+    the customer's request number: refused without one, unless forced — a forced change is recorded
+    as an SC01 violation against the operator (the proposer)."""
+    kept = {"field": field_name, "new_value": new_value, "request_no": request_no, "note": note}
+    _require_scope(user, task)
+    if field_name not in EDITABLE_FIELDS:
+        raise RemediationError(f"字段 {field_name} 不可更正。 / Field {field_name!r} cannot be corrected.")
+    request_no = (request_no or "").strip()
+    forced = False
+    if needs_request_no(task, field_name) and not request_no:
+        if not force:
+            raise RequestNumberRequired(
+                "已承保保单的联系方式（手机、电话、地址）变更必须有客户申请单号；未填写，已拒绝。"
+                " / Changing the contact data of an issued policy needs the customer's request number;"
+                " refused."
+            )
+        forced = True
+    if task.status == S.CLOSED:
+        raise IllegalTransition("任务已关闭，不能再提交更正。 / The task is closed: no corrections.")
+    party = _party(task)
+    with transaction.atomic():
+        if Correction.objects.filter(task__policy_no=task.policy_no, task__role=task.role, task__seq=task.seq,
+                                     field=field_name, status=Correction.Status.PROPOSED).exists():  # fmt: skip
+            raise Conflict(
+                "该字段已有一项更正在复核中。 / A correction of this field is already awaiting review.",
+                kept=kept,
+            )
+        if task.status == S.REVIEW:
+            _bump(task, version, kept)
+        else:
+            transition(task, S.REVIEW, user, f"correction of {field_name}", version=version, kept=kept)
+        correction = Correction.objects.create(
+            task=task, policy_no=task.policy_no, role=task.role, seq=task.seq, field=field_name,
+            old_value=_as_text(getattr(party, field_name)), new_value=new_value.strip(), request_no=request_no,
+            forced=forced, evidence=evidence, note=note[:500], proposed_by=user, proposed_at=timezone.now(),
+        )  # fmt: skip
+        if forced:
+            Violation.objects.create(
+                code="SC01", user=user, staff_no=_staff_no(user), policy_no=task.policy_no,
+                correction=correction, at=timezone.now(),
+                detail=f"forced change of {field_name} of {task.policy_no}/{task.role}/{task.seq} "
+                "after issue without a customer request number",
+            )  # fmt: skip
+    return correction
+
+
+def review_correction(correction: Correction, reviewer, *, approve: bool, note: str = "",
+                      version: int | None = None) -> Correction:  # fmt: skip
+    """Four eyes: a second person approves (and so applies) or rejects a proposed correction."""
+    task = correction.task
+    if reviewer.pk == correction.proposed_by_id:
+        raise SelfApproval(
+            "不能复核自己提交的更正（双人复核）。 / You cannot review your own correction (four eyes)."
+        )
+    if _role(reviewer) not in REVIEWER_ROLES:
+        raise NotAllowed("您的角色不能复核更正。 / Your role cannot review corrections.")
+    _require_scope(reviewer, task)
+    if correction.status != Correction.Status.PROPOSED:
+        raise IllegalTransition(
+            f"该更正已处理（{correction.get_status_display()}）。 / This correction is already {correction.status}."
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        n = Correction.objects.filter(pk=correction.pk, status=Correction.Status.PROPOSED).update(
+            status=Correction.Status.APPLIED if approve else Correction.Status.REJECTED,
+            reviewed_by=reviewer, reviewed_at=now, review_note=note[:500], applied_at=now if approve else None,
+        )  # fmt: skip
+        if n == 0:
+            raise Conflict("该更正已被他人复核。 / Someone else reviewed this correction first.")
+        correction.refresh_from_db()
+        pending = task.corrections.filter(status=Correction.Status.PROPOSED).exists()
+        if approve:
+            _apply(correction, reviewer, now)
+        task.refresh_from_db() if version is None else None
+        if pending:
+            _bump(task, version)
+            _event(task.pk, reviewer, "review", task.status, task.status, f"{correction.field}: {approve}")
+        elif approve or task.corrections.filter(status=Correction.Status.APPLIED).exists():
+            transition(task, S.CORRECTED, reviewer, f"approved {correction.field} {note}", version=version)
+        else:
+            transition(task, S.CONTACTING, reviewer, f"rejected {correction.field}: {note}", version=version)
+    return correction
+
+
+def _apply(correction: Correction, user, now) -> None:
+    """Write the new value to the party's current row, with history; refuse if the party changed."""
+    qs = Party.objects.select_for_update().filter(
+        policy_no=correction.policy_no, role=correction.role, seq=correction.seq
+    )
+    party = qs.first()
+    if _as_text(getattr(party, correction.field)) != correction.old_value:
+        raise Conflict(
+            "客户信息在提交更正后已被修改，请重新提交更正。 / The party changed since the correction was"
+            " proposed; propose it again.",
+            kept={"field": correction.field, "new_value": correction.new_value},
+        )
+    value = correction.new_value
+    fobj = Party._meta.get_field(correction.field)
+    if fobj.get_internal_type() == "DateField":
+        value = dt.date.fromisoformat(value) if value else None
+    qs.update(**{correction.field: value})
+    CorrectionHistory.objects.create(
+        policy_no=correction.policy_no, role=correction.role, seq=correction.seq, field=correction.field,
+        old_value=correction.old_value, new_value=correction.new_value, correction=correction,
+        applied_by=user, applied_at=now,
+    )  # fmt: skip
+
+
+# --- verification and closing ---------------------------------------------------------------------
+
+
+def verify_task(task: Task, user, *, contact: str, success: bool, note: str = "",
+                version: int | None = None) -> Task:  # fmt: skip
+    """A return visit by customer service to the corrected contact. Success verifies the applied
+    corrections (and the task); failure sends the task back to contacting."""
+    if _role(user) != Role.CUSTOMER_SERVICE:
+        raise NotAllowed("回访须由客服人员完成。 / Return visits are made by customer service.")
+    _require_scope(user, task)
+    applied = list(task.corrections.filter(status=Correction.Status.APPLIED))
+    if task.status != S.CORRECTED or not applied:
+        check_transition(task.status, S.VERIFIED)
+    corrected_contacts = [c.new_value for c in applied if c.field in ("mobile", "phone", "address")]
+    if corrected_contacts and contact.strip() not in corrected_contacts:
+        raise RemediationError(
+            "回访须拨打/寄送到更正后的联系方式。 / The return visit must reach the corrected contact."
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        ContactAttempt.objects.create(
+            task=task, at=now, by=user, method="phone", outcome="reached" if success else "wrong",
+            contact_sealed=_keys().seal(contact, "remediation.attempt.contact"),
+            contact_masked=_mask_contact("phone", contact), note=("回访 " + note)[:500],
+        )  # fmt: skip
+        if success:
+            transition(task, S.VERIFIED, user, f"return visit ok {note}", version=version)
+            Correction.objects.filter(pk__in=[c.pk for c in applied]).update(
+                status=Correction.Status.VERIFIED, verified_by=user, verified_at=now
+            )
+        else:
+            transition(task, S.CONTACTING, user, f"return visit failed {note}", version=version)
+            Correction.objects.filter(pk__in=[c.pk for c in applied]).update(status=Correction.Status.FAILED)
+    return task
+
+
+def close_task(task: Task, user, reason: str = "", *, version: int | None = None) -> Task:
+    """A person closes a task: only a verified one, and only when no finding of it is still open
+    (normally the next book's check run closes verified tasks by itself)."""
+    _require_scope(user, task)
+    check_transition(task.status, S.CLOSED)
+    if Finding.objects.filter(pk__in=task.links.values("finding_id"), status=Finding.Status.OPEN).exists():
+        raise IllegalTransition(
+            "任务仍有未关闭的问题：更正导出核心系统后，由下一期数据复查关闭。 / Findings of this task are still"
+            " open: the next book's check run closes them once the correction reaches the core systems."
+        )
+    transition(task, S.CLOSED, user, reason, version=version, closed_at=timezone.now(), closed_by=user,
+               close_reason=Task.CloseReason.VERIFIED, reopened=False)  # fmt: skip
+    return task
+
+
+# --- sampling inspection (抽检) -------------------------------------------------------------------
+
+
+def draw_samples(user=None, *, share: float | None = None, seed: int | None = None) -> list[Sample]:
+    """Draw a share of the closed, not yet sampled tasks at random."""
+    share = float(conf.get("sample_share") if share is None else share)
+    pool = list(
+        Task.objects.filter(status=S.CLOSED).exclude(samples__isnull=False).values_list("id", flat=True)
+    )
+    k = min(len(pool), round(len(pool) * share)) if pool else 0
+    if pool and share > 0 and k == 0:
+        k = 1
+    chosen = (random.Random(seed) if seed is not None else random.SystemRandom()).sample(pool, k)
+    now = timezone.now()
+    out = []
+    for task in Task.objects.filter(pk__in=chosen):
+        closer = task.closed_by_id or (
+            task.corrections.filter(status=Correction.Status.VERIFIED)
+            .order_by("-verified_at")
+            .values_list("verified_by_id", flat=True)
+            .first()
+        )
+        out.append(Sample.objects.create(task=task, drawn_at=now, drawn_by=user, closer_id=closer))
+    return out
+
+
+def record_sample(sample: Sample, user, *, passed: bool, note: str = "") -> Sample:
+    """Record the re-check; a failure reopens the task (unless the party already has a new open task,
+    which then carries the note) and counts against whoever closed it (Sample.closer)."""
+    if sample.result != Sample.Result.PENDING:
+        raise IllegalTransition("该抽检已有结果。 / This sample already has a result.")
+    if _role(user) not in (Role.CUSTOMER_SERVICE, Role.COMPLIANCE):
+        raise NotAllowed(
+            "抽检须由客服或合规人员完成。 / Samples are checked by customer service or compliance."
+        )
+    if user.pk == sample.closer_id:
+        raise SelfApproval("不能抽检自己关闭的任务。 / You cannot check a task you closed yourself.")
+    with transaction.atomic():
+        sample.result = Sample.Result.PASSED if passed else Sample.Result.FAILED
+        sample.checked_by, sample.checked_at, sample.note = user, timezone.now(), note[:500]
+        sample.save()
+        task = sample.task
+        if not passed:
+            other = Task.objects.filter(policy_no=task.policy_no, role=task.role, seq=task.seq).exclude(
+                status=S.CLOSED
+            )
+            if other.exists():
+                for t in other:
+                    _event(
+                        t.pk, user, "sample_failed", t.status, t.status, f"sample of task #{task.pk}: {note}"
+                    )
+            else:
+                transition(task, S.CONTACTING, user, f"sample failed: {note}", reopened=True, closed_at=None,
+                           close_reason="")  # fmt: skip
+    return sample
+
+
+# --- reminders and escalation ---------------------------------------------------------------------
+
+
+def remind(*, today: dt.date | None = None, now: dt.datetime | None = None) -> dict:
+    """Reminders before the due date; escalation of overdue tasks to the assignee's manager
+    (Staff.supervisor_no), and after conf "escalate_to_compliance_after_days" to compliance."""
+    now = now or timezone.now()
+    today = today or timezone.localdate(now)
+    T = _tables()  # noqa: N806
+    task = T["task"]
+    soon = today + dt.timedelta(days=int(conf.get("remind_days_before")))
+    late = today - dt.timedelta(days=int(conf.get("escalate_to_compliance_after_days")))
+    out = {}
+    with transaction.atomic(), connection.cursor() as c:
+        c.execute(
+            f"""UPDATE {task} SET reminded_at = %s WHERE status <> 'closed' AND assignee_id IS NOT NULL
+            AND reminded_at IS NULL AND due_on <= %s AND due_on >= %s""",
+            [now, soon, today],
+        )
+        out["reminded"] = max(c.rowcount, 0)
+        c.execute(
+            f"""INSERT INTO {T["event"]} (task_id, at, action, from_status, to_status, reason)
+            SELECT id, %s, 'remind', status, status, 'due ' || due_on FROM {task} WHERE reminded_at = %s""",
+            [now, now],
+        )
+        manager = (
+            f"(SELECT MIN(m.user_id) FROM {T['profile']} p JOIN {T['staff']} s ON s.staff_no = p.staff_no"
+            f" JOIN {T['profile']} m ON m.staff_no = s.supervisor_no"
+            f" WHERE p.user_id = {task}.assignee_id AND s.supervisor_no <> '')"
+        )
+        compliance = (
+            f"(SELECT MIN(p.user_id) FROM {T['profile']} p JOIN {T['user']} u ON u.id = p.user_id"
+            " WHERE p.role = 'compliance' AND u.is_active = %s)"
+        )
+        c.execute(
+            f"""UPDATE {task} SET escalation = 1, escalated_at = %s, escalated_to_id = {manager}
+            WHERE status <> 'closed' AND escalation = 0 AND due_on < %s AND {manager} IS NOT NULL""",
+            [now, today],
+        )
+        out["escalated_to_manager"] = max(c.rowcount, 0)
+        c.execute(
+            f"""UPDATE {task} SET escalation = 2, escalated_at = %s, escalated_to_id = {compliance}
+            WHERE status <> 'closed' AND escalation < 2 AND due_on < %s AND (due_on < %s OR escalation = 0)
+            AND {compliance} IS NOT NULL""",
+            [now, True, today, late, True],
+        )
+        out["escalated_to_compliance"] = max(c.rowcount, 0)
+        c.execute(
+            f"""INSERT INTO {T["event"]} (task_id, at, action, from_status, to_status, reason)
+            SELECT id, %s, 'escalate', status, status, 'level ' || escalation
+            FROM {task} WHERE escalated_at = %s""",
+            [now, now],
+        )
+    return out
+
+
+# --- export to the core systems, and the acknowledgement ------------------------------------------
+
+CHANGE_COLUMNS = ("policy_no", "role", "seq", "field", "old_value", "new_value", "changed_at", "changed_by",
+                  "request_no")  # fmt: skip
+ACK_COLUMNS = ("policy_no", "role", "seq", "field", "changed_at", "result", "message")
+
+
+def _changed_at(c: Correction) -> str:
+    return (
+        timezone.localtime(c.applied_at).strftime("%Y-%m-%d %H:%M:%S%z")[:-2]
+        + ":"
+        + timezone.localtime(c.applied_at).strftime("%z")[-2:]
+    )
+
+
+def export_corrections(out: Path, *, encoding: str = "utf-8", user=None) -> ExportBatch:
+    """Write the verified, not yet exported corrections as the book format's changes table (CSV) and
+    mark them exported. changed_by is the proposer's staff number (the operator)."""
+    if encoding not in ("gbk", "utf-8"):
+        raise RemediationError("encoding must be gbk or utf-8")
+    out = Path(out)
+    with transaction.atomic():
+        rows = list(
+            Correction.objects.select_for_update()
+            .filter(status=Correction.Status.VERIFIED, export_batch__isnull=True)
+            .order_by("id")
+        )
+        staff = dict(Profile.objects.filter(user_id__in={c.proposed_by_id for c in rows})
+                     .values_list("user_id", "staff_no"))  # fmt: skip
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\r\n")
+        w.writerow(CHANGE_COLUMNS)
+        for c in rows:
+            w.writerow([neutralise(v) for v in (c.policy_no, c.role, c.seq, c.field, c.old_value, c.new_value,
+                        _changed_at(c), staff.get(c.proposed_by_id, ""), c.request_no)])  # fmt: skip
+        try:
+            data = buf.getvalue().encode(encoding)
+        except UnicodeEncodeError as exc:
+            raise RemediationError(
+                f"有字符无法用 {encoding} 编码，请改用 utf-8。 / A character cannot be written in {encoding}: {exc}"
+            ) from exc
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+        now = timezone.now()
+        batch = ExportBatch.objects.create(
+            created_at=now, created_by=getattr(user, "username", "") or "", path=str(out), encoding=encoding,
+            rows=len(rows), sha256=hashlib.sha256(data).hexdigest(),
+        )  # fmt: skip
+        Correction.objects.filter(pk__in=[c.pk for c in rows]).update(export_batch=batch, exported_at=now)
+    return batch
+
+
+def acknowledge(path: Path) -> dict:
+    """Read the core systems' acknowledgement (CSV: policy_no, role, seq, field, changed_at, result
+    accepted|rejected, message; UTF-8 or GBK) and record it on the exported corrections."""
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("gbk")
+    reader = csv.DictReader(io.StringIO(text))
+    missing = set(ACK_COLUMNS[:6]) - set(reader.fieldnames or ())
+    if missing:
+        raise RemediationError(
+            f"回执缺少列：{', '.join(sorted(missing))} / acknowledgement lacks {sorted(missing)}"
+        )
+    exported = {
+        (c.policy_no, c.role, str(c.seq), c.field, _changed_at(c)): c
+        for c in Correction.objects.filter(export_batch__isnull=False, ack_status="")
+    }
+    counts = {"accepted": 0, "rejected": 0, "unknown": 0}
+    now = timezone.now()
+    batches = set()
+    with transaction.atomic():
+        for row in reader:
+            key = tuple(
+                (row.get(k) or "").strip() for k in ("policy_no", "role", "seq", "field", "changed_at")
+            )
+            c = exported.get(key)
+            result = (row.get("result") or "").strip().lower()
+            if c is None or result not in ("accepted", "rejected"):
+                counts["unknown"] += 1
+                continue
+            Correction.objects.filter(pk=c.pk).update(
+                ack_status=result, ack_message=(row.get("message") or "")[:500]
+            )
+            counts[result] += 1
+            batches.add(c.export_batch_id)
+            if result == "rejected":
+                _event(c.task_id, None, "ack_rejected", c.task.status, c.task.status,
+                       f"core system rejected {c.field}: {row.get('message', '')}")  # fmt: skip
+        for b in batches:
+            agg = Correction.objects.filter(export_batch_id=b).aggregate(
+                a=Count("id", filter=Q(ack_status="accepted")), r=Count("id", filter=Q(ack_status="rejected"))
+            )
+            ExportBatch.objects.filter(pk=b).update(acked_at=now, accepted=agg["a"], rejected=agg["r"])
+    return counts
+
+
+# --- reading (pages, API): scoped, masked, logged -------------------------------------------------
+
+
+def progress(ctx, *, days: int = 30, today: dt.date | None = None) -> dict:
+    """Open / closed / overdue tasks by channel and by branch, and a burn-down of open tasks per day."""
+    today = today or timezone.localdate()
+    qs = scoped_tasks(ctx)
+    counts = {
+        "open": Count("id", filter=~Q(status=S.CLOSED)),
+        "closed": Count("id", filter=Q(status=S.CLOSED)),
+        "overdue": Count("id", filter=~Q(status=S.CLOSED) & Q(due_on__lt=today)),
+    }
+    by_channel = list(qs.values("channel").annotate(**counts).order_by("channel"))
+    by_branch = list(qs.values("branch_code").annotate(**counts).order_by("branch_code"))
+    total = qs.aggregate(**counts)
+    burn = []
+    tz = timezone.get_current_timezone()
+    for i in range(days, -1, -1):
+        day = today - dt.timedelta(days=i)
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+        n = qs.filter(created_at__lt=end).filter(Q(closed_at__isnull=True) | Q(closed_at__gte=end)).count()
+        burn.append({"day": day.isoformat(), "open": n})
+    return {"total": total, "by_channel": by_channel, "by_branch": by_branch, "burndown": burn}
+
+
+def read_corrections(ctx, task: Task) -> list[dict]:
+    """The task's corrections with old and new values masked; the read is logged first."""
+    from custos.access import readlog
+
+    rows = list(task.corrections.select_related("proposed_by", "reviewed_by", "verified_by").order_by("id"))
+    readlog.append(user=ctx.user, staff_no=ctx.staff_no, action="task_view", model="correction",
+                   record_ids=[c.pk for c in rows], fields=["old_value", "new_value"], client=ctx.client,
+                   outcome="ok" if rows else "empty")  # fmt: skip
+    out = []
+    for c in rows:
+        out.append({
+            "id": c.pk, "field": c.field, "status": c.status, "status_label": c.get_status_display(),
+            "old_value": _mask(c.field, c.old_value), "new_value": _mask(c.field, c.new_value),
+            "request_no": c.request_no, "forced": c.forced, "evidence_id": c.evidence_id,
+            "proposed_by": c.proposed_by.username, "proposed_at": c.proposed_at,
+            "reviewed_by": c.reviewed_by.username if c.reviewed_by else "", "review_note": c.review_note,
+            "verified_by": c.verified_by.username if c.verified_by else "", "exported_at": c.exported_at,
+            "ack_status": c.ack_status,
+        })  # fmt: skip
+    return out
+
+
+def _mask(field_name: str, value: str) -> str:
+    if not value:
+        return ""
+    if field_name in masking.FIELD_MASKS:
+        return str(masking.mask_field(field_name, value))
+    return value

@@ -1,0 +1,369 @@
+"""Remediation: tasks follow findings (不重不漏), assignment, the state machine and each refusal.
+
+The book is tests/conftest.py's small book (4 policies, 2 parties each); findings are written
+directly, as a check run would leave them, so each test shows one rule in a few lines."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from custos.checks.models import CheckRun, Finding
+from custos.crypto import keyring
+from custos.remediation import services as svc
+from custos.remediation.models import (
+    Correction,
+    CorrectionHistory,
+    Evidence,
+    Sample,
+    Task,
+    TaskEvent,
+    Violation,
+)
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db
+
+PDF = b"%PDF-1.4\n% evidence\n"
+
+
+@pytest.fixture(autouse=True)
+def keys(custos_home):
+    with keyring.editing() as data:
+        keyring.ensure_data_keys(data)
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def new_run(load) -> CheckRun:
+    return CheckRun.objects.create(load=load, status=CheckRun.Status.RUNNING)
+
+
+def finding(run, policy_no, role="applicant", seq=1, code="PH03", field="mobile", **kw) -> Finding:
+    from custos.book.models import Policy
+
+    p = Policy.objects.get(policy_no=policy_no)
+    return Finding.objects.create(
+        check_code=code, policy_no=policy_no, role=role, seq=seq, field=field, category="false",
+        severity="high", value="13800138000", opened_run=run, last_seen_run=run, opened_at=timezone.now(),
+        channel=p.channel, branch_code=p.branch_code, agent_no=p.agent_no, partner_code=p.partner_code, **kw,
+    )  # fmt: skip
+
+
+def close(f: Finding, run) -> None:
+    Finding.objects.filter(pk=f.pk).update(status="closed", closed_run=run, closed_at=timezone.now())
+
+
+@pytest.fixture
+def people(small_book):
+    from custos.book.models import Staff
+
+    Staff.objects.filter(staff_no="A1").update(supervisor_no="M1")
+    Staff.objects.create(staff_no="M1", name="经理", branch_code="GZ", channel="agency", position="manager",
+                         first_load=small_book, last_load=small_book)  # fmt: skip
+    return {
+        "agent": make_user("agent1", "agent", staff_no="A1"),
+        "agent2": make_user("agent2", "agent", staff_no="A2"),
+        "partner": make_user("bank1", "partner_staff", partner_code="BK1"),
+        "manager": make_user("mgr", "channel_manager", staff_no="M1", channel="agency", branch_code="GD"),
+        "bank_mgr": make_user("bmgr", "channel_manager", channel="bancassurance"),
+        "cs": make_user("cs1", "customer_service"),
+        "cs2": make_user("cs2", "customer_service"),
+        "compliance": make_user("comp", "compliance"),
+    }
+
+
+def test_sync_groups_findings_per_party_without_duplicates_or_omissions(small_book, people):
+    run = new_run(small_book)
+    f1 = finding(run, "P1")
+    f2 = finding(run, "P1", code="NM02", field="name")
+    f3 = finding(run, "P1", role="insured", code="ID03", field="id_no")
+    f4 = finding(run, "P3", role="policy", seq=0, code="SC04", field="parties")
+    counts = svc.sync_tasks(run)
+    assert (counts.created, counts.linked) == (3, 4)
+    assert svc.invariants() == dict.fromkeys(svc.invariants(), 0)
+    task = Task.objects.get(policy_no="P1", role="applicant")
+    assert task.open_findings == 2 and sorted(task.checks.split(",")) == ["NM02", "PH03"]
+    assert task.due_on == timezone.localdate() + dt.timedelta(days=30)
+
+    # again: nothing new; a new finding of the same party joins its open task
+    assert svc.sync_tasks(run).created == 0
+    run2 = new_run(small_book)
+    f5 = finding(run2, "P1", code="PH05", field="phone")
+    counts = svc.sync_tasks(run2)
+    assert (counts.created, counts.linked) == (0, 1)
+    task.refresh_from_db()
+    assert task.open_findings == 3
+
+    # a later book closes part of the task, then the rest: the task closes with the book
+    close(f1, run2)
+    svc.sync_tasks(run2)
+    task.refresh_from_db()
+    assert (task.status, task.open_findings) == ("open", 2)
+    close(f2, run2), close(f5, run2)
+    assert svc.sync_tasks(run2).closed == 1
+    task.refresh_from_db()
+    assert (task.status, task.close_reason, task.closed_run_id) == ("closed", "book", run2.pk)
+    assert list(task.events.values_list("action", flat=True))[-1] == "close"
+
+    # the identity fails again in a later book: a new episode, a new task (the old one stays closed)
+    run3 = new_run(small_book)
+    finding(run3, "P1")
+    assert svc.sync_tasks(run3).created == 1
+    assert Task.objects.filter(policy_no="P1", role="applicant").count() == 2
+    assert svc.invariants() == dict.fromkeys(svc.invariants(), 0)
+    assert f3.pk and f4.pk
+
+
+def test_database_refuses_two_open_tasks_for_one_party(small_book):
+    from django.db import IntegrityError, transaction
+
+    run = new_run(small_book)
+    kw = {"policy_no": "P1", "role": "applicant", "seq": 1, "due_on": dt.date.today(), "opened_run": run,
+          "created_at": timezone.now()}  # fmt: skip
+    Task.objects.create(**kw)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Task.objects.create(**kw)
+    Task.objects.update(status="closed")
+    Task.objects.create(**kw)  # a closed task does not count
+
+
+def test_assignment_rules(small_book, people):
+    from custos.book.models import Staff
+
+    run = new_run(small_book)
+    finding(run, "P1")  # agency, agent A1 → the agent
+    finding(run, "P2")  # bancassurance through BK1 → the partner's contact
+    finding(run, "P3")  # agency, agent A2 at BJ → agent2
+    svc.sync_tasks(run)
+    got = {t.policy_no: (t.assignee.username, t.assign_rule) for t in Task.objects.select_related("assignee")}
+    assert got == {"P1": ("agent1", "agent"), "P2": ("bank1", "partner"), "P3": ("agent2", "agent")}
+    assert TaskEvent.objects.filter(action="assign").count() == 3
+
+    # A1 leaves: P1 is an orphan and goes to the agency channel manager of its branch (GD covers GZ)
+    Staff.objects.filter(staff_no="A1").update(left_on=dt.date(2020, 1, 1))
+    svc.assign_tasks()
+    t = Task.objects.get(policy_no="P1")
+    assert (t.assignee.username, t.assign_rule) == ("mgr", "channel_manager")
+
+
+def test_bulk_reassignment_by_managers_only(small_book, people):
+    run = new_run(small_book)
+    finding(run, "P1")
+    svc.sync_tasks(run)
+    t = Task.objects.get()
+    with pytest.raises(svc.NotAllowed):
+        svc.reassign([t.pk], people["agent2"], people["agent"])
+    with pytest.raises(svc.NotAllowed):  # P1 is not in agent2's portfolio
+        svc.reassign([t.pk], people["agent2"], people["compliance"])
+    assert svc.reassign([t.pk], people["manager"], people["compliance"], "休假") == 1
+    t.refresh_from_db()
+    assert (t.assignee.username, t.assign_rule) == ("mgr", "manual")
+
+
+def make_task(small_book, policy_no="P1", field="mobile", code="PH03"):
+    run = new_run(small_book)
+    finding(run, policy_no, code=code, field=field)
+    svc.sync_tasks(run)
+    return Task.objects.get(policy_no=policy_no, status__in=["open"]), run
+
+
+def test_full_flow_attempt_correct_review_verify(small_book, people):
+    from custos.book.models import Party, Policy
+
+    Policy.objects.filter(policy_no="P1").update(issued_on=dt.date(2020, 1, 1))
+    task, run = make_task(small_book)
+    agent, cs, cs2 = people["agent"], people["cs"], people["cs2"]
+    svc.record_attempt(task, agent, "phone", "13812345678", "reached", "客户确认手机已换")
+    assert task.status == "contacting"
+    assert "13812345678" not in task.attempts.get().contact_sealed
+    ev = svc.store_evidence("申请书.pdf", PDF, agent)
+    assert svc.open_evidence(ev) == PDF and PDF not in open(ev.path, "rb").read()
+    c = svc.propose_correction(task, agent, "mobile", "13912345678", request_no="BQ2026001", evidence=ev,
+                               version=task.version)  # fmt: skip
+    assert task.status == "review" and c.old_value == "13812345678"
+    svc.review_correction(c, cs, approve=True, note="材料齐全")
+    task.refresh_from_db()
+    assert task.status == "corrected"
+    assert Party.objects.get(policy_no="P1", role="applicant").mobile == "13912345678"
+    h = CorrectionHistory.objects.get()
+    assert (h.old_value, h.new_value, h.applied_by) == ("13812345678", "13912345678", cs)
+    svc.verify_task(task, cs2, contact="13912345678", success=True)
+    assert task.status == "verified"
+    assert Correction.objects.get().status == "verified"
+    transitions = list(task.events.filter(action="transition").values_list("from_status", "to_status"))
+    assert transitions == [("open", "contacting"), ("contacting", "review"), ("review", "corrected"),
+                           ("corrected", "verified")]  # fmt: skip
+    assert all(e.actor_id for e in task.events.filter(action="transition"))
+
+
+def test_refusals(small_book, people):
+    from custos.book.models import Policy
+
+    Policy.objects.filter(policy_no="P1").update(issued_on=dt.date(2020, 1, 1))
+    task, run = make_task(small_book)
+    agent, cs = people["agent"], people["cs"]
+
+    # change of contact data of an issued policy without a customer request number
+    with pytest.raises(svc.RequestNumberRequired, match="申请单号"):
+        svc.propose_correction(task, agent, "mobile", "13912345678")
+    assert not Correction.objects.exists() and task.status == "open"
+
+    # illegal transition and closing without verification
+    with pytest.raises(svc.IllegalTransition, match="Illegal transition: open → verified"):
+        svc.transition(task, "verified", cs)
+    with pytest.raises(svc.IllegalTransition, match="Only a verified correction closes a task"):
+        svc.close_task(task, cs)
+    task.refresh_from_db()
+    assert task.status == "open"
+
+    # self-approval (four eyes)
+    c = svc.propose_correction(task, cs, "name", "张三", version=task.version)  # name needs no request no
+    with pytest.raises(svc.SelfApproval, match="four eyes"):
+        svc.review_correction(c, cs, approve=True)
+    c.refresh_from_db()
+    assert c.status == "proposed"
+    with pytest.raises(svc.NotAllowed):  # an agent does not review
+        svc.review_correction(c, agent, approve=True)
+
+    # verification before correction
+    with pytest.raises(svc.IllegalTransition):
+        svc.verify_task(task, cs, contact="13812345678", success=True)
+
+    # out of scope
+    with pytest.raises(svc.NotAllowed):
+        svc.record_attempt(task, people["agent2"], "phone", "1", "reached")
+
+    # evidence: wrong type, too large
+    with pytest.raises(svc.EvidenceRejected):
+        svc.store_evidence("x.exe", b"MZ\x90\x00", agent)
+    with pytest.raises(svc.EvidenceRejected):
+        svc.store_evidence("big.pdf", b"%PDF" + b"0" * (5 * 1024 * 1024 + 1), agent)
+    assert not Evidence.objects.exists()
+
+
+def test_forced_contact_change_is_an_sc01_violation(small_book, people):
+    from custos.book.models import Policy
+
+    Policy.objects.filter(policy_no="P1").update(issued_on=dt.date(2020, 1, 1))
+    task, _ = make_task(small_book)
+    c = svc.propose_correction(task, people["agent"], "address", "广东省广州市天河区体育东路8号", force=True)
+    assert c.forced
+    v = Violation.objects.get()
+    assert (v.code, v.user, v.staff_no, v.policy_no, v.correction) == ("SC01", people["agent"], "A1", "P1", c)
+
+
+def test_not_issued_policy_needs_no_request_number(small_book, people):
+    task, _ = make_task(small_book)  # issued_on is empty in the small book
+    c = svc.propose_correction(task, people["agent"], "mobile", "13912345678")
+    assert not c.forced and not Violation.objects.exists()
+
+
+def test_stale_version_is_a_conflict_that_keeps_the_input(small_book, people):
+    task, _ = make_task(small_book)
+    seen = task.version
+    svc.record_attempt(task, people["agent"], "sms", "13812345678", "sent", version=seen)
+    stale = Task.objects.get(pk=task.pk)
+    stale.version = seen
+    with pytest.raises(svc.Conflict) as e:
+        svc.propose_correction(stale, people["cs"], "name", "张三", version=seen)
+    assert e.value.kept["new_value"] == "张三"
+    assert not Correction.objects.exists()
+
+
+def test_verification_must_reach_the_corrected_contact_and_failure_returns_to_contacting(small_book, people):
+    task, _ = make_task(small_book)
+    c = svc.propose_correction(task, people["agent"], "mobile", "13912345678")
+    svc.review_correction(c, people["cs"], approve=True)
+    task.refresh_from_db()
+    with pytest.raises(svc.RemediationError, match="corrected contact"):
+        svc.verify_task(task, people["cs2"], contact="13812345678", success=True)
+    with pytest.raises(svc.NotAllowed):
+        svc.verify_task(task, people["agent"], contact="13912345678", success=True)
+    svc.verify_task(task, people["cs2"], contact="13912345678", success=False, note="空号")
+    assert task.status == "contacting"
+    assert Correction.objects.get().status == "failed"
+
+
+def test_rejected_correction_changes_nothing(small_book, people):
+    from custos.book.models import Party
+
+    task, _ = make_task(small_book)
+    c = svc.propose_correction(task, people["agent"], "mobile", "13912345678")
+    svc.review_correction(c, people["cs"], approve=False, note="无证明")
+    task.refresh_from_db()
+    assert task.status == "contacting" and Correction.objects.get().status == "rejected"
+    assert Party.objects.get(policy_no="P1", role="applicant").mobile == "13812345678"
+
+
+def test_sampling_failure_reopens_and_counts_against_the_closer(small_book, people):
+    task, run = make_task(small_book)
+    c = svc.propose_correction(task, people["agent"], "mobile", "13912345678")
+    svc.review_correction(c, people["cs"], approve=True)
+    task.refresh_from_db()
+    svc.verify_task(task, people["cs2"], contact="13912345678", success=True)
+    close(Finding.objects.get(), new_run(small_book))
+    svc.sync_tasks(CheckRun.objects.latest("id"))
+    task.refresh_from_db()
+    assert (task.status, task.close_reason) == ("closed", "verified")
+    (sample,) = svc.draw_samples(people["compliance"], share=1.0, seed=1)
+    assert sample.closer == people["cs2"]  # the verifier, since the book closed it
+    with pytest.raises(svc.SelfApproval):
+        svc.record_sample(sample, people["cs2"], passed=False)
+    svc.record_sample(sample, people["compliance"], passed=False, note="回访录音不符")
+    task.refresh_from_db()
+    assert (task.status, task.reopened) == ("contacting", True)
+    assert Sample.objects.filter(result="failed", closer=people["cs2"]).count() == 1
+    svc.sync_tasks(CheckRun.objects.latest("id"))  # a reopened task is not closed by the book again
+    task.refresh_from_db()
+    assert task.status == "contacting"
+    assert svc.draw_samples(share=1.0) == []  # sampled once
+
+
+def test_reminders_and_escalation(small_book, people):
+    run = new_run(small_book)
+    finding(run, "P1")
+    finding(run, "P3")
+    svc.sync_tasks(run)
+    today = timezone.localdate()
+    Task.objects.filter(policy_no="P1").update(due_on=today + dt.timedelta(days=3))
+    Task.objects.filter(policy_no="P3").update(due_on=today - dt.timedelta(days=1))
+    out = svc.remind(today=today)
+    assert out["reminded"] == 1
+    # P3's agent A2 has no supervisor: straight to compliance
+    p3 = Task.objects.get(policy_no="P3")
+    assert (p3.escalation, p3.escalated_to) == (2, people["compliance"])
+    Task.objects.filter(policy_no="P1").update(due_on=today - dt.timedelta(days=1))
+    out = svc.remind(today=today, now=timezone.now() + dt.timedelta(seconds=1))
+    p1 = Task.objects.get(policy_no="P1")
+    assert (p1.escalation, p1.escalated_to) == (1, people["manager"])
+    out = svc.remind(today=today + dt.timedelta(days=20), now=timezone.now() + dt.timedelta(seconds=2))
+    p1.refresh_from_db()
+    assert (p1.escalation, p1.escalated_to) == (2, people["compliance"])
+    assert TaskEvent.objects.filter(action="escalate").count() == 3
+
+
+def test_export_and_acknowledge(small_book, people, tmp_path):
+    task, _ = make_task(small_book)
+    c = svc.propose_correction(task, people["agent"], "name", "张三丰")
+    svc.review_correction(c, people["cs"], approve=True)
+    task.refresh_from_db()
+    svc.verify_task(task, people["cs2"], contact="13812345678", success=True)
+    out = tmp_path / "changes.csv"
+    batch = svc.export_corrections(out, encoding="gbk")
+    text = out.read_bytes().decode("gbk")
+    assert text.splitlines()[0] == ",".join(svc.CHANGE_COLUMNS)
+    assert "P1,applicant,1,name,张三伟,张三丰," in text and ",A1," in text
+    assert batch.rows == 1 and Correction.objects.get().export_batch == batch
+    assert svc.export_corrections(tmp_path / "again.csv").rows == 0  # exported once
+    line = text.splitlines()[1].split(",")
+    ack = tmp_path / "ack.csv"
+    ack.write_text("policy_no,role,seq,field,changed_at,result,message\n"
+                   f"{','.join(line[:4])},{line[6]},accepted,\n", encoding="utf-8")  # fmt: skip
+    assert svc.acknowledge(ack) == {"accepted": 1, "rejected": 0, "unknown": 0}
+    batch.refresh_from_db()
+    assert batch.accepted == 1 and batch.acked_at
+    assert Correction.objects.get().ack_status == "accepted"
