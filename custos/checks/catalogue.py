@@ -16,7 +16,7 @@ from datetime import date
 from string import Template
 from typing import Any
 
-from custos.checks.engine.prepare import RID_TYPES, age, ymd
+from custos.checks.engine.prepare import RID_TYPES, age, contains_any, ends_any, ymd
 
 ALL = ("applicant", "insured", "beneficiary")
 
@@ -31,13 +31,38 @@ class Check:
     message_zh: str
     message_en: str
     basis: str
-    sql: str
+    sql: str | tuple[Rule, ...]  # a SELECT, or single-row rules (see Rule)
     params: dict[str, Any] = field(default_factory=dict)
     cross_record: bool = False
 
-    def compiled(self, params: dict[str, Any]) -> str:
+    def _fill(self, text: str, params: dict[str, Any]) -> str:
         values = {k: _sql_value(v) for k, v in {**self.params, **params}.items()}
-        return Template(self.sql).safe_substitute(values)
+        return Template(text).safe_substitute(values)
+
+    @property
+    def single_row(self) -> bool:
+        return not isinstance(self.sql, str)
+
+    def rules(self, params: dict[str, Any]) -> list[Rule]:
+        """The single-row rules with parameters filled in (empty for a query check)."""
+        if isinstance(self.sql, str):
+            return []
+        return [
+            Rule(
+                self._fill(r.where, params),
+                r.field,
+                r.roles,
+                self._fill(r.value, params),
+                self._fill(r.proposed, params),
+            )
+            for r in self.sql
+        ]
+
+    def compiled(self, params: dict[str, Any]) -> str:
+        """The check as one SELECT (policy_no, role, seq, field, value, proposed)."""
+        if isinstance(self.sql, str):
+            return self._fill(self.sql, params)
+        return " UNION ALL ".join(r.select() for r in self.rules(params))
 
 
 def _sql_value(v: Any) -> str:
@@ -54,16 +79,41 @@ def _roles(roles: tuple[str, ...]) -> str:
     return "role IN (" + ", ".join(f"'{r}'" for r in roles) + ")"
 
 
-def row(where: str, fld: str, roles: tuple[str, ...] = ALL, value: str | None = None, proposed: str = "NULL") -> str:
+@dataclass(frozen=True)
+class Rule:
+    """A single-row rule: parties of ``roles`` (None: every party) where ``where`` holds give a
+    finding on ``field`` with ``value`` and ``proposed``. The compiler evaluates the rules of every
+    single-row check in one scan of ``pt``; ``Check.compiled`` gives the same rule as a SELECT."""
+
+    where: str
+    field: str
+    roles: tuple[str, ...] | None
+    value: str
+    proposed: str = "NULL"
+
+    def condition(self) -> str:
+        return f"{_roles(self.roles)} AND ({self.where})" if self.roles else f"({self.where})"
+
+    def select(self) -> str:
+        return (
+            f"SELECT policy_no, role, seq, '{self.field}' AS field, {self.value} AS value, "
+            f"{self.proposed} AS proposed FROM pt WHERE {self.condition()}"
+        )
+
+
+def row(
+    where: str,
+    fld: str,
+    roles: tuple[str, ...] | None = ALL,
+    value: str | None = None,
+    proposed: str = "NULL",
+) -> tuple[Rule, ...]:
     """A single-row check: parties of ``roles`` where ``where`` holds."""
-    return (
-        f"SELECT policy_no, role, seq, '{fld}' AS field, {value or fld} AS value, {proposed} AS proposed "
-        f"FROM pt WHERE {_roles(roles)} AND ({where})"
-    )
+    return (Rule(where, fld, roles, value or fld, proposed),)
 
 
-def rows(*parts: str) -> str:
-    return " UNION ALL ".join(parts)
+def rows(*parts: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    return tuple(r for p in parts for r in p)
 
 
 def family_shared(key: str, family: str, roles: tuple[str, ...], fld: str) -> str:
@@ -94,7 +144,9 @@ def family_shared(key: str, family: str, roles: tuple[str, ...], fld: str) -> st
 RID = f"id_type IN {RID_TYPES}"
 VALID_ID = "coalesce(id18, false) AND id_check = substr(id_n, 18, 1) AND coalesce(id_date_real, false)"
 HAN = "㐀-䶿一-鿿豈-﫿"
-RUNS = "01234567|12345678|23456789|98765432|87654321|76543210"
+RUNS = ("01234567", "12345678", "23456789", "98765432", "87654321", "76543210")
+RURAL = ("村", "乡", "镇", "组", "屯", "嘎查")
+VAGUE_ENDS = ("附近", "对面", "旁边", "路", "街", "道")
 APP = ("applicant",)
 INS_BEN = ("insured", "beneficiary")
 BIRTH = "coalesce(birth_date, id_birth)"
@@ -122,40 +174,117 @@ FEMALE_REL = "('mother', 'daughter', 'grandmother', 'granddaughter', 'elder_sist
 
 CATALOGUE: list[Check] = [
     # --- ID ------------------------------------------------------------------------------------
-    Check("ID01", "missing", "high", ALL, ("id_type", "id_no"), "证件类型或证件号码为空",
-          "ID type or ID number is empty", "M82",
-          rows(row("id_type IS NULL", "id_type"), row("id_n IS NULL", "id_no"))),
-    Check("ID02", "false", "high", ALL, ("id_no",), "居民身份证号码不是18位（17位数字加校验位）",
-          "Resident ID number is not 18 characters (17 digits and a check digit)", "GB11643",
-          row(f"{RID} AND id_n IS NOT NULL AND NOT coalesce(id18, false) AND NOT coalesce(id15, false)", "id_no")),
-    Check("ID03", "false", "high", ALL, ("id_no",), "身份证号码校验位错误",
-          "Check digit of the ID number is wrong", "GB11643",
-          row("id18 AND id_check <> substr(id_n, 18, 1)", "id_no")),
-    Check("ID04", "false", "high", ALL, ("id_no",), "身份证号码中的出生日期不是真实日期、晚于今天或早于1900年",
-          "The birth date in the ID number is not a real date, is in the future or before 1900", "GB11643",
-          row("(id18 OR id15) AND (NOT id_date_real OR id_birth > ${as_of} OR id_y < 1900)", "id_no"),
-          {"as_of": date.today()}),
-    Check("ID05", "false", "high", ALL, ("id_no",), "身份证号码的地址码在GB2260中从未存在",
-          "The ID number's address code never existed in GB2260", "GB2260",
-          row("(id18 OR id15) AND substr(id_n, 1, 1) <> '9' AND NOT EXISTS "
-              "(SELECT 1 FROM ref_gb2260 r WHERE r.code = substr(pt.id_n, 1, 6))", "id_no")),
-    Check("ID06", "false", "high", ALL, ("birth_date",), "出生日期与身份证号码中的出生日期不一致",
-          "Birth date differs from the date in the ID number", "M82, GB11643",
-          row("(id18 OR id15) AND id_date_real AND birth_date IS NOT NULL AND birth_date <> id_birth",
-              "birth_date", value="CAST(birth_date AS VARCHAR)", proposed="CAST(id_birth AS VARCHAR)")),
-    Check("ID07", "false", "high", ALL, ("gender",), "性别与身份证号码第17位不一致（奇数为男）",
-          "Gender differs from the ID number's 17th digit (odd = male)", "M82, GB11643",
-          row("(id18 OR id15) AND gender IS NOT NULL AND gender <> id_gender", "gender", proposed="id_gender")),
-    Check("ID08", "false", "high", ALL, ("id_no",), "占位身份证号码（重复数字、连续数字、顺序码为000或公开示例号码）",
-          "Placeholder ID number (one digit repeated, a run of digits, sequence 000, or a published example)",
-          "M82",
-          row("(id18 OR id15) AND (length(replace(substr(id_n, 1, 17), substr(id_n, 1, 1), '')) = 0"
-              f" OR regexp_matches(substr(id_n, 1, 17), '{RUNS}')"
-              " OR (id18 AND substr(id_n, 15, 3) = '000')"
-              " OR lower(id_n) IN (SELECT value FROM ref_placeholders WHERE kind = 'id_no'))", "id_no")),
-    Check("ID09", "false", "high", ALL, ("id_no",), "同一身份证号码在不同保单上对应不同的姓名或出生日期",
-          "The same ID number carries different names or birth dates across the book", "M82",
-          """
+    Check(
+        "ID01",
+        "missing",
+        "high",
+        ALL,
+        ("id_type", "id_no"),
+        "证件类型或证件号码为空",
+        "ID type or ID number is empty",
+        "M82",
+        rows(row("id_type IS NULL", "id_type"), row("id_n IS NULL", "id_no")),
+    ),
+    Check(
+        "ID02",
+        "false",
+        "high",
+        ALL,
+        ("id_no",),
+        "居民身份证号码不是18位（17位数字加校验位）",
+        "Resident ID number is not 18 characters (17 digits and a check digit)",
+        "GB11643",
+        row(
+            f"{RID} AND id_n IS NOT NULL AND NOT coalesce(id18, false) AND NOT coalesce(id15, false)", "id_no"
+        ),
+    ),
+    Check(
+        "ID03",
+        "false",
+        "high",
+        ALL,
+        ("id_no",),
+        "身份证号码校验位错误",
+        "Check digit of the ID number is wrong",
+        "GB11643",
+        row("id18 AND id_check <> substr(id_n, 18, 1)", "id_no"),
+    ),
+    Check(
+        "ID04",
+        "false",
+        "high",
+        ALL,
+        ("id_no",),
+        "身份证号码中的出生日期不是真实日期、晚于今天或早于1900年",
+        "The birth date in the ID number is not a real date, is in the future or before 1900",
+        "GB11643",
+        row("(id18 OR id15) AND (NOT id_date_real OR id_birth > ${as_of} OR id_y < 1900)", "id_no"),
+        {"as_of": date.today()},
+    ),
+    Check(
+        "ID05",
+        "false",
+        "high",
+        ALL,
+        ("id_no",),
+        "身份证号码的地址码在GB2260中从未存在",
+        "The ID number's address code never existed in GB2260",
+        "GB2260",
+        row("(id18 OR id15) AND substr(id_n, 1, 1) <> '9' AND NOT gb_known", "id_no"),
+    ),
+    Check(
+        "ID06",
+        "false",
+        "high",
+        ALL,
+        ("birth_date",),
+        "出生日期与身份证号码中的出生日期不一致",
+        "Birth date differs from the date in the ID number",
+        "M82, GB11643",
+        row(
+            "(id18 OR id15) AND id_date_real AND birth_date IS NOT NULL AND birth_date <> id_birth",
+            "birth_date",
+            value="CAST(birth_date AS VARCHAR)",
+            proposed="CAST(id_birth AS VARCHAR)",
+        ),
+    ),
+    Check(
+        "ID07",
+        "false",
+        "high",
+        ALL,
+        ("gender",),
+        "性别与身份证号码第17位不一致（奇数为男）",
+        "Gender differs from the ID number's 17th digit (odd = male)",
+        "M82, GB11643",
+        row("(id18 OR id15) AND gender IS NOT NULL AND gender <> id_gender", "gender", proposed="id_gender"),
+    ),
+    Check(
+        "ID08",
+        "false",
+        "high",
+        ALL,
+        ("id_no",),
+        "占位身份证号码（重复数字、连续数字、顺序码为000或公开示例号码）",
+        "Placeholder ID number (one digit repeated, a run of digits, sequence 000, or a published example)",
+        "M82",
+        row(
+            "(id18 OR id15) AND (length(replace(substr(id_n, 1, 17), substr(id_n, 1, 1), '')) = 0"
+            f" OR {contains_any('substr(id_n, 1, 17)', RUNS)}"
+            " OR (id18 AND substr(id_n, 15, 3) = '000') OR id_ph)",
+            "id_no",
+        ),
+    ),
+    Check(
+        "ID09",
+        "false",
+        "high",
+        ALL,
+        ("id_no",),
+        "同一身份证号码在不同保单上对应不同的姓名或出生日期",
+        "The same ID number carries different names or birth dates across the book",
+        "M82",
+        """
           WITH c AS (
             SELECT id_n FROM pt WHERE (id18 OR id15) AND name_n IS NOT NULL
             GROUP BY id_n HAVING count(DISTINCT name_n) > 1 OR count(DISTINCT birth_date) > 1
@@ -171,14 +300,33 @@ CATALOGUE: list[Check] = [
                           AND v.birth_date IS NOT DISTINCT FROM pt.birth_date
                   JOIN top ON top.id_n = pt.id_n JOIN ties ON ties.id_n = pt.id_n
           WHERE v.n < top.n OR ties.k > 1
-          """, cross_record=True),
-    Check("ID10", "missing", "medium", ALL, ("id_no",), "15位旧身份证号码，须升级为18位（已给出建议号码）",
-          "Legacy 15-digit ID number: must be upgraded to 18 digits (custos proposes the 18-digit form)",
-          "M82, GB11643", row("id15", "id_no", proposed="id_upgraded")),
-    Check("ID11", "false", "medium", ALL, ("id_type", "id_no"), "证件类型与证件号码不符",
-          "ID type contradicts the number", "M82",
-          row(f"""id_n IS NOT NULL AND (
-               ({RID} AND (regexp_matches(id_n, '^8[123]0000') OR regexp_matches(id_n, '^9[0-9]{{5}}')))
+          """,
+        cross_record=True,
+    ),
+    Check(
+        "ID10",
+        "missing",
+        "medium",
+        ALL,
+        ("id_no",),
+        "15位旧身份证号码，须升级为18位（已给出建议号码）",
+        "Legacy 15-digit ID number: must be upgraded to 18 digits (custos proposes the 18-digit form)",
+        "M82, GB11643",
+        row("id15", "id_no", proposed="id_upgraded"),
+    ),
+    Check(
+        "ID11",
+        "false",
+        "medium",
+        ALL,
+        ("id_type", "id_no"),
+        "证件类型与证件号码不符",
+        "ID type contradicts the number",
+        "M82",
+        row(
+            f"""id_n IS NOT NULL AND (
+               ({RID} AND (substr(id_n, 1, 6) IN ('810000', '820000', '830000')
+                          OR (substr(id_n, 1, 1) = '9' AND regexp_matches(id_n, '^9[0-9]{{5}}'))))
             OR (id_type = 'hk_macau_permit' AND NOT regexp_matches(id_n, '^[HM][0-9]{{8,10}}$'))
             OR (id_type = 'taiwan_permit' AND NOT regexp_matches(id_n, '^[0-9]{{8}}$'))
             OR (id_type = 'hmt_residence_permit' AND NOT regexp_matches(id_n, '^8[123]0000[0-9]{{11}}[0-9X]$'))
@@ -186,107 +334,275 @@ CATALOGUE: list[Check] = [
                 AND NOT regexp_matches(id_n, '^(9[0-9]{{16}}[0-9X]|[A-Z]{{3}}[0-9]{{12}})$'))
             OR (id_type = 'passport' AND NOT regexp_matches(id_n, '^[A-Z0-9]{{5,17}}$'))
             OR (id_type = 'birth_certificate' AND NOT regexp_matches(id_n, '^[A-Z][0-9]{{9}}$')))""",
-              "id_no")),
-    Check("ID12", "false", "medium", ALL, ("id_valid_until",), "证件在投保日期之前已过期",
-          "The document had expired before the application date", "M82",
-          row("id_valid_until IS NOT NULL AND applied_on IS NOT NULL AND id_valid_until < applied_on",
-              "id_valid_until", value="CAST(id_valid_until AS VARCHAR)")),
+            "id_no",
+        ),
+    ),
+    Check(
+        "ID12",
+        "false",
+        "medium",
+        ALL,
+        ("id_valid_until",),
+        "证件在投保日期之前已过期",
+        "The document had expired before the application date",
+        "M82",
+        row(
+            "id_valid_until IS NOT NULL AND applied_on IS NOT NULL AND id_valid_until < applied_on",
+            "id_valid_until",
+            value="CAST(id_valid_until AS VARCHAR)",
+        ),
+    ),
     # --- NM ------------------------------------------------------------------------------------
-    Check("NM01", "missing", "high", ALL, ("name",), "姓名为空", "Name is empty", "M82",
-          row("name_n IS NULL", "name")),
-    Check("NM02", "false", "high", ALL, ("name",), "占位姓名（如“客户”“先生”“测试”“某某”或重复字符）",
-          "Placeholder name (客户, 先生, 测试, 某某, a repeated character…)", "M82",
-          row("lower(name_n) IN (SELECT value FROM ref_placeholders WHERE kind = 'name')"
-              " OR (length(name_n) >= 2 AND length(replace(name_n, substr(name_n, 1, 1), '')) = 0)"
-              " OR regexp_matches(name_n, '^[xX*]+$')"
-              f" OR regexp_matches(name_n, '^[{HAN}](先生|女士|小姐)$')", "name")),
-    Check("NM03", "false", "medium", ALL, ("name",), "姓名含有不可能出现的字符（数字、除间隔号·外的标点、中英文混杂）",
-          "Name contains characters a name cannot have (digits, punctuation other than ·, mixed scripts)", "M82",
-          row(f"NOT regexp_matches(translate(name_n, '•・‧∙⋅', '·····'), '^([{HAN}]+(·[{HAN}]+)*|[A-Za-z]+([ ·][A-Za-z]+)*)$')",
-              "name")),
-    Check("NM04", "suspicious", "low", ALL, ("name",), "中文姓名长度不合常理（1个字，或无间隔号超过6个字）",
-          "Implausible length for a Chinese name (1 character, or more than 6 without a middle dot)", "Practice",
-          row(f"regexp_matches(translate(name_n, '•・‧∙⋅', '·····'), '^[{HAN}]+(·[{HAN}]+)*$')"
-              " AND (length(name_n) = 1 OR (length(name_n) > ${max_len} AND NOT regexp_matches(translate(name_n, '•・‧∙⋅', '·····'), '·')))",
-              "name"), {"max_len": 6}),
+    Check(
+        "NM01",
+        "missing",
+        "high",
+        ALL,
+        ("name",),
+        "姓名为空",
+        "Name is empty",
+        "M82",
+        row("name_n IS NULL", "name"),
+    ),
+    Check(
+        "NM02",
+        "false",
+        "high",
+        ALL,
+        ("name",),
+        "占位姓名（如“客户”“先生”“测试”“某某”或重复字符）",
+        "Placeholder name (客户, 先生, 测试, 某某, a repeated character…)",
+        "M82",
+        row(
+            "name_ph"
+            " OR (length(name_n) >= 2 AND length(replace(name_n, substr(name_n, 1, 1), '')) = 0)"
+            " OR (substr(name_n, 1, 1) IN ('x', 'X', '*') AND regexp_matches(name_n, '^[xX*]+$'))"
+            " OR (length(name_n) = 3 AND substr(name_n, 2) IN ('先生', '女士', '小姐')"
+            f" AND regexp_matches(substr(name_n, 1, 1), '^[{HAN}]$'))",
+            "name",
+        ),
+    ),
+    Check(
+        "NM03",
+        "false",
+        "medium",
+        ALL,
+        ("name",),
+        "姓名含有不可能出现的字符（数字、除间隔号·外的标点、中英文混杂）",
+        "Name contains characters a name cannot have (digits, punctuation other than ·, mixed scripts)",
+        "M82",
+        row(f"NOT regexp_matches(name_d, '^([{HAN}]+(·[{HAN}]+)*|[A-Za-z]+([ ·][A-Za-z]+)*)$')", "name"),
+    ),
+    Check(
+        "NM04",
+        "suspicious",
+        "low",
+        ALL,
+        ("name",),
+        "中文姓名长度不合常理（1个字，或无间隔号超过6个字）",
+        "Implausible length for a Chinese name (1 character, or more than 6 without a middle dot)",
+        "Practice",
+        row(
+            "(length(name_n) = 1 OR (length(name_n) > ${max_len} AND NOT contains(name_d, '·')))"
+            f" AND regexp_matches(name_d, '^[{HAN}]+(·[{HAN}]+)*$')",
+            "name",
+        ),
+        {"max_len": 6},
+    ),
     # --- BD ------------------------------------------------------------------------------------
-    Check("BD01", "missing", "high", ALL, ("birth_date", "gender"), "出生日期或性别为空（且无有效身份证可提供）",
-          "Birth date or gender is empty (and no valid ID supplies them)", "M82",
-          rows(row(f"birth_date IS NULL AND NOT ({VALID_ID})", "birth_date"),
-               row(f"gender IS NULL AND NOT ({VALID_ID})", "gender"))),
-    Check("BD02", "false", "high", ALL, ("birth_date",), "出生日期晚于投保日期，或投保时年龄超过120岁",
-          "Born after the application date, or older than 120 at application", "M82",
-          row(f"birth_date IS NOT NULL AND applied_on IS NOT NULL AND (birth_date > applied_on"
-              f" OR {age('birth_date', 'applied_on')} > 120)", "birth_date", value="CAST(birth_date AS VARCHAR)")),
-    Check("BD03", "suspicious", "medium", APP, ("birth_date",), "投保人投保时未满18周岁",
-          "The applicant was younger than 18 at application", "Practice",
-          row(f"{BIRTH} IS NOT NULL AND applied_on IS NOT NULL AND {BIRTH} <= applied_on"
-              f" AND {age(BIRTH, 'applied_on')} < ${{min_age}}", "birth_date", APP,
-              value="CAST(birth_date AS VARCHAR)"), {"min_age": 18}),
+    Check(
+        "BD01",
+        "missing",
+        "high",
+        ALL,
+        ("birth_date", "gender"),
+        "出生日期或性别为空（且无有效身份证可提供）",
+        "Birth date or gender is empty (and no valid ID supplies them)",
+        "M82",
+        rows(
+            row(f"birth_date IS NULL AND NOT ({VALID_ID})", "birth_date"),
+            row(f"gender IS NULL AND NOT ({VALID_ID})", "gender"),
+        ),
+    ),
+    Check(
+        "BD02",
+        "false",
+        "high",
+        ALL,
+        ("birth_date",),
+        "出生日期晚于投保日期，或投保时年龄超过120岁",
+        "Born after the application date, or older than 120 at application",
+        "M82",
+        row(
+            f"birth_date IS NOT NULL AND applied_on IS NOT NULL AND (birth_date > applied_on"
+            f" OR {age('birth_date', 'applied_on')} > 120)",
+            "birth_date",
+            value="CAST(birth_date AS VARCHAR)",
+        ),
+    ),
+    Check(
+        "BD03",
+        "suspicious",
+        "medium",
+        APP,
+        ("birth_date",),
+        "投保人投保时未满18周岁",
+        "The applicant was younger than 18 at application",
+        "Practice",
+        row(
+            f"{BIRTH} IS NOT NULL AND applied_on IS NOT NULL AND {BIRTH} <= applied_on"
+            f" AND {age(BIRTH, 'applied_on')} < ${{min_age}}",
+            "birth_date",
+            APP,
+            value="CAST(birth_date AS VARCHAR)",
+        ),
+        {"min_age": 18},
+    ),
     # --- RL ------------------------------------------------------------------------------------
-    Check("RL01", "false", "high", INS_BEN, ("relation",), "关系与年龄矛盾（如父母比子女年长不足12岁、哥哥姐姐更年轻）",
-          "Relation contradicts ages (a parent less than 12 years older than the child, an elder sibling younger…)",
-          "Practice",
-          _REL + f"""
+    Check(
+        "RL01",
+        "false",
+        "high",
+        INS_BEN,
+        ("relation",),
+        "关系与年龄矛盾（如父母比子女年长不足12岁、哥哥姐姐更年轻）",
+        "Relation contradicts ages (a parent less than 12 years older than the child, an elder sibling younger…)",
+        "Practice",
+        _REL
+        + f"""
           SELECT policy_no, role, seq, 'relation' AS field, relation AS value, NULL AS proposed FROM o
           WHERE b IS NOT NULL AND ob IS NOT NULL AND (
-               (relation IN {OLDER} AND {ymd('b')} + ${{parent_gap}} * 10000 > {ymd('ob')})
-            OR (relation IN {YOUNGER} AND {ymd('ob')} + ${{parent_gap}} * 10000 > {ymd('b')})
-            OR (relation IN {GRAND_OLDER} AND {ymd('b')} + ${{grandparent_gap}} * 10000 > {ymd('ob')})
-            OR (relation IN {GRAND_YOUNGER} AND {ymd('ob')} + ${{grandparent_gap}} * 10000 > {ymd('b')})
+               (relation IN {OLDER} AND {ymd("b")} + ${{parent_gap}} * 10000 > {ymd("ob")})
+            OR (relation IN {YOUNGER} AND {ymd("ob")} + ${{parent_gap}} * 10000 > {ymd("b")})
+            OR (relation IN {GRAND_OLDER} AND {ymd("b")} + ${{grandparent_gap}} * 10000 > {ymd("ob")})
+            OR (relation IN {GRAND_YOUNGER} AND {ymd("ob")} + ${{grandparent_gap}} * 10000 > {ymd("b")})
             OR (relation IN ('elder_brother', 'elder_sister') AND b > ob)
             OR (relation IN ('younger_brother', 'younger_sister') AND b < ob))
-          """, {"parent_gap": 12, "grandparent_gap": 30}, cross_record=True),
-    Check("RL02", "false", "high", INS_BEN, ("relation",), "关系与性别矛盾（如“父亲”为女性、“女儿”为男性）",
-          "Relation contradicts gender (a father who is female, a daughter who is male…)", "Practice",
-          _REL + f"""
+          """,
+        {"parent_gap": 12, "grandparent_gap": 30},
+        cross_record=True,
+    ),
+    Check(
+        "RL02",
+        "false",
+        "high",
+        INS_BEN,
+        ("relation",),
+        "关系与性别矛盾（如“父亲”为女性、“女儿”为男性）",
+        "Relation contradicts gender (a father who is female, a daughter who is male…)",
+        "Practice",
+        _REL
+        + f"""
           SELECT policy_no, role, seq, 'relation' AS field, relation AS value, NULL AS proposed FROM o
           WHERE (relation IN {MALE_REL} AND sx = 'F') OR (relation IN {FEMALE_REL} AND sx = 'M')
-          """, cross_record=True),
-    Check("RL03", "false", "high", ("insured",), ("relation",), "关系为“本人”，但姓名、证件号码或出生日期与投保人不同",
-          "Relation is 'self' but name, ID or birth date differ from the applicant's", "M82",
-          _REL + """
+          """,
+        cross_record=True,
+    ),
+    Check(
+        "RL03",
+        "false",
+        "high",
+        ("insured",),
+        ("relation",),
+        "关系为“本人”，但姓名、证件号码或出生日期与投保人不同",
+        "Relation is 'self' but name, ID or birth date differ from the applicant's",
+        "M82",
+        _REL
+        + """
           SELECT policy_no, role, seq, 'relation' AS field, relation AS value, NULL AS proposed FROM o
           WHERE role = 'insured' AND relation = 'self' AND (name_n IS DISTINCT FROM o_name
              OR id_n IS DISTINCT FROM o_id OR birth_date IS DISTINCT FROM o_birth_date)
-          """, cross_record=True),
-    Check("RL04", "suspicious", "medium", INS_BEN, ("relation",), "关系为“配偶”但投保时未达法定婚龄（男22岁、女20岁）",
-          "Relation 'spouse' below the legal marriage age (22 men, 20 women) at application", "Practice",
-          _REL + f"""
+          """,
+        cross_record=True,
+    ),
+    Check(
+        "RL04",
+        "suspicious",
+        "medium",
+        INS_BEN,
+        ("relation",),
+        "关系为“配偶”但投保时未达法定婚龄（男22岁、女20岁）",
+        "Relation 'spouse' below the legal marriage age (22 men, 20 women) at application",
+        "Practice",
+        _REL
+        + f"""
           SELECT policy_no, role, seq, 'relation' AS field, relation AS value, NULL AS proposed FROM o
           WHERE relation = 'spouse' AND b IS NOT NULL AND applied_on IS NOT NULL AND sx IS NOT NULL
-            AND {age('b', 'applied_on')} < CASE WHEN sx = 'M' THEN ${{male_age}} ELSE ${{female_age}} END
-          """, {"male_age": 22, "female_age": 20}, cross_record=True),
+            AND {age("b", "applied_on")} < CASE WHEN sx = 'M' THEN ${{male_age}} ELSE ${{female_age}} END
+          """,
+        {"male_age": 22, "female_age": 20},
+        cross_record=True,
+    ),
     # --- PH ------------------------------------------------------------------------------------
-    Check("PH01", "missing", "high", APP, ("mobile",), "投保人既无手机号也无固定电话",
-          "The applicant has neither a mobile nor a fixed line", "M82",
-          row("mobile_n IS NULL AND phone_n IS NULL", "mobile", APP)),
-    Check("PH02", "false", "high", ALL, ("mobile",), "手机号不是11位或不在工信部分配的可通话号段（上网卡/物联网号段无效）",
-          "Mobile is not 11 digits in a segment MIIT allocated for calls (data-only/IoT segments are invalid)",
-          "MIIT",
-          """
-          SELECT pt.policy_no, pt.role, pt.seq, 'mobile' AS field, pt.mobile AS value, NULL AS proposed
-          FROM pt LEFT JOIN ref_segments s4 ON s4.prefix = substr(pt.mobile_n, 1, 4)
-                  LEFT JOIN ref_segments s3 ON s3.prefix = substr(pt.mobile_n, 1, 3)
-          WHERE pt.mobile_n IS NOT NULL
-            AND (NOT regexp_matches(pt.mobile_n, '^1[0-9]{10}$') OR coalesce(s4.valid, s3.valid, 0) = 0)
-          """),
-    Check("PH03", "false", "high", ALL, ("mobile",), "占位手机号（如13800138000、重复数字、连续数字、尾号全零）",
-          "Placeholder mobile (13800138000, one digit repeated, a run of digits, a zero tail)", "Practice",
-          row("mobile_n IS NOT NULL AND (mobile_n IN (SELECT value FROM ref_placeholders WHERE kind = 'mobile')"
-              " OR length(replace(mobile_n, substr(mobile_n, 1, 1), '')) = 0"
-              f" OR regexp_matches(mobile_n, '{RUNS}') OR right(mobile_n, ${{tail_zeros}}) = repeat('0', ${{tail_zeros}}))",
-              "mobile"), {"tail_zeros": 7}),
-    Check("PH04", "false", "medium", ALL, ("phone",), "固定电话不是“0+区号+7至8位号码”（区号10和2x须8位）",
-          "Fixed line is not 0 + area code + 7–8 digits (area codes 10 and 2x take 8)", "MIIT",
-          row("phone_n IS NOT NULL AND NOT ("
-              "(regexp_matches(phone_n, '^0[12][0-9]{9}$') AND substr(phone_n, 2, 2) IN (SELECT area_code FROM ref_area))"
-              " OR (regexp_matches(phone_n, '^0[3-9][0-9]{9,10}$') AND substr(phone_n, 2, 3) IN (SELECT area_code FROM ref_area)))",
-              "phone")),
-    Check("PH05", "false", "high", ("applicant", "insured"), ("mobile", "phone"),
-          "客户电话是销售人员或其他员工的电话（销售人员电话出单）",
-          "The customer's phone is a staff member's (the selling agent's or another employee's)", "M82, Practice",
-          """
+    Check(
+        "PH01",
+        "missing",
+        "high",
+        APP,
+        ("mobile",),
+        "投保人既无手机号也无固定电话",
+        "The applicant has neither a mobile nor a fixed line",
+        "M82",
+        row("mobile_n IS NULL AND phone_n IS NULL", "mobile", APP),
+    ),
+    Check(
+        "PH02",
+        "false",
+        "high",
+        ALL,
+        ("mobile",),
+        "手机号不是11位或不在工信部分配的可通话号段（上网卡/物联网号段无效）",
+        "Mobile is not 11 digits in a segment MIIT allocated for calls (data-only/IoT segments are invalid)",
+        "MIIT",
+        row(
+            "mobile_n IS NOT NULL AND (seg_valid = 0"
+            " OR NOT (length(mobile_n) = 11 AND substr(mobile_n, 1, 1) = '1' AND mobile_digits))",
+            "mobile",
+            None,
+        ),
+    ),
+    Check(
+        "PH03",
+        "false",
+        "high",
+        ALL,
+        ("mobile",),
+        "占位手机号（如13800138000、重复数字、连续数字、尾号全零）",
+        "Placeholder mobile (13800138000, one digit repeated, a run of digits, a zero tail)",
+        "Practice",
+        row(
+            "mobile_n IS NOT NULL AND (mobile_ph"
+            " OR length(replace(mobile_n, substr(mobile_n, 1, 1), '')) = 0"
+            f" OR {contains_any('mobile_n', RUNS)} OR right(mobile_n, ${{tail_zeros}}) = repeat('0', ${{tail_zeros}}))",
+            "mobile",
+        ),
+        {"tail_zeros": 7},
+    ),
+    Check(
+        "PH04",
+        "false",
+        "medium",
+        ALL,
+        ("phone",),
+        "固定电话不是“0+区号+7至8位号码”（区号10和2x须8位）",
+        "Fixed line is not 0 + area code + 7–8 digits (area codes 10 and 2x take 8)",
+        "MIIT",
+        row(
+            "phone_n IS NOT NULL AND NOT (area_known"
+            " AND regexp_matches(phone_n, '^0([12][0-9]{9}|[3-9][0-9]{9,10})$'))",
+            "phone",
+        ),
+    ),
+    Check(
+        "PH05",
+        "false",
+        "high",
+        ("applicant", "insured"),
+        ("mobile", "phone"),
+        "客户电话是销售人员或其他员工的电话（销售人员电话出单）",
+        "The customer's phone is a staff member's (the selling agent's or another employee's)",
+        "M82, Practice",
+        """
           SELECT DISTINCT p.policy_no, p.role, p.seq, 'mobile' AS field, p.mobile AS value, NULL AS proposed
           FROM pt p JOIN stf s ON s.mobile_n = p.mobile_n
           WHERE p.role IN ('applicant', 'insured')
@@ -296,24 +612,53 @@ CATALOGUE: list[Check] = [
           FROM pt p JOIN stf s ON s.mobile_n = p.phone_n
           WHERE p.role IN ('applicant', 'insured')
             AND NOT (coalesce(p.id_n = s.id_n, false) OR coalesce(p.name_n = s.name_n, false))
-          """, cross_record=True),
-    Check("PH06", "suspicious", "high", APP, ("mobile",), "同一手机号被3个及以上非同一家庭的投保人使用",
-          "The same mobile is the applicant's mobile for 3 or more applicants who are not one family", "Practice",
-          family_shared("mobile_n", "surname || '|' || coalesce(addr_n, '')", APP, "mobile"),
-          {"min_applicants": 3}, cross_record=True),
-    Check("PH07", "false", "high", APP, ("mobile", "phone"), "投保人电话是合作网点或分支机构的电话",
-          "The applicant's phone is a partner outlet's or branch's phone", "Practice",
-          """
+          """,
+        cross_record=True,
+    ),
+    Check(
+        "PH06",
+        "suspicious",
+        "high",
+        APP,
+        ("mobile",),
+        "同一手机号被3个及以上非同一家庭的投保人使用",
+        "The same mobile is the applicant's mobile for 3 or more applicants who are not one family",
+        "Practice",
+        family_shared("mobile_n", "surname || '|' || coalesce(addr_n, '')", APP, "mobile"),
+        {"min_applicants": 3},
+        cross_record=True,
+    ),
+    Check(
+        "PH07",
+        "false",
+        "high",
+        APP,
+        ("mobile", "phone"),
+        "投保人电话是合作网点或分支机构的电话",
+        "The applicant's phone is a partner outlet's or branch's phone",
+        "Practice",
+        """
           SELECT policy_no, role, seq, 'mobile' AS field, mobile AS value, NULL AS proposed FROM pt
-          WHERE role = 'applicant' AND regexp_replace(mobile_n, '[^0-9]', '', 'g') IN (SELECT ph FROM outlet_phone)
+          WHERE role = 'applicant'
+            AND CASE WHEN mobile_digits THEN mobile_n ELSE regexp_replace(mobile_n, '[^0-9]', '', 'g') END
+                IN (SELECT ph FROM outlet_phone)
           UNION ALL
           SELECT policy_no, role, seq, 'phone' AS field, phone AS value, NULL AS proposed FROM pt
           WHERE role = 'applicant' AND regexp_replace(phone_n, '[^0-9]', '', 'g') IN (SELECT ph FROM outlet_phone)
-          """, cross_record=True),
-    Check("PH08", "suspicious", "medium", APP, ("mobile", "phone"), "回访接通后客户否认投保或信息不符，或号码错误",
-          "A return visit reached the number on file and the person denied the purchase or details did not match, "
-          "or the number was wrong", "M82",
-          """
+          """,
+        cross_record=True,
+    ),
+    Check(
+        "PH08",
+        "suspicious",
+        "medium",
+        APP,
+        ("mobile", "phone"),
+        "回访接通后客户否认投保或信息不符，或号码错误",
+        "A return visit reached the number on file and the person denied the purchase or details did not match, "
+        "or the number was wrong",
+        "M82",
+        """
           SELECT DISTINCT p.policy_no, p.role, p.seq,
                  CASE WHEN regexp_replace(v.contact, '[^0-9]', '', 'g') = regexp_replace(p.phone_n, '[^0-9]', '', 'g')
                       AND regexp_replace(v.contact, '[^0-9]', '', 'g') <> coalesce(p.mobile_n, '')
@@ -324,27 +669,67 @@ CATALOGUE: list[Check] = [
                  NULL AS proposed
           FROM visits v JOIN pt p ON p.policy_no = v.policy_no AND p.role = 'applicant'
           WHERE v.outcome IN ('mismatch', 'wrong_number')
-          """, cross_record=True),
+          """,
+        cross_record=True,
+    ),
     # --- AD ------------------------------------------------------------------------------------
-    Check("AD01", "missing", "high", APP, ("address",), "投保人地址为空", "The applicant's address is empty", "M82",
-          row("addr_n IS NULL", "address", APP)),
-    Check("AD02", "false", "medium", APP, ("address",), "占位地址（如“无”“不详”“同上”或重复字符）",
-          "Placeholder address (无, 不详, 同上, a repeated character…)", "M82",
-          row("addr_n IN (SELECT value FROM ref_placeholders WHERE kind = 'address')"
-              " OR (length(addr_n) >= 2 AND length(replace(addr_n, substr(addr_n, 1, 1), '')) = 0)",
-              "address", APP)),
-    Check("AD03", "false", "medium", APP, ("address",), "地址不够详细，无法投递（过短、无门牌号或以“附近”“路”等结尾）",
-          "Address not detailed enough to deliver a letter (too short, no house number, or ends in 附近/路…)",
-          "Practice",
-          row("addr_n IS NOT NULL AND addr_n NOT IN (SELECT value FROM ref_placeholders WHERE kind = 'address')"
-              " AND NOT (length(addr_n) >= 2 AND length(replace(addr_n, substr(addr_n, 1, 1), '')) = 0) AND ("
-              "length(addr_n) < ${min_len}"
-              " OR (NOT regexp_matches(addr_n, '(村|乡|镇|组|屯|嘎查)') AND NOT regexp_matches(addr_n, '[0-9零〇一二两三四五六七八九十百千]'))"
-              " OR regexp_matches(addr_n, '(附近|对面|旁边|路|街|道)$'))", "address", APP), {"min_len": 8}),
-    Check("AD04", "false", "high", APP, ("address",), "投保人地址是分支机构或合作网点的地址，或含网点字样（客户非员工）",
-          "The applicant's address is a branch's or partner outlet's address, or contains outlet wording, "
-          "and the customer is not staff", "M82, Practice",
-          """
+    Check(
+        "AD01",
+        "missing",
+        "high",
+        APP,
+        ("address",),
+        "投保人地址为空",
+        "The applicant's address is empty",
+        "M82",
+        row("addr_n IS NULL", "address", APP),
+    ),
+    Check(
+        "AD02",
+        "false",
+        "medium",
+        APP,
+        ("address",),
+        "占位地址（如“无”“不详”“同上”或重复字符）",
+        "Placeholder address (无, 不详, 同上, a repeated character…)",
+        "M82",
+        row(
+            "addr_ph OR (length(addr_n) >= 2 AND length(replace(addr_n, substr(addr_n, 1, 1), '')) = 0)",
+            "address",
+            APP,
+        ),
+    ),
+    Check(
+        "AD03",
+        "false",
+        "medium",
+        APP,
+        ("address",),
+        "地址不够详细，无法投递（过短、无门牌号或以“附近”“路”等结尾）",
+        "Address not detailed enough to deliver a letter (too short, no house number, or ends in 附近/路…)",
+        "Practice",
+        row(
+            "addr_n IS NOT NULL AND NOT addr_ph"
+            " AND NOT (length(addr_n) >= 2 AND length(replace(addr_n, substr(addr_n, 1, 1), '')) = 0) AND ("
+            "length(addr_n) < ${min_len}"
+            f" OR (NOT {contains_any('addr_n', RURAL)} AND NOT regexp_matches(addr_n, '[0-9零〇一二两三四五六七八九十百千]'))"
+            f" OR {ends_any('addr_n', VAGUE_ENDS)})",
+            "address",
+            APP,
+        ),
+        {"min_len": 8},
+    ),
+    Check(
+        "AD04",
+        "false",
+        "high",
+        APP,
+        ("address",),
+        "投保人地址是分支机构或合作网点的地址，或含网点字样（客户非员工）",
+        "The applicant's address is a branch's or partner outlet's address, or contains outlet wording, "
+        "and the customer is not staff",
+        "M82, Practice",
+        """
           WITH ca AS (  -- distinct customer addresses of applicants who are not staff
             SELECT DISTINCT addr_n AS a FROM pt
             WHERE role = 'applicant' AND addr_n IS NOT NULL
@@ -385,43 +770,80 @@ CATALOGUE: list[Check] = [
           SELECT pt.policy_no, pt.role, pt.seq, 'address' AS field, pt.address AS value, NULL AS proposed
           FROM pt JOIN hit ON hit.a = pt.addr_n
           WHERE pt.role = 'applicant' AND NOT EXISTS (SELECT 1 FROM stf s WHERE s.id_n = pt.id_n)
-          """, {"jaccard": 0.8}, cross_record=True),
-    Check("AD05", "suspicious", "medium", APP, ("address",), "同一地址被3个及以上非同一家庭的投保人使用",
-          "The same address is given by 3 or more applicants who are not one family", "Practice",
-          family_shared("addr_n", "surname", APP, "address"), {"min_applicants": 3}, cross_record=True),
-    Check("AD06", "suspicious", "low", APP, ("postcode",), "邮政编码不是6位数字，或与地址所在省份不符",
-          "Postcode is not 6 digits or its province prefix contradicts the address's province", "Practice",
-          """
-          WITH pv AS (
-            SELECT pt.policy_no, pt.role, pt.seq, pt.postcode, pt.postcode_n,
-                   coalesce(r3.province_code, r2.province_code) AS prov
-            FROM pt LEFT JOIN (SELECT DISTINCT province_code, short_name FROM ref_provinces) r2
-                      ON r2.short_name = substr(pt.addr_n, 1, 2)
-                    LEFT JOIN (SELECT DISTINCT province_code, short_name FROM ref_provinces) r3
-                      ON r3.short_name = substr(pt.addr_n, 1, 3)
-            WHERE role = 'applicant' AND postcode_n IS NOT NULL
-          )
-          SELECT policy_no, role, seq, 'postcode' AS field, postcode AS value, NULL AS proposed FROM pv
-          WHERE NOT regexp_matches(postcode_n, '^[0-9]{6}$')
-             OR (prov IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ref_provinces r
-                 WHERE r.province_code = pv.prov AND r.postcode_prefix = substr(pv.postcode_n, 1, 2)))
-          """),
+          """,
+        {"jaccard": 0.8},
+        cross_record=True,
+    ),
+    Check(
+        "AD05",
+        "suspicious",
+        "medium",
+        APP,
+        ("address",),
+        "同一地址被3个及以上非同一家庭的投保人使用",
+        "The same address is given by 3 or more applicants who are not one family",
+        "Practice",
+        family_shared("addr_n", "surname", APP, "address"),
+        {"min_applicants": 3},
+        cross_record=True,
+    ),
+    Check(
+        "AD06",
+        "suspicious",
+        "low",
+        APP,
+        ("postcode",),
+        "邮政编码不是6位数字，或与地址所在省份不符",
+        "Postcode is not 6 digits or its province prefix contradicts the address's province",
+        "Practice",
+        row(
+            "postcode_n IS NOT NULL AND (NOT regexp_matches(postcode_n, '^[0-9]{6}$')"
+            " OR (prov IS NOT NULL AND NOT postcode_in_prov))",
+            "postcode",
+            APP,
+        ),
+    ),
     # --- EM ------------------------------------------------------------------------------------
-    Check("EM01", "false", "low", ALL, ("email",), "电子邮箱格式无效", "E-mail address is syntactically invalid",
-          "Practice",
-          row("email_n IS NOT NULL AND (NOT regexp_matches(email_n, "
-              "'^[a-z0-9._%+-]+@[a-z0-9-]+(\\.[a-z0-9-]+)*\\.[a-z]{2,}$')"
-              " OR regexp_matches(email_n, '(\\.\\.|^\\.|\\.@)'))", "email")),
-    Check("EM02", "suspicious", "medium", APP, ("email",), "同一电子邮箱被3个及以上非同一家庭的投保人使用",
-          "The same e-mail is used by 3 or more applicants who are not one family", "Practice",
-          family_shared("email_n", "surname || '|' || coalesce(addr_n, '')", APP, "email"),
-          {"min_applicants": 3}, cross_record=True),
+    Check(
+        "EM01",
+        "false",
+        "low",
+        ALL,
+        ("email",),
+        "电子邮箱格式无效",
+        "E-mail address is syntactically invalid",
+        "Practice",
+        row(
+            "email_n IS NOT NULL AND (NOT regexp_matches(email_n, "
+            "'^[a-z0-9._%+-]+@[a-z0-9-]+(\\.[a-z0-9-]+)*\\.[a-z]{2,}$')"
+            " OR regexp_matches(email_n, '(\\.\\.|^\\.|\\.@)'))",
+            "email",
+        ),
+    ),
+    Check(
+        "EM02",
+        "suspicious",
+        "medium",
+        APP,
+        ("email",),
+        "同一电子邮箱被3个及以上非同一家庭的投保人使用",
+        "The same e-mail is used by 3 or more applicants who are not one family",
+        "Practice",
+        family_shared("email_n", "surname || '|' || coalesce(addr_n, '')", APP, "email"),
+        {"min_applicants": 3},
+        cross_record=True,
+    ),
     # --- SC ------------------------------------------------------------------------------------
-    Check("SC01", "false", "high", ALL, ("mobile", "phone", "address"),
-          "承保后联系信息（手机、电话、地址）被修改，但无客户变更申请（保全申请号为空）",
-          "A contact field (mobile, phone, address) was changed after issue without a customer change request",
-          "M82",
-          """
+    Check(
+        "SC01",
+        "false",
+        "high",
+        ALL,
+        ("mobile", "phone", "address"),
+        "承保后联系信息（手机、电话、地址）被修改，但无客户变更申请（保全申请号为空）",
+        "A contact field (mobile, phone, address) was changed after issue without a customer change request",
+        "M82",
+        """
           SELECT c.policy_no, c.role, CAST(c.seq AS BIGINT) AS seq, c.field, max_by(c.new_value, c.changed_at) AS value,
                  NULL AS proposed
           FROM changes c JOIN policies po ON po.policy_no = c.policy_no
@@ -429,10 +851,19 @@ CATALOGUE: list[Check] = [
             AND CAST(c.changed_at AS DATE) > po.issued_on
             AND (c.request_no IS NULL OR trim(c.request_no) = '')
           GROUP BY c.policy_no, c.role, c.seq, c.field
-          """, cross_record=True),
-    Check("SC02", "suspicious", "high", ("beneficiary",), ("id_no", "name"), "受益人是销售人员或其他员工",
-          "The beneficiary is the selling agent or another staff member", "M82, Practice",
-          """
+          """,
+        cross_record=True,
+    ),
+    Check(
+        "SC02",
+        "suspicious",
+        "high",
+        ("beneficiary",),
+        ("id_no", "name"),
+        "受益人是销售人员或其他员工",
+        "The beneficiary is the selling agent or another staff member",
+        "M82, Practice",
+        """
           SELECT DISTINCT p.policy_no, p.role, p.seq, 'id_no' AS field, p.id_no AS value, NULL AS proposed
           FROM pt p JOIN stf s ON s.id_n = p.id_n
           WHERE p.role = 'beneficiary'
@@ -442,20 +873,38 @@ CATALOGUE: list[Check] = [
            AND TRY_CAST(s.id_birth8 AS INTEGER) = year(coalesce(p.birth_date, p.id_birth)) * 10000
                + month(coalesce(p.birth_date, p.id_birth)) * 100 + day(coalesce(p.birth_date, p.id_birth))
           WHERE p.role = 'beneficiary' AND p.id_n IS DISTINCT FROM s.id_n
-          """, cross_record=True),
-    Check("SC03", "suspicious", "high", ("policy",), ("agent_no",), "销售人员在行业黑名单上，或投保前已离职",
-          "Sold by an agent on the industry blacklist, or who had left before the application date", "M82",
-          """
+          """,
+        cross_record=True,
+    ),
+    Check(
+        "SC03",
+        "suspicious",
+        "high",
+        ("policy",),
+        ("agent_no",),
+        "销售人员在行业黑名单上，或投保前已离职",
+        "Sold by an agent on the industry blacklist, or who had left before the application date",
+        "M82",
+        """
           SELECT DISTINCT po.policy_no, 'policy' AS role, CAST(0 AS BIGINT) AS seq, 'agent_no' AS field,
                  po.agent_no AS value, NULL AS proposed
           FROM policies po JOIN stf s ON s.staff_no = po.agent_no
           WHERE (s.left_on IS NOT NULL AND po.applied_on IS NOT NULL AND s.left_on < po.applied_on)
              OR EXISTS (SELECT 1 FROM blacklist b WHERE b.staff_no = s.staff_no
                         OR (b.id_no IS NOT NULL AND upper(trim(b.id_no)) = s.id_n))
-          """, cross_record=True),
-    Check("SC04", "missing", "medium", ("policy",), ("role",), "保单缺少投保人或被保险人",
-          "The policy has no applicant or no insured row", "M82",
-          """
+          """,
+        cross_record=True,
+    ),
+    Check(
+        "SC04",
+        "missing",
+        "medium",
+        ("policy",),
+        ("role",),
+        "保单缺少投保人或被保险人",
+        "The policy has no applicant or no insured row",
+        "M82",
+        """
           SELECT po.policy_no, 'policy' AS role, CAST(0 AS BIGINT) AS seq, 'role' AS field,
                  CASE WHEN a.policy_no IS NULL AND i.policy_no IS NULL THEN 'applicant,insured'
                       WHEN a.policy_no IS NULL THEN 'applicant' ELSE 'insured' END AS value, NULL AS proposed
@@ -463,7 +912,9 @@ CATALOGUE: list[Check] = [
           LEFT JOIN (SELECT DISTINCT policy_no FROM parties WHERE role = 'applicant') a ON a.policy_no = po.policy_no
           LEFT JOIN (SELECT DISTINCT policy_no FROM parties WHERE role = 'insured') i ON i.policy_no = po.policy_no
           WHERE a.policy_no IS NULL OR i.policy_no IS NULL
-          """, cross_record=True),
+          """,
+        cross_record=True,
+    ),
 ]
 
 BY_CODE: dict[str, Check] = {c.code: c for c in CATALOGUE}
@@ -490,8 +941,12 @@ class CheckSettings:
         return {
             "enabled": sorted(self.enabled),
             "params": {
-                c.code: {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.params_for(c.code).items()}
-                for c in CATALOGUE if c.params
+                c.code: {
+                    k: (v.isoformat() if isinstance(v, date) else v)
+                    for k, v in self.params_for(c.code).items()
+                }
+                for c in CATALOGUE
+                if c.params
             },
         }
 

@@ -1,33 +1,52 @@
-"""Compile the catalogue into engine SQL: DuckDB as written, Spark SQL through sqlglot."""
+"""Compile the catalogue into engine SQL: DuckDB as written, Spark SQL through sqlglot.
+
+Every single-row check (declared as ``Rule``s) is evaluated in ONE scan of the prepared party view:
+each rule becomes one bit of a per-party mask, parties with a zero mask are dropped, and the few
+remaining rows are joined with the small table of rules whose bit is set, which gives one finding per
+(party, rule). Query checks (joins and aggregations across records) follow as UNION ALL. Both forms
+come from the same declarations, so ``compile_check`` (one check alone) and ``compile_all`` agree.
+"""
 
 from __future__ import annotations
 
 from functools import cache
 
 import sqlglot
+from sqlglot import exp
 
 from custos.checks.catalogue import BY_CODE, CATALOGUE, CheckSettings
 from custos.checks.engine.prepare import PREPARE
 
 OUTPUT_COLUMNS = ("check", "policy_no", "role", "seq", "field", "value", "proposed")
 ORDER = 'ORDER BY "check", policy_no, role, seq, field, value'
+_SPARK_NAMES = {"STRLEN": "OCTET_LENGTH"}  # DuckDB functions sqlglot leaves as they are
+
+
+def _spark_fix(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Anonymous) and str(node.this).upper() in _SPARK_NAMES:
+        return exp.Anonymous(this=_SPARK_NAMES[str(node.this).upper()], expressions=node.expressions)
+    return node
 
 
 @cache
 def _transpile(sql: str, dialect: str) -> str:
     if dialect == "duckdb":
         return sql
-    return sqlglot.transpile(sql, read="duckdb", write=dialect)[0]
+    tree = sqlglot.parse_one(sql, read="duckdb").transform(_spark_fix)
+    return tree.sql(dialect=dialect)
 
 
-def check_sql(code: str, settings: CheckSettings) -> str:
-    """One check's findings with the output columns, in DuckDB SQL."""
-    body = BY_CODE[code].compiled(settings.params_for(code))
+def _wrap(code: str, body: str) -> str:
     return (
         f"SELECT '{code}' AS \"check\", CAST(policy_no AS VARCHAR) AS policy_no, CAST(role AS VARCHAR) AS role, "
         f"CAST(seq AS BIGINT) AS seq, CAST(field AS VARCHAR) AS field, CAST(value AS VARCHAR) AS value, "
         f"CAST(proposed AS VARCHAR) AS proposed FROM ({body}) q_{code}"
     )
+
+
+def check_sql(code: str, settings: CheckSettings) -> str:
+    """One check's findings with the output columns, in DuckDB SQL."""
+    return _wrap(code, BY_CODE[code].compiled(settings.params_for(code)))
 
 
 def enabled_codes(settings: CheckSettings) -> list[str]:
@@ -42,7 +61,38 @@ def compile_check(code: str, settings: CheckSettings, dialect: str) -> str:
     return _transpile(check_sql(code, settings), dialect)
 
 
-def compile_all(settings: CheckSettings, dialect: str) -> str:
-    """All enabled checks as one UNION ALL query, deterministically ordered."""
-    parts = [check_sql(code, settings) for code in enabled_codes(settings)]
+def single_row_sql(codes: list[str], settings: CheckSettings, source: str = "pt") -> str | None:
+    """Every single-row rule of ``codes`` in one scan of ``source`` (DuckDB SQL), or None."""
+    rules = [(code, r) for code in codes for r in BY_CODE[code].rules(settings.params_for(code))]
+    if not rules:
+        return None
+    if len(rules) > 62:
+        raise ValueError("more than 62 single-row rules: split the mask")
+    mask = " + ".join(
+        f"CASE WHEN {r.condition()} THEN CAST({1 << i} AS BIGINT) ELSE CAST(0 AS BIGINT) END"
+        for i, (_, r) in enumerate(rules)
+    )
+    keys = ", ".join(
+        f"({i}, CAST({1 << i} AS BIGINT), '{code}', '{r.field}')" for i, (code, r) in enumerate(rules)
+    )
+    value = " ".join(f"WHEN {i} THEN CAST({r.value} AS VARCHAR)" for i, (_, r) in enumerate(rules))
+    proposed = " ".join(f"WHEN {i} THEN CAST({r.proposed} AS VARCHAR)" for i, (_, r) in enumerate(rules))
+    return (
+        f'SELECT k.code AS "check", CAST(f.policy_no AS VARCHAR) AS policy_no, CAST(f.role AS VARCHAR) AS role, '
+        f"CAST(f.seq AS BIGINT) AS seq, CAST(k.fld AS VARCHAR) AS field, CASE k.i {value} END AS value, "
+        f"CASE k.i {proposed} END AS proposed "
+        f"FROM (SELECT * FROM (SELECT *, {mask} AS rule_mask FROM {source}) m WHERE rule_mask <> 0) f "
+        f"JOIN (SELECT * FROM (VALUES {keys}) AS t(i, bit, code, fld)) k ON (f.rule_mask & k.bit) <> 0"
+    )
+
+
+def compile_all(settings: CheckSettings, dialect: str, codes: list[str] | None = None) -> str:
+    """All enabled checks as one query — single-row checks in one scan, then the query checks as
+    UNION ALL — deterministically ordered."""
+    codes = enabled_codes(settings) if codes is None else codes
+    parts = []
+    combined = single_row_sql([c for c in codes if BY_CODE[c].single_row], settings)
+    if combined:
+        parts.append(combined)
+    parts += [check_sql(code, settings) for code in codes if not BY_CODE[code].single_row]
     return _transpile(" UNION ALL ".join(parts) + " " + ORDER, dialect)
