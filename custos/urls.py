@@ -7,6 +7,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("findings/", include("custos.checks.urls")),
     path("extractions/", include("custos.extraction.urls")),
+    path("remediation/", include("custos.remediation.urls")),
     path("", include("custos.web.urls")),
 ]
 

@@ -182,3 +182,7 @@ api.add_router("/findings", findings_router)
 from custos.extraction.api import router as extractions_router  # noqa: E402
 
 api.add_router("/extractions", extractions_router)
+
+from custos.remediation.api import router as remediation_router  # noqa: E402
+
+api.add_router("/remediation", remediation_router)

@@ -1,0 +1,117 @@
+"""Letters: customer confirmation letters (PDF, Chinese, WeasyPrint with the embedded 'Noto Sans CJK SC')
+and notices to partner outlets (PDF and XLSX). Personal data is read through the access service:
+masked, and the read logged before anything is rendered."""
+
+from __future__ import annotations
+
+import io
+
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from custos.book.models import Partner, Party
+from custos.domain.spreadsheet import neutralise
+from custos.remediation import services as svc
+from custos.remediation.models import LetterBatch, Task
+
+FIELD_ZH = {
+    "name": "姓名", "gender": "性别", "birth_date": "出生日期", "id_type": "证件类型", "id_no": "证件号码",
+    "id_valid_until": "证件有效期", "mobile": "手机号码", "phone": "固定电话", "address": "联系地址",
+    "postcode": "邮政编码", "email": "电子邮箱", "relation": "与投保人关系", "parties": "投保人/被保险人",
+}  # fmt: skip
+CONSEQUENCES = (
+    "逾期未完成更正的保单，按合作协议暂停结算相关手续费；已结算的予以扣回；拒不配合的，"
+    "公司将依约终止合作关系，并依据《人身保险客户信息真实性管理暂行办法》（保监发〔2013〕82号）处理。"
+)
+
+
+def _pdf(html: str) -> bytes:
+    from weasyprint import HTML
+
+    return HTML(string=html).write_pdf()
+
+
+def customer_letters(ctx, task_ids, user) -> tuple[LetterBatch, bytes]:
+    """One letter per task (a page each) asking the customer to confirm or correct their details."""
+    tasks = list(svc.scoped_tasks(ctx).filter(pk__in=task_ids).exclude(status="closed").order_by("policy_no"))
+    if not tasks:
+        raise svc.RemediationError("没有可生成信函的任务。 / No open tasks in scope to write to.")
+    from django.db.models import Q
+
+    q = Q()
+    for t in tasks:
+        q |= Q(policy_no=t.policy_no, role=t.role, seq=t.seq)
+    parties = {
+        (r["policy_no"], r["role"], r["seq"]): r
+        for r in ctx.read_parties(Party.objects.filter(q), action="letter", limit=len(tasks))
+    }
+    letters = []
+    for t in tasks:
+        p = parties.get((t.policy_no, t.role, t.seq), {})
+        fields = sorted(
+            {f for f in t.links.filter(finding__status="open").values_list("finding__field", flat=True)}
+        )
+        letters.append(
+            {"task": t, "party": p, "fields": [(FIELD_ZH.get(f, f), p.get(f, "")) for f in fields]}
+        )
+    html = render_to_string(
+        "remediation/letter_customer.html", {"letters": letters, "today": timezone.localdate()}
+    )
+    batch = LetterBatch.objects.create(kind="customer", created_at=timezone.now(), created_by=user,
+                                       task_ids=[t.pk for t in tasks], count=len(tasks))  # fmt: skip
+    return batch, _pdf(html)
+
+
+def partner_rows(ctx, partner_code: str) -> list[dict]:
+    qs = (
+        svc.scoped_tasks(ctx).filter(partner_code=partner_code).exclude(status="closed").order_by("policy_no")
+    )
+    return [
+        {
+            "policy_no": t.policy_no,
+            "role": t.role,
+            "checks": t.checks,
+            "due_on": t.due_on,
+            "status": t.get_status_display(),
+        }
+        for t in qs[:5000]
+    ]
+
+
+def partner_notice(ctx, partner_code: str, user, fmt: str = "pdf") -> tuple[LetterBatch, bytes]:
+    """Notice to a partner outlet: its defective policies, the deadline, the consequences."""
+    rows = partner_rows(ctx, partner_code)
+    partner = Partner.objects.filter(partner_code=partner_code).first()
+    name = partner.name if partner else partner_code
+    deadline = max((r["due_on"] for r in rows), default=timezone.localdate())
+    batch = LetterBatch.objects.create(kind="partner", created_at=timezone.now(), created_by=user,
+                                       partner_code=partner_code, count=len(rows))  # fmt: skip
+    if fmt == "xlsx":
+        import xlsxwriter
+
+        buf = io.BytesIO()
+        wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+        ws = wb.add_worksheet("待更正保单")
+        ws.write_row(0, 0, [neutralise(f"{name}：客户信息待更正保单清单，请于 {deadline} 前完成")])
+        ws.write_row(1, 0, ["保单号", "角色", "问题代码", "截止日期", "状态"])
+        for i, r in enumerate(rows, start=2):
+            ws.write_row(
+                i, 0, [neutralise(r["policy_no"]), r["role"], r["checks"], str(r["due_on"]), r["status"]]
+            )
+        ws.write_row(len(rows) + 3, 0, [CONSEQUENCES])
+        wb.close()
+        return batch, buf.getvalue()
+    html = render_to_string("remediation/letter_partner.html", {
+        "name": name, "rows": rows, "deadline": deadline, "consequences": CONSEQUENCES, "today": timezone.localdate(),
+    })  # fmt: skip
+    return batch, _pdf(html)
+
+
+def partners_with_open_tasks(ctx) -> list[str]:
+    return list(
+        svc.scoped_tasks(ctx).exclude(status="closed").exclude(partner_code="")
+        .values_list("partner_code", flat=True).distinct().order_by("partner_code")
+    )  # fmt: skip
+
+
+__all__ = ["customer_letters", "partner_notice", "Task"]

@@ -1,0 +1,253 @@
+"""Remediation pages: my tasks, my team's tasks, a task, bulk assignment, letters, progress.
+
+Thin: parse, call custos.remediation.services, render. Personal data only through the access service
+(masked, logged); pages that show it carry the screen watermark."""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from custos.access.service import AccessContext, ReadLogUnavailable
+from custos.book.models import Party
+from custos.checks.services import read_findings
+from custos.remediation import letters as letters_mod
+from custos.remediation import services as svc
+from custos.remediation.models import ContactAttempt, Correction, Task
+
+PAGE = 100
+
+
+def _list(request, qs, title, team=False):
+    status = request.GET.get("status", "active")
+    if status == "active":
+        qs = qs.exclude(status=Task.Status.CLOSED)
+    elif status in Task.Status.values:
+        qs = qs.filter(status=status)
+    qs = qs.select_related("assignee").only(
+        "id", "policy_no", "role", "seq", "status", "checks", "open_findings", "due_on", "channel",
+        "branch_code", "escalation", "assignee__username",
+    ).order_by("due_on", "id")  # fmt: skip
+    page = Paginator(qs, PAGE).get_page(request.GET.get("page"))
+    return render(request, "remediation/tasks.html", {"page": page, "title": title, "team": team,
+                  "status": status, "statuses": Task.Status.choices})  # fmt: skip
+
+
+@login_required
+def my_tasks(request):
+    ctx = AccessContext.for_request(request)
+    return _list(request, svc.scoped_tasks(ctx).filter(assignee=request.user), _("我的任务"))
+
+
+@login_required
+def team_tasks(request):
+    ctx = AccessContext.for_request(request)
+    qs = svc.scoped_tasks(ctx)
+    if ctx.role not in svc.MANAGER_ROLES:
+        # the people who report to me (Staff.supervisor_no)
+        from custos.access.models import Profile
+        from custos.book.models import Staff
+
+        reports = Staff.objects.filter(supervisor_no=ctx.staff_no or "-").values("staff_no")
+        qs = qs.filter(assignee__in=Profile.objects.filter(staff_no__in=reports).values("user"))
+    return _list(request, qs, _("团队任务"), team=True)
+
+
+def _task_or_404(request, pk):
+    try:
+        return svc.task_for(request.user, pk)
+    except Task.DoesNotExist:
+        raise Http404 from None
+
+
+@login_required
+def task_detail(request, pk: int, kept: dict | None = None, status: int = 200):
+    task = _task_or_404(request, pk)
+    ctx = AccessContext.for_request(request)
+    try:
+        party = ctx.read_parties(Party.objects.filter(policy_no=task.policy_no, role=task.role, seq=task.seq),
+                                 action="task_view", limit=1)  # fmt: skip
+        findings = read_findings(
+            ctx, svc.Finding.objects.filter(pk__in=task.links.values("finding_id")), "task_view"
+        )
+        corrections = svc.read_corrections(ctx, task)
+    except ReadLogUnavailable:
+        return render(request, "web/audit_unavailable.html", status=503)
+    return render(request, "remediation/task.html", {
+        "task": task, "party": party[0] if party else None, "findings": findings, "corrections": corrections,
+        "events": task.events.select_related("actor"), "attempts": task.attempts.select_related("by"),
+        "methods": ContactAttempt.Method.choices, "outcomes": ContactAttempt.Outcome.choices,
+        "fields": svc.EDITABLE_FIELDS, "kept": kept or {}, "watermark": True,
+        "needs_request": [f for f in svc.conf.get("contact_fields") if svc.needs_request_no(task, f)],
+    }, status=status)  # fmt: skip
+
+
+def _act(request, pk, fn):
+    task = _task_or_404(request, pk)
+    try:
+        fn(task)
+    except svc.Conflict as exc:
+        messages.error(request, str(exc))
+        return task_detail(request, pk, kept=exc.kept or dict(request.POST.items()), status=409)
+    except svc.RemediationError as exc:
+        messages.error(request, str(exc))
+        return task_detail(request, pk, kept=dict(request.POST.items()), status=exc.status)
+    messages.success(request, _("已保存。"))
+    return redirect("remediation:task", pk=pk)
+
+
+def _version(request):
+    v = request.POST.get("version")
+    return int(v) if v and v.isdigit() else None
+
+
+@login_required
+@require_POST
+def add_attempt(request, pk):
+    p = request.POST
+    return _act(request, pk, lambda t: svc.record_attempt(
+        t, request.user, p.get("method", ""), p.get("contact", ""), p.get("outcome", ""), p.get("note", ""),
+        version=_version(request)))  # fmt: skip
+
+
+@login_required
+@require_POST
+def propose(request, pk):
+    p = request.POST
+
+    def go(task):
+        evidence = None
+        f = request.FILES.get("evidence")
+        if f is not None:
+            if f.size > int(svc.conf.get("evidence_max_bytes")):
+                raise svc.EvidenceRejected(_("证明文件过大。"))
+            evidence = svc.store_evidence(f.name, f.read(), request.user)
+        svc.propose_correction(task, request.user, p.get("field", ""), p.get("new_value", ""),
+                               request_no=p.get("request_no", ""), evidence=evidence, note=p.get("note", ""),
+                               version=_version(request))  # fmt: skip
+
+    return _act(request, pk, go)
+
+
+@login_required
+@require_POST
+def review(request, pk, cid):
+    c = Correction.objects.filter(pk=cid, task_id=pk).first()
+    if c is None:
+        raise Http404
+    approve = request.POST.get("decision") == "approve"
+    return _act(request, pk, lambda t: svc.review_correction(c, request.user, approve=approve,
+                                                               note=request.POST.get("note", "")))  # fmt: skip
+
+
+@login_required
+@require_POST
+def verify(request, pk):
+    p = request.POST
+    return _act(request, pk, lambda t: svc.verify_task(t, request.user, contact=p.get("contact", ""),
+                success=p.get("success") == "1", note=p.get("note", ""), version=_version(request)))  # fmt: skip
+
+
+@login_required
+@require_POST
+def close(request, pk):
+    return _act(request, pk, lambda t: svc.close_task(t, request.user, request.POST.get("reason", ""),
+                                                        version=_version(request)))  # fmt: skip
+
+
+@login_required
+def evidence(request, pk, cid):
+    task = _task_or_404(request, pk)
+    c = (
+        Correction.objects.filter(pk=cid, task=task, evidence__isnull=False)
+        .select_related("evidence")
+        .first()
+    )
+    if c is None:
+        raise Http404
+    from custos.access import readlog
+
+    ctx = AccessContext.for_request(request)
+    try:
+        readlog.append(user=request.user, staff_no=ctx.staff_no, action="evidence", model="evidence",
+                       record_ids=[c.evidence_id], fields=["file"], client=ctx.client)  # fmt: skip
+    except ReadLogUnavailable:
+        return render(request, "web/audit_unavailable.html", status=503)
+    resp = HttpResponse(svc.open_evidence(c.evidence), content_type=c.evidence.content_type)
+    resp["Content-Disposition"] = "inline"
+    return resp
+
+
+@login_required
+def assign(request):
+    ctx = AccessContext.for_request(request)
+    if ctx.role not in svc.MANAGER_ROLES:
+        raise PermissionDenied(_("只有管理人员可以批量指派任务。"))
+    if request.method == "POST":
+        user = get_user_model().objects.filter(username=request.POST.get("to", "")).first()
+        ids = [int(i) for i in request.POST.getlist("task") if i.isdigit()]
+        try:
+            if user is None:
+                raise svc.RemediationError(_("找不到该用户。"))
+            n = svc.reassign(ids, user, request.user, request.POST.get("reason", ""))
+            messages.success(request, _("已指派 %(n)d 个任务。") % {"n": n})
+        except svc.RemediationError as exc:
+            messages.error(request, str(exc))
+        return redirect("remediation:assign")
+    qs = (
+        svc.scoped_tasks(ctx)
+        .exclude(status=Task.Status.CLOSED)
+        .select_related("assignee")
+        .order_by("due_on", "id")
+    )
+    if request.GET.get("unassigned"):
+        qs = qs.filter(assignee__isnull=True)
+    page = Paginator(qs, PAGE).get_page(request.GET.get("page"))
+    return render(request, "remediation/assign.html", {"page": page})
+
+
+@login_required
+def letters(request):
+    ctx = AccessContext.for_request(request)
+    if request.method == "POST":
+        try:
+            if request.POST.get("kind") == "partner":
+                fmt = "xlsx" if request.POST.get("format") == "xlsx" else "pdf"
+                batch, data = letters_mod.partner_notice(
+                    ctx, request.POST.get("partner", ""), request.user, fmt
+                )
+                ctype = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if fmt == "xlsx"
+                         else "application/pdf")  # fmt: skip
+            else:
+                ids = [int(i) for i in request.POST.get("tasks", "").replace(",", " ").split() if i.isdigit()]
+                if not ids:
+                    ids = list(svc.scoped_tasks(ctx).filter(assignee=request.user).exclude(status="closed")
+                               .values_list("id", flat=True)[:200])  # fmt: skip
+                batch, data = letters_mod.customer_letters(ctx, ids, request.user)
+                fmt, ctype = "pdf", "application/pdf"
+        except svc.RemediationError as exc:
+            messages.error(request, str(exc))
+            return redirect("remediation:letters")
+        except ReadLogUnavailable:
+            return render(request, "web/audit_unavailable.html", status=503)
+        resp = HttpResponse(data, content_type=ctype)
+        resp["Content-Disposition"] = f'attachment; filename="letters-{batch.pk}.{fmt}"'
+        return resp
+    from custos.remediation.models import LetterBatch
+
+    return render(request, "remediation/letters.html", {
+        "partners": letters_mod.partners_with_open_tasks(ctx),
+        "batches": LetterBatch.objects.filter(created_by=request.user).order_by("-id")[:20],
+    })  # fmt: skip
+
+
+@login_required
+def progress(request):
+    ctx = AccessContext.for_request(request)
+    data = svc.progress(ctx)
+    return render(request, "remediation/progress.html", {"p": data, "burndown": data["burndown"]})
