@@ -129,6 +129,20 @@ def test_clean_ids_are_valid_and_unique(book3k):
     assert n > 5000
 
 
+def test_id07_only_on_resident_ids_and_no_repeated_character_names(book3k):
+    """ID07 needs the ID's gender digit: never injected on a permit or passport (XC01 included); a
+    clean name is never one repeated character (龙龙龙 would be NM02)."""
+    out, _ = book3k
+    defects = read(out / "truth/defects.csv")
+    parties = {(r["policy_no"], r["role"], r["seq"]): r for r in read(out / "parties.csv")}
+    id07 = [parties[(d["policy_no"], d["role"], d["seq"])] for d in defects if d["check"] == "ID07"]
+    assert id07 and all(p["id_type"] in ("resident_id", "household_register") for p in id07)
+    nm = {(d["policy_no"], d["role"], d["seq"]) for d in defects if d["check"].startswith("NM")}
+    for key, p in parties.items():
+        if key not in nm and len(p["name"]) >= 2:
+            assert len(set(p["name"])) > 1, p["name"]
+
+
 def _age(birth: str, at: str) -> int:
     b, a = datetime.date.fromisoformat(birth), datetime.date.fromisoformat(at)
     return a.year - b.year - ((a.month, a.day) < (b.month, b.day))

@@ -1071,7 +1071,8 @@ class Chunk:
             self._mark("ID09", p, "id_no")
         elif kind == "XC01":
             self._set(p, GENDER, "F" if p.gender == "M" else "M")
-            self._mark("ID07", p, "gender")
+            if p.id_type in ("resident_id", "household_register"):  # only these carry a gender digit
+                self._mark("ID07", p, "gender")
             self._mark("XC01", p, "gender")
         elif kind == "XC03":
             s = p.id_no
