@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from custos.checks.catalogue import BY_CODE, CheckSettings
+from custos.checks.catalogue import BY_CODE, CATALOGUE, CheckSettings
 from custos.checks.engine import run_checks, snapshot_from_csv_folder
 from tests.conftest import require
 
@@ -27,24 +27,13 @@ def _book(tmp_path_factory, policies: int, seed: int):
         for t in csv.DictReader(f):
             if t["check"] in BY_CODE:  # XC checks belong to identity resolution
                 truth.add((t["check"], t["policy_no"], t["role"], int(t["seq"]), t["field"]))
-    return snap, truth - _generator_bugs(snap, truth)
-
-
-def _generator_bugs(snap, truth) -> set:
-    """Injected defects that the book cannot show (reported to the synth owner, see docs/checks.md):
-    ID07 injected on a party whose document is not a resident ID (no gender digit to contradict)."""
-    import duckdb
-
-    rows = duckdb.sql(
-        f"SELECT policy_no, role, seq FROM read_parquet('{snap / 'parties.parquet'}') "
-        "WHERE id_type NOT IN ('resident_id', 'household_register') OR id_type IS NULL"
-    ).fetchall()
-    not_rid = {(p, r, s) for p, r, s in rows}
-    return {t for t in truth if t[0] == "ID07" and (t[1], t[2], t[3]) in not_rid}
+    return snap, truth
 
 
 def _keys(table) -> dict[tuple, str | None]:
-    return {(r["check"], r["policy_no"], r["role"], r["seq"], r["field"]): r["value"] for r in table.to_pylist()}
+    return {
+        (r["check"], r["policy_no"], r["role"], r["seq"], r["field"]): r["value"] for r in table.to_pylist()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +63,35 @@ def test_spark_parity(tmp_path_factory):
     spark = run_checks(snap, engine="spark", settings=settings)
     assert {t[0] for t in truth} <= {r for r in duck.column("check").to_pylist()}
     assert spark.to_pylist() == duck.to_pylist()
+
+
+def test_evaluate_records_matches_the_batch_policy_by_policy(tmp_path_factory):
+    """One application at a time (custos.checks.engine.evaluate_records) gives exactly the batch
+    findings of that policy: every check with the book as context; the single-record checks alone."""
+    import duckdb
+
+    from custos.checks.engine import evaluate_records
+
+    snap, _truth = _book(tmp_path_factory, 40, 3)
+    settings = CheckSettings(as_of=AS_OF)
+    batch: dict[str, list[dict]] = {}
+    for r in run_checks(snap, settings=settings).to_pylist():
+        batch.setdefault(r["policy_no"], []).append(r)
+
+    def rows(table: str) -> dict[str, list[dict]]:
+        out: dict[str, list[dict]] = {}
+        path = snap / f"{table}.parquet"
+        if path.exists():
+            for r in duckdb.sql(f"SELECT * FROM read_parquet('{path}')").fetch_arrow_table().to_pylist():
+                out.setdefault(r["policy_no"], []).append(r)
+        return out
+
+    tables = {t: rows(t) for t in ("policies", "parties", "changes", "visits")}
+    single = {c.code for c in CATALOGUE if not c.cross_record}
+    policies = sorted(tables["policies"])
+    assert len(policies) == 40 and batch
+    for p in policies:
+        records = {t: by[p] for t, by in tables.items() if p in by}
+        assert evaluate_records(records, settings=settings, context_snapshot=snap) == batch.get(p, []), p
+        alone = [f for f in evaluate_records(records, settings=settings) if f["check"] in single]
+        assert alone == [f for f in batch.get(p, []) if f["check"] in single], p

@@ -68,7 +68,60 @@ def run_checks(
     return table.select(list(OUTPUT_COLUMNS)).cast(FINDING_SCHEMA)
 
 
+def evaluate_records(
+    records: dict[str, list[dict]],
+    *,
+    settings: CheckSettings | None = None,
+    context_snapshot: Path | None = None,
+) -> list[dict]:
+    """Evaluate one application (its ``policies`` and ``parties`` rows, optionally ``changes``,
+    ``visits``, and ``staff``/``branches``/``partners``/``blacklist`` rows) with the same compiled
+    definitions, on DuckDB in memory; return its findings as dicts with the output columns.
+
+    With ``context_snapshot`` the records are checked together with that book (the records replace
+    the book's rows of the same policy numbers), so cross-record checks (shared phones, ID numbers
+    used under other names, staff phones…) see the book; without it only the records are seen.
+    Only findings of the records' policies are returned.
+    """
+    from custos.checks.catalogue import CheckSettings
+    from custos.checks.engine import duck
+    from custos.checks.engine.compiler import ORDER, OUTPUT_COLUMNS, compile_all
+    from custos.checks.engine.snapshot import arrow_tables, empty_select
+
+    settings = settings or CheckSettings()
+    policy_nos = sorted({str(r["policy_no"]) for t in ("policies", "parties") for r in records.get(t, [])})
+    con = duck.connect(1)
+    try:
+        duck.register_refs(con)
+        con.execute(
+            "CREATE TEMP TABLE rec_policy_nos AS SELECT unnest(?::VARCHAR[]) AS policy_no", [policy_nos]
+        )
+        for name, table in arrow_tables(records).items():
+            con.register(f"rec_{name}", table)
+            cols = ", ".join(table.column_names)
+            sql = f"SELECT {cols} FROM rec_{name}"
+            path = Path(context_snapshot) / f"{name}.parquet" if context_snapshot else None
+            if path is not None and path.exists():
+                keep = "policy_no NOT IN (SELECT policy_no FROM rec_policy_nos)"
+                where = f" WHERE {keep}" if "policy_no" in table.column_names else ""
+                sql = f"SELECT {cols} FROM read_parquet('{path}'){where} UNION ALL {sql}"
+            elif path is not None and name in REQUIRED_TABLES:
+                raise FileNotFoundError(path)
+            elif table.num_rows == 0:
+                sql = empty_select(name)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+        duck.prepare(con)
+        found = con.execute(
+            f"SELECT * FROM ({compile_all(settings, 'duckdb')}) f "
+            f"WHERE policy_no IN (SELECT policy_no FROM rec_policy_nos) {ORDER}"
+        ).fetch_arrow_table()
+    finally:
+        con.close()
+    return found.select(list(OUTPUT_COLUMNS)).cast(FINDING_SCHEMA).to_pylist()
+
+
 __all__ = [
+    "evaluate_records",
     "BLACKLIST_COLUMNS",
     "FINDING_SCHEMA",
     "OPTIONAL_TABLES",

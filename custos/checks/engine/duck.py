@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -21,11 +22,15 @@ def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
     return con
 
 
+@cache
+def _ref_arrow(name: str) -> pa.Table:
+    cols, data = ref_rows(name)
+    return pa.table({c: [r[i] for r in data] for i, c in enumerate(cols)})
+
+
 def register_refs(con: duckdb.DuckDBPyConnection) -> None:
     for name in all_ref_tables():
-        cols, data = ref_rows(name)
-        arrays = {c: [r[i] for r in data] for i, c in enumerate(cols)}
-        con.register(f"{name}_arrow", pa.table(arrays))
+        con.register(f"{name}_arrow", _ref_arrow(name))
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
         con.unregister(f"{name}_arrow")
 
@@ -47,7 +52,9 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE OR REPLACE {kind} {name} AS {sql}")
 
 
-def run(snapshot_dir: Path, settings: CheckSettings, *, progress=None, threads: int | None = None) -> pa.Table:
+def run(
+    snapshot_dir: Path, settings: CheckSettings, *, progress=None, threads: int | None = None
+) -> pa.Table:
     con = connect(threads)
     try:
         if progress:

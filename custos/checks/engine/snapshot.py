@@ -12,7 +12,13 @@ from custos.domain import bookformat, codes
 REQUIRED_TABLES = ("branches", "staff", "partners", "policies", "parties")
 OPTIONAL_TABLES = ("changes", "visits", "blacklist")
 BLACKLIST_COLUMNS = ("staff_no", "id_no", "name")
-SQL_TYPES = {"text": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMP", "int": "BIGINT", "decimal": "DOUBLE"}
+SQL_TYPES = {
+    "text": "VARCHAR",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "int": "BIGINT",
+    "decimal": "DOUBLE",
+}
 
 
 def table_columns(name: str) -> list[tuple[str, str]]:
@@ -32,9 +38,11 @@ def _cast(col: bookformat.Column | None, name: str) -> str:
     txt = f"NULLIF(trim({q}), '')"
     kind = col.type if col else "text"
     if kind == "date":
-        return (f"CASE WHEN {txt} IN ('长期', '永久', 'long-term') THEN DATE '9999-12-31' ELSE "
-                f"coalesce(TRY_CAST({txt} AS DATE), TRY_CAST(TRY_STRPTIME({txt}, '%Y/%m/%d') AS DATE), "
-                f"TRY_CAST(TRY_STRPTIME({txt}, '%Y%m%d') AS DATE)) END")
+        return (
+            f"CASE WHEN {txt} IN ('长期', '永久', 'long-term') THEN DATE '9999-12-31' ELSE "
+            f"coalesce(TRY_CAST({txt} AS DATE), TRY_CAST(TRY_STRPTIME({txt}, '%Y/%m/%d') AS DATE), "
+            f"TRY_CAST(TRY_STRPTIME({txt}, '%Y%m%d') AS DATE)) END"
+        )
     if kind == "timestamp":
         return f"TRY_CAST({txt} AS TIMESTAMP)"
     if kind == "int":
@@ -87,35 +95,51 @@ def snapshot_from_csv_folder(folder: Path, out_dir: Path) -> Path:
     return out_dir
 
 
-_ARROW_TYPES = {"VARCHAR": "string", "DATE": "date32", "TIMESTAMP": "timestamp[us]", "BIGINT": "int64",
-                "DOUBLE": "float64"}
+_ARROW_TYPES = {
+    "VARCHAR": "string",
+    "DATE": "date32",
+    "TIMESTAMP": "timestamp[us]",
+    "BIGINT": "int64",
+    "DOUBLE": "float64",
+}
+
+
+def arrow_tables(tables: dict[str, list[dict]], *, all_tables: bool = True) -> dict:
+    """Rows (dicts of Python values; missing columns NULL; dates as ``date`` or ISO text) as typed
+    Arrow tables. Required tables not given are empty; optional ones are left out unless
+    ``all_tables`` (then empty too)."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    out = {}
+    for name in (*REQUIRED_TABLES, *OPTIONAL_TABLES):
+        if name not in tables and name not in REQUIRED_TABLES and not all_tables:
+            continue
+        data = tables.get(name, [])
+        arrays = {}
+        for c, t in table_columns(name):
+            vals = [r.get(c) for r in data]
+            if t == "DATE":
+                vals = [dt.date.fromisoformat(v) if isinstance(v, str) and v else (v or None) for v in vals]
+            if t == "TIMESTAMP":
+                vals = [
+                    dt.datetime.fromisoformat(v) if isinstance(v, str) and v else (v or None) for v in vals
+                ]
+            arrays[c] = pa.array(vals, type=pa.type_for_alias(_ARROW_TYPES[t]))
+        out[name] = pa.table(arrays)
+    return out
 
 
 def write_snapshot(out_dir: Path, tables: dict[str, list[dict]]) -> Path:
     """Write a snapshot from rows (dicts of Python values; missing columns are NULL).
 
-    Tables not given are written empty when required and left out when optional. Used by tests
-    and, later, to evaluate a single application with the same definitions.
+    Tables not given are written empty when required and left out when optional. Used by tests.
     """
-    import datetime as dt
-
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in (*REQUIRED_TABLES, *OPTIONAL_TABLES):
-        if name not in tables and name not in REQUIRED_TABLES:
-            continue
-        data = tables.get(name, [])
-        cols = table_columns(name)
-        arrays = {}
-        for c, t in cols:
-            vals = [r.get(c) for r in data]
-            if t == "DATE":
-                vals = [dt.date.fromisoformat(v) if isinstance(v, str) else v for v in vals]
-            if t == "TIMESTAMP":
-                vals = [dt.datetime.fromisoformat(v) if isinstance(v, str) else v for v in vals]
-            arrays[c] = pa.array(vals, type=pa.type_for_alias(_ARROW_TYPES[t]))
-        pq.write_table(pa.table(arrays), out_dir / f"{name}.parquet")
+    for name, table in arrow_tables(tables, all_tables=False).items():
+        pq.write_table(table, out_dir / f"{name}.parquet")
     return out_dir
