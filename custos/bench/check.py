@@ -30,6 +30,12 @@ def _rss_mb() -> float:
     return max(own, children) / 1024
 
 
+def _cpu_s() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def build_snapshot(out: Path, parties: int, base_policies: int, seed: int) -> int:
     """A snapshot of about ``parties`` parties in ``out``; returns the exact number of parties."""
     import duckdb
@@ -147,6 +153,8 @@ class CheckBench:
             out.write(f"snapshot of {parties:,} parties in {build_s:.1f}s")
             rss_before = _rss_mb()
             t0 = time.perf_counter()
+            cpu0 = _cpu_s()
+            load0 = os.getloadavg()[0]
             findings = run_checks(
                 snap,
                 engine=options["engine"],
@@ -155,6 +163,8 @@ class CheckBench:
                 threads=options.get("threads"),
             )
             seconds = time.perf_counter() - t0
+            cpu = _cpu_s() - cpu0
+            load1 = os.getloadavg()[0]
             rss = _rss_mb()
             rate = parties / seconds
             b_rows, b_sec = baseline(snap, options["baseline_sample"])
@@ -175,6 +185,9 @@ class CheckBench:
                 "snapshot_build_seconds": round(build_s, 1),
                 "cpus": os.cpu_count(),
                 "machine": platform.platform(),
+                "cpu_seconds": round(cpu, 2),  # this process (a running JVM of Spark is not counted)
+                "load_avg_1m_before": round(load0, 2),
+                "load_avg_1m_after": round(load1, 2),
                 "load_avg_1m": round(os.getloadavg()[0], 2),
                 "date": dt.date.today().isoformat(),
             }
