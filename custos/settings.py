@@ -7,6 +7,7 @@ CUSTOS_DEBUG          1 for development only
 CUSTOS_ALLOWED_HOSTS  comma-separated
 """
 
+import datetime
 import json
 import os
 import secrets
@@ -45,10 +46,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "huey.contrib.djhuey",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "custos.book",
     "custos.checks",
     "custos.access",
     "custos.audit",
+    "custos.watch",
     "custos.web",
     "custos.api",
     "custos.extraction",
@@ -63,8 +68,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "custos.access.middleware.RequireOTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last: turns a locked-out login attempt into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "custos.urls"
@@ -114,13 +124,93 @@ LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 
-SESSION_COOKIE_AGE = int(os.environ.get("CUSTOS_SESSION_SECONDS", 8 * 3600))
+AUTHENTICATION_BACKENDS = [
+    # Refuses any password attempt for a locked-out account (django-axes), then the usual check.
+    "custos.access.backends.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- sign-in hardening (docs/security.md) ---------------------------------------------------------
+# Idle timeout: the session expires after this many seconds without a request (renewed by each one).
+SESSION_COOKIE_AGE = int(os.environ.get("CUSTOS_SESSION_IDLE_SECONDS", 30 * 60))
+SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
+# Behind TLS (production), set CUSTOS_SECURE_COOKIES=1: cookies only over HTTPS, and HSTS.
+_secure = os.environ.get("CUSTOS_SECURE_COOKIES") == "1"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _secure
+SECURE_HSTS_SECONDS = 31536000 if _secure else 0
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp): scripts and styles only from custos itself, no inline script.
+# Style *attributes* are allowed (a progress bar's width); <style> elements and inline script are not.
+from csp.constants import NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Lock-out after repeated failed logins (django-axes): by username, so that one bank outlet's shared
+# address is not locked out by one clerk's typos.
+AXES_FAILURE_LIMIT = int(os.environ.get("CUSTOS_LOCKOUT_FAILURES", 5))
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=float(os.environ.get("CUSTOS_LOCKOUT_MINUTES", 30)))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "web/locked.html"
+AXES_VERBOSE = False
+# axes.W006 warns that locking by username alone lets an attacker rotate addresses: that is the point
+# here (a username is locked wherever the guesses come from); addresses are not locked because a bank
+# outlet's clerks share one.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
+# Roles that must sign in with a second factor (TOTP, django-otp): those that can unmask or extract.
+CUSTOS_OTP_REQUIRED = os.environ.get("CUSTOS_OTP_REQUIRED", "1") == "1"
+CUSTOS_OTP_ROLES = frozenset(
+    os.environ.get("CUSTOS_OTP_ROLES", "compliance,customer_service,operations,executive,it_security").split(
+        ","
+    )
+)
+OTP_TOTP_ISSUER = "custos"
+
+# --- unmasking (docs/security.md) -------------------------------------------------------------------
+# Which roles may unmask a value (with a stated purpose). A table, so each company sets its own.
+CUSTOS_UNMASK_ROLES = {
+    "compliance": True,
+    "customer_service": True,
+    "operations": True,
+    "channel_manager": False,
+    "agent": False,
+    "partner_staff": False,
+    "finance": False,
+    "executive": False,
+    "it_security": False,
+    "auditor": False,
+}
+CUSTOS_UNMASK_SECONDS = int(os.environ.get("CUSTOS_UNMASK_SECONDS", 60))  # how long a value shows
+CUSTOS_UNMASK_PER_HOUR = int(os.environ.get("CUSTOS_UNMASK_PER_HOUR", 100))  # then blocked + alert
+
+# --- audit log ----------------------------------------------------------------------------------------
+CUSTOS_AUDIT_RETENTION_DAYS = int(os.environ.get("CUSTOS_AUDIT_RETENTION_DAYS", 3 * 365))
+CUSTOS_AUDIT_CHECKPOINT_MINUTES = int(os.environ.get("CUSTOS_AUDIT_CHECKPOINT_MINUTES", 5))
+# `custos security check` and the key status page flag keys older than this.
+CUSTOS_KEY_MAX_AGE_DAYS = int(os.environ.get("CUSTOS_KEY_MAX_AGE_DAYS", 365))
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

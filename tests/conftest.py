@@ -167,3 +167,11 @@ def loader_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+@pytest.fixture(autouse=True)
+def _second_factor(request, settings):
+    """The TOTP requirement (custos.access.middleware) is on in every deployment; tests of other
+    features sign in with force_login/login and would only meet the OTP page, so it is off unless a
+    test is marked `otp` (tests/test_security_signin.py)."""
+    settings.CUSTOS_OTP_REQUIRED = request.node.get_closest_marker("otp") is not None

@@ -4,8 +4,9 @@ and nothing returned when the read log cannot be written."""
 import pytest
 from django.db import connection
 
-from custos.access.models import ReadLog, Role
+from custos.access.models import Role
 from custos.access.service import AccessContext, ReadLogUnavailable
+from custos.audit.models import AuditEntry
 from custos.book.models import Party
 from tests.conftest import make_user
 
@@ -86,7 +87,7 @@ def test_read_parties_masks_and_logs(small_book):
     assert applicant["email"] == "z***@example.com"
     assert rows[1]["name"] == "李*"
 
-    log = ReadLog.objects.get()
+    log = AuditEntry.objects.get()
     assert (log.username, log.staff_no, log.action, log.model, log.client, log.outcome) == (
         "cs",
         "S9",
@@ -95,7 +96,9 @@ def test_read_parties_masks_and_logs(small_book):
         "10.1.2.3",
         "ok",
     )
-    assert sorted(log.record_ids) == sorted(Party.objects.filter(policy_no="P1").values_list("pk", flat=True))
+    assert sorted(log.record_id_list) == sorted(
+        Party.objects.filter(policy_no="P1").values_list("pk", flat=True)
+    )
     assert "id_no" in log.fields
 
 
@@ -103,13 +106,13 @@ def test_read_outside_scope_returns_nothing_but_is_logged(small_book):
     user = make_user("agent", Role.AGENT, staff_no="A1")
     rows = AccessContext.for_user(user).read_parties(Party.objects.filter(policy_no="P3"), action="lookup")
     assert rows == []
-    log = ReadLog.objects.get()
-    assert log.outcome == "empty" and log.record_ids == []
+    log = AuditEntry.objects.get()
+    assert log.outcome == "empty" and log.record_id_list == []
 
 
 def _block_read_log_inserts():
-    """A real database failure: a trigger that rejects every insert into the read log."""
-    table = ReadLog._meta.db_table
+    """A real database failure: a trigger that rejects every insert into the audit log (AuditEntry)."""
+    table = AuditEntry._meta.db_table
     with connection.cursor() as cur:
         if connection.vendor == "sqlite":
             cur.execute(
@@ -137,4 +140,4 @@ def test_fail_closed_when_read_log_cannot_be_written(small_book):
     assert result is None
     # The caller's transaction is still usable (the failed insert was inside a savepoint).
     assert Party.objects.filter(policy_no="P1").count() == 2
-    assert ReadLog.objects.count() == 0
+    assert AuditEntry.objects.count() == 0

@@ -3,8 +3,9 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from custos.access.models import ReadLog, Role
+from custos.access.models import Role
 from custos.api.models import ApiToken
+from custos.audit.models import AuditEntry
 from custos.book.models import BookLoad
 from tests.conftest import make_user
 from tests.test_access_service import _block_read_log_inserts
@@ -139,8 +140,8 @@ def test_policy_parties_masked_and_logged(client, token, small_book):
     applicant = body["parties"][0]
     assert applicant["name"] == "张*伟" and applicant["id_no"] == "4401**********1234"
     assert applicant["mobile"] == "138****5678" and applicant["birth_date"] == "1980-**-**"
-    log = ReadLog.objects.get()
-    assert log.action == "api" and log.username == "api-user" and len(log.record_ids) == 2
+    log = AuditEntry.objects.get(model="party")
+    assert log.action == "api" and log.username == "api-user" and len(log.record_id_list) == 2
 
 
 def test_policy_parties_out_of_scope_is_404(client, token, small_book):

@@ -9,7 +9,7 @@ import sys
 import pytest
 from django.core.management import call_command
 
-from custos.access.models import ReadLog
+from custos.audit.models import AuditEntry
 from custos.checks.models import Finding
 from custos.checks.services import neutralise
 from tests.test_findings_support import findings_table, install_fakes, make_book, make_load
@@ -153,7 +153,7 @@ def test_export_has_exactly_the_columns_and_neutralises_formulas(book, monkeypat
     assert [r[0] for r in closed[1:]] == ["ID03"] and closed[1][-1] == "closed"
     run_cli("findings", "export", str(out), "--status", "all")
     assert len(list(csv.reader(out.open(encoding="utf-8")))) == 1 + Finding.objects.count() == 7
-    assert ReadLog.objects.filter(action="export", model="finding").count() == 3
+    assert AuditEntry.objects.filter(action="export", model="finding").count() == 3
 
 
 def test_export_to_an_unwritable_path_exits_1(book, tmp_path):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from custos.access.models import ReadLog
+from custos.audit.models import AuditEntry
 from custos.checks.models import Finding
 from custos.checks.services import run_check
 from tests.test_findings_support import (
@@ -60,8 +60,8 @@ def test_compliance_lists_open_findings_masked_and_the_read_is_logged(client, se
     assert by_check["PH02"]["category"] == "false" and by_check["PH02"]["channel"] == "bancassurance"
     assert by_check["PH02"]["opened_run"] == setup["runs"][0].pk
     assert by_check["PH02"]["last_seen_run"] == setup["runs"][1].pk
-    log = ReadLog.objects.filter(model="finding", action="api").latest("id")
-    assert sorted(log.record_ids) == sorted(i["id"] for i in body["items"]) and log.username == "comp"
+    log = AuditEntry.objects.filter(model="finding", action="api").latest("seq")
+    assert sorted(log.record_id_list) == sorted(i["id"] for i in body["items"]) and log.username == "comp"
 
 
 @pytest.mark.parametrize(
@@ -135,7 +135,7 @@ def test_one_finding_explained_and_out_of_scope_is_404(client, setup):
     theirs = Finding.objects.get(check_code="SC04")  # P4, agent A3
     resp = get(client, agent, f"/{theirs.pk}")
     assert resp.status_code == 404
-    assert ReadLog.objects.filter(username="a1", model="finding", outcome="denied").exists()
+    assert AuditEntry.objects.filter(username="a1", model="finding", outcome="denied").exists()
     assert get(client, agent, "/999999").status_code == 404
 
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from custos.access.models import ReadLog
+from custos.audit.models import AuditEntry
 from custos.checks.models import Finding
 from custos.checks.services import run_check
 from tests.test_findings_support import (
@@ -96,8 +96,8 @@ def test_list_is_scoped_masked_filtered_paginated_and_logged(client, setup):
     ]
     assert "138****5678" in html and "13812345678" not in html
     assert "P4" not in html
-    log = ReadLog.objects.filter(username="a1", model="finding", action="list").latest("id")
-    assert len(log.record_ids) == 2
+    log = AuditEntry.objects.filter(username="a1", model="finding", action="list").latest("seq")
+    assert len(log.record_id_list) == 2
     html = text(client.get("/findings/list/?status=all&check=ID03"))
     assert len(re.findall(r'<tr data-id="', html)) == 1 and "4401**********1235" in html
     assert 'id="count">1<' in html
@@ -124,7 +124,7 @@ def test_finding_page_shows_masked_value_explanation_and_the_partys_other_findin
     assert "手机号无效" in html and "Invalid mobile" in html and "M82" in html
     other = Finding.objects.get(check_code="ID03")  # same party, closed
     assert f'<tr data-id="{other.pk}">' in html and "4401**********1235" in html
-    assert ReadLog.objects.filter(username="a1", action="detail", record_ids=[f.pk]).exists()
+    assert AuditEntry.objects.filter(username="a1", action="detail", record_ids=f"[{f.pk}]").exists()
 
 
 def test_finding_page_in_english(client, setup):
@@ -138,7 +138,7 @@ def test_out_of_scope_finding_is_404_and_logged_as_denied(client, setup):
     client.force_login(setup["agent"])
     f = Finding.objects.get(check_code="SC04")  # P4, agent A3
     assert client.get(f"/findings/{f.pk}/").status_code == 404
-    assert ReadLog.objects.filter(username="a1", outcome="denied", model="finding").exists()
+    assert AuditEntry.objects.filter(username="a1", outcome="denied", model="finding").exists()
 
 
 def test_admin_shows_findings_masked_and_read_only(client, setup, django_user_model):

@@ -6,7 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from custos.access.models import ReadLog, Role
+from custos.access.models import Role
+from custos.audit.models import AuditEntry
 from custos.book.models import BookLoad
 from tests.conftest import make_user
 from tests.test_access_service import _block_read_log_inserts
@@ -195,15 +196,15 @@ def test_party_lookup_masks_logs_and_watermarks(login, small_book):
     assert "张*伟" in html and "4401**********1234" in html and "138****5678" in html
     assert "张三伟" not in html and "440106198005061234" not in html and "13812345678" not in html
     assert 'class="watermark"' in html and "S007 · cs" in html
-    log = ReadLog.objects.get()
-    assert (log.username, log.action, log.outcome, len(log.record_ids)) == ("cs", "lookup", "ok", 2)
+    log = AuditEntry.objects.get(model="party")
+    assert (log.username, log.action, log.outcome, len(log.record_id_list)) == ("cs", "lookup", "ok", 2)
 
 
 def test_party_lookup_out_of_scope_shows_nothing(login, small_book):
     client = login("cs", Role.CUSTOMER_SERVICE, branch_code="BJ")
     html = client.get("/parties/", {"policy_no": "P1"}).content.decode()
     assert "未找到该保单" in html and "张*伟" not in html
-    assert ReadLog.objects.get().outcome == "empty"
+    assert AuditEntry.objects.get(model="party").outcome == "empty"
 
 
 def test_party_lookup_fails_closed(login, small_book):

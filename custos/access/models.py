@@ -1,4 +1,6 @@
-"""Who may see what: a custos user's role and scope, and the append-only log of personal-data reads."""
+"""Who may see what: a custos user's role and scope, and short-lived unmask grants.
+
+Reads themselves are recorded in the tamper-evident audit log (custos.audit), not here."""
 
 from django.conf import settings
 from django.db import models
@@ -35,17 +37,21 @@ class Profile(models.Model):
         return f"{self.user} ({self.role})"
 
 
-class ReadLog(models.Model):
-    """Append-only record of every read of personal data. Never updated, never deleted by custos."""
+class UnmaskGrant(models.Model):
+    """One unmasking: who saw which party field in clear, why, and until when the token shows it.
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    username = models.CharField(max_length=150)
-    staff_no = models.CharField(max_length=64, blank=True)
-    action = models.CharField(max_length=32)  # list | detail | export | api | unmask
-    model = models.CharField(max_length=32)
-    record_ids = models.JSONField(default=list)
-    fields = models.JSONField(default=list)
-    purpose = models.CharField(max_length=500, blank=True)
-    client = models.CharField(max_length=64, blank=True)
-    outcome = models.CharField(max_length=16, default="ok")
+    The audit log holds the authoritative record (`audit_seq`); this row is the short-lived token
+    (expires_at) and the basis of the per-user rate limit."""
+
+    token = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    party_id = models.BigIntegerField()
+    field = models.CharField(max_length=32)
+    purpose = models.CharField(max_length=32)
+    purpose_text = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    expires_at = models.DateTimeField()
+    audit_seq = models.BigIntegerField(null=True)
+
+    def __str__(self) -> str:
+        return f"unmask {self.field} of party {self.party_id} by {self.user_id}"

@@ -16,8 +16,10 @@ Scope is a query filter, never a check after the fact:
   whole book — masked, like everyone else.
 
 Parties are reached through the policies in scope (a subquery on policy_no). Values are masked by
-`custos.domain.masking`; the read is appended to the read log *before* anything is returned, and if
-that append fails nothing is returned (ReadLogUnavailable).
+`custos.domain.masking`; the read is appended to the tamper-evident audit log (custos.audit, through
+`custos.access.readlog.append`) *before* anything is returned, and if that append fails nothing is
+returned (ReadLogUnavailable). Clear values only through `custos.access.unmask` (purpose, time limit,
+rate limit, audited).
 """
 
 from __future__ import annotations
@@ -150,8 +152,10 @@ class AccessContext:
         *,
         purpose: str = "",
         limit: int = 500,
+        include_id: bool = False,
     ) -> list[dict]:
-        """Evaluate queryset (narrowed to scope again), mask each row, log the read, return the rows.
+        """Evaluate queryset (narrowed to scope again), mask each row, log the read, return the rows
+        (with the party's "id" when include_id, for the unmask links of a page).
 
         Raises ReadLogUnavailable, returning nothing, when the read cannot be logged."""
         fields = list(fields or PARTY_FIELDS)
@@ -169,7 +173,11 @@ class AccessContext:
             purpose=purpose,
             outcome="ok" if rows else "empty",
         )
-        return [{f: _display(f, r[f]) for f in fields} for r in rows]
+        out = [{f: _display(f, r[f]) for f in fields} for r in rows]
+        if include_id:
+            for row, pk in zip(out, ids, strict=True):
+                row["id"] = pk
+        return out
 
     def log_denied(self, action: str, model: str, fields: list[str] | None = None) -> None:
         """Record an attempt to read outside scope (raises ReadLogUnavailable like any read)."""

@@ -15,6 +15,7 @@ from ninja.security import HttpBearer
 
 from custos.access import permissions
 from custos.access.service import AccessContext, ReadLogUnavailable
+from custos.access.signals import record_request
 from custos.api.models import ApiToken
 from custos.book.models import BookLoad
 from custos.core.uploads import UploadRejected, accept_upload
@@ -146,6 +147,7 @@ def create_load(request, file: UploadedFile = File(...), mode: str = Form("full"
         load = accept_upload(file, user=request.user, mode=mode)
     except UploadRejected as exc:
         return Status(exc.status, {"detail": str(exc)})
+    record_request("upload", request, model="load", record_ids=[load.pk], purpose=load.source_name)
     return Status(202, {"id": load.pk, "status": load.status, "url": f"/api/v1/loads/{load.pk}"})
 
 

@@ -54,3 +54,28 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint size={self.tree_size}"
+
+
+class VerifyRun(models.Model):
+    """One background run of `audit.service.verify` (queued by the key status page or periodically)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        PASSED = "passed"
+        FAILED = "failed"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    entries = models.BigIntegerField(default=0)
+    checkpoints = models.IntegerField(default=0)
+    seconds = models.FloatField(default=0)
+    problems = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"verify {self.status} ({self.entries} entries)"

@@ -36,4 +36,12 @@ def run_load(load_id: int, path: str, mode: str = "full", mapping: str | None = 
             finished_at=timezone.now(),
         )
         return BookLoad.Status.FAILED
+    if load.status == BookLoad.Status.DONE:
+        # Staff whose left_on has come lose access the day the staff table says so.
+        from custos.access.services import deactivate_departed_staff
+
+        try:
+            deactivate_departed_staff()
+        except Exception:
+            log.exception("deactivating departed staff after load %s failed", load_id)
     return load.status

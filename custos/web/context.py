@@ -12,7 +12,18 @@ def shell(request):
     profile = Profile.objects.filter(user=user).first()
     mark = (profile.staff_no if profile and profile.staff_no else user.username) or "?"
     now = timezone.localtime()
+    role = profile.role if profile else None
+    nav_alerts = role in ("it_security", "compliance")
+    open_alerts = 0
+    if nav_alerts:
+        from custos.watch.models import SecurityAlert
+
+        open_alerts = SecurityAlert.objects.filter(acknowledged=False).count()
     return {
+        "nav_audit": role in ("it_security", "compliance"),
+        "nav_alerts": nav_alerts,
+        "nav_open_alerts": open_alerts,
+        "nav_keys": role == "it_security",
         "viewer_profile": profile,
         "viewer_mark": f"{mark} · {user.username} · {now:%Y-%m-%d %H:%M}",
     }

@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from custos.access.unmask import PURPOSES
 from custos.book.models import BookLoad
 from custos.core.uploads import ALLOWED_SUFFIXES
 
@@ -16,3 +17,50 @@ class UploadForm(forms.Form):
 
 class LookupForm(forms.Form):
     policy_no = forms.CharField(label=_("保单号"), max_length=64, strip=True)
+
+
+class UnmaskForm(forms.Form):
+    purpose = forms.ChoiceField(label=_("查看目的"), choices=[("", "—")] + [(c, lbl) for c, lbl in PURPOSES])
+    purpose_text = forms.CharField(
+        label=_("说明"), max_length=500, required=False, strip=True, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("purpose") == "other" and not data.get("purpose_text"):
+            self.add_error("purpose_text", _("选择“其他”时必须填写说明。"))
+        return data
+
+
+class OTPForm(forms.Form):
+    token = forms.RegexField(
+        label=_("动态验证码"),
+        regex=r"^\d{6}$",
+        max_length=6,
+        error_messages={"invalid": _("请输入 6 位数字验证码。")},
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
+
+
+ACTIONS = ["lookup", "list", "detail", "api", "export", "unmask", "login", "logout", "lockout", "upload",
+           "audit_search", "audit_verify", "otp_setup", "otp_verify", "deactivate", "alert_ack"]  # fmt: skip
+
+
+class AuditSearchForm(forms.Form):
+    username = forms.CharField(label=_("用户名"), max_length=150, required=False, strip=True)
+    staff_no = forms.CharField(label=_("工号"), max_length=64, required=False, strip=True)
+    action = forms.ChoiceField(
+        label=_("操作"), required=False, choices=[("", "—")] + [(a, a) for a in ACTIONS]
+    )
+    outcome = forms.ChoiceField(
+        label=_("结果"),
+        required=False,
+        choices=[("", "—")] + [(o, o) for o in ("ok", "empty", "denied", "blocked", "failed")],
+    )
+    since = forms.DateTimeField(label=_("起始时间"), required=False)
+    until = forms.DateTimeField(label=_("截止时间"), required=False)
+    record = forms.RegexField(
+        label=_("记录编号"), regex=r"^[A-Za-z0-9_-]{1,64}$", max_length=64, required=False, strip=True
+    )

@@ -6,8 +6,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from custos.access import permissions
+from custos.access import permissions, unmask
 from custos.access.service import PARTY_FIELDS, AccessContext, ReadLogUnavailable
+from custos.access.signals import record_request
 from custos.book.models import MODELS, BookLoad
 from custos.core.uploads import UploadRejected, accept_upload
 from custos.web.forms import LookupForm, UploadForm
@@ -65,6 +66,7 @@ def upload(request):
             form.add_error("file", str(exc))
             status = exc.status
         else:
+            record_request("upload", request, model="load", record_ids=[load.pk], purpose=load.source_name)
             return redirect("load", pk=load.pk)
     elif request.method == "POST":
         status = 400
@@ -93,13 +95,21 @@ def party_lookup(request):
         ctx = AccessContext.for_request(request)
         policy_no = form.cleaned_data["policy_no"]
         try:
-            rows = ctx.read_parties(ctx.parties().filter(policy_no=policy_no), action="lookup")
+            rows = ctx.read_parties(
+                ctx.parties().filter(policy_no=policy_no), action="lookup", include_id=True
+            )
         except ReadLogUnavailable:
             return render(request, "web/audit_unavailable.html", status=503)
     return render(
         request,
         "web/lookup.html",
-        {"form": form, "rows": rows, "fields": PARTY_FIELDS, "watermark": True},
+        {
+            "form": form,
+            "rows": rows,
+            "fields": PARTY_FIELDS,
+            "watermark": True,
+            "can_unmask": unmask.can_unmask(permissions.role_of(request.user)),
+        },
         status=status,
     )
 

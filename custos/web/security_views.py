@@ -1,0 +1,270 @@
+"""Security pages: unmasking with a purpose, second factor (TOTP), my access history, audit search,
+security alerts and key status. Thin: parse, call a service, render."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from custos.access import permissions, unmask
+from custos.access.service import AccessContext, ReadLogUnavailable, client_address
+from custos.audit import search as audit_search
+from custos.audit.models import AuditEntry
+from custos.web.forms import AuditSearchForm, OTPForm, UnmaskForm
+
+PAGE_SIZE = 50
+
+
+def _require_role(request, roles) -> None:
+    if permissions.role_of(request.user) not in roles:
+        raise PermissionDenied(_("您的角色不能访问此页面。"))
+
+
+def _safe_next(request, default: str = "/") -> str:
+    target = request.POST.get("next") or request.GET.get("next") or default
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return default
+    return target
+
+
+# --- unmasking -------------------------------------------------------------------------------------
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def unmask_request(request, party_id: int, field: str):
+    """Ask for a purpose, then show one field of one party in clear for settings.CUSTOS_UNMASK_SECONDS."""
+    ctx = AccessContext.for_request(request)
+    if not unmask.can_unmask(ctx.role):
+        raise PermissionDenied(_("您的角色不能查看明文。"))
+    if field not in unmask.UNMASKABLE_FIELDS or not ctx.parties().filter(pk=party_id).exists():
+        if request.method == "POST":
+            try:
+                ctx.log_denied("unmask", "party", [field])
+            except ReadLogUnavailable:
+                return render(request, "web/audit_unavailable.html", status=503)
+        raise Http404(_("未找到该客户，或不在您的查看范围内。"))
+    form = UnmaskForm(request.POST or None)
+    used = unmask.used_last_hour(request.user)
+    context = {"form": form, "party_id": party_id, "field": field, "field_label": _field_label(field),
+               "used": used, "limit": settings.CUSTOS_UNMASK_PER_HOUR, "watermark": True}  # fmt: skip
+    if request.method == "POST" and form.is_valid():
+        try:
+            grant = unmask.request(
+                ctx, party_id, field,
+                purpose=form.cleaned_data["purpose"], purpose_text=form.cleaned_data["purpose_text"],
+            )  # fmt: skip
+        except unmask.RateLimited:
+            return render(request, "web/unmask_blocked.html", context, status=429)
+        except unmask.NotInScope:
+            raise Http404(_("未找到该客户，或不在您的查看范围内。"))
+        except ReadLogUnavailable:
+            return render(request, "web/audit_unavailable.html", status=503)
+        return render(
+            request,
+            "web/unmask_show.html",
+            {
+                **context,
+                "grant": grant,
+                "value": unmask.reveal(ctx, grant.token),
+                "seconds": settings.CUSTOS_UNMASK_SECONDS,
+            },  # fmt: skip
+        )
+    return render(request, "web/unmask.html", context, status=400 if request.method == "POST" else 200)
+
+
+@never_cache
+@login_required
+def unmask_value(request, token: str):
+    """The clear value of a live grant, as a text fragment (the page re-reads it; 410 once expired)."""
+    ctx = AccessContext.for_request(request)
+    value = unmask.reveal(ctx, token)
+    if value is None:
+        return HttpResponse(_("已过期"), status=410, content_type="text/plain; charset=utf-8")
+    return HttpResponse(value, content_type="text/plain; charset=utf-8")
+
+
+def _field_label(field: str) -> str:
+    return {
+        "name": _("姓名"), "id_no": _("证件号码"), "mobile": _("手机"), "phone": _("固定电话"),
+        "address": _("地址"), "email": _("电子邮箱"), "birth_date": _("出生日期"),
+    }.get(field, field)  # fmt: skip
+
+
+# --- second factor ---------------------------------------------------------------------------------
+
+
+def _audit(action, request, outcome="ok", **kw):
+    from custos.access.signals import record_request
+
+    record_request(action, request, outcome=outcome, **kw)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def otp_setup(request):
+    """Create a TOTP device and confirm it with a first code. The secret is shown as base32 and as an
+    otpauth:// URI (text; the intranet has no QR service and custos draws none)."""
+    import base64
+
+    from django_otp import login as otp_login
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if TOTPDevice.objects.filter(user=request.user, confirmed=True).exists():
+        return redirect("otp-verify")
+    device = TOTPDevice.objects.filter(user=request.user, confirmed=False).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=request.user, name="default", confirmed=False)
+    form = OTPForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        allowed, _data = device.verify_is_allowed()
+        if allowed and device.verify_token(form.cleaned_data["token"]):
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            otp_login(request, device)
+            _audit("otp_setup", request)
+            return redirect(_safe_next(request))
+        _audit("otp_setup", request, outcome="failed")
+        form.add_error("token", _("验证码不正确，请重试。") if allowed else _("尝试次数过多，请稍后再试。"))
+    return render(
+        request,
+        "web/otp_setup.html",
+        {
+            "form": form,
+            "secret": base64.b32encode(device.bin_key).decode().rstrip("="),
+            "uri": device.config_url,
+            "next": _safe_next(request),
+        },  # fmt: skip
+    )
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def otp_verify(request):
+    from django_otp import login as otp_login
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
+    if device is None:
+        return redirect("otp-setup")
+    form = OTPForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        allowed, _data = device.verify_is_allowed()
+        if allowed and device.verify_token(form.cleaned_data["token"]):
+            otp_login(request, device)
+            _audit("otp_verify", request)
+            return redirect(_safe_next(request))
+        _audit("otp_verify", request, outcome="failed")
+        form.add_error("token", _("验证码不正确，请重试。") if allowed else _("尝试次数过多，请稍后再试。"))
+    return render(request, "web/otp_verify.html", {"form": form, "next": _safe_next(request)})
+
+
+# --- access history and audit search --------------------------------------------------------------
+
+
+@login_required
+def my_access(request):
+    """The signed-in user's own audit entries, newest first."""
+    qs = AuditEntry.objects.filter(username=request.user.username).order_by("-seq")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "web/my_access.html", {"page": page, "entries": page.object_list})
+
+
+AUDIT_SEARCH_ROLES = frozenset({"compliance", "it_security"})
+
+
+@login_required
+def audit_log(request):
+    """Search the audit log (compliance, IT security). The search itself is an audit entry."""
+    _require_role(request, AUDIT_SEARCH_ROLES)
+    form = AuditSearchForm(request.GET or None)
+    page = None
+    if form.is_valid() and any(v not in (None, "") for v in form.cleaned_data.values()):
+        criteria = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
+        ctx = AccessContext.for_request(request)
+        try:
+            from custos.access import readlog
+
+            readlog.append(
+                user=request.user, staff_no=ctx.staff_no, action="audit_search", model="audit",
+                record_ids=[], fields=sorted(criteria), client=client_address(request),
+                purpose=audit_search.describe(criteria),
+            )  # fmt: skip
+        except ReadLogUnavailable:
+            return render(request, "web/audit_unavailable.html", status=503)
+        qs = audit_search.search(criteria)
+        page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "web/audit_search.html",
+        {
+            "form": form,
+            "page": page,
+            "entries": page.object_list if page is not None else None,
+            "query": query.urlencode(),
+            "watermark": True,
+        },  # fmt: skip
+    )
+
+
+# --- alerts and key status -------------------------------------------------------------------------
+
+ALERT_ROLES = frozenset({"it_security", "compliance"})
+KEY_ROLES = frozenset({"it_security"})
+
+
+@login_required
+def alerts(request):
+    from custos.watch.models import SecurityAlert
+
+    _require_role(request, ALERT_ROLES)
+    show = request.GET.get("show", "open")
+    qs = SecurityAlert.objects.all()
+    if show != "all":
+        qs = qs.filter(acknowledged=False)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "web/alerts.html", {"page": page, "alerts": page.object_list, "show": show})
+
+
+@login_required
+@require_POST
+def alert_acknowledge(request, pk: int):
+    from custos.watch.services import acknowledge
+
+    _require_role(request, ALERT_ROLES)
+    if not acknowledge(pk, request.user):
+        raise Http404(_("没有该条未处理的告警。"))
+    _audit("alert_ack", request, model="alert", record_ids=[pk])
+    return redirect("alerts")
+
+
+@login_required
+def key_status(request):
+    from custos.access import posture
+
+    _require_role(request, KEY_ROLES)
+    return render(request, "web/keys.html", posture.key_status())
+
+
+@login_required
+@require_POST
+def key_status_verify(request):
+    from custos.audit.tasks import queue_verify
+
+    _require_role(request, KEY_ROLES)
+    queue_verify(requested_by=request.user.username)
+    _audit("audit_verify", request, model="audit")
+    return redirect("key-status")
