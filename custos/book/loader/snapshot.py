@@ -9,9 +9,13 @@ rows not gone (gone_load is null), with exactly the book-format column names:
 - int -> int64
 - decimal -> float64 (yuan)
 
-The database is read in batches so memory stays bounded: on SQLite fetchmany -> RecordBatch ->
-ParquetWriter; on PostgreSQL COPY … TO STDOUT (CSV) into a temporary file, read back with Arrow's
-streaming CSV reader. The directory is written under a temporary name and renamed when complete. Encryption can
+The database is read by DuckDB (the offline sqlite/postgres scanner extensions of the
+`duckdb-ext-sqlite` / `duckdb-ext-postgres` wheels) as Arrow record batches into a ParquetWriter:
+no Python object per value. The scanner reads committed data through its own connection, so it is
+used only when the book is committed and reachable (a file database, not inside an open
+transaction, the extension present); otherwise, in batches so memory stays bounded: on SQLite
+fetchmany -> RecordBatch -> ParquetWriter; on PostgreSQL COPY … TO STDOUT (CSV) into a temporary
+file, read back with Arrow's streaming CSV reader. The directory is written under a temporary name and renamed when complete. Encryption can
 wrap `_write_table` (e.g. Parquet modular encryption) without changing readers' column contract.
 """
 
@@ -50,11 +54,15 @@ def write_snapshot(load_id: int, progress: Callable[[float, str], None] | None =
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        with transaction.atomic():  # server-side cursors on PostgreSQL live in a transaction
-            for i, name in enumerate(LOAD_ORDER):
-                if progress:
-                    progress(i / len(LOAD_ORDER), f"snapshot: {name}")
-                _write_table(TABLES[name], tmp / f"{name}.parquet")
+        attach = duckdb_attach()
+        if attach is not None:
+            write_with_duckdb(attach, tmp, progress)
+        else:
+            with transaction.atomic():  # server-side cursors on PostgreSQL live in a transaction
+                for i, name in enumerate(LOAD_ORDER):
+                    if progress:
+                        progress(i / len(LOAD_ORDER), f"snapshot: {name}")
+                    _write_table(TABLES[name], tmp / f"{name}.parquet")
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
     except BaseException:
@@ -172,4 +180,123 @@ def _write_table(table: Table, path: Path) -> int:
                 n += len(rows)
         finally:
             cur.close()
+    return n
+
+
+# --- DuckDB scanner path ---------------------------------------------------------------------
+
+
+def _extension_file(name: str) -> Path | None:
+    try:
+        import duckdb
+        import duckdb_ext  # the offline extension wheels
+    except ImportError:
+        return None
+    base = Path(next(iter(duckdb_ext.__path__))) / "extensions" / f"v{duckdb.__version__}"
+    found = sorted(base.glob(f"*/{name}.duckdb_extension"))
+    return found[0] if found else None
+
+
+def duckdb_attach() -> str | None:
+    """The DuckDB ATTACH statement that reads the committed book, or None when the scanner cannot
+    be used here (in-memory SQLite, an open transaction, no extension wheel)."""
+    if connection.in_atomic_block:
+        return None  # the scanner's own connection would not see uncommitted rows
+    sd = connection.settings_dict
+    if connection.vendor == "sqlite":
+        name = str(sd["NAME"])
+        if name == ":memory:" or "mode=memory" in name or not Path(name).is_file():
+            return None
+        if _extension_file("sqlite_scanner") is None:
+            return None
+        return f"ATTACH {_sql_text(name)} AS book (TYPE sqlite, READ_ONLY)"
+    if connection.vendor == "postgresql":
+        if _extension_file("postgres_scanner") is None:
+            return None
+        parts = {
+            "host": sd.get("HOST"),
+            "port": sd.get("PORT"),
+            "dbname": sd.get("NAME"),
+            "user": sd.get("USER"),
+            "password": sd.get("PASSWORD"),
+        }
+        dsn = " ".join(f"{k}={_libpq_value(str(v))}" for k, v in parts.items() if v)
+        return f"ATTACH {_sql_text(dsn)} AS book (TYPE postgres, READ_ONLY)"
+    return None
+
+
+def _sql_text(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _libpq_value(v: str) -> str:
+    return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _duck_select(table: Table, vendor: str) -> str:
+    exprs = []
+    for c in table.columns:
+        col = f'"{c.name}"'
+        if c.type == "text":
+            e = f"NULLIF(CAST({col} AS VARCHAR), '')"
+        elif c.type == "date":
+            e = f"CAST({col} AS DATE)"
+        elif c.type == "timestamp":
+            # SQLite: Django's naive UTC text; PostgreSQL: timestamptz (arrives as an instant)
+            e = f"CAST({col} AS TIMESTAMP)" if vendor == "sqlite" else col
+        elif c.type == "int":
+            e = f"CAST({col} AS BIGINT)"
+        else:
+            e = f"CAST({col} AS DOUBLE)"
+        exprs.append(f"{e} AS {col}")
+    db_table = MODELS[table.name]._meta.db_table
+    # SQLite's scanner reads in rowid (= id) order and DuckDB keeps it (preserve_insertion_order);
+    # PostgreSQL's heap order is not id order once rows were updated.
+    order = "" if vendor == "sqlite" else " ORDER BY id"
+    return f'SELECT {", ".join(exprs)} FROM book."{db_table}" WHERE gone_load_id IS NULL{order}'
+
+
+def write_with_duckdb(attach: str, out: Path, progress=None, vendor: str | None = None) -> dict[str, int]:
+    """Every table of the format to `out/<table>.parquet`, read through DuckDB's scanner."""
+    import duckdb
+
+    vendor = vendor or connection.vendor
+    ext = _extension_file("sqlite_scanner" if vendor == "sqlite" else "postgres_scanner")
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    counts = {}
+    try:
+        con.execute(f"INSTALL {_sql_text(str(ext))}")
+        con.execute("LOAD sqlite" if vendor == "sqlite" else "LOAD postgres")
+        con.execute("SET TimeZone = 'UTC'")
+        if vendor == "sqlite":
+            con.execute("SET sqlite_all_varchar = true")  # SQLite's loose typing; cast below
+        con.execute(attach)
+        for i, name in enumerate(LOAD_ORDER):
+            if progress:
+                progress(i / len(LOAD_ORDER), f"snapshot: {name}")
+            table = TABLES[name]
+            reader = con.execute(_duck_select(table, vendor)).fetch_record_batch(BATCH * 4)
+            counts[name] = _write_batches(table, reader, out / f"{name}.parquet")
+    finally:
+        con.close()
+    return counts
+
+
+def _write_batches(table: Table, batches, path: Path) -> int:
+    sch = schema(table)
+    n = 0
+    with pq.ParquetWriter(path, sch, compression="zstd") as writer:
+        for batch in batches:
+            arrays = []
+            for i, f in enumerate(sch):
+                a = batch.column(i)
+                if pa.types.is_timestamp(f.type):
+                    if a.type.tz is None:
+                        a = a.cast(pa.timestamp("us", tz="UTC"))
+                    a = a.cast(f.type)
+                elif a.type != f.type:
+                    a = a.cast(f.type)
+                arrays.append(a)
+            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=sch))
+            n += batch.num_rows
     return n

@@ -20,6 +20,8 @@ from custos.domain.bookformat import LOAD_ORDER, PARTY_VALUE_FIELDS, TABLES
 
 from .validate import Spool, Validated
 
+REBUILD_INDEXES_FROM = 50_000  # rows of a first load above which plain indexes are rebuilt after it
+
 
 def qn(name: str) -> str:
     return connection.ops.quote_name(name)
@@ -62,6 +64,23 @@ def _write_table(cur, spool: Spool, load_id: int, mode: str, progress) -> dict[s
     cols = list(table.column_names)
     all_cols = [*cols, "original", "extra"]
     col_list = ", ".join(qn(c) for c in all_cols)
+    cur.execute(f"SELECT 1 FROM {target} LIMIT 1")
+    if cur.fetchone() is None:
+        # The first load of this table (nothing to compare, update or mark gone): the rows go
+        # straight into the book table, without a staging table and a merge.
+        extra_cols, extra_vals = ["first_load_id", "last_load_id", "gone_load_id"], (load_id, load_id, None)
+        if model is Branch:
+            extra_cols, extra_vals = [*extra_cols, "path"], (*extra_vals, "")
+        dropped = (
+            _drop_secondary_indexes(cur, model._meta.db_table) if spool.rows >= REBUILD_INDEXES_FROM else []
+        )
+        _fill_stage(cur, spool, target, [*all_cols, *extra_cols], progress, suffix=extra_vals)
+        if dropped:
+            progress(0.8, f"writing {spool.table}: indexing")
+            for sql in dropped:
+                cur.execute(sql)
+        progress(1.0, f"wrote {spool.table}")
+        return {"new": spool.rows, "updated": 0, "unchanged": 0, "gone": 0}
     cur.execute(f"DROP TABLE IF EXISTS {stage}")
     cur.execute(f"DROP TABLE IF EXISTS {changed}")
     cur.execute(f"CREATE TEMPORARY TABLE {stage} AS SELECT {col_list} FROM {target} WHERE 1 = 0")
@@ -121,22 +140,54 @@ def _write_table(cur, spool: Spool, load_id: int, mode: str, progress) -> dict[s
     return {"new": new, "updated": n_changed, "unchanged": matched - n_changed, "gone": gone}
 
 
-def _fill_stage(cur, spool: Spool, stage: str, all_cols: list[str], progress) -> None:
+def _drop_secondary_indexes(cur, db_table: str) -> list[str]:
+    """Drop the plain (non-unique, not constraint) indexes of a table; returns the statements that
+    create them again. Building an index once after a bulk insert is much cheaper than keeping it
+    up to date row by row (random-order inserts into e.g. the channel and agent indexes)."""
+    if connection.vendor == "postgresql":
+        cur.execute(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i JOIN pg_class c ON c.relname = i.indexname "
+            "JOIN pg_index x ON x.indexrelid = c.oid "
+            "WHERE i.tablename = %s AND i.schemaname = current_schema() AND NOT x.indisunique "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid)",
+            [db_table],
+        )
+    else:
+        cur.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL "
+            "AND sql NOT LIKE 'CREATE UNIQUE%%'",
+            [db_table],
+        )
+    found = cur.fetchall()
+    for name, _sql in found:
+        cur.execute(f"DROP INDEX {qn(name)}")
+    return [sql for _name, sql in found]
+
+
+def _fill_stage(cur, spool: Spool, stage: str, all_cols: list[str], progress, suffix: tuple = ()) -> None:
+    """Bulk-insert the spooled rows (each followed by the `suffix` values) into `stage`."""
     done = 0
     n = max(1, spool.rows)
     raw = connection.connection
+    col_list = ", ".join(qn(c) for c in all_cols)
     if connection.vendor == "postgresql":
-        col_list = ", ".join(qn(c) for c in all_cols)
         with raw.cursor() as pcur, pcur.copy(f"COPY {stage} ({col_list}) FROM STDIN") as cp:
+            write_row = cp.write_row
             for batch in spool.batches():
-                for row in batch:
-                    cp.write_row(row)
+                if suffix:
+                    for row in batch:
+                        write_row(row + suffix)
+                else:
+                    for row in batch:
+                        write_row(row)
                 done += len(batch)
                 progress(0.6 * done / n, f"writing {spool.table}: {done:,} rows")
         return
     marks = ", ".join("?" * len(all_cols))
-    sql = f"INSERT INTO {stage} VALUES ({marks})"
+    sql = f"INSERT INTO {stage} ({col_list}) VALUES ({marks})"
     for batch in spool.batches():
+        if suffix:
+            batch = [row + suffix for row in batch]
         raw.executemany(sql, batch)
         done += len(batch)
         progress(0.6 * done / n, f"writing {spool.table}: {done:,} rows")

@@ -1,0 +1,94 @@
+"""The loader's fast paths give the same book as the general ones: the DuckDB-scanner snapshot,
+the first load straight into empty tables with plain indexes rebuilt afterwards, the spool."""
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from django.db import connection
+
+from custos.book.loader import snapshot as snap
+from custos.book.loader import write as writer
+from custos.book.services import load_book
+from custos.domain.bookformat import LOAD_ORDER, TABLES
+from tests.conftest import require
+
+BASIC = Path(__file__).parent / "books" / "basic"
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _home(custos_home):
+    return custos_home
+
+
+def _python_snapshot(out: Path) -> None:
+    out.mkdir()
+    for name in LOAD_ORDER:
+        snap._write_table(TABLES[name], out / f"{name}.parquet")
+
+
+def _same_parquet(a: Path, b: Path) -> None:
+    for name in LOAD_ORDER:
+        x, y = pq.read_table(a / f"{name}.parquet"), pq.read_table(b / f"{name}.parquet")
+        assert x.schema == y.schema, name
+        assert x.equals(y), name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_duckdb_snapshot_equals_python_snapshot(tmp_path):
+    require(snap._extension_file("sqlite_scanner") is not None, "duckdb-ext-sqlite is not installed")
+    require(snap._extension_file("postgres_scanner") is not None, "duckdb-ext-postgres is not installed")
+    load = load_book(BASIC)
+    assert load.status == "done"
+    book = tmp_path / "py"
+    _python_snapshot(book)
+    duck = tmp_path / "duck"
+    duck.mkdir()
+    if connection.vendor == "sqlite":
+        # the test database lives in memory: hand DuckDB a file copy of it
+        copy = tmp_path / "copy.sqlite3"
+        connection.ensure_connection()
+        dest = sqlite3.connect(copy)
+        connection.connection.backup(dest)
+        dest.close()
+        attach = f"ATTACH '{copy}' AS book (TYPE sqlite, READ_ONLY)"
+    else:
+        attach = snap.duckdb_attach()
+        assert attach is not None  # committed data, outside a transaction
+    counts = snap.write_with_duckdb(attach, duck)
+    assert counts == {name: load.row_counts.get(name, 0) for name in LOAD_ORDER}
+    _same_parquet(book, duck)
+
+
+def test_scanner_not_used_inside_a_transaction():
+    # pytest-django wraps this test in a transaction: the scanner would not see its rows
+    assert snap.duckdb_attach() is None
+
+
+def test_first_load_rebuilds_plain_indexes(monkeypatch, tmp_path):
+    def indexes() -> set[str]:
+        with connection.cursor() as cur:
+            return {
+                name
+                for name, cons in connection.introspection.get_constraints(cur, "book_policy").items()
+                if cons["index"] and not cons["unique"] and not cons["primary_key"]
+            }
+
+    before = indexes()
+    assert before  # channel, branch_code, agent_no, partner_code
+    monkeypatch.setattr(writer, "REBUILD_INDEXES_FROM", 0)
+    seen = []
+    load = load_book(BASIC, progress=lambda pct, note: seen.append(note))
+    assert load.status == "done"
+    assert any("indexing" in n for n in seen)
+    assert indexes() == before
+    assert load.change_counts["policies"] == {"new": 3, "updated": 0, "unchanged": 0, "gone": 0}
+    # a second, changed book goes through staging and the merge with the indexes in place
+    book = tmp_path / "book"
+    shutil.copytree(BASIC, book)
+    (book / "changes.csv").unlink(missing_ok=True)
+    second = load_book(book, mode="delta")
+    assert second.status == "done" and indexes() == before
