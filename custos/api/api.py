@@ -35,7 +35,35 @@ class TokenAuth(HttpBearer):
         return found.user
 
 
-api = NinjaAPI(
+class CustosAPI(NinjaAPI):
+    """NinjaAPI whose OpenAPI schema also documents the answers Ninja gives itself: 401 (no or a bad
+    bearer token) and 422 (parameters that do not validate), so clients and schemathesis know them."""
+
+    def get_openapi_schema(self, *args, **kwargs):
+        schema = super().get_openapi_schema(*args, **kwargs)
+        detail_list = {
+            "type": "object",
+            "properties": {"detail": {"type": "array", "items": {"type": "object"}}},
+            "required": ["detail"],
+        }
+        detail_str = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+        for ops in schema.get("paths", {}).values():
+            for op in ops.values():
+                responses = op.setdefault("responses", {})
+                responses.setdefault(
+                    "401",
+                    {"description": "Missing or invalid bearer token",
+                     "content": {"application/json": {"schema": detail_str}}},
+                )  # fmt: skip
+                responses.setdefault(
+                    "422",
+                    {"description": "Parameters that do not validate",
+                     "content": {"application/json": {"schema": detail_list}}},
+                )  # fmt: skip
+        return schema
+
+
+api = CustosAPI(
     title="custos",
     version="1",
     description="Book loads and masked customer look-ups of custos. Bearer-token authentication.",
@@ -129,7 +157,7 @@ def _load_out(load: BookLoad, detail: bool = False, with_errors: bool = False) -
 
 @api.get("/loads", response=list[LoadOut], tags=["loads"], summary="List book loads, newest first")
 def list_loads(request, limit: int = 50, offset: int = 0):
-    limit = max(1, min(limit, 500))
+    limit, offset = max(1, min(limit, 500)), max(0, offset)
     loads = BookLoad.objects.select_related("created_by")[offset : offset + limit]
     return [_load_out(x) for x in loads]
 
