@@ -92,3 +92,72 @@ def test_first_load_rebuilds_plain_indexes(monkeypatch, tmp_path):
     (book / "changes.csv").unlink(missing_ok=True)
     second = load_book(book, mode="delta")
     assert second.status == "done" and indexes() == before
+
+
+def _big_book(tmp_path: Path, broken: bool) -> Path:
+    from custos.bench.load import simple_book
+
+    book = tmp_path / ("broken" if broken else "clean")
+    simple_book(book, 400, seed=3)
+    if broken:
+        import csv
+
+        path = book / "parties.csv"
+        with open(path, encoding="utf-8", newline="") as f:
+            rows = list(csv.reader(f))
+        n = len(rows)
+        col = rows[0].index
+        rows[3][col("address")] = 'line one\n"quoted" line two'  # a record over two lines
+        rows[5][col("policy_no")] = "NOPE"  # a reference missing in both halves
+        rows[n - 5][col("policy_no")] = "NOPE"
+        rows[n - 3][col("birth_date")] = "2023-02-30"
+        rows.insert(n // 2, [])  # a blank line near the middle
+        rows.append(list(rows[2]))  # the first half's key again, at the end
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            csv.writer(f).writerows(rows)
+    return book
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_two_process_check_gives_the_same_result(tmp_path, monkeypatch, broken):
+    from custos.book.loader import validate
+
+    book = _big_book(tmp_path, broken)
+    results = []
+    for parallel_from in (1 << 62, 0):
+        monkeypatch.setattr(validate, "PARALLEL_FROM", parallel_from)
+        monkeypatch.setenv("CUSTOS_LOAD_WORKERS", "2")
+        split = validate._split(
+            validate.TableFile(
+                "parties",
+                "parties.csv",
+                book / "parties.csv",
+                "csv",
+                size=(book / "parties.csv").stat().st_size,
+            ),
+            validate.CsvReader(validate.TableFile("parties", "parties.csv", book / "parties.csv", "csv")),
+        )
+        assert (split is not None) == (parallel_from == 0)
+        load = load_book(book)
+        errors = [(e["file"], e["row"], e["column"], e["message"]) for e in load.errors]
+        rows = {}
+        if not broken:
+            for name in LOAD_ORDER:
+                rows[name] = pq.read_table(Path(load.snapshot_path) / f"{name}.parquet").to_pylist()
+        results.append((load.status, load.error_count, errors, load.row_counts, rows))
+        from custos.book.models import MODELS, BookLoad, PartyHistory
+
+        PartyHistory.objects.all().delete()
+        for model in reversed(list(MODELS.values())):
+            model.objects.all().delete()
+        BookLoad.objects.all().delete()
+    assert results[0] == results[1]
+    status, count, errors, _counts, _rows = results[1]
+    if broken:
+        assert status == "failed"
+        messages = [f"{f}:{r}:{c}: {m}" for f, r, c, m in errors]
+        assert any("duplicate key" in m for m in messages), messages
+        assert sum("'NOPE' is not a policy_no" in m for m in messages) == 2, messages
+        assert any("is not a valid date" in m for m in messages), messages
+    else:
+        assert status == "done"

@@ -33,6 +33,7 @@ from custos.book.models import MODELS
 from custos.domain.bookformat import LOAD_ORDER, TABLES, Table
 
 BATCH = 50_000
+DUCKDB_MEMORY = "512MB"
 ARROW_TYPES = {
     "text": pa.string(),
     "date": pa.date32(),
@@ -264,10 +265,14 @@ def write_with_duckdb(attach: str, out: Path, progress=None, vendor: str | None 
     ext = _extension_file("sqlite_scanner" if vendor == "sqlite" else "postgres_scanner")
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     counts = {}
+    spill = out.parent / f"{out.name}.duckdb-tmp"
     try:
         con.execute(f"INSTALL {_sql_text(str(ext))}")
         con.execute("LOAD sqlite" if vendor == "sqlite" else "LOAD postgres")
         con.execute("SET TimeZone = 'UTC'")
+        # bounded memory: PostgreSQL's ORDER BY id spills to disk beyond this
+        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+        con.execute(f"SET temp_directory = {_sql_text(str(spill))}")
         if vendor == "sqlite":
             con.execute("SET sqlite_all_varchar = true")  # SQLite's loose typing; cast below
         con.execute(attach)
@@ -279,6 +284,7 @@ def write_with_duckdb(attach: str, out: Path, progress=None, vendor: str | None 
             counts[name] = _write_batches(table, reader, out / f"{name}.parquet")
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
     return counts
 
 

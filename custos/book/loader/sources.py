@@ -9,6 +9,7 @@ normalises them.
 import csv
 import datetime as dt
 import hashlib
+import io
 import os
 import stat
 import tempfile
@@ -33,6 +34,11 @@ csv.field_size_limit(1 << 20)  # a longer CSV field is an error, not a hang
 
 class RowError(Exception):
     """A reader could not read a row (the rest of the file is skipped)."""
+
+    def __init__(self, message: str, row: int | None = None, detail: str = ""):
+        super().__init__(message)
+        self.row = row  # the row number it names (of its reader: a range reader counts from its start)
+        self.detail = detail
 
 
 @dataclass
@@ -79,7 +85,10 @@ class Reader:
 
 
 class CsvReader(Reader):
+    last_row = 1  # the row number of the last record read (the header is row 1)
+
     def __init__(self, tf: TableFile):
+        self.path = tf.path
         self.encoding = detect(tf.path)
         self.raw = open(tf.path, "rb")  # noqa: SIM115 - closed by close()
         self.size = max(1, tf.size)
@@ -92,8 +101,28 @@ class CsvReader(Reader):
             raise ValueError(f"header row: {e}")
         self.raw.close()
 
+    @classmethod
+    def byte_range(
+        cls, path: Path, encoding: str, header: list, start: int, end: int, first_row: int = 2
+    ) -> "CsvReader":
+        """A reader of the records between two record boundaries of a CSV file (see
+        `record_boundary`), with the header given; it numbers rows as if its first record
+        followed the header (row 2), or from `first_row`."""
+        self = cls.__new__(cls)
+        self.path = path
+        self.encoding = encoding
+        self.header = header
+        self.size = max(1, end - start)
+        raw = _RangeRaw(path, start, end)
+        self.text = io.TextIOWrapper(io.BufferedReader(raw, 1 << 20), encoding=encoding, newline="")
+        self.reader = csv.reader(self.text, strict=True)
+        self.start_row = self.last_row = first_row - 1
+        return self
+
+    start_row = 1
+
     def rows(self) -> Iterator[tuple[int, list]]:
-        n = 1
+        n = self.start_row
         it = iter(self.reader)
         while True:
             try:
@@ -101,8 +130,9 @@ class CsvReader(Reader):
             except StopIteration:
                 return
             except csv.Error as e:
-                raise RowError(f"row {n + 1}: CSV syntax: {e}")
+                raise RowError(f"row {n + 1}: CSV syntax: {e}", n + 1, f"CSV syntax: {e}")
             n += 1
+            self.last_row = n
             if not values:  # blank line
                 continue
             yield n, values
@@ -115,6 +145,57 @@ class CsvReader(Reader):
 
     def close(self) -> None:
         self.text.close()
+
+
+class _RangeRaw(io.RawIOBase):
+    """Raw bytes [start, end) of a file."""
+
+    def __init__(self, path: Path, start: int, end: int):
+        self.f = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self.f.seek(start)
+        self.left = end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if self.left <= 0:
+            return 0
+        view = memoryview(b)[: self.left]
+        n = self.f.readinto(view)
+        self.left -= n
+        return n
+
+    def close(self) -> None:
+        self.f.close()
+        super().close()
+
+
+def record_boundary(path: Path, pos: int) -> int | None:
+    """Offset just after the first line break at or after `pos` that ends a CSV record (an even
+    number of quote characters before it: RFC 4180 doubles quotes inside quoted fields), or None.
+    Safe in UTF-8 and GB18030: neither uses the bytes of '"' or LF inside a multi-byte character."""
+    quotes = 0
+    with open(path, "rb") as f:
+        done = 0
+        while done < pos:
+            chunk = f.read(min(16 << 20, pos - done))
+            if not chunk:
+                return None
+            quotes += chunk.count(b'"')
+            done += len(chunk)
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                return None
+            at = 0
+            while (nl := chunk.find(b"\n", at)) >= 0:
+                quotes += chunk.count(b'"', at, nl)
+                if quotes % 2 == 0:
+                    return done + nl + 1
+                at = nl + 1
+            quotes += chunk.count(b'"', at)
+            done += len(chunk)
 
 
 class ParquetReader(Reader):

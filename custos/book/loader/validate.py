@@ -7,8 +7,12 @@ read for duplicate checks).
 """
 
 import json
+import logging
 import marshal
 import operator
+import os
+import pickle
+import signal
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,9 +26,18 @@ from custos.book.models import MODELS
 from custos.domain.bookformat import LOAD_ORDER, TABLES, Table
 from custos.domain.codes import LOOKUPS
 
-from .errors import Issues
+from .errors import Issue, Issues
 from .mapping import Mapping
-from .sources import Book, CsvReader, ParquetReader, RowError, TableFile, XlsxReader, excel_text
+from .sources import (
+    Book,
+    CsvReader,
+    ParquetReader,
+    RowError,
+    TableFile,
+    XlsxReader,
+    excel_text,
+    record_boundary,
+)
 from .values import (
     CACHE_MAX,
     CONTROL,
@@ -41,6 +54,9 @@ from .values import (
 TEXT_MAX = 20_000  # TextField columns and extra columns
 SPOOL_BATCH = 5_000
 MAX_OCCURRENCES = 5  # of one unresolved reference value, for messages
+# CSV files from this size are checked by two processes (CUSTOS_LOAD_WORKERS=1: one process)
+PARALLEL_FROM = int(os.environ.get("CUSTOS_LOAD_PARALLEL_FROM", 32 << 20))
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,11 +73,13 @@ class Spool:
     rows: int = 0
     columns: tuple[str, ...] = ()
     present: tuple[str, ...] = ()  # format columns the file had
+    more: list[Path] = field(default_factory=list)  # further spool files (of a second process), in order
 
     def batches(self):
-        with open(self.path, "rb") as f:
-            while head := f.read(8):
-                yield marshal.loads(f.read(int.from_bytes(head, "little")))  # noqa: S302 - our own file
+        for path in (self.path, *self.more):
+            with open(path, "rb") as f:
+                while head := f.read(8):
+                    yield marshal.loads(f.read(int.from_bytes(head, "little")))  # noqa: S302 - our own file
 
 
 @dataclass
@@ -224,10 +242,6 @@ def _read_rows(
     is_xlsx = isinstance(reader, XlsxReader)
     spool = Spool(name, tmp / f"{name}.spool", columns=out_cols, present=tuple(sorted(present)))
     sink = open(spool.path, "wb")  # noqa: SIM115
-    batch: list[tuple] = []
-    nrows = 0
-    last = time.monotonic()
-    err = issues.error
     # Fast path for the common row: all text, as many fields as the header, no blanks to strip,
     # no full-width characters, no control characters (one regex over the joined row says so).
     fast_ok = isinstance(reader, CsvReader)
@@ -250,7 +264,14 @@ def _read_rows(
     key_get = itemgetter(*key_pos)
     absent_none = [p for c, p in pos.items() if c not in present and empty_row[p] is None]
     gt = operator.gt
-    try:
+
+    def scan(reader, issues, sink, own_keys, refs, progress, record) -> int:
+        """Check the rows of one reader; spool them to `sink`; returns how many there were.
+        `record` (a list or None) receives (key, row) of each first occurrence of a key."""
+        batch: list[tuple] = []
+        nrows = 0
+        last = time.monotonic()
+        err = issues.error
         for rownum, values in reader.rows():
             nrows += 1
             row = None
@@ -306,6 +327,8 @@ def _read_rows(
                 err(fname, rownum, ",".join(table.key), f"duplicate key {key.replace(chr(31), '/')!r}")
             elif key:
                 own_keys.add(key)
+                if record is not None:
+                    record.append((key, rownum))
             for p, _col, ref_table, pending in refs:
                 v = row[p]
                 if v and v not in keysets.get(ref_table, ()):
@@ -344,11 +367,22 @@ def _read_rows(
                 if now - last > 0.2:
                     last = now
                     progress(reader.fraction(), f"checking {fname}: {nrows:,} rows")
+        if batch and not issues:
+            _dump(batch, sink)
+        return nrows
+
+    err = issues.error
+    split = _split(tf, reader)
+    try:
+        if split is None:
+            nrows = scan(reader, issues, sink, own_keys, refs, progress, None)
+        else:
+            nrows = _scan_in_two(
+                scan, split, tf, reader, table, issues, sink, own_keys, refs, spool, progress
+            )
         if is_xlsx:
             for rownum, i, coord in reader.formulas:
                 err(fname, rownum, header[i] if i < len(header) else None, f"cell {coord} holds a formula")
-        if batch and not issues:
-            _dump(batch, sink)
     finally:
         sink.close()
     spool.rows = nrows
@@ -369,6 +403,120 @@ def _read_rows(
                 err(fname, r, col, f"{v[:64]!r} is not a {ref_key} in {ref_table}{suffix}")
     progress(1.0, f"checked {fname}: {nrows:,} rows")
     return spool
+
+
+def _workers() -> int:
+    try:
+        return int(os.environ.get("CUSTOS_LOAD_WORKERS", "0")) or (os.cpu_count() or 1)
+    except ValueError:
+        return 1
+
+
+def _split(tf: TableFile, reader) -> tuple[int, int] | None:
+    """(first data byte, a record boundary near the middle) of a large CSV file whose second half
+    a second process can check; None when the file is checked in one go."""
+    if (
+        not isinstance(reader, CsvReader)
+        or tf.size < PARALLEL_FROM
+        or _workers() < 2
+        or not hasattr(os, "fork")
+    ):
+        return None
+    start = record_boundary(tf.path, 0)
+    if start is None:
+        return None
+    mid = record_boundary(tf.path, max(start, tf.size // 2))
+    if mid is None or mid >= tf.size:
+        return None
+    return start, mid
+
+
+def _scan_in_two(scan, split, tf, reader, table, issues, sink, own_keys, refs, spool, progress) -> int:
+    """Check a large CSV file in two processes: this one reads the first half while a forked child
+    (which inherits the key sets of the tables read before) reads the second. The child returns its
+    errors, keys and unresolved references with row numbers counted from its own start; they are
+    shifted and merged here in row order, so the result is the same as reading the file in one go.
+    If the child fails, this process reads the second half itself."""
+    start, mid = split
+    first = CsvReader.byte_range(tf.path, reader.encoding, reader.header, start, mid)
+    child_spool = spool.path.with_suffix(".2.spool")
+    result = spool.path.with_suffix(".2.result")
+    pid = os.fork()
+    if pid == 0:  # the child: no database, no progress, leave by os._exit only
+        code = 1
+        try:
+            second = CsvReader.byte_range(tf.path, reader.encoding, reader.header, mid, tf.size)
+            child_issues = Issues()
+            child_refs = [(p, c, t, _Refs()) for p, c, t, _ in refs]
+            record: list = []
+            row_error = None
+            with open(child_spool, "wb") as csink:
+                try:
+                    n = scan(second, child_issues, csink, set(), child_refs, lambda f, note: None, record)
+                except RowError as e:
+                    n, row_error = 0, (e.row, e.detail or str(e))
+            second.close()
+            with open(result, "wb") as f:
+                pickle.dump(
+                    (
+                        n,
+                        child_issues.errors,
+                        child_issues.error_count,
+                        record,
+                        [(r.missing, r.counts) for *_, r in child_refs],
+                        row_error,
+                    ),
+                    f,
+                    protocol=pickle.HIGHEST_PROTOCOL,
+                )
+            code = 0
+        finally:
+            os._exit(code)
+    try:
+        n1 = scan(first, issues, sink, own_keys, refs, progress, None)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    finally:
+        first.close()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not result.exists():
+        log.warning("second validation process failed (status %s): checking the rest here", status)
+        second = CsvReader.byte_range(
+            tf.path, reader.encoding, reader.header, mid, tf.size, first.last_row + 1
+        )
+        try:
+            return n1 + scan(second, issues, sink, own_keys, refs, progress, None)
+        finally:
+            second.close()
+    with open(result, "rb") as f:
+        n2, errors, error_count, record, child_refs, row_error = pickle.load(f)  # noqa: S301 - our own file
+    result.unlink()
+    spool.more.append(child_spool)
+    off = first.last_row - 1
+    shifted = [Issue(e.file, None if e.row is None else e.row + off, e.column, e.message) for e in errors]
+    key_cols = ",".join(table.key)
+    for key, row in record:
+        if key in own_keys:
+            shifted.append(
+                Issue(tf.name, row + off, key_cols, f"duplicate key {key.replace(chr(31), '/')!r}")
+            )
+        else:
+            own_keys.add(key)
+    shifted.sort(key=lambda e: e.row or 0)
+    for e in shifted:
+        issues.error(e.file, e.row, e.column, e.message)
+    issues.error_count += error_count - len(errors)
+    for (_p, _c, _t, pending), (missing, counts) in zip(refs, child_refs, strict=True):
+        for v, rows in missing.items():
+            mine = pending.missing.setdefault(v, [])
+            mine.extend(r + off for r in rows[: max(0, MAX_OCCURRENCES - len(mine))])
+            pending.counts[v] = pending.counts.get(v, 0) + counts[v]
+    if row_error is not None:
+        row, detail = row_error
+        raise RowError(f"row {row + off}: {detail}", row + off, detail)
+    return n1 + n2
 
 
 def _dump(batch: list[tuple], sink) -> None:
