@@ -161,3 +161,24 @@ def test_two_process_check_gives_the_same_result(tmp_path, monkeypatch, broken):
         assert any("is not a valid date" in m for m in messages), messages
     else:
         assert status == "done"
+
+
+def test_absent_optional_typed_column_loads(tmp_path):
+    """A book without an optional date/number column (id_valid_until, premium) loads; the clean-row
+    fast path used to fail on it with "object of type 'NoneType' has no len()"."""
+    import csv
+
+    book = tmp_path / "book"
+    shutil.copytree(BASIC, book)
+    for table, column in (("parties", "id_valid_until"), ("policies", "premium")):
+        with open(book / f"{table}.csv", encoding="utf-8", newline="") as f:
+            rows = list(csv.reader(f))
+        i = rows[0].index(column)
+        with open(book / f"{table}.csv", "w", encoding="utf-8", newline="") as f:
+            csv.writer(f).writerows([r[:i] + r[i + 1 :] for r in rows])
+    load = load_book(book)
+    assert load.status == "done", load.errors
+    from custos.book.models import Party, Policy
+
+    assert not Party.objects.exclude(id_valid_until=None).exists()
+    assert not Policy.objects.exclude(premium=None).exists()

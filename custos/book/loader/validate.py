@@ -281,11 +281,11 @@ def _read_rows(
                     values.append("")
                     row = list(take(values))
                     values.pop()
-                    for p in absent_none:
-                        row[p] = None
                     if (need_get is not None and "" in need_get(row)) or any(map(gt, map(len, row), limits)):
                         row = None  # let the slow path name the column
                     else:
+                        for p in absent_none:  # after the length check: len(None) fails
+                            row[p] = None
                         original = None
                         for p, cache, conv, col, is_code in typed:
                             v = row[p]
