@@ -70,10 +70,19 @@ class LoadBench:
             kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.monotonic()
 
+            cpu_marks: dict[str, float] = {}
+
+            def cpu_now() -> float:
+                kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+                return time.process_time() + kids.ru_utime + kids.ru_stime
+
+            cpu_start = cpu_now()
+
             def progress(pct: int, note: str) -> None:
                 for phase, at in (("validate", 45), ("write", 85), ("snapshot", 100)):
                     if pct >= at and phase not in marks:
                         marks[phase] = time.monotonic() - t0
+                        cpu_marks[phase] = cpu_now() - cpu_start
 
             load = load_book(book, progress=progress)
             seconds = time.monotonic() - t0
@@ -100,6 +109,11 @@ class LoadBench:
                     "write": round(marks.get("write", 0) - marks.get("validate", 0), 2),
                     "snapshot": round(seconds - marks.get("write", 0), 2),
                 },
+                "phase_cpu_seconds": {
+                    "validate": round(cpu_marks.get("validate", 0), 2),
+                    "write": round(cpu_marks.get("write", 0) - cpu_marks.get("validate", 0), 2),
+                    "snapshot": round(cpu + cpu_children - cpu_marks.get("write", 0), 2),
+                },
                 "cpu_seconds": round(
                     cpu + cpu_children, 2
                 ),  # the loader's processes (not the database server)
@@ -117,7 +131,8 @@ class LoadBench:
                 f"{connection.vendor}: {rows:,} rows in {seconds:.1f}s = {figures['rows_per_second']:,} rows/s "
                 f"(validate {figures['phase_seconds']['validate']}s, write {figures['phase_seconds']['write']}s, "
                 f"snapshot {figures['phase_seconds']['snapshot']}s), CPU {cpu + cpu_children:.1f}s "
-                f"({cpu_children:.1f}s in child processes), peak RSS {rss_mb:.0f} MB"
+                f"({cpu_children:.1f}s in child processes; by phase {figures['phase_cpu_seconds']}), "
+                f"peak RSS {rss_mb:.0f} MB"
             )
             return figures
         finally:
