@@ -37,7 +37,7 @@ test: install
 	$(MAKE) --no-print-directory test-postgres
 
 test-sqlite: install
-	CUSTOS_HOME=$(CURDIR)/var/test-sqlite $(BIN)/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider $(PYTEST_ARGS)
+	CUSTOS_HOME=$(CURDIR)/var/test-sqlite $(BIN)/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider -m "not postgres" $(PYTEST_ARGS)
 
 # The whole suite again on PostgreSQL. Skipped with a reason when the server does not answer,
 # except under CI=true, where that is a failure.

@@ -11,14 +11,14 @@ from custos.checks.models import CheckRun, Finding
 from custos.crypto import keyring
 from custos.remediation import services as svc
 from custos.remediation.models import Correction, Task
-from tests.conftest import build_small_book, make_user, on_postgres
+from tests.conftest import build_small_book, make_user, on_postgres, require
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The SQLite run of `make test` deselects `postgres` tests; the PostgreSQL run executes them.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 
 def test_second_concurrent_correction_gets_a_conflict(custos_home, settings):
-    if not on_postgres():
-        pytest.skip("needs PostgreSQL: SQLite serialises writers, so there is no real race to test")
+    require(on_postgres(), "this test needs PostgreSQL: SQLite serialises writers, so there is no real race")
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with keyring.editing() as data:
         keyring.ensure_data_keys(data)
