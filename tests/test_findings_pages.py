@@ -129,8 +129,9 @@ def test_finding_page_shows_masked_value_explanation_and_the_partys_other_findin
 
 def test_finding_page_in_english(client, setup):
     client.force_login(setup["agent"])
+    client.cookies["django_language"] = "en"  # the language switcher's choice
     f = Finding.objects.get(check_code="PH02")
-    html = text(client.get(f"/findings/{f.pk}/", HTTP_ACCEPT_LANGUAGE="en"))
+    html = text(client.get(f"/findings/{f.pk}/"))
     assert "<strong>Invalid mobile</strong>" in html
 
 
@@ -154,7 +155,8 @@ def test_admin_shows_findings_masked_and_read_only(client, setup, django_user_mo
 
 def test_dashboard_in_english(client, setup):
     client.force_login(setup["compliance"])
-    html = text(client.get("/findings/", HTTP_ACCEPT_LANGUAGE="en"))
+    client.cookies["django_language"] = "en"  # the language switcher's choice
+    html = text(client.get("/findings/"))
     assert "Customer information findings" in html and "Untrue rate" in html and "By channel" in html
 
 
