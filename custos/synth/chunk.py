@@ -877,11 +877,11 @@ class Chunk:
             self._set(p, VALID, iso(applied - ri(rng, 1, 1500)))
             self._mark("ID12", p, "id_valid_until")
         elif kind == "NM01":
-            p = pick()
+            p = pick() or app_p  # every person on the policy may be staff: pick() is then None
             self._set(p, NAME, "")
             self._mark("NM01", p, "name")
         elif kind == "NM02":
-            p = pick()
+            p = pick() or app_p
             v = pk(rng, NAME_PLACEHOLDERS)
             if v in ("先生", "女士"):
                 v = p.name[:1] + ("先生" if p.gender == "M" else "女士")
