@@ -111,7 +111,9 @@ def test_differential_ids_against_stdnum_and_id_validator():
             theirs_birth = None
         assert p.birth == theirs_birth, num
         # id-validator (non-strict) checks code existence, date and check digit
-        if num[:6] in ("110105", "120101", "440106") and p.birth and p.birth.year >= 1800:
+        # id-validator takes ~18 ms a number: compared on a bounded sample
+        sampled = rng.random() < 0.05
+        if sampled and num[:6] in ("110105", "120101", "440106") and p.birth and p.birth.year >= 1800:
             assert bool(idv.is_valid(num)) == (p.check_ok and p.birth <= dt.date.today()), num
 
 
