@@ -124,8 +124,12 @@ def test_differential_mobiles_against_phonenumbers():
     differences = set()
     for _ in range(20_000):
         n = f"1{rng.randrange(10**10):010d}"
-        theirs = phonenumbers.is_valid_number(phonenumbers.parse(n, "CN"))
+        try:
+            theirs = phonenumbers.is_valid_number(phonenumbers.parse(n, "CN"))
+        except phonenumbers.NumberParseException:  # e.g. 1 + a country code: not a CN number to them
+            theirs = False
         ours = phones.mobile_valid(n)
         if ours != theirs:
             differences.add(n[:3] if n[:3] != "174" else n[:5])
-    assert differences <= {"149", "1740"} | {f"174{i}" for i in range(10)}, sorted(differences)
+    # documented in docs/checks.md: 149 and 1740x (custos valid), 161 (phonenumbers valid, not in the MIIT table)
+    assert differences <= {"149", "161"} | {f"1740{i}" for i in range(10)}, sorted(differences)

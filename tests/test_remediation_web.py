@@ -70,7 +70,6 @@ def test_pages(tasks, people):  # noqa: F811
 
 
 def test_letters_pdf_and_partner_notice(tasks, people, tmp_path):  # noqa: F811
-    pytest.importorskip("weasyprint")
     cs = login(people["compliance"])
     r = cs.post("/remediation/letters/", {"kind": "customer", "tasks": str(tasks["P1"].pk)})
     assert r.status_code == 200 and r.content.startswith(b"%PDF")
