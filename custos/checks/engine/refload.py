@@ -9,8 +9,10 @@ REF_TABLES: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "ref_gb2260": ("gb2260", [("code", "VARCHAR")]),
     "ref_segments": ("mobile_segments", [("prefix", "VARCHAR"), ("valid", "INTEGER")]),
     "ref_area": ("area_codes", [("area_code", "VARCHAR")]),
-    "ref_provinces": ("provinces", [("province_code", "VARCHAR"), ("short_name", "VARCHAR"),
-                                    ("postcode_prefix", "VARCHAR")]),
+    "ref_provinces": (
+        "provinces",
+        [("province_code", "VARCHAR"), ("short_name", "VARCHAR"), ("postcode_prefix", "VARCHAR")],
+    ),
     "ref_placeholders": ("placeholders", [("kind", "VARCHAR"), ("value", "VARCHAR")]),
 }
 NUMBERS = 512  # ref_numbers(i): 1..NUMBERS, to split strings into characters in SQL
