@@ -106,9 +106,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
         "transaction_mode": "IMMEDIATE",
     }
+# Tests create their own database beside the one CUSTOS_DATABASE_URL names ("test_<name>", with
+# pytest-xdist's "_gw0" suffixes) and drop it afterwards; never the connection database itself.
 _test_url = os.environ.get("CUSTOS_TEST_DATABASE_URL")
 if _test_url:
-    DATABASES["default"]["TEST"] = {"NAME": dj_database_url.parse(_test_url)["NAME"]}
+    DATABASES["default"]["TEST"] = {"NAME": "test_" + dj_database_url.parse(_test_url)["NAME"]}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
