@@ -44,7 +44,7 @@ test-sqlite: install
 test-postgres: install
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 	  CUSTOS_HOME=$(CURDIR)/var/test-postgres CUSTOS_DATABASE_URL=$(PG_URL) CUSTOS_TEST_DATABASE_URL=$(PG_URL) \
-	    $(BIN)/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider -m "not browser and not spark and not pg_open_bug" $(PYTEST_ARGS); \
+	    $(BIN)/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider -m "not browser and not spark" $(PYTEST_ARGS); \
 	elif [ "$$CI" = "true" ]; then echo "PostgreSQL at $(PG_URL) does not answer (CI=true: failing)"; exit 1; \
 	else echo "SKIPPED: PostgreSQL at $(PG_URL) does not answer; PostgreSQL tests not run"; fi
 
