@@ -158,3 +158,53 @@ def test_policy_parties_fail_closed(client, token, small_book):
     response = client.get("/api/v1/policies/P1/parties", **auth)
     assert response.status_code == 503
     assert "张" not in response.content.decode()
+
+
+def _lookup(client, auth, **body):
+    return client.post("/api/v1/customers/lookup", body, content_type="application/json", **auth)
+
+
+def test_customer_lookup_by_policy_and_by_id_number_masked_scoped_and_logged(client, token, small_book):
+    auth = token(Role.PARTNER_STAFF, partner_code="BK1")
+    body = _lookup(client, auth, policy_no="P4").json()
+    assert body["count"] == 2 and {p["policy_no"] for p in body["parties"]} == {"P4"}
+    assert body["parties"][0]["id_no"] == "4401**********1234"
+    # the same ID number is on every policy of the small book; BK1 sees P2 and P4 only
+    response = _lookup(client, auth, id_no=" 440106198005061234 ")
+    assert response.status_code == 200
+    body = response.json()
+    assert {p["policy_no"] for p in body["parties"]} == {"P2", "P4"} and body["count"] == 4
+    assert "440106198005061234" not in response.content.decode()
+    logs = list(AuditEntry.objects.filter(model="party").order_by("seq"))
+    assert [(e.action, e.purpose, len(e.record_id_list)) for e in logs] == [
+        ("api", "lookup by policy_no", 2),
+        ("api", "lookup by id_no", 4),
+    ]
+    assert "440106198005061234" not in " ".join(e.purpose + e.record_ids for e in logs)
+
+
+def test_customer_lookup_out_of_scope_and_unknown_are_404(client, token, small_book):
+    auth = token(Role.AGENT, staff_no="A1")  # A1's policies: P1, P4
+    assert _lookup(client, auth, policy_no="P3").status_code == 404
+    assert _lookup(client, auth, policy_no="NOPE").status_code == 404
+    assert _lookup(client, auth, id_no="110101199001011237").status_code == 404
+    assert _lookup(client, auth, id_no="   ").status_code == 404  # never matches the empty index
+    assert {p["policy_no"] for p in _lookup(client, auth, id_no="440106198005061234").json()["parties"]} == {
+        "P1",
+        "P4",
+    }
+
+
+@pytest.mark.parametrize("body", [{}, {"policy_no": "P1", "id_no": "440106198005061234"}, {"policy_no": ""}])
+def test_customer_lookup_needs_exactly_one_key(client, token, small_book, body):
+    response = _lookup(client, token(Role.COMPLIANCE), **body)
+    assert response.status_code == 422 and isinstance(response.json()["detail"], list)
+    assert not AuditEntry.objects.filter(model="party").exists()
+
+
+def test_customer_lookup_fails_closed(client, token, small_book):
+    auth = token(Role.COMPLIANCE)
+    _block_read_log_inserts()
+    response = _lookup(client, auth, id_no="440106198005061234")
+    assert response.status_code == 503
+    assert "张" not in response.content.decode()

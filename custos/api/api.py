@@ -8,8 +8,8 @@ import datetime as dt
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import File, Form, NinjaAPI, Schema, Status
-from ninja.errors import HttpError
+from ninja import Field, File, Form, NinjaAPI, Schema, Status
+from ninja.errors import HttpError, ValidationError
 from ninja.files import UploadedFile
 from ninja.security import HttpBearer
 
@@ -201,6 +201,58 @@ def policy_parties(request, policy_no: str):
         return Status(404, {"detail": "policy not found or not in your scope"})
     return {
         "policy_no": policy_no,
+        "parties": [{k: ("" if v is None else v) for k, v in r.items()} for r in rows],
+    }
+
+
+class CustomerQuery(Schema):
+    policy_no: str | None = Field(None, min_length=1, max_length=64)
+    id_no: str | None = Field(None, min_length=1, max_length=64)
+
+
+class CustomersOut(Schema):
+    count: int
+    parties: list[PartyOut]
+
+
+def _by_id_no(queryset, id_no: str):
+    """Parties with this ID number: an equality match on the keyed blind index where the column is
+    encrypted (custos.crypto), else on the stored value."""
+    from custos.book.models import Party
+
+    if any(f.name == "id_no_bidx" for f in Party._meta.get_fields()):
+        from custos.crypto.fields import blind_index
+
+        digest = blind_index(id_no, "id_no")
+        return queryset.filter(id_no_bidx=digest) if digest else queryset.none()
+    value = id_no.replace(" ", "").strip().upper()
+    return queryset.filter(id_no=value) if value else queryset.none()
+
+
+@api.post(
+    "/customers/lookup",
+    response={200: CustomersOut, 404: Error, 503: Error},
+    tags=["customers"],
+    summary="Masked parties by policy number or by ID number, in the caller's scope (every call is logged)",
+    description="Exactly one of policy_no and id_no. The ID number travels in the body, never in a URL. "
+    "Out of scope and unknown look the same: 404.",
+)
+def customer_lookup(request, query: CustomerQuery):
+    if (query.policy_no is None) == (query.id_no is None):
+        raise ValidationError([{"loc": ["body", "query"], "msg": "give exactly one of policy_no and id_no"}])
+    ctx = AccessContext.for_request(request)
+    if query.policy_no is not None:
+        qs, purpose = ctx.parties().filter(policy_no=query.policy_no), "lookup by policy_no"
+    else:
+        qs, purpose = _by_id_no(ctx.parties(), query.id_no), "lookup by id_no"
+    try:
+        rows = ctx.read_parties(qs, action="api", purpose=purpose, limit=200)
+    except ReadLogUnavailable:
+        raise HttpError(503, "the read log is unavailable; no data returned")
+    if not rows:
+        return Status(404, {"detail": "no customer found in your scope"})
+    return {
+        "count": len(rows),
         "parties": [{k: ("" if v is None else v) for k, v in r.items()} for r in rows],
     }
 
