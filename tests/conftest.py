@@ -10,6 +10,8 @@ import shutil
 import pytest
 
 CI = os.environ.get("CI") == "true"
+# a test CUSTOS_HOME without data keys gets them on first use (custos.crypto.fields.keys)
+os.environ.setdefault("CUSTOS_AUTO_KEYS", "1")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",

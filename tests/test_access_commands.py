@@ -43,7 +43,7 @@ def test_init_writes_keyring_with_mode_600(home):
     assert stat.S_IMODE(keyring.stat().st_mode) == 0o600
     content = json.loads(keyring.read_text())
     assert len(content["django_secret_key"]) >= 50
-    assert content["data_keys"] == [] and content["created_at"]
+    assert len(content["data_keys"]) == 1 and content["blind_index_key"] and content["created_at"]
     assert (home / "custos.sqlite3").exists()
 
 

@@ -328,11 +328,9 @@ def test_second_full_book_updates_history_and_gone(tmp_path):
     assert second.status == "done", errors_of(second)
     assert second.change_counts["parties"] == {"new": 0, "updated": 1, "unchanged": 4, "gone": 2}
     assert second.change_counts["policies"]["gone"] == 1
-    history = set(
-        PartyHistory.objects.values_list(
-            "policy_no", "role", "seq", "field", "old_value", "new_value", "load"
-        )
-    )
+    rows = list(PartyHistory.objects.all())
+    assert all(h.old_value.startswith("e1:") and h.new_value.startswith("e1:") for h in rows)  # sealed
+    history = {(h.policy_no, h.role, h.seq, h.field, h.old(), h.new(), h.load_id) for h in rows}
     assert history == {
         ("PL0001", "applicant", 1, "mobile", "13912345678", "13000000000", second.pk),
         ("PL0001", "applicant", 1, "address", "广州市天河区天河路100号", "广州市海珠区新港路1号", second.pk),

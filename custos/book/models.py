@@ -10,6 +10,14 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from custos.crypto.fields import BlindIndexField, EncryptedJSONField, EncryptedTextField
+
+
+def Sealed(max_length: int | None = None):  # noqa: N802 - a field factory
+    """An encrypted book column (deterministic nonce: the loader compares values in SQL).
+    `max_length` limits the plaintext (the loader checks it); the column itself is text."""
+    return EncryptedTextField(deterministic=True, max_length=max_length)
+
 
 class BookLoad(models.Model):
     class Status(models.TextChoices):
@@ -71,10 +79,9 @@ class BookRow(models.Model):
         db_index=False,
         db_constraint=False,
     )
-    original = models.JSONField(
-        null=True, blank=True
-    )  # {column: value as written} where normalisation changed it
-    extra = models.JSONField(null=True, blank=True)  # columns outside the format, kept as given
+    # {column: value as written} where normalisation changed it; sealed (it may hold an ID number)
+    original = EncryptedJSONField(deterministic=True)
+    extra = EncryptedJSONField(deterministic=True)  # columns outside the format, kept as given; sealed
 
     class Meta:
         abstract = True
@@ -85,8 +92,8 @@ class Branch(BookRow):
     name = models.CharField(max_length=200)
     parent_code = models.CharField(max_length=64, blank=True)
     level = models.CharField(max_length=16)
-    address = models.CharField(max_length=500, blank=True)
-    phone = models.CharField(max_length=64, blank=True)
+    address = Sealed(500)
+    phone = Sealed(64)
     # Materialised path of branch codes from head office, "/HO/GD/GZ/": scope filters use a prefix match.
     path = models.CharField(max_length=1000, db_index=True, blank=True)
 
@@ -99,9 +106,11 @@ class Staff(BookRow):
     name = models.CharField(max_length=100)
     gender = models.CharField(max_length=1, blank=True)
     id_type = models.CharField(max_length=32, blank=True)
-    id_no = models.CharField(max_length=64, blank=True)
-    mobile = models.CharField(max_length=64, blank=True)
-    address = models.CharField(max_length=500, blank=True)
+    id_no = Sealed(64)
+    id_no_bidx = BlindIndexField(source="id_no", kind="id_no")
+    mobile = Sealed(64)
+    mobile_bidx = BlindIndexField(source="mobile", kind="mobile")
+    address = Sealed(500)
     branch_code = models.CharField(max_length=64, db_index=True)
     channel = models.CharField(max_length=16, blank=True)
     position = models.CharField(max_length=32)
@@ -118,8 +127,8 @@ class Partner(BookRow):
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16)
     branch_code = models.CharField(max_length=64, db_index=True)
-    address = models.CharField(max_length=500, blank=True)
-    phone = models.CharField(max_length=64, blank=True)
+    address = Sealed(500)
+    phone = Sealed(64)
     contract_no = models.CharField(max_length=64, blank=True)
     contract_until = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=16)
@@ -159,14 +168,16 @@ class Party(BookRow):
     gender = models.CharField(max_length=1, blank=True)
     birth_date = models.DateField(null=True, blank=True)
     id_type = models.CharField(max_length=32, blank=True)
-    id_no = models.CharField(max_length=64, blank=True)
+    id_no = Sealed(64)
+    id_no_bidx = BlindIndexField(source="id_no", kind="id_no")
     id_valid_until = models.DateField(null=True, blank=True)
     nationality = models.CharField(max_length=8, blank=True)
-    mobile = models.CharField(max_length=64, blank=True)
-    phone = models.CharField(max_length=64, blank=True)
-    address = models.CharField(max_length=500, blank=True)
+    mobile = Sealed(64)
+    mobile_bidx = BlindIndexField(source="mobile", kind="mobile")
+    phone = Sealed(64)
+    address = Sealed(500)
     postcode = models.CharField(max_length=16, blank=True)
-    email = models.CharField(max_length=200, blank=True)
+    email = Sealed(200)
     occupation_code = models.CharField(max_length=32, blank=True)
 
     class Meta:
@@ -184,6 +195,8 @@ class PartyHistory(models.Model):
     role = models.CharField(max_length=16)
     seq = models.IntegerField()
     field = models.CharField(max_length=32)
+    # values of encrypted party fields (SEALED_PARTY_FIELDS) are the party column's ciphertext, copied
+    # as stored (associated data "book_party.<field>"): read them with `old()` / `new()`
     old_value = models.TextField(blank=True)
     new_value = models.TextField(blank=True)
     load = models.ForeignKey(BookLoad, on_delete=models.PROTECT, related_name="party_history")
@@ -191,14 +204,27 @@ class PartyHistory(models.Model):
     class Meta:
         indexes = [models.Index(fields=["policy_no", "role", "seq"])]
 
+    def _open(self, stored: str) -> str:
+        if self.field in SEALED_PARTY_FIELDS:
+            from custos.crypto.fields import open_value
+
+            return open_value(stored, f"book_party.{self.field}")
+        return stored
+
+    def old(self) -> str:
+        return self._open(self.old_value)
+
+    def new(self) -> str:
+        return self._open(self.new_value)
+
 
 class Change(BookRow):
     policy_no = models.CharField(max_length=64, db_index=True)
     role = models.CharField(max_length=16)
     seq = models.IntegerField()
     field = models.CharField(max_length=32)
-    old_value = models.TextField(blank=True)
-    new_value = models.TextField(blank=True)
+    old_value = Sealed()
+    new_value = Sealed()
     changed_at = models.DateTimeField()
     changed_by = models.CharField(max_length=64, blank=True)
     request_no = models.CharField(max_length=64, blank=True)
@@ -215,7 +241,7 @@ class Visit(BookRow):
     policy_no = models.CharField(max_length=64, db_index=True)
     visited_at = models.DateTimeField()
     method = models.CharField(max_length=16)
-    contact = models.CharField(max_length=500, blank=True)
+    contact = Sealed(500)
     outcome = models.CharField(max_length=16)
     staff_no = models.CharField(max_length=64, blank=True)
 
@@ -224,6 +250,8 @@ class Visit(BookRow):
             models.UniqueConstraint(fields=["policy_no", "visited_at", "method"], name="visit_key")
         ]
 
+
+SEALED_PARTY_FIELDS = ("id_no", "mobile", "phone", "address", "email")
 
 # book-format table name -> model
 MODELS = {

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from django.db import connection, transaction
 
 from custos.book.models import MODELS, Branch, PartyHistory
+from custos.crypto.fields import BlindIndexField, EncryptedTextField, compare_sql, keys
 from custos.domain.bookformat import LOAD_ORDER, PARTY_VALUE_FIELDS, TABLES
 
 from .validate import Spool, Validated
@@ -62,7 +63,9 @@ def _write_table(cur, spool: Spool, load_id: int, mode: str, progress) -> dict[s
     stage = qn(f"custos_stage_{spool.table}")
     changed = qn(f"custos_changed_{spool.table}")
     cols = list(table.column_names)
-    all_cols = [*cols, "original", "extra"]
+    sealed, bidx = _crypto_columns(model)
+    all_cols = [*cols, "original", "extra", *(f.column for f in bidx)]
+    seal = _row_sealer(model, [*cols, "original", "extra"], sealed, bidx)
     col_list = ", ".join(qn(c) for c in all_cols)
     cur.execute(f"SELECT 1 FROM {target} LIMIT 1")
     if cur.fetchone() is None:
@@ -74,7 +77,7 @@ def _write_table(cur, spool: Spool, load_id: int, mode: str, progress) -> dict[s
         dropped = (
             _drop_secondary_indexes(cur, model._meta.db_table) if spool.rows >= REBUILD_INDEXES_FROM else []
         )
-        _fill_stage(cur, spool, target, [*all_cols, *extra_cols], progress, suffix=extra_vals)
+        _fill_stage(cur, spool, target, [*all_cols, *extra_cols], progress, suffix=extra_vals, seal=seal)
         if dropped:
             progress(0.8, f"writing {spool.table}: indexing")
             for sql in dropped:
@@ -84,13 +87,13 @@ def _write_table(cur, spool: Spool, load_id: int, mode: str, progress) -> dict[s
     cur.execute(f"DROP TABLE IF EXISTS {stage}")
     cur.execute(f"DROP TABLE IF EXISTS {changed}")
     cur.execute(f"CREATE TEMPORARY TABLE {stage} AS SELECT {col_list} FROM {target} WHERE 1 = 0")
-    _fill_stage(cur, spool, stage, all_cols, progress)
+    _fill_stage(cur, spool, stage, all_cols, progress, seal=seal)
     if connection.vendor == "postgresql":
         cur.execute(f"ANALYZE {stage}")
     progress(0.7, f"writing {spool.table}: merging")
     key_join = " AND ".join(f"t.{qn(k)} = s.{qn(k)}" for k in table.key)
     present = [c for c in cols if c in spool.present and c not in table.key]
-    distinct = " OR ".join(f"t.{qn(c)} IS DISTINCT FROM s.{qn(c)}" for c in present) or "1 = 0"
+    distinct = " OR ".join(_distinct("t", "s", c, sealed) for c in present) or "1 = 0"
     cur.execute(
         f"CREATE TEMPORARY TABLE {changed} AS SELECT t.id AS tid, "
         + ", ".join(f"s.{qn(c)} AS {qn(c)}" for c in present or [table.key[0]])
@@ -108,11 +111,14 @@ def _write_table(cur, spool: Spool, load_id: int, mode: str, progress) -> dict[s
                 f"SELECT t.policy_no, t.role, t.seq, %s, "
                 f"COALESCE(CAST(t.{qn(f)} AS TEXT), ''), COALESCE(CAST(c.{qn(f)} AS TEXT), ''), %s "
                 f"FROM {changed} c JOIN {target} t ON t.id = c.tid "
-                f"WHERE t.{qn(f)} IS DISTINCT FROM c.{qn(f)}",
+                f"WHERE {_distinct('t', 'c', f, sealed)}",
                 [f, load_id],
             )
     sets = ", ".join(
-        [f"{qn(c)} = s.{qn(c)}" for c in [*present, "original", "extra"]]
+        [
+            f"{qn(c)} = s.{qn(c)}"
+            for c in [*present, "original", "extra", *(b.column for b in bidx if b.source in present)]
+        ]
         + [f"last_load_id = {int(load_id)}", "gone_load_id = NULL"]
     )
     target_key = " AND ".join(f"{target}.{qn(k)} = s.{qn(k)}" for k in table.key)
@@ -140,6 +146,47 @@ def _write_table(cur, spool: Spool, load_id: int, mode: str, progress) -> dict[s
     return {"new": new, "updated": n_changed, "unchanged": matched - n_changed, "gone": gone}
 
 
+def _crypto_columns(model) -> tuple[dict[str, EncryptedTextField], list[BlindIndexField]]:
+    fields = model._meta.concrete_fields
+    sealed = {f.column: f for f in fields if isinstance(f, EncryptedTextField)}
+    return sealed, [f for f in fields if isinstance(f, BlindIndexField)]
+
+
+def _distinct(a: str, b: str, col: str, sealed) -> str:
+    """Has the value changed? Sealed columns compare their synthetic nonce: equal plaintexts have
+    equal nonces under every data key (custos.crypto.fields)."""
+    x, y = f"{a}.{qn(col)}", f"{b}.{qn(col)}"
+    if col in sealed:
+        return f"{compare_sql(x)} IS DISTINCT FROM {compare_sql(y)}"
+    return f"{x} IS DISTINCT FROM {y}"
+
+
+def _row_sealer(model, names: list[str], sealed, bidx):
+    """A function sealing a batch of spooled rows in place of their personal values and appending
+    their blind indexes (None when the table has nothing to seal)."""
+    if not sealed:
+        return None
+    k = keys()
+    at = [(i, k.sealer(sealed[c].ad)) for i, c in enumerate(names) if c in sealed]
+    idx = [(names.index(f.source), k.blind_indexer(f.kind)) for f in bidx]
+
+    def seal_batch(batch: list) -> list:
+        out = []
+        append = out.append
+        for row in batch:
+            r = list(row)
+            for i, f in at:
+                v = r[i]
+                if v:
+                    r[i] = f(v)
+            for i, f in idx:
+                r.append(f(row[i]))
+            append(r)
+        return out
+
+    return seal_batch
+
+
 def _drop_secondary_indexes(cur, db_table: str) -> list[str]:
     """Drop the plain (non-unique, not constraint) indexes of a table; returns the statements that
     create them again. Building an index once after a bulk insert is much cheaper than keeping it
@@ -164,8 +211,11 @@ def _drop_secondary_indexes(cur, db_table: str) -> list[str]:
     return [sql for _name, sql in found]
 
 
-def _fill_stage(cur, spool: Spool, stage: str, all_cols: list[str], progress, suffix: tuple = ()) -> None:
-    """Bulk-insert the spooled rows (each followed by the `suffix` values) into `stage`."""
+def _fill_stage(
+    cur, spool: Spool, stage: str, all_cols: list[str], progress, suffix: tuple = (), seal=None
+) -> None:
+    """Bulk-insert the spooled rows (personal values sealed by `seal`, each row followed by the
+    `suffix` values) into `stage`."""
     done = 0
     n = max(1, spool.rows)
     raw = connection.connection
@@ -174,9 +224,11 @@ def _fill_stage(cur, spool: Spool, stage: str, all_cols: list[str], progress, su
         with raw.cursor() as pcur, pcur.copy(f"COPY {stage} ({col_list}) FROM STDIN") as cp:
             write_row = cp.write_row
             for batch in spool.batches():
+                if seal is not None:
+                    batch = seal(batch)
                 if suffix:
                     for row in batch:
-                        write_row(row + suffix)
+                        write_row((*row, *suffix))
                 else:
                     for row in batch:
                         write_row(row)
@@ -186,8 +238,10 @@ def _fill_stage(cur, spool: Spool, stage: str, all_cols: list[str], progress, su
     marks = ", ".join("?" * len(all_cols))
     sql = f"INSERT INTO {stage} ({col_list}) VALUES ({marks})"
     for batch in spool.batches():
+        if seal is not None:
+            batch = seal(batch)
         if suffix:
-            batch = [row + suffix for row in batch]
+            batch = [(*row, *suffix) for row in batch]
         raw.executemany(sql, batch)
         done += len(batch)
         progress(0.6 * done / n, f"writing {spool.table}: {done:,} rows")

@@ -23,7 +23,7 @@ def prepare_keyring(path) -> bool:
     with keyring.editing(path) as data:
         if not data.get("django_secret_key"):
             data["django_secret_key"] = secrets.token_urlsafe(50)
-        data.setdefault("data_keys", [])  # data-encryption keys, versioned; added by `custos keys …`
+        keyring.ensure_data_keys(data)  # first data key and blind-index key; `custos keys rotate` adds keys
         data.setdefault("created_at", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     return created
 

@@ -1,0 +1,268 @@
+"""Data-key rotation: `custos keys rotate` makes a new data key primary, then `reencrypt()` re-seals
+every encrypted value still under an older key (or, after an upgrade, still in clear) in small
+batches, each its own transaction, while the application serves. Reads keep working throughout:
+every key stays in the keyring until no value uses it, then it is retired (removed).
+
+Progress is written to CUSTOS_HOME/rotation.json (shown by `custos keys status` and the key status
+page). A batch updates a row only if the value is still the one it read, so a concurrent write by
+the app or the loader (already under the new key) is never overwritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import connection, transaction
+
+from custos import paths
+from custos.crypto import keyring
+from custos.crypto.fields import PREFIX, REGISTRY, keys
+
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class Column:
+    db_table: str
+    column: str
+    ad: str  # associated data; "{}" is replaced by the row's `ad_from` column
+    deterministic: bool = False
+    ad_from: str | None = None
+    only: tuple[str, ...] = ()  # with ad_from: the values of that column whose rows are sealed
+
+
+def _extra_columns() -> list[Column]:
+    """Values sealed by hand into plain columns (not EncryptedTextField)."""
+    from custos.book.models import SEALED_PARTY_FIELDS, PartyHistory
+
+    out = [
+        Column(PartyHistory._meta.db_table, c, "book_party.{}", True, "field", SEALED_PARTY_FIELDS)
+        for c in ("old_value", "new_value")
+    ]
+    try:
+        from custos.extraction.models import Canary
+
+        out += [
+            Column(Canary._meta.db_table, f"{n}_enc", f"canary.{n}")
+            for n in ("name", "id_no", "mobile", "address")
+        ]
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from custos.remediation.models import ContactAttempt
+
+        out.append(Column(ContactAttempt._meta.db_table, "contact_sealed", "remediation.attempt.contact"))
+    except ImportError:  # pragma: no cover
+        pass
+    return out
+
+
+def columns() -> list[Column]:
+    from django.apps import apps
+
+    apps.get_models()  # every model class is defined: REGISTRY is complete
+    seen, out = set(), []
+    for model, f in REGISTRY:
+        if model._meta.proxy or not model._meta.managed:
+            continue
+        key = (model._meta.db_table, f.column)
+        if key not in seen:
+            seen.add(key)
+            out.append(Column(model._meta.db_table, f.column, f.ad, f.deterministic))
+    return out + _extra_columns()
+
+
+def status_path() -> Path:
+    return paths.home() / "rotation.json"
+
+
+def read_status() -> dict:
+    try:
+        return json.loads(status_path().read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def _write_status(data: dict) -> None:
+    p = status_path()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, p)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def rotate() -> str:
+    """Add a data key and make it primary; returns its id. Re-encryption is `reencrypt()`."""
+    with keyring.editing() as data:
+        keyring.ensure_data_keys(data)
+        entry = keyring.new_data_key()
+        data["data_keys"].append(entry)
+        data.pop("primary_data_key", None)  # the newest is primary
+    keys(reload=True)
+    _write_status({"target": entry["id"], "started_at": _now(), "state": "queued", "done": 0, "resealed": 0})
+    return entry["id"]
+
+
+def counts_by_key() -> dict[str, int]:
+    """How many stored values each key id seals ("clear" for values not sealed yet)."""
+    qn = connection.ops.quote_name
+    out: dict[str, int] = {}
+    n = len(PREFIX)
+    with connection.cursor() as cur:
+        for c in columns():
+            col = qn(c.column)
+            where = f"{col} IS NOT NULL AND {col} <> ''"
+            if c.ad_from:
+                where += f" AND {qn(c.ad_from)} IN ({', '.join(['%s'] * len(c.only))})"
+            cur.execute(
+                f"SELECT CASE WHEN substr({col}, 1, {n}) = %s THEN substr({col}, {n + 1}, 8) ELSE 'clear' END, "
+                f"COUNT(*) FROM {qn(c.db_table)} WHERE {where} GROUP BY 1",
+                [PREFIX, *c.only],
+            )
+            for kid, count in cur.fetchall():
+                out[kid] = out.get(kid, 0) + count
+    return out
+
+
+def _reseal_column(c: Column, progress) -> tuple[int, int]:
+    """Re-seal one column's values not under the primary key. Returns (rows read, rows resealed)."""
+    qn = connection.ops.quote_name
+    k = keys()
+    head = f"{PREFIX}{k.current_id}:"
+    t, col = qn(c.db_table), qn(c.column)
+    extra = f", {qn(c.ad_from)}" if c.ad_from else ""
+    last, read, resealed = 0, 0, 0
+    while True:
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                cur.execute(
+                    f"SELECT id, {col}{extra} FROM {t} WHERE id > %s AND {col} IS NOT NULL AND {col} <> '' "
+                    f"ORDER BY id LIMIT {BATCH}",
+                    [last],
+                )
+                rows = cur.fetchall()
+                if not rows:
+                    return read, resealed
+                last = rows[-1][0]
+                read += len(rows)
+                updates = []
+                for row in rows:
+                    id_, stored = row[0], row[1]
+                    if stored.startswith(head):
+                        continue
+                    if c.ad_from:
+                        if row[2] not in c.only:
+                            continue
+                        ad = c.ad.format(row[2])
+                    else:
+                        ad = c.ad
+                    if stored.startswith(PREFIX):
+                        try:
+                            value = k.open_(stored, ad)
+                        except LookupError:
+                            k = keys(reload=True)
+                            value = k.open_(stored, ad)
+                    else:
+                        value = stored  # in clear (written before encryption at rest)
+                    updates.append((k.seal(value, ad, deterministic=c.deterministic), id_, stored))
+                if updates:
+                    cur.executemany(f"UPDATE {t} SET {col} = %s WHERE id = %s AND {col} = %s", updates)
+                    resealed += len(updates)
+        progress(len(rows), len(updates))
+
+
+def _reseal_evidence() -> int:
+    """Evidence files of remediation (sealed text files under CUSTOS_HOME/evidence)."""
+    try:
+        from custos.remediation.models import Evidence
+    except ImportError:  # pragma: no cover
+        return 0
+    k = keys()
+    head = f"{PREFIX}{k.current_id}:"
+    n = 0
+    for ev in Evidence.objects.only("path").iterator():
+        p = Path(ev.path)
+        try:
+            sealed = p.read_text()
+        except FileNotFoundError:
+            continue
+        if sealed.startswith(head):
+            continue
+        value = k.open_(sealed, "remediation.evidence")
+        tmp = p.with_name(p.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(k.seal(value, "remediation.evidence"))
+        os.replace(tmp, p)
+        n += 1
+    return n
+
+
+def _extraction_file_keys() -> set[str]:
+    """Key ids of extraction files still on disk (they expire and are deleted; not re-sealed)."""
+    try:
+        from custos.extraction.models import Extraction
+        from custos.extraction.services import FILE_MAGIC
+    except ImportError:  # pragma: no cover
+        return set()
+    out = set()
+    for path in Extraction.objects.exclude(file_path="").values_list("file_path", flat=True):
+        try:
+            with open(path, "rb") as f:
+                head = f.read(64)
+        except OSError:
+            continue
+        if head.startswith(FILE_MAGIC):
+            out.add(head[5 : 5 + head[4]].decode())
+    return out
+
+
+def reencrypt() -> dict:
+    """Re-seal everything under the primary key, then retire keys no value uses any more."""
+    status = read_status()
+    status.update(state="running", resumed_at=_now())
+    _write_status(status)
+    total = {"done": status.get("done", 0), "resealed": status.get("resealed", 0)}
+    cols = columns()
+
+    def progress(read: int, resealed: int) -> None:
+        total["done"] += read
+        total["resealed"] += resealed
+        status.update(total)
+        _write_status(status)
+
+    for i, c in enumerate(cols):
+        status["column"] = f"{c.db_table}.{c.column} ({i + 1}/{len(cols)})"
+        _write_status(status)
+        _reseal_column(c, progress)
+    status["evidence_files"] = _reseal_evidence()
+    status["retired"] = retire_unused()
+    status.update(state="done", finished_at=_now(), column="")
+    _write_status(status)
+    return status
+
+
+def retire_unused() -> list[str]:
+    """Remove from the keyring every non-primary data key that no stored value uses."""
+    used = set(counts_by_key()) | _extraction_file_keys()
+    k = keys(reload=True)
+    retired = []
+    with keyring.editing() as data:
+        kept = []
+        for e in data.get("data_keys") or []:
+            if e["id"] != k.current_id and e["id"] not in used:
+                retired.append(e["id"])
+                data.setdefault("retired_data_keys", []).append({"id": e["id"], "retired_at": _now()})
+            else:
+                kept.append(e)
+        data["data_keys"] = kept
+    keys(reload=True)
+    return retired
