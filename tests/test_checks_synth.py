@@ -68,9 +68,8 @@ def test_spark_parity(tmp_path_factory):
 def test_evaluate_records_matches_the_batch_policy_by_policy(tmp_path_factory):
     """One application at a time (custos.checks.engine.evaluate_records) gives exactly the batch
     findings of that policy: every check with the book as context; the single-record checks alone."""
-    import duckdb
-
     from custos.checks.engine import evaluate_records
+    from custos.crypto.snapshot import read_arrow
 
     snap, _truth = _book(tmp_path_factory, 40, 3)
     settings = CheckSettings(as_of=AS_OF)
@@ -82,7 +81,7 @@ def test_evaluate_records_matches_the_batch_policy_by_policy(tmp_path_factory):
         out: dict[str, list[dict]] = {}
         path = snap / f"{table}.parquet"
         if path.exists():
-            for r in duckdb.sql(f"SELECT * FROM read_parquet('{path}')").fetch_arrow_table().to_pylist():
+            for r in read_arrow(snap, table).to_pylist():
                 out.setdefault(r["policy_no"], []).append(r)
         return out
 

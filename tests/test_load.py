@@ -21,6 +21,7 @@ from django.core.management.base import CommandError
 
 from custos.book.models import MODELS, BookLoad, Party, PartyHistory, Policy
 from custos.book.services import current_snapshot, load_book
+from custos.crypto.snapshot import read_arrow
 from custos.domain.bookformat import TABLES
 
 BASIC = Path(__file__).parent / "books" / "basic"
@@ -117,16 +118,16 @@ def test_snapshot_parquet(tmp_path, custos_home):
     assert snap == custos_home / "snapshots" / f"load-{load.pk}"
     assert current_snapshot() == snap
     for name, table in TABLES.items():
-        t = pq.read_table(snap / f"{name}.parquet")
+        t = read_arrow(snap, name)
         assert t.column_names == list(table.column_names)
         assert t.num_rows == load.row_counts[name]
-    parties = pq.read_table(snap / "parties.parquet")
+    parties = read_arrow(snap, "parties")
     assert parties.schema.field("birth_date").type == pa.date32()
     assert parties.schema.field("seq").type == pa.int64()
     assert parties.column("email").null_count == 5  # empty text is null
-    visits = pq.read_table(snap / "visits.parquet").to_pylist()
+    visits = read_arrow(snap, "visits").to_pylist()
     assert visits[0]["visited_at"] == dt.datetime(2020, 1, 20, 2, 0, tzinfo=dt.UTC)
-    assert pq.read_table(snap / "policies.parquet").schema.field("premium").type == pa.float64()
+    assert read_arrow(snap, "policies").schema.field("premium").type == pa.float64()
 
 
 def test_reload_same_file_is_noop():
@@ -340,7 +341,7 @@ def test_second_full_book_updates_history_and_gone(tmp_path):
     kept = Party.objects.get(policy_no="PL0001", role="applicant")
     assert (kept.first_load_id, kept.last_load_id, kept.mobile) == (first.pk, second.pk, "13000000000")
     assert Party.objects.count() == 7  # never deleted
-    assert pq.read_table(Path(second.snapshot_path) / "parties.parquet").num_rows == 5
+    assert read_arrow(Path(second.snapshot_path), "parties").num_rows == 5
 
     # a delta book adds and updates, marks nothing gone
     delta = tmp_path / "delta"

@@ -5,13 +5,13 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from django.db import connection
 
 from custos.book.loader import snapshot as snap
 from custos.book.loader import write as writer
 from custos.book.services import load_book
+from custos.crypto.snapshot import read_arrow
 from custos.domain.bookformat import LOAD_ORDER, TABLES
 from tests.conftest import require
 
@@ -32,7 +32,7 @@ def _python_snapshot(out: Path) -> None:
 
 def _same_parquet(a: Path, b: Path) -> None:
     for name in LOAD_ORDER:
-        x, y = pq.read_table(a / f"{name}.parquet"), pq.read_table(b / f"{name}.parquet")
+        x, y = read_arrow(a, name), read_arrow(b, name)
         assert x.schema == y.schema, name
         assert x.equals(y), name
 
@@ -143,7 +143,7 @@ def test_two_process_check_gives_the_same_result(tmp_path, monkeypatch, broken):
         rows = {}
         if not broken:
             for name in LOAD_ORDER:
-                rows[name] = pq.read_table(Path(load.snapshot_path) / f"{name}.parquet").to_pylist()
+                rows[name] = read_arrow(Path(load.snapshot_path), name).to_pylist()
         results.append((load.status, load.error_count, errors, load.row_counts, rows))
         from custos.book.models import MODELS, BookLoad, PartyHistory
 

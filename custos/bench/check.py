@@ -38,7 +38,6 @@ def _cpu_s() -> float:
 
 def build_snapshot(out: Path, parties: int, base_policies: int, seed: int) -> int:
     """A snapshot of about ``parties`` parties in ``out``; returns the exact number of parties."""
-    import duckdb
 
     from custos.checks.engine import snapshot_from_csv_folder
     from custos.synth import generate_book
@@ -46,12 +45,16 @@ def build_snapshot(out: Path, parties: int, base_policies: int, seed: int) -> in
     base = out.parent / "base"
     policies = max(50, min(base_policies, math.ceil(parties / 2.6)))
     generate_book(base / "book", policies, seed)
+    from custos.crypto import snapshot as esnap
+
     snapshot_from_csv_folder(base / "book", base / "snap")
-    con = duckdb.connect()
+    con = esnap.writer_connection()  # the replica is encrypted like the source
     src = base / "snap"
-    n_base = con.execute(f"SELECT count(*) FROM read_parquet('{src}/parties.parquet')").fetchone()[0]
+    n_base = con.execute(f"SELECT count(*) FROM {esnap.source(con, src, 'parties')}").fetchone()[0]
     k = max(1, math.ceil(parties / n_base))
     out.mkdir(parents=True, exist_ok=True)
+    key = esnap.begin(out, con)
+    assert esnap.key_id(out) == esnap.key_id(src)  # the copied files open with the same key
     con.execute(f"CREATE TABLE r AS SELECT range AS r FROM range({k})")
     for name in ("branches", "staff", "partners", "blacklist"):
         if (src / f"{name}.parquet").exists():
@@ -61,9 +64,7 @@ def build_snapshot(out: Path, parties: int, base_policies: int, seed: int) -> in
         if not (src / f"{name}.parquet").exists():
             continue
         cols = [
-            c
-            for (c,) in con.execute(f"SELECT name FROM parquet_schema('{src}/{name}.parquet')").fetchall()
-            if c not in ("schema", "duckdb_schema")
+            r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {esnap.source(con, src, name)}").fetchall()
         ]
         exprs = []
         for c in cols:
@@ -76,10 +77,10 @@ def build_snapshot(out: Path, parties: int, base_policies: int, seed: int) -> in
             else:
                 exprs.append(c)
         con.execute(
-            f"COPY (SELECT {', '.join(exprs)} FROM read_parquet('{src}/{name}.parquet'), r) "
-            f"TO '{out}/{name}.parquet' (FORMAT parquet, ROW_GROUP_SIZE 1000000)"
+            f"COPY (SELECT {', '.join(exprs)} FROM {esnap.source(con, src, name)}, r) "
+            f"TO '{out}/{name}.parquet' {esnap.copy_options(key, 'ROW_GROUP_SIZE 1000000')}"
         )
-    total = con.execute(f"SELECT count(*) FROM read_parquet('{out}/parties.parquet')").fetchone()[0]
+    total = con.execute(f"SELECT count(*) FROM {esnap.source(con, out, 'parties')}").fetchone()[0]
     con.close()
     shutil.rmtree(base)
     return total
@@ -91,10 +92,14 @@ def baseline(snapshot: Path, sample: int) -> tuple[int, float]:
     import phonenumbers
     from stdnum.cn import ric
 
-    rows = duckdb.sql(
-        f"SELECT id_no, mobile, name, email, postcode FROM read_parquet('{snapshot}/parties.parquet') "
+    from custos.crypto import snapshot as esnap
+
+    con = duckdb.connect()
+    rows = con.execute(
+        f"SELECT id_no, mobile, name, email, postcode FROM {esnap.source(con, Path(snapshot), 'parties')} "
         f"LIMIT {sample}"
     ).fetchall()
+    con.close()
     name_re = re.compile(r"[\u4e00-\u9fff·]{2,6}")
     email_re = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
     post_re = re.compile(r"\d{6}")
@@ -146,9 +151,13 @@ class CheckBench:
             else:
                 import duckdb
 
-                parties = duckdb.sql(
-                    f"SELECT count(*) FROM read_parquet('{snap}/parties.parquet')"
+                from custos.crypto import snapshot as esnap
+
+                con = duckdb.connect()
+                parties = con.execute(
+                    f"SELECT count(*) FROM {esnap.source(con, Path(snap), 'parties')}"
                 ).fetchone()[0]
+                con.close()
             build_s = time.perf_counter() - t0
             out.write(f"snapshot of {parties:,} parties in {build_s:.1f}s")
             rss_before = _rss_mb()

@@ -490,9 +490,10 @@ def read_rows(ext: Extraction, ctx: AccessContext) -> list[dict]:
 
 def _is_real(keys: Keys, person: cn.CanaryPerson) -> bool:
     """A canary must never be a real person: no party or staff with its ID or mobile, no earlier canary."""
-    if Party.objects.filter(Q(id_no=person.id_no) | Q(mobile=person.mobile)).exists():
-        return True
-    if Staff.objects.filter(Q(id_no=person.id_no) | Q(mobile=person.mobile)).exists():
+    real = Q(id_no_bidx=keys.blind_index(person.id_no, "id_no")) | Q(
+        mobile_bidx=keys.blind_index(person.mobile, "mobile")
+    )  # the book's values are encrypted: search their blind indexes
+    if Party.objects.filter(real).exists() or Staff.objects.filter(real).exists():
         return True
     return Canary.objects.filter(
         Q(id_no_bi=keys.blind_index(person.id_no, "canary.id_no"))

@@ -15,17 +15,22 @@ no Python object per value. The scanner reads committed data through its own con
 used only when the book is committed and reachable (a file database, not inside an open
 transaction, the extension present); otherwise, in batches so memory stays bounded: on SQLite
 fetchmany -> RecordBatch -> ParquetWriter; on PostgreSQL COPY … TO STDOUT (CSV) into a temporary
-file, read back with Arrow's streaming CSV reader. The directory is written under a temporary name and renamed when complete. Encryption can
-wrap `_write_table` (e.g. Parquet modular encryption) without changing readers' column contract.
+file, read back with Arrow's streaming CSV reader. The directory is written under a temporary name and renamed when complete.
+
+The book stores personal values sealed (custos.crypto.fields): every path opens them batch by batch
+(`_write_batches`) and writes each table as an encrypted Parquet file through
+`custos.crypto.snapshot` (Parquet modular encryption, key derived from the primary data key); readers
+use that module too.
 """
 
 import os
+import queue
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from django.db import connection, transaction
 
 from custos import paths
@@ -126,11 +131,9 @@ def _write_table_pg(table: Table, path: Path) -> int:
         )
     db_table = qn(MODELS[table.name]._meta.db_table)
     sql = f"SELECT {', '.join(exprs)} FROM {db_table} WHERE gone_load_id IS NULL ORDER BY id"
-    sch = schema(table)
     read_types = {
         c.name: (pa.timestamp("us") if c.type == "timestamp" else ARROW_TYPES[c.type]) for c in table.columns
     }
-    n = 0
     with tempfile.NamedTemporaryFile(prefix="custos-snap-", suffix=".csv") as tmp:
         with (
             connection.connection.cursor() as cur,
@@ -139,49 +142,37 @@ def _write_table_pg(table: Table, path: Path) -> int:
             for data in cp:
                 tmp.write(data)
         tmp.flush()
-        with pq.ParquetWriter(path, sch, compression="zstd") as writer:
-            if tmp.tell() == 0:
-                return 0
-            reader = pacsv.open_csv(
-                tmp.name,
-                read_options=pacsv.ReadOptions(column_names=list(table.column_names), block_size=16 << 20),
-                parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=read_types,
-                    null_values=[""],
-                    strings_can_be_null=True,
-                    quoted_strings_can_be_null=False,
-                ),
-            )
-            for batch in reader:
-                arrays = [
-                    batch.column(i).cast(pa.timestamp("us", tz="UTC")).cast(f.type)
-                    if pa.types.is_timestamp(f.type)
-                    else batch.column(i)
-                    for i, f in enumerate(sch)
-                ]
-                writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=sch))
-                n += batch.num_rows
-    return n
+        if tmp.tell() == 0:
+            return _write_batches(table, [], path)
+        reader = pacsv.open_csv(
+            tmp.name,
+            read_options=pacsv.ReadOptions(column_names=list(table.column_names), block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types=read_types,
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        return _write_batches(table, reader, path)
 
 
 def _write_table(table: Table, path: Path) -> int:
     if connection.vendor == "postgresql":
         return _write_table_pg(table, path)
     sch = schema(table)
-    n = 0
-    with pq.ParquetWriter(path, sch, compression="zstd") as writer:
-        cur = connection.chunked_cursor() if connection.vendor == "postgresql" else connection.cursor()
+
+    def batches():
+        cur = connection.cursor()
         try:
-            if hasattr(cur, "cursor") and hasattr(cur.cursor, "itersize"):
-                cur.cursor.itersize = BATCH
             cur.execute(_select(table))
             while rows := cur.fetchmany(BATCH):
-                writer.write_batch(pa.RecordBatch.from_arrays(_arrays(table, rows), schema=sch))
-                n += len(rows)
+                yield pa.RecordBatch.from_arrays(_arrays(table, rows), schema=sch)
         finally:
             cur.close()
-    return n
+
+    return _write_batches(table, batches(), path)
 
 
 # --- DuckDB scanner path ---------------------------------------------------------------------
@@ -288,21 +279,83 @@ def write_with_duckdb(attach: str, out: Path, progress=None, vendor: str | None 
     return counts
 
 
+def _openers(table: Table) -> dict[int, Callable]:
+    """Column position -> opener, for the columns the book stores sealed (custos.crypto)."""
+    from custos.crypto.fields import EncryptedTextField, keys
+
+    model = MODELS[table.name]
+    k = keys()
+    sealed = {f.column: f for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)}
+    return {i: k.opener(sealed[c.name].ad) for i, c in enumerate(table.columns) if c.name in sealed}
+
+
+def _open_array(a: pa.Array, open_) -> pa.Array:
+    return pa.array([open_(v) for v in a.to_pylist()], type=pa.string())
+
+
 def _write_batches(table: Table, batches, path: Path) -> int:
+    """Normalise the batches to the snapshot schema, open the sealed columns and write them as one
+    encrypted Parquet file (custos.crypto.snapshot)."""
+    from custos.crypto import snapshot as esnap
+
     sch = schema(table)
+    openers = _openers(table)
     n = 0
-    with pq.ParquetWriter(path, sch, compression="zstd") as writer:
+
+    def normalised():
+        nonlocal n
         for batch in batches:
             arrays = []
             for i, f in enumerate(sch):
                 a = batch.column(i)
-                if pa.types.is_timestamp(f.type):
+                if i in openers:
+                    a = _open_array(a, openers[i])
+                elif pa.types.is_timestamp(f.type):
                     if a.type.tz is None:
                         a = a.cast(pa.timestamp("us", tz="UTC"))
                     a = a.cast(f.type)
                 elif a.type != f.type:
                     a = a.cast(f.type)
                 arrays.append(a)
-            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=sch))
             n += batch.num_rows
+            yield pa.RecordBatch.from_arrays(arrays, schema=sch)
+
+    # DuckDB pulls its input from its own threads, but the batches come from this thread's
+    # Django connection (or DuckDB scanner result): this thread produces into a small queue and
+    # DuckDB's COPY, run in a helper thread, consumes it. Memory stays bounded by the queue.
+    q: queue.Queue = queue.Queue(maxsize=2)
+    done = object()
+    failure: list[BaseException] = []
+
+    def from_queue():
+        while (item := q.get()) is not done:
+            yield item
+
+    con = esnap.writer_connection()
+    try:
+        key = esnap.add_key(con, path.parent) or esnap.begin(path.parent, con)
+        reader = pa.RecordBatchReader.from_batches(sch, from_queue())
+
+        def copy():
+            try:
+                esnap.write_arrow(con, key, reader, path)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the producing thread
+                failure.append(exc)
+                while q.get() is not done:  # let the producer finish
+                    pass
+
+        worker = threading.Thread(target=copy, name="custos-snapshot-copy")
+        worker.start()
+        try:
+            for batch in normalised():
+                if failure:
+                    break
+                q.put(batch)
+        finally:
+            q.put(done)
+            worker.join()
+        if failure:
+            raise failure[0]
+    finally:
+        con.close()
     return n

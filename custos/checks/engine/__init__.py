@@ -104,7 +104,10 @@ def evaluate_records(
             if path is not None and path.exists():
                 keep = "policy_no NOT IN (SELECT policy_no FROM rec_policy_nos)"
                 where = f" WHERE {keep}" if "policy_no" in table.column_names else ""
-                sql = f"SELECT {cols} FROM read_parquet('{path}'){where} UNION ALL {sql}"
+                from custos.crypto import snapshot as esnap
+
+                src = esnap.source(con, Path(context_snapshot), name)
+                sql = f"SELECT {cols} FROM {src}{where} UNION ALL {sql}"
             elif path is not None and name in REQUIRED_TABLES:
                 raise FileNotFoundError(path)
             elif table.num_rows == 0:

@@ -38,10 +38,12 @@ def register_refs(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def register_snapshot(con: duckdb.DuckDBPyConnection, snapshot_dir: Path) -> None:
+    from custos.crypto import snapshot as esnap
+
     for name in (*REQUIRED_TABLES, *OPTIONAL_TABLES):
         path = snapshot_dir / f"{name}.parquet"
-        if path.exists():
-            con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+        if path.exists():  # encrypted snapshot (custos.crypto.snapshot) or a plain one
+            con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {esnap.source(con, snapshot_dir, name)}")
         elif name in REQUIRED_TABLES:
             raise FileNotFoundError(path)
         else:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import duckdb
-
 from custos.domain import bookformat, codes
 
 REQUIRED_TABLES = ("branches", "staff", "partners", "policies", "parties")
@@ -63,10 +61,13 @@ def snapshot_from_csv_folder(folder: Path, out_dir: Path) -> Path:
     A test and benchmark helper: the loader (custos.book) is the production path. Text stays as
     given (NULL when empty); dates, timestamps, integers and decimals are cast per the book format.
     """
+    from custos.crypto import snapshot as esnap
+
     folder, out_dir = Path(folder), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
+    con = esnap.writer_connection()  # encrypted like the loader's snapshot
     try:
+        key = esnap.begin(out_dir, con)
         for name in (*REQUIRED_TABLES, *OPTIONAL_TABLES):
             src = folder / f"{name}.csv"
             if name == "blacklist" and not src.exists() and (folder / "truth" / "blacklist.csv").exists():
@@ -87,7 +88,7 @@ def snapshot_from_csv_folder(folder: Path, out_dir: Path) -> Path:
                     exprs.append(f"CAST(NULL AS {dict(table_columns(name))[c]}) AS {c}")
             con.execute(
                 f"COPY (SELECT {', '.join(exprs)} FROM read_csv(?, all_varchar = true, header = true, "
-                f"quote = '\"', escape = '\"')) TO '{out_dir / (name + '.parquet')}' (FORMAT parquet)",
+                f"quote = '\"', escape = '\"')) TO '{out_dir / (name + '.parquet')}' {esnap.copy_options(key)}",
                 [str(src)],
             )
     finally:
@@ -136,10 +137,10 @@ def write_snapshot(out_dir: Path, tables: dict[str, list[dict]]) -> Path:
 
     Tables not given are written empty when required and left out when optional. Used by tests.
     """
-    import pyarrow.parquet as pq
+    from custos.crypto import snapshot as esnap
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, table in arrow_tables(tables, all_tables=False).items():
-        pq.write_table(table, out_dir / f"{name}.parquet")
+        esnap.write_table(out_dir, name, table)  # encrypted like the loader's snapshot
     return out_dir

@@ -44,6 +44,17 @@ def _ref_schema(name: str) -> str:
     return ", ".join(f"{c} {'INT' if t == 'INTEGER' else 'STRING'}" for c, t in REF_TABLES[name][1])
 
 
+def _snapshot_frame(spark, snapshot_dir: Path, name: str):
+    """A snapshot table as a Spark DataFrame. Spark cannot open DuckDB's encrypted Parquet: an
+    encrypted snapshot is decrypted by DuckDB into Arrow in this process and handed to Spark
+    (local mode; on a cluster the driver would ship it the same way: see docs/security.md)."""
+    from custos.crypto import snapshot as esnap
+
+    if esnap.key_id(snapshot_dir) is None:
+        return spark.read.parquet(str(snapshot_dir / f"{name}.parquet"))
+    return spark.createDataFrame(esnap.read_arrow(snapshot_dir, name))  # PySpark 4 takes Arrow tables
+
+
 def run(snapshot_dir: Path, settings: CheckSettings, *, progress=None, master: str = "local[2]") -> pa.Table:
     import sqlglot
 
@@ -57,7 +68,7 @@ def run(snapshot_dir: Path, settings: CheckSettings, *, progress=None, master: s
     for name in (*REQUIRED_TABLES, *OPTIONAL_TABLES):
         path = snapshot_dir / f"{name}.parquet"
         if path.exists():
-            spark.read.parquet(str(path)).createOrReplaceTempView(name)
+            _snapshot_frame(spark, snapshot_dir, name).createOrReplaceTempView(name)
         elif name in REQUIRED_TABLES:
             raise FileNotFoundError(path)
         else:

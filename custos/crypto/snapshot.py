@@ -1,0 +1,126 @@
+"""Encrypted snapshots for the bulk engines: one API for every writer and reader.
+
+A snapshot directory holds one Parquet file per table, encrypted with Parquet modular encryption
+(AES-GCM, footer and columns) as DuckDB writes it, plus `ENCRYPTION.json` naming the data key the
+snapshot key was derived from: snapshot key = HMAC-SHA256(data key, "custos snapshot"). Only DuckDB
+reads the files (`source()` gives the SQL); other readers (Spark, pyarrow) go through `read_arrow()`.
+A directory without `ENCRYPTION.json` is a plain snapshot (written by hand or by older versions) and
+is read as such.
+
+Writing an encrypted Parquet file needs DuckDB's full crypto module, which the offline
+`duckdb-ext-httpfs` wheel provides (`LOAD httpfs`); reading does not.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from custos.crypto.fields import keys
+
+MARKER = "ENCRYPTION.json"
+SCHEME = "parquet-modular-encryption (DuckDB), AES-GCM"
+
+
+def _sql_text(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _key(kid: str) -> str:
+    k = keys()
+    if kid not in k.data_keys:
+        k = keys(reload=True)
+    if kid not in k.data_keys:
+        raise LookupError(f"snapshot key {kid} is not in the keyring (retired?): load the book again")
+    return base64.b64encode(hmac.digest(k.data_keys[kid], b"custos snapshot", "sha256")).decode()
+
+
+def key_id(snapshot_dir: Path) -> str | None:
+    try:
+        return json.loads((Path(snapshot_dir) / MARKER).read_text())["key_id"]
+    except FileNotFoundError:
+        return None
+
+
+def add_key(con: duckdb.DuckDBPyConnection, snapshot_dir: Path) -> str | None:
+    """Give a DuckDB connection the key of a snapshot; returns the key's name (None: plain)."""
+    kid = key_id(snapshot_dir)
+    if kid is None:
+        return None
+    name = f"custos_snap_{kid}"
+    con.execute(f"PRAGMA add_parquet_key({_sql_text(name)}, {_sql_text(_key(kid))})")
+    return name
+
+
+def source(con: duckdb.DuckDBPyConnection, snapshot_dir: Path, name: str) -> str:
+    """SQL table expression reading `<name>.parquet` of a snapshot (its key added to `con`)."""
+    path = Path(snapshot_dir) / f"{name}.parquet"
+    key = add_key(con, snapshot_dir)
+    if key is None:
+        return f"read_parquet({_sql_text(str(path))})"
+    return f"read_parquet({_sql_text(str(path))}, encryption_config = {{footer_key: {_sql_text(key)}}})"
+
+
+def read_arrow(snapshot_dir: Path, name: str, columns: list[str] | None = None) -> pa.Table:
+    con = duckdb.connect()
+    try:
+        cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+        return con.execute(f"SELECT {cols} FROM {source(con, snapshot_dir, name)}").fetch_arrow_table()
+    finally:
+        con.close()
+
+
+def writer_connection() -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that can write encrypted Parquet (httpfs loaded from the offline wheel)."""
+    from custos.book.loader.snapshot import _extension_file
+
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    ext = _extension_file("httpfs")
+    if ext is None:
+        con.close()
+        raise RuntimeError("duckdb-ext-httpfs is not installed: encrypted snapshots cannot be written")
+    con.execute(f"INSTALL {_sql_text(str(ext))}")
+    con.execute("LOAD httpfs")
+    return con
+
+
+def begin(snapshot_dir: Path, con: duckdb.DuckDBPyConnection) -> str:
+    """Mark a (new, empty) snapshot directory as encrypted under the primary data key; the key is
+    added to `con`. Returns the key name for `copy_options`."""
+    kid = keys().current_id
+    Path(snapshot_dir).mkdir(parents=True, exist_ok=True)
+    (Path(snapshot_dir) / MARKER).write_text(json.dumps({"key_id": kid, "scheme": SCHEME}))
+    return add_key(con, snapshot_dir)
+
+
+def copy_options(key: str, extra: str = "") -> str:
+    """The COPY … TO options writing an encrypted Parquet file."""
+    more = f", {extra}" if extra else ""
+    return f"(FORMAT parquet, COMPRESSION zstd{more}, ENCRYPTION_CONFIG {{footer_key: {_sql_text(key)}}})"
+
+
+def write_arrow(con: duckdb.DuckDBPyConnection, key: str, data, path: Path) -> None:
+    """Write an Arrow table or RecordBatchReader as one encrypted Parquet file."""
+    view = "custos_snapshot_write"
+    con.register(view, data)
+    try:
+        con.execute(f"COPY (SELECT * FROM {view}) TO {_sql_text(str(path))} {copy_options(key)}")
+    finally:
+        con.unregister(view)
+
+
+def write_table(snapshot_dir: Path, name: str, table: pa.Table) -> None:
+    """Write one table into a snapshot directory (begun here if it is new)."""
+    con = writer_connection()
+    try:
+        snapshot_dir = Path(snapshot_dir)
+        kid = key_id(snapshot_dir)
+        key = add_key(con, snapshot_dir) if kid else begin(snapshot_dir, con)
+        write_arrow(con, key, table, snapshot_dir / f"{name}.parquet")
+    finally:
+        con.close()
