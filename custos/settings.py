@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "custos.api",
     "custos.extraction",
     "custos.remediation",
+    "custos.screening",
 ]
 
 MIDDLEWARE = [
@@ -213,6 +214,20 @@ CUSTOS_AUDIT_RETENTION_DAYS = int(os.environ.get("CUSTOS_AUDIT_RETENTION_DAYS", 
 CUSTOS_AUDIT_CHECKPOINT_MINUTES = int(os.environ.get("CUSTOS_AUDIT_CHECKPOINT_MINUTES", 5))
 # `custos security check` and the key status page flag keys older than this.
 CUSTOS_KEY_MAX_AGE_DAYS = int(os.environ.get("CUSTOS_KEY_MAX_AGE_DAYS", 365))
+
+# --- online screening (docs/screening.md) -----------------------------------------------------------
+# Which checks block: a finding of a REJECT code rejects, of any other code refers (a person looks),
+# none passes. Codes in IGNORE never change the verdict (they are still reported).
+_codes = lambda name, default: frozenset(  # noqa: E731
+    c.strip() for c in os.environ.get(name, default).split(",") if c.strip()
+)
+CUSTOS_SCREEN_REJECT = _codes(
+    "CUSTOS_SCREEN_REJECT",
+    "ID01,ID02,ID03,ID04,ID05,ID08,NM01,NM02,BD01,BD02,PH01,PH02,PH03,PH05,PH07,AD01,AD02,AD04,SC02,SC03,SC04",
+)
+CUSTOS_SCREEN_IGNORE = _codes("CUSTOS_SCREEN_IGNORE", "")
+CUSTOS_SCREEN_MAX_BYTES = int(os.environ.get("CUSTOS_SCREEN_MAX_BYTES", 64 * 1024))
+CUSTOS_SCREEN_AUTO_INDEX = os.environ.get("CUSTOS_SCREEN_AUTO_INDEX", "1") == "1"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
