@@ -277,3 +277,28 @@ class LetterBatch(models.Model):
     task_ids = models.JSONField(default=list)
     partner_code = models.CharField(max_length=64, blank=True)
     count = models.IntegerField(default=0)
+
+
+class Notice(models.Model):
+    """A reminder or an escalation sent to a person (shown on their task list; e-mailed when
+    conf "notify_email" is on). Unique per (recipient, task, kind, occasion): running the reminders
+    twice sends nothing twice."""
+
+    class Kind(models.TextChoices):
+        REMIND = "remind", _("即将到期提醒")
+        ESCALATE_MANAGER = "escalate_manager", _("逾期升级（主管）")
+        ESCALATE_COMPLIANCE = "escalate_compliance", _("逾期升级（合规）")
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    occasion = models.CharField(max_length=40)  # the due date reminded of, or the escalation level
+    at = models.DateTimeField()
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "task", "kind", "occasion"], name="notice_once")
+        ]
+        indexes = [models.Index(fields=["recipient", "at"], name="notice_recipient")]
