@@ -268,3 +268,7 @@ api.add_router("/extractions", extractions_router)
 from custos.remediation.api import router as remediation_router  # noqa: E402
 
 api.add_router("/remediation", remediation_router)
+
+from custos.screening.api import router as screening_router  # noqa: E402
+
+api.add_router("/screen", screening_router)

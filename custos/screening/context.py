@@ -1,0 +1,316 @@
+"""The context store: what the cross-record checks may need about one application, found by index.
+
+Built from a book snapshot with the engine's own prepared views on DuckDB (so the lookup keys are the
+very normalised values the checks compare: ``pt.id_n``, ``mobile_n``, ``addr_n``, ``email_n``, ``pk``;
+``stf``'s; the outlet tables' expressions), sealed, keys as HMAC blind indexes. Screened applications
+are added as they come (``remember``). ``fetch`` returns, for one application, every row that shares a
+key with it — and nothing else — so the cross-record checks see what the batch engine would see for
+that party (docs/screening.md explains why that is exactly enough for each check).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from custos.checks.engine.snapshot import table_columns
+from custos.crypto.fields import keys as crypto_keys
+from custos.screening.models import ContextParty, ContextRef, IndexState
+
+PARTY_TABLE = ContextParty._meta.db_table
+REF_TABLE = ContextRef._meta.db_table
+PARTY_COLUMNS = [c for c, _ in table_columns("parties")]
+# blind-index kind of each lookup key (the kind keys the HMAC, so equal values of different kinds differ)
+KIND = {
+    "id": "id_no",
+    "mobile": "screen_mobile",
+    "addr": "screen_addr",
+    "email": "screen_email",
+    "pk": "screen_pk",
+    "name": "screen_name",
+    "staff_no": "screen_staff_no",
+    "digits": "screen_digits",
+    "addr6": "screen_addr6",
+}
+PARTY_AD = f"{PARTY_TABLE}.payload"
+REF_AD = f"{REF_TABLE}.payload"
+
+
+class Indexer:
+    """Blind indexes of one process (cached per kind)."""
+
+    def __init__(self):
+        k = crypto_keys()
+        self._by_kind = {name: k.blind_indexer(kind) for name, kind in KIND.items()}
+        self.seal_party = k.sealer(PARTY_AD, deterministic=False)
+        self.seal_ref = k.sealer(REF_AD, deterministic=False)
+        self.open_party = k.opener(PARTY_AD)
+        self.open_ref = k.opener(REF_AD)
+
+    def __call__(self, name: str, value) -> str:
+        return self._by_kind[name](value) if value not in (None, "") else ""
+
+
+def _iso(v):
+    if isinstance(v, dt.datetime):
+        return v.replace(tzinfo=None).isoformat(sep=" ")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return v
+
+
+def dumps(row: dict) -> str:
+    return json.dumps(
+        {k: _iso(v) for k, v in row.items() if v is not None}, ensure_ascii=False, separators=(",", ":")
+    )
+
+
+# --- building from a snapshot -----------------------------------------------------------------------
+
+
+def build_from_load(load_id: int) -> IndexState:
+    from custos.book.models import BookLoad
+
+    load = BookLoad.objects.get(pk=load_id)
+    state = IndexState.objects.first()
+    if state and state.load_id == load.pk:
+        return state
+    return build_from_snapshot(Path(load.snapshot_path), load_id=load.pk)
+
+
+def build_from_snapshot(snapshot_dir: Path, *, load_id: int | None = None, progress=None) -> IndexState:
+    """Replace the book's rows of the context store by the snapshot's (screened rows of policies the
+    book does not hold are kept). One transaction: screenings see the old or the new book."""
+    import custos.checks.engine  # noqa: F401
+    from custos.checks.engine import duck
+    from custos.checks.engine.prepare import addr, digits
+
+    started = time.monotonic()
+    ix = Indexer()
+    con = duck.connect()
+    try:
+        duck.register_refs(con)
+        duck.register_snapshot(con, Path(snapshot_dir))
+        duck.prepare(con)
+        cols = ", ".join(f"p.{c}" for c in PARTY_COLUMNS)
+        parties = con.execute(
+            f"SELECT {cols}, t.id_n, t.mobile_n, t.addr_n, t.email_n, t.pk FROM parties p "
+            "JOIN pt t ON t.policy_no = p.policy_no AND t.role = p.role AND t.seq = p.seq"
+        )
+        n = len(PARTY_COLUMNS)
+        party_rows = []
+        while batch := parties.fetchmany(50_000):
+            for r in batch:
+                row = dict(zip(PARTY_COLUMNS, r[:n], strict=True))
+                id_n, mobile_n, addr_n, email_n, pk = r[n:]
+                party_rows.append(
+                    (row["policy_no"], row["role"], int(row["seq"]), "book", ix.seal_party(dumps(row)),
+                     ix("id", id_n), ix("mobile", mobile_n), ix("addr", addr_n), ix("email", email_n), ix("pk", pk))
+                )  # fmt: skip
+            if progress:
+                progress(len(party_rows))
+        refs = []
+        staff_cols = [c for c, _ in table_columns("staff")]
+        for r in con.execute(
+            f"SELECT {', '.join('s.' + c for c in staff_cols)}, f.id_n, f.mobile_n, f.name_n "
+            "FROM staff s JOIN stf f ON f.staff_no = s.staff_no"
+        ).fetchall():
+            row = dict(zip(staff_cols, r[: len(staff_cols)], strict=True))
+            id_n, mobile_n, name_n = r[len(staff_cols) :]
+            refs.append(("staff", row["staff_no"], dumps(row), ix("id", id_n), ix("mobile", mobile_n),
+                         ix("name", name_n), ix("staff_no", row["staff_no"])))  # fmt: skip
+        for kind, table, code in (
+            ("branch", "branches", "branch_code"),
+            ("partner", "partners", "partner_code"),
+        ):
+            tcols = [c for c, _ in table_columns(table)]
+            for r in con.execute(
+                f"SELECT {', '.join(tcols)}, substr({addr('address')}, 1, 6), {digits('phone')} FROM {table}"
+            ).fetchall():
+                row = dict(zip(tcols, r[: len(tcols)], strict=True))
+                refs.append((kind, row[code], dumps(row), ix("addr6", r[-2]), ix("digits", r[-1]), "", ""))
+        has_blacklist = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'blacklist'"
+        ).fetchone()[0]
+        if has_blacklist:
+            for i, r in enumerate(
+                con.execute(
+                    "SELECT b.staff_no, b.id_no, b.name, s.staff_no FROM blacklist b "
+                    "LEFT JOIN stf s ON b.id_no IS NOT NULL AND upper(trim(b.id_no)) = s.id_n"
+                ).fetchall()
+            ):
+                row = {"staff_no": r[0], "id_no": r[1], "name": r[2]}
+                refs.append(
+                    ("blacklist", f"{i}", dumps(row), "", "", ix("staff_no", r[3]), ix("staff_no", r[0]))
+                )
+    finally:
+        con.close()
+    refs = [(k, ref, ix.seal_ref(p), *keys) for k, ref, p, *keys in refs]
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute(f"DELETE FROM {PARTY_TABLE} WHERE source = 'book'")
+            cur.execute(f"DELETE FROM {REF_TABLE}")
+            _write(cur, PARTY_TABLE, ["policy_no", "role", "seq", "source", "payload", "k_id", "k_mobile", "k_addr",
+                                      "k_email", "k_pk"], party_rows, conflict="policy_no, role, seq")  # fmt: skip
+            _write(
+                cur, REF_TABLE, ["kind", "ref", "payload", "k1", "k2", "k3", "k4"], refs, conflict="kind, ref"
+            )
+        IndexState.objects.all().delete()
+        state = IndexState.objects.create(
+            load_id=load_id,
+            snapshot_path=str(snapshot_dir),
+            parties=len(party_rows),
+            refs=len(refs),
+            built_at=timezone.now(),
+            seconds=round(time.monotonic() - started, 1),
+        )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(f"ANALYZE {PARTY_TABLE}")
+            cur.execute(f"ANALYZE {REF_TABLE}")
+    return state
+
+
+def _write(cur, table: str, cols: list[str], rows: list[tuple], *, conflict: str) -> None:
+    names = ", ".join(cols)
+    update = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in conflict.split(", "))
+    if connection.vendor == "postgresql":
+        cur.execute(f"CREATE TEMP TABLE tmp_ctx (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
+        cur.execute("ALTER TABLE tmp_ctx DROP COLUMN id")
+        with cur.copy(f"COPY tmp_ctx ({names}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(r)
+        cur.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM tmp_ctx "
+            f"ON CONFLICT ({conflict}) DO UPDATE SET {update}"
+        )
+        cur.execute("DROP TABLE tmp_ctx")
+    else:
+        cur.executemany(
+            f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(cols))}) "
+            f"ON CONFLICT ({conflict}) DO UPDATE SET {update}",
+            rows,
+        )
+
+
+# --- per application ----------------------------------------------------------------------------------
+
+
+def _in(values) -> tuple[str, list]:
+    vals = sorted({v for v in values if v})
+    if not vals:
+        return "(NULL)", []
+    return "(" + ", ".join(["%s"] * len(vals)) + ")", vals
+
+
+def fetch(keys: list[dict], policy: dict, ix: Indexer, min_applicants: int) -> dict[str, list[dict]]:
+    """Rows of other policies, staff, outlets and blacklist entries sharing a key with the application
+    (its parties' normalised values ``keys``, from the evaluator), as book-format dicts per table."""
+    policy_no = policy["policy_no"]
+    app = [k for k in keys if k["role"] == "applicant"]
+    ids = [ix("id", k["id_n"]) for k in keys]
+    mobiles = [ix("mobile", k["mobile_n"]) for k in app]
+    addrs = [ix("addr", k["addr_n"]) for k in app]
+    emails = [ix("email", k["email_n"]) for k in app]
+    s_id, p_id = _in(ids)
+    s_mo, p_mo = _in(mobiles)
+    s_ad, p_ad = _in(addrs)
+    s_em, p_em = _in(emails)
+    parties: dict[tuple, dict] = {}
+    groups: dict[tuple[str, str], set] = {}
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT policy_no, role, seq, payload, k_pk, k_mobile, k_addr, k_email FROM {PARTY_TABLE} "
+            f"WHERE policy_no <> %s AND (k_id IN {s_id} OR (role = 'applicant' AND "
+            f"(k_mobile IN {s_mo} OR k_addr IN {s_ad} OR k_email IN {s_em})))",
+            [policy_no, *p_id, *p_mo, *p_ad, *p_em],
+        )
+        for pno, role, seq, payload, k_pk, k_mo, k_ad, k_em in cur.fetchall():
+            parties[(pno, role, seq)] = payload
+            if role == "applicant" and k_pk:
+                for name, k, mine in (
+                    ("mobile", k_mo, mobiles),
+                    ("addr", k_ad, addrs),
+                    ("email", k_em, emails),
+                ):
+                    if k and k in mine:
+                        groups.setdefault((name, k), set()).add(k_pk)
+        # Families (PH06/AD05/EM02) link people who are applicant and insured on one policy anywhere in
+        # the book: when a shared value reaches the threshold, fetch every policy of its people.
+        own = {ix("pk", k["pk"]) for k in app if k["pk"]}
+        hop = set()
+        for members in groups.values():
+            if len(members | own) >= min_applicants:
+                hop |= members | own
+        if hop:
+            s_pk, p_pk = _in(hop)
+            cur.execute(
+                f"SELECT policy_no, role, seq, payload FROM {PARTY_TABLE} WHERE role IN ('applicant', 'insured') "
+                f"AND policy_no <> %s AND policy_no IN (SELECT policy_no FROM {PARTY_TABLE} "
+                f"WHERE k_pk IN {s_pk} AND role IN ('applicant', 'insured'))",
+                [policy_no, *p_pk],
+            )
+            for pno, role, seq, payload in cur.fetchall():
+                parties[(pno, role, seq)] = payload
+        # staff (PH05 phones, SC02/AD04 ID numbers, SC02 names, SC03 the agent), outlets (PH07, AD04),
+        # blacklist (SC03)
+        phones = [ix("mobile", k["mobile_n"]) for k in keys if k["role"] in ("applicant", "insured")]
+        phones += [ix("mobile", k["phone_n"]) for k in keys if k["role"] in ("applicant", "insured")]
+        names = [ix("name", k["name_n"]) for k in keys if k["role"] == "beneficiary"]
+        digits = [ix("digits", k["mobile_digits_k"]) for k in app] + [
+            ix("digits", k["phone_digits_k"]) for k in app
+        ]
+        addr6 = [ix("addr6", k["addr6"]) for k in app]
+        agent = ix("staff_no", policy.get("agent_no"))
+        s_ph, p_ph = _in(phones)
+        s_nm, p_nm = _in(names)
+        s_dg, p_dg = _in(digits)
+        s_a6, p_a6 = _in(addr6)
+        cur.execute(
+            f"SELECT kind, payload FROM {REF_TABLE} WHERE "
+            f"(kind = 'staff' AND (k1 IN {s_id} OR k2 IN {s_ph} OR k3 IN {s_nm} OR k4 = %s)) "
+            f"OR (kind IN ('branch', 'partner') AND (k1 IN {s_a6} OR k2 IN {s_dg})) "
+            f"OR (kind = 'blacklist' AND (k3 = %s OR k4 = %s))",
+            [*p_id, *p_ph, *p_nm, agent, *p_a6, *p_dg, agent, agent],
+        )
+        refs = cur.fetchall()
+    out: dict[str, list[dict]] = {"parties": [json.loads(ix.open_party(p)) for p in parties.values()]}
+    table = {"staff": "staff", "branch": "branches", "partner": "partners", "blacklist": "blacklist"}
+    for kind, payload in refs:
+        out.setdefault(table[kind], []).append(json.loads(ix.open_ref(payload)))
+    return out
+
+
+def remember(parties: list[dict], keys: list[dict], ix: Indexer) -> None:
+    """Add (or replace) a screened application's parties in the store; they feed later screenings."""
+    if not parties:
+        return
+    by = {(k["policy_no"], k["role"], int(k["seq"])): k for k in keys}
+    policy_no = parties[0]["policy_no"]
+    rows = []
+    for p in parties:
+        k = by.get((p["policy_no"], p["role"], int(p["seq"])), {})
+        rows.append(
+            (p["policy_no"], p["role"], int(p["seq"]), "screen", ix.seal_party(dumps(p)), ix("id", k.get("id_n")),
+             ix("mobile", k.get("mobile_n")), ix("addr", k.get("addr_n")), ix("email", k.get("email_n")),
+             ix("pk", k.get("pk")))
+        )  # fmt: skip
+    cols = "policy_no, role, seq, source, payload, k_id, k_mobile, k_addr, k_email, k_pk"
+    with connection.cursor() as cur:
+        keep = " AND ".join(["NOT (role = %s AND seq = %s)"] * len(rows))
+        cur.execute(
+            f"DELETE FROM {PARTY_TABLE} WHERE policy_no = %s AND {keep}",
+            [policy_no, *[x for r in rows for x in (r[1], r[2])]],
+        )
+        cur.executemany(
+            f"INSERT INTO {PARTY_TABLE} ({cols}) VALUES ({', '.join(['%s'] * 10)}) "
+            "ON CONFLICT (policy_no, role, seq) DO UPDATE SET source = excluded.source, payload = excluded.payload, "
+            "k_id = excluded.k_id, k_mobile = excluded.k_mobile, k_addr = excluded.k_addr, "
+            "k_email = excluded.k_email, k_pk = excluded.k_pk",
+            rows,
+        )
