@@ -302,8 +302,8 @@ def test_canaries_are_unique_valid_and_never_real(book, people, keys):
     assert len(set(id_nos)) == len(set(mobiles)) == 6
     for n, m in zip(id_nos, mobiles, strict=True):
         assert ids.parse(n).check_ok and phones.mobile_valid(m) and not ids.is_placeholder(n)
-    assert not Party.objects.filter(id_no__in=id_nos).exists()
-    assert not Party.objects.filter(mobile__in=mobiles).exists()
+    assert not Party.objects.filter(id_no_bidx__in=[keys.blind_index(n, "id_no") for n in id_nos]).exists()
+    assert not Party.objects.filter(mobile_bidx__in=[keys.blind_index(m, "mobile") for m in mobiles]).exists()
     assert {c.extraction_id for c in canaries} == {a.pk, b.pk}
     assert not Policy.objects.filter(policy_no__in=[c.policy_no for c in canaries]).exists()
 

@@ -89,7 +89,15 @@ def _q(name: str) -> str:
 
 
 def _rows(table: pa.Table) -> Iterable[tuple]:
+    """Rows to stage, value and proposed sealed as Finding stores them (custos.crypto)."""
+    from custos.crypto.fields import keys
+
+    k = keys()
     cols = [table[c].to_pylist() for c in COLUMNS]
+    for c in ("value", "proposed"):
+        seal = k.sealer(Finding._meta.get_field(c).ad)
+        i = COLUMNS.index(c)
+        cols[i] = [seal(v) for v in cols[i]]
     return zip(*cols, strict=True)
 
 

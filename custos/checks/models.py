@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from custos.book.models import BookLoad
+from custos.crypto.fields import EncryptedTextField
 
 
 class CheckRun(models.Model):
@@ -100,8 +101,9 @@ class Finding(models.Model):
     severity = models.CharField(max_length=8, choices=Severity.choices)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     close_reason = models.CharField(max_length=8, choices=CloseReason.choices, blank=True)
-    value = models.TextField(blank=True)  # raw; masked whenever displayed
-    proposed = models.TextField(blank=True)  # the value custos proposes (e.g. the 18-digit ID); masked too
+    # raw (an ID number, a mobile …): sealed at rest (custos.crypto), masked whenever displayed
+    value = EncryptedTextField(deterministic=True)
+    proposed = EncryptedTextField(deterministic=True)  # the value custos proposes (e.g. the 18-digit ID); sealed, masked
 
     opened_run = models.ForeignKey(CheckRun, on_delete=models.PROTECT, related_name="opened_findings")
     last_seen_run = models.ForeignKey(CheckRun, on_delete=models.PROTECT, related_name="+")

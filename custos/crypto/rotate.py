@@ -266,3 +266,25 @@ def retire_unused() -> list[str]:
         data["data_keys"] = kept
     keys(reload=True)
     return retired
+
+
+def seal_clear_rows(conn, db_table: str, cols: list[str], *, deterministic: bool = True) -> int:
+    """For data migrations: seal the values of `cols` still in clear (written before encryption at
+    rest), associated data "<db_table>.<column>". Needs no keys when the table is empty."""
+    qn = conn.ops.quote_name
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT 1 FROM {qn(db_table)} LIMIT 1")
+        if cur.fetchone() is None:
+            return 0
+        k = keys()
+        cur.execute(f"SELECT id, {', '.join(qn(c) for c in cols)} FROM {qn(db_table)}")
+        updates = []
+        for row in cur.fetchall():
+            vals = [
+                k.seal(v, f"{db_table}.{c}", deterministic=deterministic) if v and not v.startswith(PREFIX) else v
+                for c, v in zip(cols, row[1:], strict=True)
+            ]
+            updates.append((*vals, row[0]))
+        sets = ", ".join(f"{qn(c)} = %s" for c in cols)
+        cur.executemany(f"UPDATE {qn(db_table)} SET {sets} WHERE id = %s", updates)
+        return len(updates)
