@@ -324,6 +324,8 @@ def test_sampling_failure_reopens_and_counts_against_the_closer(small_book, peop
 
 
 def test_reminders_and_escalation(small_book, people):
+    from custos.remediation.models import Notice
+
     run = new_run(small_book)
     finding(run, "P1")
     finding(run, "P3")
@@ -332,18 +334,106 @@ def test_reminders_and_escalation(small_book, people):
     Task.objects.filter(policy_no="P1").update(due_on=today + dt.timedelta(days=3))
     Task.objects.filter(policy_no="P3").update(due_on=today - dt.timedelta(days=1))
     out = svc.remind(today=today)
-    assert out["reminded"] == 1
+    assert (out["reminded"], out["escalated_to_manager"], out["escalated_to_compliance"]) == (1, 0, 1)
+    p1 = Task.objects.get(policy_no="P1")
+    assert Notice.objects.filter(task=p1, kind="remind", recipient=people["agent"]).count() == 1
+    assert TaskEvent.objects.filter(task=p1, action="remind").count() == 1
     # P3's agent A2 has no supervisor: straight to compliance
     p3 = Task.objects.get(policy_no="P3")
     assert (p3.escalation, p3.escalated_to) == (2, people["compliance"])
+    assert Notice.objects.get(task=p3).recipient == people["compliance"]
+
+    # idempotent: the same run again (cron and the scheduled task, say) sends nothing
+    later = timezone.now() + dt.timedelta(seconds=1)
+    assert svc.remind(today=today, now=later) == {
+        "reminded": 0, "escalated_to_manager": 0, "escalated_to_compliance": 0, "emailed": 0
+    }  # fmt: skip
+    assert (
+        Notice.objects.count() == 2
+        and TaskEvent.objects.filter(action__in=["remind", "escalate"]).count() == 2
+    )
+
+    # a reassigned task reminds its new assignee, once
+    svc.reassign([p1.pk], people["manager"], people["manager"], "cover")
+    assert svc.remind(today=today, now=later + dt.timedelta(seconds=1))["reminded"] == 1
+    assert svc.remind(today=today, now=later + dt.timedelta(seconds=2))["reminded"] == 0
+    assert Notice.objects.filter(task=p1, kind="remind").count() == 2
+    Task.objects.filter(pk=p1.pk).update(assignee=people["agent"])
+
+    # overdue → the agent's manager (Staff.supervisor_no M1), later → compliance
     Task.objects.filter(policy_no="P1").update(due_on=today - dt.timedelta(days=1))
-    out = svc.remind(today=today, now=timezone.now() + dt.timedelta(seconds=1))
-    p1 = Task.objects.get(policy_no="P1")
+    svc.remind(today=today, now=later + dt.timedelta(seconds=3))
+    p1.refresh_from_db()
     assert (p1.escalation, p1.escalated_to) == (1, people["manager"])
-    out = svc.remind(today=today + dt.timedelta(days=20), now=timezone.now() + dt.timedelta(seconds=2))
+    assert Notice.objects.filter(task=p1, kind="escalate_manager", recipient=people["manager"]).exists()
+    out = svc.remind(today=today + dt.timedelta(days=20), now=later + dt.timedelta(seconds=4))
+    assert out["escalated_to_compliance"] == 1
     p1.refresh_from_db()
     assert (p1.escalation, p1.escalated_to) == (2, people["compliance"])
     assert TaskEvent.objects.filter(action="escalate").count() == 3
+    assert svc.remind(today=today + dt.timedelta(days=21), now=later + dt.timedelta(seconds=5)) == {
+        "reminded": 0, "escalated_to_manager": 0, "escalated_to_compliance": 0, "emailed": 0
+    }  # fmt: skip
+    assert Notice.objects.filter(kind__startswith="escalate").count() == 3
+
+
+def test_escalation_goes_to_the_compliance_officer_covering_the_branch(small_book, people):
+    run = new_run(small_book)
+    finding(run, "P3")  # branch BJ
+    svc.sync_tasks(run)
+    bj = make_user("comp-bj", "compliance", branch_code="BJ")
+    make_user("comp-gd", "compliance", branch_code="GD")
+    Task.objects.update(due_on=timezone.localdate() - dt.timedelta(days=1))
+    svc.remind()
+    assert Task.objects.get().escalated_to == bj
+
+
+def test_reminders_are_emailed_once_when_configured(small_book, people, settings, mailoutbox):
+    settings.CUSTOS_REMEDIATION = {"notify_email": True}
+    people["agent"].email = "agent1@example.com"
+    people["agent"].save()
+    run = new_run(small_book)
+    finding(run, "P1")
+    svc.sync_tasks(run)
+    Task.objects.update(due_on=timezone.localdate() + dt.timedelta(days=2))
+    assert svc.remind()["emailed"] == 1
+    assert svc.remind(now=timezone.now() + dt.timedelta(seconds=1))["emailed"] == 0
+    assert len(mailoutbox) == 1 and mailoutbox[0].to == ["agent1@example.com"]
+    assert "P1" in mailoutbox[0].body
+
+
+def test_reminders_are_a_scheduled_huey_task(small_book, people):
+    from huey.contrib.djhuey import HUEY
+
+    from custos.remediation import tasks
+
+    def due(minute):  # the periodic tasks Huey's scheduler starts at 08:mm
+        return {t.name for t in HUEY.read_periodic(dt.datetime(2030, 1, 7, 8, minute))}
+
+    assert "periodic_remind" in due(17) and "periodic_remind" not in due(18)
+    run = new_run(small_book)
+    finding(run, "P1")
+    svc.sync_tasks(run)
+    Task.objects.update(due_on=timezone.localdate() + dt.timedelta(days=2))
+    assert tasks.periodic_remind.call_local()["reminded"] == 1
+    assert tasks.periodic_remind.call_local()["reminded"] == 0
+
+
+def test_tasks_remind_command(small_book, people):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    run = new_run(small_book)
+    finding(run, "P1")
+    svc.sync_tasks(run)
+    Task.objects.update(due_on=dt.date(2030, 1, 10))
+    out = StringIO()
+    call_command("tasks", "remind", "--today", "2030-01-05", stdout=out)
+    assert "reminded: 1" in out.getvalue()
+    out = StringIO()
+    call_command("tasks", "remind", "--today", "2030-01-05", stdout=out)
+    assert "reminded: 0" in out.getvalue()
 
 
 def test_export_and_acknowledge(small_book, people, tmp_path):

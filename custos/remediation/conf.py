@@ -23,6 +23,9 @@ DEFAULTS = {
     # contact fields whose change on an issued policy needs a customer request number (SC01)
     "contact_fields": ["mobile", "phone", "address"],
     "sync_after_check": True,
+    # reminders and escalations are Notices on the person's task list; also e-mailed (Django's EMAIL_*
+    # settings) to recipients with an address when this is on
+    "notify_email": False,
 }
 
 

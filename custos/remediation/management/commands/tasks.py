@@ -10,8 +10,12 @@ class Command(BaseCommand):
         parser.add_argument("action", choices=["sync", "assign", "remind", "sample"])
         parser.add_argument("--run", type=int, help="check run to sync with (default: the latest finished)")
         parser.add_argument("--share", type=float, help="sample: share of closed tasks to draw")
+        parser.add_argument(
+            "--today", type=lambda v: __import__("datetime").date.fromisoformat(v),
+            help="remind: the day to remind/escalate as of (YYYY-MM-DD; default today)",
+        )  # fmt: skip
 
-    def handle(self, *args, action, run=None, share=None, **opts):
+    def handle(self, *args, action, run=None, share=None, today=None, **opts):
         from custos.remediation import services as svc
 
         try:
@@ -28,7 +32,7 @@ class Command(BaseCommand):
             elif action == "assign":
                 self.stdout.write(f"{svc.assign_tasks()} tasks assigned")
             elif action == "remind":
-                out = svc.remind()
+                out = svc.remind(today=today)
                 self.stdout.write(", ".join(f"{k}: {v}" for k, v in out.items()))
             else:
                 self.stdout.write(f"{len(svc.draw_samples(share=share))} closed tasks drawn for re-check")
