@@ -7,6 +7,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from custos.audit import service
 from custos.audit.models import AuditEntry, Checkpoint
@@ -162,3 +164,34 @@ def test_append_failure_raises_audit_write_error(monkeypatch):
     monkeypatch.setattr(AuditEntry._meta, "db_table", "no_such_table")
     with pytest.raises(service.AuditWriteError):
         service.append(username="u", action="detail")
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.integers(min_value=0, max_value=2**62),
+    st.lists(st.text(st.characters(exclude_categories=["Cs"]), max_size=30), min_size=9, max_size=9),
+)
+def test_entry_bytes_are_the_canonical_json_array(seq, texts):
+    """The hand-written encoder hashes exactly the bytes of json.dumps (quotes, backslashes, control
+    characters, non-ASCII) — the form every existing leaf hash was computed on."""
+    values = [seq, seq // 3, *texts]
+    expected = json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
+    assert service.entry_bytes(*values) == expected
+    row = (*values, b"")
+    assert service._leaf_hashes_of_rows([row]) == [merkle.leaf_hash(expected)]
+
+
+def test_verify_and_checkpoint_span_many_chunks(monkeypatch):
+    """Chunk boundaries (here every 7 rows) fall between checkpoints and inside them."""
+    real = service._chunks
+    monkeypatch.setattr(service, "_chunks", lambda start=0, batch=7: real(start, batch=7))
+    monkeypatch.setattr(service, "CHECKPOINT_EVERY", 5)
+    fill(23)
+    service.checkpoint()
+    result = service.verify()
+    assert result.ok and result.entries == 23 and result.checkpoints == 5 and result.verified_size == 23
+    raw("UPDATE audit_auditentry SET purpose = 'x' WHERE seq = 16")
+    result = service.verify()
+    assert result.problems[0] == "entry 16 was altered after it was written"
+    assert any("checkpoint at size 20" in p for p in result.problems)
+    assert result.verified_size == 15

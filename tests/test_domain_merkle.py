@@ -78,3 +78,18 @@ def test_known_consistency_case_from_the_rfc_shape():
     # PROOF(3, D[7]) = [c, d, g, l] in the RFC's example: four hashes
     assert len(proof) == 4
     assert merkle.verify_consistency(3, 7, merkle.root(hashes[:3]), merkle.root(hashes), proof)
+
+
+@settings(max_examples=100)
+@given(st.lists(st.integers(min_value=0, max_value=300), max_size=6))
+def test_compact_range_extend_in_pieces_equals_the_recursive_root(pieces):
+    hashes = leaves(sum(pieces))
+    cr, i = merkle.CompactRange(), 0
+    for n in pieces:
+        cr.extend(hashes[i : i + n])
+        i += n
+        assert cr.size == i and cr.root() == merkle.root(hashes[:i])
+    one = merkle.CompactRange()
+    for h in hashes:
+        one.append(h)
+    assert cr.hashes == one.hashes

@@ -36,6 +36,16 @@ def root(leaves: Sequence[bytes]) -> bytes:
     return node_hash(root(leaves[:k]), root(leaves[k:]))
 
 
+def perfect_root(leaves: Sequence[bytes]) -> bytes:
+    """MTH of a perfect tree (len(leaves) a power of two), hashed level by level."""
+    sha256 = hashlib.sha256
+    level = leaves
+    while len(level) > 1:
+        pairs = iter(level)
+        level = [sha256(b"\x01" + left + right).digest() for left, right in zip(pairs, pairs, strict=True)]
+    return level[0]
+
+
 class CompactRange:
     """Incremental MTH: the perfect subtrees covering leaves [0, size), largest first."""
 
@@ -55,6 +65,26 @@ class CompactRange:
             size >>= 1
         self.hashes.append(h)
         self.size += 1
+
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        """Append many leaves at once: the largest aligned perfect subtrees first, each hashed level by
+        level (the same tree as appending one by one, in far fewer Python steps)."""
+        i, n = 0, len(leaves)
+        while i < n:
+            block = self.size & -self.size or 1 << 62  # the largest subtree that may start here
+            while block > n - i:
+                block >>= 1
+            self._append_subtree(perfect_root(leaves[i : i + block]), block)
+            i += block
+
+    def _append_subtree(self, h: bytes, block: int) -> None:
+        """Append the root of a perfect subtree of `block` leaves (a power of two dividing size)."""
+        units = self.size // block
+        while units & 1:
+            h = node_hash(self.hashes.pop(), h)
+            units >>= 1
+        self.hashes.append(h)
+        self.size += block
 
     def root(self) -> bytes:
         if not self.hashes:
