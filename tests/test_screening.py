@@ -1,0 +1,221 @@
+"""Online screening: POST /api/v1/screen — verdicts, idempotency, key scope and rate, malformed input,
+oversized bodies, cross-record checks across successive calls, and parity with the batch engine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from custos.screening.models import Client, ContextParty, Screening
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/screen"
+
+
+@pytest.fixture
+def home(custos_home):
+    return custos_home
+
+
+def key(name="core", **scope):
+    return Client.issue(name, **scope)[1]
+
+
+def post(client, secret, doc, **extra):
+    body = doc if isinstance(doc, (str, bytes)) else json.dumps(doc, ensure_ascii=False)
+    return client.post(
+        URL, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {secret}", **extra
+    )
+
+
+def rid(birth: str, serial: str = "031") -> str:
+    """A valid resident ID number (Beijing Chaoyang, male serial by default) for a birth date."""
+    from custos.domain.ids import check_digit
+
+    body = "110105" + birth.replace("-", "") + serial
+    return body + check_digit(body)
+
+
+def person(role="applicant", seq=1, **kw):
+    row = {
+        "role": role,
+        "seq": seq,
+        "name": "王建国",
+        "gender": "M",
+        "birth_date": "1980-05-01",
+        "id_type": "resident_id",
+        "id_no": rid("1980-05-01"),
+        "mobile": "13957468213",
+        "address": "北京市朝阳区建国路88号3栋402室",
+        "postcode": "100022",
+    }
+    if role != "applicant":
+        row["relation"] = "self"
+    row.update(kw)
+    return row
+
+
+def application(app_id="A1", policy_no="N1", parties=None, **policy):
+    pol = {
+        "policy_no": policy_no,
+        "channel": "agency",
+        "branch_code": "BJ",
+        "agent_no": "S1",
+        "partner_code": "",
+        "applied_on": "2024-01-10",
+        "status": "in_force",
+    }
+    pol.update(policy)
+    return {
+        "application_id": app_id,
+        "policy": pol,
+        "parties": parties if parties is not None else [person(), person("insured")],
+    }
+
+
+def test_pass(client, home):
+    secret = key()
+    resp = post(client, secret, application())
+    assert resp.status_code == 200, resp.content
+    body = resp.json()
+    assert body["verdict"] == "pass" and body["findings"] == [], body["findings"]
+    s = Screening.objects.get()
+    assert (s.client.name, s.application_id, s.verdict, s.policy_no) == ("core", "A1", "pass", "N1")
+    # the screened parties are in the context store, sealed, with blind-index keys
+    rows = ContextParty.objects.filter(policy_no="N1")
+    assert rows.count() == 2 and all(r.k_id and r.k_mobile for r in rows)
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT payload FROM {ContextParty._meta.db_table}")
+        assert all(rid("1980-05-01") not in p and p.startswith("e1:") for (p,) in cur.fetchall())
+
+
+def test_reject_with_explanations_and_no_values_echoed(client, home):
+    secret = key()
+    bad_id = rid("1980-05-01")[:17] + ("1" if rid("1980-05-01")[17] != "1" else "2")
+    doc = application(parties=[person(id_no=bad_id), person("insured", id_no=bad_id)])
+    resp = post(client, secret, doc)
+    body = resp.json()
+    assert body["verdict"] == "reject"
+    f = next(f for f in body["findings"] if f["code"] == "ID03")
+    assert f["field"] == "id_no" and f["message_zh"] == "身份证号码校验位错误" and f["blocking"] == "reject"
+    assert f["message_en"] == "Check digit of the ID number is wrong"
+    assert bad_id not in resp.content.decode()  # values sent are not echoed
+
+
+def test_refer(client, home):
+    secret = key()
+    # AD06 (postcode of another province) is low severity and not blocking: refer
+    doc = application(parties=[person(postcode="510000"), person("insured", postcode="510000")])
+    resp = post(client, secret, doc)
+    body = resp.json()
+    assert body["verdict"] == "refer", body
+    assert [f["code"] for f in body["findings"]] == ["AD06"]
+    assert body["findings"][0]["blocking"] == "refer"
+
+
+def test_idempotent_by_application_id(client, home):
+    secret = key()
+    first = post(client, secret, application(parties=[person(mobile="13800138000"), person("insured")]))
+    again = post(client, secret, application(parties=[person(), person("insured")]))  # a retry, even changed
+    assert again.status_code == 200 and again["Idempotent-Replay"] == "true"
+    assert again.json() == first.json()
+    assert Screening.objects.count() == 1
+
+
+def test_scope_of_keys(client, home):
+    bank = key("bank-a", partner_codes=["BK1"])
+    ok = post(client, bank, application(partner_code="BK1", channel="bancassurance"))
+    assert ok.status_code == 200
+    other = post(client, bank, application("A2", "N2", partner_code="BK2", channel="bancassurance"))
+    assert other.status_code == 403 and "own outlets" in other.json()["detail"]
+    direct = post(client, bank, application("A3", "N3"))
+    assert direct.status_code == 403
+    assert Screening.objects.count() == 1
+
+
+def test_keys_users_and_revocation(client, home):
+    from custos.access.models import Role
+    from custos.api.models import ApiToken
+    from tests.conftest import make_user
+
+    user = make_user("cmp", Role.COMPLIANCE)
+    token = ApiToken.issue(user, "t")[1]
+    assert post(client, token, application()).status_code == 401  # a user token is not a system key
+    assert post(client, "cs_nope", application()).status_code == 401
+    assert client.post(URL, "{}", content_type="application/json").status_code == 401
+
+
+def test_rate_limit(client, home):
+    secret = key(rate_per_minute=2)
+    codes = [post(client, secret, application(f"A{i}", f"N{i}")).status_code for i in range(3)]
+    assert codes == [200, 200, 429]
+
+
+def test_malformed_json_and_field_errors(client, home):
+    secret = key()
+    resp = post(client, secret, '{"application_id": "A1", "policy": ')
+    assert resp.status_code == 400 and resp.json()["errors"][0]["message"].startswith("malformed JSON")
+    resp = post(client, secret, "[1, 2]")
+    assert resp.status_code == 400
+    bad = application(parties=[person(birth_date="1980-13-45", seq="x", colour="red"), {"role": "boss"}])
+    bad["policy"]["applied_on"] = "yesterday"
+    del bad["policy"]["branch_code"]
+    bad["extra"] = 1
+    resp = post(client, secret, bad)
+    assert resp.status_code == 400
+    fields = {e["field"] for e in resp.json()["errors"]}
+    assert {
+        "extra",
+        "policy.applied_on",
+        "policy.branch_code",
+        "parties[0].birth_date",
+        "parties[0].seq",
+        "parties[0].colour",
+        "parties[1].role",
+        "parties[1].seq",
+    } <= fields, fields
+    assert Screening.objects.count() == 0
+
+
+def test_oversized_body(client, home, settings):
+    settings.CUSTOS_SCREEN_MAX_BYTES = 2000
+    secret = key()
+    doc = application(parties=[person(address="北京市朝阳区建国路" + "8" * 3000), person("insured")])
+    resp = post(client, secret, doc)
+    assert resp.status_code == 413
+    assert Screening.objects.count() == 0
+
+
+def test_cross_record_across_calls(client, home):
+    """One agent's phone on applications of different families: caught from the third (PH06's
+    min_applicants = 3 from the catalogue's settings), and each screening feeds the next."""
+    secret = key()
+    names = ["赵一鸣", "钱二强", "孙三立", "李四海", "周五福"]
+    verdicts = []
+    for i, name in enumerate(names):
+        birth = f"198{i}-0{5 + i}-0{1 + i}"
+        p = person(name=name, id_no=rid(birth), birth_date=birth, mobile="13966661234",
+                   address=f"北京市朝阳区建国路{10 + i}号{i + 1}栋402室")  # fmt: skip
+        body = post(
+            client,
+            secret,
+            application(f"A{i}", f"N{i}", parties=[p, {**p, "role": "insured", "relation": "self"}]),
+        ).json()
+        verdicts.append(sorted({f["code"] for f in body["findings"]}))
+    assert verdicts[:2] == [[], []]
+    assert all("PH06" in v for v in verdicts[2:]), verdicts
+
+
+def test_same_id_other_name_across_calls(client, home):
+    secret = key()
+    post(client, secret, application("A1", "N1"))
+    body = post(
+        client,
+        secret,
+        application("A2", "N2", parties=[person(name="冒名顶"), person("insured", name="冒名顶")]),
+    ).json()
+    assert "ID09" in {f["code"] for f in body["findings"]}
