@@ -73,7 +73,15 @@ def key_status() -> dict:
         ),
         "verify_runs": list(VerifyRun.objects.order_by("-created_at")[:5]),
         "retention_days": settings.CUSTOS_AUDIT_RETENTION_DAYS,
+        "rotation": _rotation(),
     }
+
+
+def _rotation() -> dict:
+    """The last data-key rotation's progress (custos.crypto.rotate writes it batch by batch)."""
+    from custos.crypto import rotate
+
+    return rotate.read_status()
 
 
 def _secret_key_from_keyring() -> bool:

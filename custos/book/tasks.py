@@ -15,9 +15,30 @@ log = logging.getLogger(__name__)
 @db_task()
 def run_load(load_id: int, path: str, mode: str = "full", mapping: str | None = None) -> str:
     """Load the book stored at path into the BookLoad load_id; returns the final status."""
+    load = BookLoad.objects.get(pk=load_id)
+    try:
+        return _run_load(load, load_id, path, mode, mapping)
+    finally:
+        _discard_upload(Path(path))
+
+
+def _discard_upload(path: Path) -> None:
+    """An uploaded book holds personal data in clear: once its load has ended (done, no-op or
+    failed) it is deleted; the BookLoad keeps its name and SHA-256 (docs/security.md)."""
+    import shutil
+
+    from custos import paths
+
+    try:
+        rel = path.resolve().relative_to(paths.uploads_dir().resolve())
+    except ValueError:
+        return  # not an upload (a load from the command line reads the operator's own file)
+    shutil.rmtree(paths.uploads_dir() / rel.parts[0], ignore_errors=True)
+
+
+def _run_load(load, load_id, path, mode, mapping) -> str:
     from custos.book.services import load_book
 
-    load = BookLoad.objects.get(pk=load_id)
     try:
         load = load_book(
             Path(path),

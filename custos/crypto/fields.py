@@ -243,10 +243,6 @@ def blind_index(value: str | None, kind: str) -> str:
 
 # --- Django fields --------------------------------------------------------------------------------
 
-# every encrypted column of every model: (model, field) — for rotation and the dump tests
-REGISTRY: list[tuple[type, EncryptedTextField]] = []
-
-
 class EncryptedTextField(models.TextField):
     """A text column stored sealed (AES-256-GCM, associated data "<db_table>.<column>").
 
@@ -267,11 +263,6 @@ class EncryptedTextField(models.TextField):
         if self.fixed_ad:
             kwargs["ad"] = self.fixed_ad
         return name, path, args, kwargs
-
-    def contribute_to_class(self, cls, name, *args, **kwargs):
-        super().contribute_to_class(cls, name, *args, **kwargs)
-        if not cls._meta.abstract:
-            REGISTRY.append((cls, self))
 
     @property
     def ad(self) -> str:

@@ -20,7 +20,7 @@ from django.db import connection, transaction
 
 from custos import paths
 from custos.crypto import keyring
-from custos.crypto.fields import PREFIX, REGISTRY, keys
+from custos.crypto.fields import PREFIX, EncryptedTextField, keys
 
 BATCH = 2000
 
@@ -62,17 +62,16 @@ def _extra_columns() -> list[Column]:
 
 
 def columns() -> list[Column]:
+    """Every encrypted column: each EncryptedTextField of an installed model, and _extra_columns()."""
     from django.apps import apps
 
-    apps.get_models()  # every model class is defined: REGISTRY is complete
-    seen, out = set(), []
-    for model, f in REGISTRY:
+    out = []
+    for model in apps.get_models():
         if model._meta.proxy or not model._meta.managed:
             continue
-        key = (model._meta.db_table, f.column)
-        if key not in seen:
-            seen.add(key)
-            out.append(Column(model._meta.db_table, f.column, f.ad, f.deterministic))
+        for f in model._meta.concrete_fields:
+            if isinstance(f, EncryptedTextField):
+                out.append(Column(model._meta.db_table, f.column, f.ad, f.deterministic))
     return out + _extra_columns()
 
 
