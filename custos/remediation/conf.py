@@ -31,3 +31,10 @@ DEFAULTS = {
 
 def get(name: str):
     return getattr(settings, "CUSTOS_REMEDIATION", {}).get(name, DEFAULTS[name])
+
+
+# The roles that work remediation tasks (or follow their progress): the pages, the API and the
+# main navigation's link are for them; other roles get 403.
+USER_ROLES = frozenset({
+    "compliance", "customer_service", "channel_manager", "agent", "partner_staff", "operations", "executive",
+})  # fmt: skip

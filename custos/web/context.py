@@ -3,6 +3,7 @@
 from django.utils import timezone
 
 from custos.access.models import Profile
+from custos.remediation.conf import USER_ROLES as remediation_roles
 
 
 def shell(request):
@@ -24,6 +25,7 @@ def shell(request):
         "nav_alerts": nav_alerts,
         "nav_open_alerts": open_alerts,
         "nav_keys": role == "it_security",
+        "nav_remediation": role in remediation_roles,
         "viewer_profile": profile,
         "viewer_mark": f"{mark} · {user.username} · {now:%Y-%m-%d %H:%M}",
     }
