@@ -219,3 +219,32 @@ def test_same_id_other_name_across_calls(client, home):
         application("A2", "N2", parties=[person(name="冒名顶"), person("insured", name="冒名顶")]),
     ).json()
     assert "ID09" in {f["code"] for f in body["findings"]}
+
+
+def test_batch_file_command(home, tmp_path):
+    import csv
+
+    from django.core.management import CommandError, call_command
+
+    cols = ["policy_no", "channel", "branch_code", "agent_no", "applied_on", "role", "seq", "relation", "name",
+            "gender", "birth_date", "id_type", "id_no", "mobile", "address"]  # fmt: skip
+    good = person()
+    bad = person(id_no=rid("1980-05-01")[:17] + ("1" if rid("1980-05-01")[17] != "1" else "2"))
+    rows = []
+    for pno, p in (("B1", good), ("B2", bad)):
+        for role in ("applicant", "insured"):
+            q = {**p, "role": role, "relation": "" if role == "applicant" else "self"}
+            rows.append([pno, "个险", "BJ", "S1", "2024/01/10", *(q.get(c, "") for c in cols[5:])])
+    rows.append(["B3", "agency", "BJ", "S1", "2024-01-10", "applicant", "1", "", "李雷", "M", "not a date"])
+    src = tmp_path / "daily.csv"
+    with src.open("w", encoding="gb18030", newline="") as f:
+        csv.writer(f).writerows([cols, *rows])
+    out = tmp_path / "result.csv"
+    call_command("screen", str(src), out=str(out))
+    result = {r["policy_no"]: r for r in csv.DictReader(out.open(encoding="utf-8-sig"))}
+    assert result["B1"]["verdict"] == "pass", result["B1"]["messages_zh"]
+    assert result["B2"]["verdict"] == "reject" and "ID03" in result["B2"]["codes"]
+    assert result["B3"]["verdict"] == "error" and "birth_date" in result["B3"]["messages_zh"]
+    assert Screening.objects.filter(client__name="batch").count() == 2
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("screen", str(tmp_path / "missing.csv"))

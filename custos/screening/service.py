@@ -375,3 +375,10 @@ def screen(client: Client, doc, *, record: bool = True) -> Result:
         done = Screening.objects.filter(client=client, application_id=app_id).only("response").first()
         return Result(200, json.loads(done.response), replay=True)
     return Result(200, answer, findings=found)
+
+
+def neutral(value):
+    """A cell safe for spreadsheets (the shared export guard against formula injection)."""
+    from custos.domain.spreadsheet import neutralise
+
+    return neutralise(value) if isinstance(value, str) else value
