@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from custos.checks.models import CheckRun, Finding
+from custos.crypto.fields import EncryptedTextField
 
 User = settings.AUTH_USER_MODEL
 
@@ -187,8 +188,8 @@ class Correction(models.Model):
     role = models.CharField(max_length=16)
     seq = models.IntegerField()
     field = models.CharField(max_length=32)
-    old_value = models.TextField(blank=True)
-    new_value = models.TextField(blank=True)
+    old_value = EncryptedTextField()  # a contact or ID value: sealed at rest (custos.crypto)
+    new_value = EncryptedTextField()
     request_no = models.CharField(max_length=64, blank=True)
     forced = models.BooleanField(default=False)  # contact change of an issued policy without request no
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
@@ -223,8 +224,8 @@ class CorrectionHistory(models.Model):
     role = models.CharField(max_length=16)
     seq = models.IntegerField()
     field = models.CharField(max_length=32)
-    old_value = models.TextField(blank=True)
-    new_value = models.TextField(blank=True)
+    old_value = EncryptedTextField()  # a contact or ID value: sealed at rest (custos.crypto)
+    new_value = EncryptedTextField()
     correction = models.ForeignKey(Correction, on_delete=models.PROTECT, related_name="history")
     applied_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     applied_at = models.DateTimeField()

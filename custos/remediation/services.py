@@ -759,7 +759,12 @@ def _apply(correction: Correction, user, now) -> None:
     fobj = Party._meta.get_field(correction.field)
     if fobj.get_internal_type() == "DateField":
         value = dt.date.fromisoformat(value) if value else None
-    qs.update(**{correction.field: value})
+    changes = {correction.field: value}
+    if any(f.name == f"{correction.field}_bidx" for f in Party._meta.concrete_fields):
+        from custos.crypto.fields import blind_index  # update() bypasses BlindIndexField.pre_save
+
+        changes[f"{correction.field}_bidx"] = blind_index(value, correction.field)
+    qs.update(**changes)
     CorrectionHistory.objects.create(
         policy_no=correction.policy_no, role=correction.role, seq=correction.seq, field=correction.field,
         old_value=correction.old_value, new_value=correction.new_value, correction=correction,
