@@ -10,7 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from custos.checks.catalogue import CheckSettings
-from custos.checks.engine.compiler import compile_all, prepare_statements
+from custos.checks.engine.compiler import ORDER, OUTPUT_COLUMNS, compile_parts, prepare_statements
 from custos.checks.engine.refload import all_ref_tables, ref_rows
 from custos.checks.engine.snapshot import OPTIONAL_TABLES, REQUIRED_TABLES, empty_select
 
@@ -43,7 +43,9 @@ def register_snapshot(con: duckdb.DuckDBPyConnection, snapshot_dir: Path) -> Non
     for name in (*REQUIRED_TABLES, *OPTIONAL_TABLES):
         path = snapshot_dir / f"{name}.parquet"
         if path.exists():  # encrypted snapshot (custos.crypto.snapshot) or a plain one
-            con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {esnap.source(con, snapshot_dir, name)}")
+            con.execute(
+                f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {esnap.source(con, snapshot_dir, name)}"
+            )
         elif name in REQUIRED_TABLES:
             raise FileNotFoundError(path)
         else:
@@ -54,6 +56,28 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
     for name, sql, materialize in prepare_statements("duckdb"):
         kind = "TEMP TABLE" if materialize else "TEMP VIEW"
         con.execute(f"CREATE OR REPLACE {kind} {name} AS {sql}")
+
+
+def run_parts(con: duckdb.DuckDBPyConnection, settings: CheckSettings, progress=None) -> pa.Table:
+    """Every enabled check over the prepared views, one statement per part (``compile_parts``),
+    the findings sorted as ``compile_all`` sorts them."""
+    parts = compile_parts(settings)
+    tables = []
+    for i, (label, sql) in enumerate(parts):
+        if progress:
+            progress(50 + 45 * i // len(parts), f"running checks ({label})")
+        tables.append(con.execute(sql).fetch_arrow_table())
+    if not tables:
+        from custos.checks.engine import FINDING_SCHEMA
+
+        return FINDING_SCHEMA.empty_table()
+    found = pa.concat_tables(tables)
+    con.register("found_arrow", found)
+    try:
+        cols = ", ".join(f'"{c}"' for c in OUTPUT_COLUMNS)
+        return con.execute(f"SELECT {cols} FROM found_arrow {ORDER}").fetch_arrow_table()
+    finally:
+        con.unregister("found_arrow")
 
 
 def run(
@@ -68,9 +92,7 @@ def run(
         if progress:
             progress(15, "preparing parties")
         prepare(con)
-        if progress:
-            progress(50, "running checks")
-        table = con.execute(compile_all(settings, "duckdb")).fetch_arrow_table()
+        table = run_parts(con, settings, progress)
         if progress:
             progress(100, f"{table.num_rows} findings")
         return table

@@ -18,6 +18,7 @@ from CheckSettings before compiling.
 
 from __future__ import annotations
 
+from custos.domain import refdata
 from custos.domain.normalize import ADDRESS_DROP, FULLWIDTH, HALFWIDTH
 
 RID_TYPES = "('resident_id', 'household_register')"
@@ -99,11 +100,98 @@ def ends_any(col: str, words) -> str:
     return "(" + " OR ".join(f"ends_with({col}, {_lit(w)})" for w in words) + ")"
 
 
+# --- Reference lookups as expressions, not joins -------------------------------------------------
+# A LEFT JOIN of the wide party row with a small reference table costs far more than the lookup
+# itself (DuckDB carries every column through every join: 13 joins were half of the preparation,
+# 2026-11-25). The small tables (segments, area codes, provinces, placeholders) are therefore
+# compiled from the same pinned CSV files into CASE / IN / position-in-a-string expressions that
+# give exactly what the join gave; only GB2260 (7,000 codes) and the policy stay joins.
+
+
+def _in(col: str, values) -> str:
+    """``col`` is one of ``values``: true/false, never NULL (as ``joined row IS NOT NULL`` was)."""
+    return f"coalesce({col} IN ({', '.join(_lit(v) for v in sorted(values))}), false)"
+
+
+def _is_digit(ch: str) -> str:
+    return f"({ch} BETWEEN '0' AND '9')"
+
+
+def _digit_table(col: str, start: int, table: dict[str, str], default: str) -> str:
+    """The value ``table`` gives the 3 characters of ``col`` from ``start`` (``default`` when they are
+    not a key): every key is 3 ASCII digits; looked up by position in one 100-character string per
+    first digit (a constant string, no join)."""
+    assert all(len(k) == 3 and k.isdigit() for k in table) and all(len(v) == 1 for v in table.values())
+    first = f"substr({col}, {start}, 1)"
+    rest = f"substr({col}, {start + 1}, 2)"
+    whens = []
+    for d in sorted({k[0] for k in table}):
+        lane = "".join(table.get(f"{d}{i:02d}", default) for i in range(100))
+        whens.append(f"WHEN {_lit(d)} THEN substr({_lit(lane)}, CAST({rest} AS INTEGER) + 1, 1)")
+    return (
+        f"CASE WHEN {_is_digit(f'substr({col}, {start + 1}, 1)')} AND {_is_digit(f'substr({col}, {start + 2}, 1)')}"
+        f" THEN CASE {first} {' '.join(whens)} ELSE {_lit(default)} END ELSE {_lit(default)} END"
+    )
+
+
+def _segment_valid(m: str) -> str:
+    """coalesce(valid of the 4-character prefix, valid of the 3-character prefix, 0)."""
+    seg = {r["prefix"]: r["valid"] for r in refdata.rows("mobile_segments")}
+    four = {k: v for k, v in seg.items() if len(k) == 4}
+    three = {k: v for k, v in seg.items() if len(k) == 3}
+    assert len(four) + len(three) == len(seg) and all(len(v) == 1 and v.isdigit() for v in seg.values())
+    whens = " ".join(f"WHEN {_lit(k)} THEN {int(v)}" for k, v in sorted(four.items()))
+    v3 = f"CAST({_digit_table(m, 1, three, '0')} AS INTEGER)"
+    return (
+        f"CASE WHEN {m} IS NULL THEN 0 ELSE CASE substr({m}, 1, 4) {whens} ELSE {v3} END END"
+        if whens
+        else (f"CASE WHEN {m} IS NULL THEN 0 ELSE {v3} END")
+    )
+
+
+def _area_known(ph: str) -> str:
+    """The area code after the leading 0 (2 digits after 01/02, else 3) is a known area code."""
+    codes = {r["area_code"] for r in refdata.rows("area_codes")}
+    two = {c for c in codes if len(c) == 2}
+    three = {c: "1" for c in codes if len(c) == 3}
+    assert len(two) + len(three) == len(codes)
+    return (
+        f"coalesce(CASE WHEN substr({ph}, 2, 1) IN ('1', '2') THEN substr({ph}, 2, 2) IN "
+        f"({', '.join(_lit(c) for c in sorted(two))}) ELSE {_digit_table(ph, 2, three, '0')} = '1' END, false)"
+    )
+
+
+def _province(a: str) -> str:
+    """GB2260 province code of the short province name the address starts with (longest first)."""
+    names: dict[str, str] = {}
+    for r in refdata.rows("provinces"):
+        assert names.setdefault(r["short_name"], r["province_code"]) == r["province_code"]
+    parts = []
+    for n in sorted({len(k) for k in names}, reverse=True):
+        whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in sorted(names.items()) if len(k) == n)
+        parts.append(f"CASE substr({a}, 1, {n}) {whens} END")
+    return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+
+
+def _postcode_in_province(prov: str, postcode: str) -> str:
+    by: dict[str, set[str]] = {}
+    for r in refdata.rows("provinces"):
+        by.setdefault(r["province_code"], set()).add(r["postcode_prefix"])
+    whens = " ".join(
+        f"WHEN {_lit(k)} THEN substr({postcode}, 1, 2) IN ({', '.join(_lit(v) for v in sorted(vs))})"
+        for k, vs in sorted(by.items())
+    )
+    return f"coalesce(CASE {prov} {whens} END, false)"
+
+
+def _placeholders(kind: str) -> set[str]:
+    return {r["value"] for r in refdata.rows("placeholders") if r["kind"] == kind}
+
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 # GB11643 weighted sum over the 17 digits of the integer id17 (digit i = id17 DIV 10^(16-i) % 10)
 _CHECKSUM = " + ".join(f"(id17 // {10 ** (16 - i)} % 10) * {w}" for i, w in enumerate(_WEIGHTS))
-_PH = "(SELECT DISTINCT value FROM ref_placeholders WHERE kind = '{}')"
-_PROV = "(SELECT DISTINCT province_code, short_name FROM ref_provinces)"
+_ADDR_PH_BYTES = max(len(v.encode()) for v in _placeholders("address"))
 RAW = ("name", "id_no", "mobile", "phone", "address", "postcode", "email")
 _NORM = {
     "name": "name_n",
@@ -173,30 +261,19 @@ SELECT f.policy_no, f.role, f.seq, f.relation, f.gender, f.birth_date, f.id_type
        CASE WHEN f.f15 THEN substr(f.id_n, 1, 6) || '19' || substr(f.id_n, 7, 9)
                             || substr('10X98765432', f.id_sum + 1, 1) END AS id_upgraded,
        g.code IS NOT NULL AS gb_known,
-       coalesce(s4.valid, s3.valid, 0) AS seg_valid,
+       {_segment_valid("f.mobile_n")} AS seg_valid,
        NOT regexp_matches(f.mobile_n, '[^0-9]') AS mobile_digits,
-       ar.area_code IS NOT NULL AS area_known,
-       phn.value IS NOT NULL AS name_ph, phi.value IS NOT NULL AS id_ph, phm.value IS NOT NULL AS mobile_ph,
-       pha.value IS NOT NULL AS addr_ph,
-       coalesce(r3.province_code, r2.province_code) AS prov, pp.province_code IS NOT NULL AS postcode_in_prov,
+       {_area_known("f.phone_n")} AS area_known,
+       {_in("lower(f.name_n)", _placeholders("name"))} AS name_ph,
+       {_in("CASE WHEN f.f18 OR f.f15 THEN lower(f.id_n) END", _placeholders("id_no"))} AS id_ph,
+       {_in("f.mobile_n", _placeholders("mobile"))} AS mobile_ph,
+       {_in(f"CASE WHEN strlen(f.addr_n) <= {_ADDR_PH_BYTES} THEN f.addr_n END", _placeholders("address"))} AS addr_ph,
+       f.prov, {_postcode_in_province("f.prov", "f.postcode_n")} AS postcode_in_prov,
        po.applied_on
-FROM f
+FROM (SELECT *, CASE WHEN role = 'applicant' THEN {_province("addr_n")} END AS prov FROM f) f
 LEFT JOIN policies po ON po.policy_no = f.policy_no
 LEFT JOIN (SELECT DISTINCT code FROM ref_gb2260) g
   ON g.code = CASE WHEN f.f18 OR f.f15 THEN substr(f.id_n, 1, 6) END
-LEFT JOIN ref_segments s4 ON s4.prefix = substr(f.mobile_n, 1, 4)
-LEFT JOIN ref_segments s3 ON s3.prefix = substr(f.mobile_n, 1, 3)
-LEFT JOIN (SELECT DISTINCT area_code FROM ref_area) ar
-  ON ar.area_code = CASE WHEN substr(f.phone_n, 2, 1) IN ('1', '2') THEN substr(f.phone_n, 2, 2)
-                         ELSE substr(f.phone_n, 2, 3) END
-LEFT JOIN {_PH.format("name")} phn ON phn.value = lower(f.name_n)
-LEFT JOIN {_PH.format("id_no")} phi ON phi.value = CASE WHEN f.f18 OR f.f15 THEN lower(f.id_n) END
-LEFT JOIN {_PH.format("mobile")} phm ON phm.value = f.mobile_n
-LEFT JOIN {_PH.format("address")} pha ON pha.value = f.addr_n
-LEFT JOIN {_PROV} r2 ON r2.short_name = CASE WHEN f.role = 'applicant' THEN substr(f.addr_n, 1, 2) END
-LEFT JOIN {_PROV} r3 ON r3.short_name = CASE WHEN f.role = 'applicant' THEN substr(f.addr_n, 1, 3) END
-LEFT JOIN (SELECT DISTINCT province_code, postcode_prefix FROM ref_provinces) pp
-  ON pp.province_code = coalesce(r3.province_code, r2.province_code) AND pp.postcode_prefix = substr(f.postcode_n, 1, 2)
 """
 
 _DATE_REAL = """id_y IS NOT NULL AND id_m BETWEEN 1 AND 12 AND id_d BETWEEN 1 AND
