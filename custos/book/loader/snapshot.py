@@ -290,7 +290,7 @@ def _openers(table: Table) -> dict[int, Callable]:
 
 
 def _open_array(a: pa.Array, open_) -> pa.Array:
-    return pa.array([open_(v) for v in a.to_pylist()], type=pa.string())
+    return pa.array(list(map(open_, a.to_pylist())), type=pa.string())
 
 
 def _write_batches(table: Table, batches, path: Path) -> int:

@@ -171,18 +171,13 @@ def _row_sealer(model, names: list[str], sealed, bidx):
     idx = [(names.index(f.source), k.blind_indexer(f.kind)) for f in bidx]
 
     def seal_batch(batch: list) -> list:
-        out = []
-        append = out.append
-        for row in batch:
-            r = list(row)
-            for i, f in at:
-                v = r[i]
-                if v:
-                    r[i] = f(v)
-            for i, f in idx:
-                r.append(f(row[i]))
-            append(r)
-        return out
+        if not batch:
+            return batch
+        cols = list(zip(*batch, strict=True))  # column-wise: one map() per sealed column
+        extra = [list(map(f, cols[i])) for i, f in idx]  # blind indexes of the plaintext
+        for i, f in at:
+            cols[i] = map(f, cols[i])  # f leaves empty values as they are
+        return list(zip(*cols, *extra, strict=True))
 
     return seal_batch
 
