@@ -8,6 +8,7 @@ urlpatterns = [
     path("findings/", include("custos.checks.urls")),
     path("extractions/", include("custos.extraction.urls")),
     path("remediation/", include("custos.remediation.urls")),
+    path("screening/", include("custos.screening.urls")),
     path("", include("custos.web.urls")),
 ]
 

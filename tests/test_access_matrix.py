@@ -84,6 +84,10 @@ PAGES: dict[str, Spec] = {
     "findings/": Spec("any"),
     "findings/list/": Spec("any"),
     "findings/<int:pk>/": Spec("record", record="finding", roles=ALL),
+    "screening/": Spec("roles", roles=frozenset({Role.COMPLIANCE, Role.AUDITOR})),
+    "screening/<int:pk>/": Spec(
+        "record", record="screening", roles=frozenset({Role.COMPLIANCE, Role.AUDITOR})
+    ),
     # The API's own routes are classified by operation (API below).
     "api/v1/": Spec("skip"),
     "api/v1/openapi.json": Spec("skip"),
@@ -102,6 +106,8 @@ API: dict[tuple[str, str], Spec] = {
     ("get", "/api/v1/findings"): Spec("any"),
     ("get", "/api/v1/findings/summary"): Spec("any"),
     ("get", "/api/v1/findings/{finding_id}"): Spec("record", record="finding", roles=ALL),
+    # systems only (screening keys): a user's token is refused whatever the role
+    ("post", "/api/v1/screen"): Spec("system"),
 }
 API_PREFIX_ABSENT = ("/api/v1/extractions", "/api/v1/remediation")
 
@@ -155,7 +161,16 @@ def world(db):
         users[role] = make_user(f"u-{role}", role, **SCOPES[role])
         tokens[role] = ApiToken.issue(users[role], "matrix")[1]
     parties = {p: Party.objects.get(policy_no=p, role="applicant") for p in ("P3", "P4")}
-    return {"load": load, "findings": findings, "parties": parties, "users": users, "tokens": tokens}
+    from custos.screening.models import Client, Screening
+
+    system = Client.issue("matrix")[0]
+    screenings = {
+        p: Screening.objects.create(client=system, application_id=p, policy_no=p, channel=ch, branch_code=br,
+                                    agent_no=ag, partner_code=pa, verdict="pass", findings="[]", response="{}")
+        for p, br, ch, ag, pa in [("P4", "GZ", "bancassurance", "A1", "BK1"), ("P3", "BJ", "agency", "A2", "")]
+    }  # fmt: skip
+    return {"load": load, "findings": findings, "parties": parties, "users": users, "tokens": tokens,
+            "screenings": screenings}  # fmt: skip
 
 
 def record_id(world, kind: str, policy_no: str):
@@ -167,6 +182,8 @@ def record_id(world, kind: str, policy_no: str):
         return policy_no
     if kind == "load":
         return world["load"].pk
+    if kind == "screening":
+        return world["screenings"][policy_no].pk
     return 987654  # a record that does not exist
 
 
@@ -271,6 +288,9 @@ def test_api(client, world, role):
             resp = client.post(path, {"file": upload}, **auth)
             expected = spec.ok if role in spec.roles else (403,)
             assert resp.status_code in expected, f"{ctx}: {resp.status_code}"
+        elif spec.kind == "system":
+            resp = client.post(path, "{}", content_type="application/json", **auth)
+            assert resp.status_code == 401, f"{ctx}: {resp.status_code}"
         elif spec.kind == "record":
             inside = client.get(fill_api(path, record_id(world, spec.record, "P4")), **auth)
             outside = client.get(fill_api(path, record_id(world, spec.record, "P3")), **auth)

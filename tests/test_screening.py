@@ -248,3 +248,29 @@ def test_batch_file_command(home, tmp_path):
     assert Screening.objects.filter(client__name="batch").count() == 2
     with pytest.raises(CommandError, match="no such file"):
         call_command("screen", str(tmp_path / "missing.csv"))
+
+
+def test_compliance_page_and_drill_down(client, home):
+    from custos.access.models import Role
+    from custos.audit.models import AuditEntry
+    from tests.conftest import make_user
+
+    secret = key()
+    bad_mobile = "13900000000"
+    post(client, secret, application(parties=[person(mobile=bad_mobile), person("insured")], agent_no="S9"))
+    post(client, secret, application("A2", "N2", agent_no="S9"))
+    client.force_login(make_user("cmp", Role.COMPLIANCE))
+    page = client.get("/screening/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="kpi-screenings">2<' in html and "S9" in html and "50.0%" in html
+    s = Screening.objects.get(application_id="A1")
+    before = AuditEntry.objects.count()
+    detail = client.get(f"/screening/{s.pk}/")
+    assert detail.status_code == 200
+    body = detail.content.decode()
+    assert "PH03" in body and bad_mobile not in body and "139****0000" in body
+    assert AuditEntry.objects.count() == before + 1
+    client.force_login(make_user("agent", Role.AGENT, staff_no="S9"))
+    assert client.get("/screening/").status_code == 403
+    assert client.get(f"/screening/{s.pk}/").status_code == 403

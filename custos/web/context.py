@@ -26,6 +26,7 @@ def shell(request):
         "nav_open_alerts": open_alerts,
         "nav_keys": role == "it_security",
         "nav_remediation": role in remediation_roles,
+        "nav_screening": role in ("compliance", "auditor"),
         "viewer_profile": profile,
         "viewer_mark": f"{mark} · {user.username} · {now:%Y-%m-%d %H:%M}",
     }
