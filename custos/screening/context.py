@@ -98,22 +98,21 @@ def build_from_snapshot(snapshot_dir: Path, *, load_id: int | None = None, progr
         duck.register_snapshot(con, Path(snapshot_dir))
         duck.prepare(con)
         cols = ", ".join(f"p.{c}" for c in PARTY_COLUMNS)
-        parties = con.execute(
-            f"SELECT {cols}, t.id_n, t.mobile_n, t.addr_n, t.email_n, t.pk FROM parties p "
-            "JOIN pt t ON t.policy_no = p.policy_no AND t.role = p.role AND t.seq = p.seq"
-        )
         n = len(PARTY_COLUMNS)
-        party_rows = []
-        while batch := parties.fetchmany(50_000):
-            for r in batch:
-                row = dict(zip(PARTY_COLUMNS, r[:n], strict=True))
-                id_n, mobile_n, addr_n, email_n, pk = r[n:]
-                party_rows.append(
-                    (row["policy_no"], row["role"], int(row["seq"]), "book", ix.seal_party(dumps(row)),
-                     ix("id", id_n), ix("mobile", mobile_n), ix("addr", addr_n), ix("email", email_n), ix("pk", pk))
-                )  # fmt: skip
-            if progress:
-                progress(len(party_rows))
+        counted = {"parties": 0}
+
+        def party_rows():
+            while batch := parties.fetchmany(20_000):
+                for r in batch:
+                    row = dict(zip(PARTY_COLUMNS, r[:n], strict=True))
+                    id_n, mobile_n, addr_n, email_n, pk = r[n:]
+                    yield (row["policy_no"], row["role"], int(row["seq"]), "book", ix.seal_party(dumps(row)),
+                           ix("id", id_n), ix("mobile", mobile_n), ix("addr", addr_n), ix("email", email_n),
+                           ix("pk", pk))  # fmt: skip
+                counted["parties"] += len(batch)
+                if progress:
+                    progress(counted["parties"])
+
         refs = []
         staff_cols = [c for c, _ in table_columns("staff")]
         for r in con.execute(
@@ -148,27 +147,36 @@ def build_from_snapshot(snapshot_dir: Path, *, load_id: int | None = None, progr
                 refs.append(
                     ("blacklist", f"{i}", dumps(row), "", "", ix("staff_no", r[3]), ix("staff_no", r[0]))
                 )
+        refs = [(k, ref, ix.seal_ref(p), *keys) for k, ref, p, *keys in refs]
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                cur.execute(f"DELETE FROM {PARTY_TABLE} WHERE source = 'book'")
+                cur.execute(f"DELETE FROM {REF_TABLE}")
+                _write(
+                    cur,
+                    REF_TABLE,
+                    ["kind", "ref", "payload", "k1", "k2", "k3", "k4"],
+                    refs,
+                    conflict="kind, ref",
+                )
+                # the parties stream from DuckDB (by the parties cursor, after the other queries)
+                parties = con.execute(
+                    f"SELECT {cols}, t.id_n, t.mobile_n, t.addr_n, t.email_n, t.pk FROM parties p "
+                    "JOIN pt t ON t.policy_no = p.policy_no AND t.role = p.role AND t.seq = p.seq"
+                )
+                _write(cur, PARTY_TABLE, ["policy_no", "role", "seq", "source", "payload", "k_id", "k_mobile",
+                                          "k_addr", "k_email", "k_pk"], party_rows(), conflict="policy_no, role, seq")  # fmt: skip
+            IndexState.objects.all().delete()
+            state = IndexState.objects.create(
+                load_id=load_id,
+                snapshot_path=str(snapshot_dir),
+                parties=counted["parties"],
+                refs=len(refs),
+                built_at=timezone.now(),
+                seconds=round(time.monotonic() - started, 1),
+            )
     finally:
         con.close()
-    refs = [(k, ref, ix.seal_ref(p), *keys) for k, ref, p, *keys in refs]
-    with transaction.atomic():
-        with connection.cursor() as cur:
-            cur.execute(f"DELETE FROM {PARTY_TABLE} WHERE source = 'book'")
-            cur.execute(f"DELETE FROM {REF_TABLE}")
-            _write(cur, PARTY_TABLE, ["policy_no", "role", "seq", "source", "payload", "k_id", "k_mobile", "k_addr",
-                                      "k_email", "k_pk"], party_rows, conflict="policy_no, role, seq")  # fmt: skip
-            _write(
-                cur, REF_TABLE, ["kind", "ref", "payload", "k1", "k2", "k3", "k4"], refs, conflict="kind, ref"
-            )
-        IndexState.objects.all().delete()
-        state = IndexState.objects.create(
-            load_id=load_id,
-            snapshot_path=str(snapshot_dir),
-            parties=len(party_rows),
-            refs=len(refs),
-            built_at=timezone.now(),
-            seconds=round(time.monotonic() - started, 1),
-        )
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute(f"ANALYZE {PARTY_TABLE}")
