@@ -213,15 +213,23 @@ def test_rotation_reencrypts_while_reads_keep_working(custos_home, monkeypatch):
 
 
 @pytestmark_db
-def test_keys_command_status_and_rotate(custos_home, capsys):
+def test_keys_command_status_and_rotate_and_the_key_status_page(custos_home, capsys, client):
+    from custos.access.models import Role
+    from tests.conftest import make_user
+
     assert load_book(BASIC).status == "done"
     call_command("keys", "status")
     out = capsys.readouterr().out
     assert "primary" in out and "values" in out
+    old = keys().current_id
     call_command("keys", "rotate", "--wait")
     out = capsys.readouterr().out
-    assert "new primary data key" in out and "retired:" in out
+    assert "new primary data key" in out and f"retired: {old}" in out
     assert len(keys(reload=True).data_keys) == 1
+    make_user("sec", Role.IT_SECURITY)
+    assert client.login(username="sec", password="correct-horse-42")
+    html = client.get("/security/keys/").content.decode()
+    assert "数据密钥轮换" in html and keys().current_id in html and old in html and "status-done" in html
 
 
 @pytestmark_db
