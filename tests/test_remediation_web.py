@@ -1,6 +1,7 @@
 """Remediation pages and API: scoped, masked, watermarked; refusals come back as clear messages."""
 
 import datetime as dt
+import re
 import shutil
 import subprocess
 
@@ -55,7 +56,7 @@ def test_pages(tasks, people):  # noqa: F811
     assert r.status_code == 302
     r = agent.post(f"/remediation/tasks/{t.pk}/attempts/", {"method": "phone", "contact": "1", "outcome": "reached",
                                                             "version": t.version})  # stale  # fmt: skip
-    assert r.status_code == 409 and "Someone else changed this task first" in r.text
+    assert r.status_code == 409 and "此任务已被他人修改" in r.text and "Someone else" not in r.text
     cs = login(people["compliance"])
     for url in (
         "/remediation/team/",
@@ -67,6 +68,38 @@ def test_pages(tasks, people):  # noqa: F811
     assert agent.get("/remediation/assign/").status_code == 403
     r = cs.post("/remediation/assign/", {"task": [t.pk], "to": "mgr", "reason": "x"})
     assert r.status_code == 302 and Task.objects.get(pk=t.pk).assignee == people["manager"]
+
+
+def test_pages_in_english_with_the_language_cookie(tasks, people, settings):  # noqa: F811
+    agent = login(people["agent"])
+    agent.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the language switcher's choice
+    r = agent.get("/remediation/")
+    assert r.status_code == 200 and "My tasks" in r.text and "Status" in r.text and "我的任务" not in r.text
+    assert 'href="/remediation/"' in r.text  # the main navigation links to the remediation pages
+    t = tasks["P1"]
+    r = agent.get(f"/remediation/tasks/{t.pk}/")
+    assert "Record a contact attempt" in r.text and "Propose a correction" in r.text and "Open" in r.text
+    r = agent.post(f"/remediation/tasks/{t.pk}/corrections/", {"field": "mobile", "new_value": "13912345678",
+                                                               "version": t.version})  # fmt: skip
+    assert (
+        r.status_code == 400 and "needs the customer's request number" in r.text and "申请单号" not in r.text
+    )
+    cs = login(people["compliance"])
+    cs.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    for url, words in (
+        ("/remediation/team/", "My team's tasks"),
+        ("/remediation/assign/", "Assign the selected tasks"),
+        ("/remediation/letters/", "Notice to a partner outlet"),
+        ("/remediation/progress/", "By channel"),
+        ("/remediation/samples/", "Draw at random"),
+    ):
+        r = cs.get(url)
+        assert r.status_code == 200 and words in r.text, url
+        main = r.text[r.text.index('<main class="page">') : r.text.index("</main>")]  # not the shell's
+        text = re.sub(r"<(script|style)[^>]*>.*?</\1>", "", main, flags=re.S)
+        text = re.sub(r"<[^>]+>", " ", text)
+        han = set(re.findall(r"[\u4e00-\u9fff]+", text))
+        assert not han, (url, han)  # no Chinese left in the page's own content
 
 
 def test_letters_pdf_and_partner_notice(tasks, people, tmp_path):  # noqa: F811
@@ -108,3 +141,65 @@ def test_api(tasks, people):  # noqa: F811
     assert r.status_code == 403  # self-approval
     assert c.get(f"/api/v1/remediation/tasks/{tasks['P2'].pk}").status_code == 404
     assert c.get("/api/v1/remediation/progress").json()["total"]["open"] == 1
+
+
+def test_sampling_page_and_api(tasks, people):  # noqa: F811
+    from custos.remediation.models import Sample
+
+    # P1 corrected, verified and closed by the next book; cs2 made the return visit (the closer)
+    t = tasks["P1"]
+    c = svc.propose_correction(t, people["agent"], "email", "a@example.com")
+    svc.review_correction(c, people["cs"], approve=True)
+    t.refresh_from_db()
+    svc.verify_task(t, people["cs2"], contact="13800138000", success=True)
+    from custos.checks.models import Finding
+
+    Finding.objects.filter(policy_no="P1").update(status="closed")
+    svc.sync_tasks(new_run(t.opened_run.load))
+    t.refresh_from_db()
+    assert (t.status, t.close_reason) == ("closed", "verified")
+
+    comp = login(people["compliance"])
+    assert login(people["cs"]).post("/remediation/samples/", {"share": "100"}).status_code == 302
+    assert not Sample.objects.exists()  # only compliance draws
+    r = comp.post("/remediation/samples/", {"share": "abc"}, follow=True)
+    assert "0 到 100" in r.text and not Sample.objects.exists()
+    comp.post("/remediation/samples/", {"share": "100"})
+    sample = Sample.objects.get()
+    assert (sample.task, sample.closer) == (t, people["cs2"])
+    r = comp.get("/remediation/samples/")
+    assert r.status_code == 200 and "cs2" in r.text and "P1" in r.text
+    # the closer cannot check their own work
+    token = ApiToken.issue(people["cs2"], "t")[1]
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    r = api.post(
+        f"/api/v1/remediation/samples/{sample.pk}", {"passed": True}, content_type="application/json"
+    )
+    assert r.status_code == 403
+    r = login(people["cs"]).post(
+        f"/remediation/samples/{sample.pk}/", {"result": "failed", "note": "号码空号"}
+    )
+    assert r.status_code == 302
+    sample.refresh_from_db()
+    t.refresh_from_db()
+    assert (sample.result, sample.checked_by, sample.closer) == ("failed", people["cs"], people["cs2"])
+    assert (t.status, t.reopened) == ("contacting", True)  # reopened, recorded against cs2
+    r = api.get("/api/v1/remediation/samples?result=failed")
+    assert [s["closer"] for s in r.json()] == ["cs2"]
+
+
+def test_letter_batch_downloads_again_for_its_maker_only(tasks, people):  # noqa: F811
+    from custos.remediation.models import LetterBatch
+
+    cs = login(people["compliance"])
+    assert (
+        cs.post("/remediation/letters/", {"kind": "partner", "partner": "BK1", "format": "xlsx"}).status_code
+        == 200
+    )
+    batch = LetterBatch.objects.get()
+    r = cs.get(f"/remediation/letters/{batch.pk}/?format=xlsx")
+    assert r.status_code == 200 and r.content.startswith(b"PK") and LetterBatch.objects.count() == 1
+    assert f"/remediation/letters/{batch.pk}/" in cs.get("/remediation/letters/").text
+    assert login(people["cs"]).get(f"/remediation/letters/{batch.pk}/").status_code == 404
+    r = cs.post("/remediation/letters/", {"kind": "partner", "partner": "NOPE", "format": "xlsx"})
+    assert r.status_code == 302 and LetterBatch.objects.count() == 1  # nothing to notify: refused, no batch

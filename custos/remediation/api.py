@@ -56,7 +56,16 @@ def _call(fn):
         raise HttpError(503, "audit log unavailable") from exc
 
 
+def _allowed(request) -> None:
+    """Only the roles that work remediation tasks (conf.USER_ROLES) use this API: 403 for others."""
+    from custos.remediation.conf import USER_ROLES
+
+    if svc._role(request.user) not in USER_ROLES:
+        raise HttpError(403, "your role does not use remediation tasks")
+
+
 def _task(request, pk) -> Task:
+    _allowed(request)
     try:
         return svc.task_for(request.user, pk)
     except Task.DoesNotExist:
@@ -65,6 +74,7 @@ def _task(request, pk) -> Task:
 
 @router.get("/tasks", response=TaskPage)
 def list_tasks(request, mine: bool = True, status: str = "active", limit: int = 100, offset: int = 0):
+    _allowed(request)
     qs = svc.scoped_tasks(request.user).select_related("assignee")
     if mine:
         qs = qs.filter(assignee=request.user)
@@ -72,7 +82,7 @@ def list_tasks(request, mine: bool = True, status: str = "active", limit: int = 
         qs = qs.exclude(status="closed")
     elif status != "all":
         qs = qs.filter(status=status)
-    limit = max(1, min(limit, 1000))
+    limit, offset = max(1, min(limit, 1000)), max(0, offset)
     return {
         "count": qs.count(),
         "results": [_out(t) for t in qs.order_by("due_on", "id")[offset : offset + limit]],
@@ -150,6 +160,7 @@ class ReviewIn(Schema):
 
 @router.post("/corrections/{cid}/review")
 def review(request, cid: int, body: ReviewIn):
+    _allowed(request)
     c = Correction.objects.filter(pk=cid).select_related("task").first()
     if c is None or not svc.scoped_tasks(request.user).filter(pk=c.task_id).exists():
         raise HttpError(404, "correction not found")
@@ -192,6 +203,7 @@ class AssignIn(Schema):
 
 @router.post("/assign")
 def assign(request, body: AssignIn):
+    _allowed(request)
     user = get_user_model().objects.filter(username=body.to).first()
     if user is None:
         raise HttpError(400, "unknown user")
@@ -200,4 +212,132 @@ def assign(request, body: AssignIn):
 
 @router.get("/progress")
 def progress(request):
+    _allowed(request)
     return svc.progress(AccessContext.for_request(request))
+
+
+class NoticeOut(Schema):
+    id: int
+    kind: str
+    occasion: str
+    at: dt.datetime
+    task: int
+    policy_no: str
+    due_on: dt.date
+
+
+@router.get("/notices", response=list[NoticeOut])
+def notices(request, limit: int = 50):
+    """Reminders and escalations sent to me, of tasks in my scope, the latest first."""
+    _allowed(request)
+    from custos.remediation.models import Notice
+
+    qs = Notice.objects.filter(recipient=request.user, task__in=svc.scoped_tasks(request.user))
+    return [
+        {"id": n.pk, "kind": n.kind, "occasion": n.occasion, "at": n.at, "task": n.task_id,
+         "policy_no": n.task.policy_no, "due_on": n.task.due_on}
+        for n in qs.select_related("task")[: max(1, min(limit, 500))]
+    ]  # fmt: skip
+
+
+class SampleOut(Schema):
+    id: int
+    task: int
+    policy_no: str
+    drawn_at: dt.datetime
+    closer: str | None
+    result: str
+    checked_by: str | None
+    note: str
+
+
+@router.get("/samples", response=list[SampleOut])
+def samples(request, result: str = "pending", limit: int = 100):
+    """抽检: samples of tasks in my scope (result pending|passed|failed|all)."""
+    from custos.remediation.models import Sample
+
+    _allowed(request)
+    qs = Sample.objects.filter(task__in=svc.scoped_tasks(request.user)).select_related(
+        "task", "closer", "checked_by"
+    )
+    if result != "all":
+        qs = qs.filter(result=result)
+    return [
+        {"id": s.pk, "task": s.task_id, "policy_no": s.task.policy_no, "drawn_at": s.drawn_at,
+         "closer": s.closer.username if s.closer_id else None, "result": s.result,
+         "checked_by": s.checked_by.username if s.checked_by_id else None, "note": s.note}
+        for s in qs.order_by("-drawn_at", "-id")[: max(1, min(limit, 1000))]
+    ]  # fmt: skip
+
+
+class DrawIn(Schema):
+    share: float | None = None  # 0..1; default conf "sample_share"
+
+
+@router.post("/samples", response={201: dict})
+def draw(request, body: DrawIn):
+    """Compliance draws a share of the closed tasks in their scope at random."""
+    _allowed(request)
+    drawn = _call(lambda: svc.draw_samples(request.user, share=body.share, scope=request.user))
+    return Status(201, {"drawn": [s.pk for s in drawn]})
+
+
+class SampleIn(Schema):
+    passed: bool
+    note: str = ""
+
+
+@router.post("/samples/{sid}")
+def sample_result(request, sid: int, body: SampleIn):
+    """The re-check's result; a failure reopens the task and counts against whoever closed it."""
+    from custos.remediation.models import Sample
+
+    _allowed(request)
+    s = Sample.objects.filter(pk=sid, task__in=svc.scoped_tasks(request.user)).select_related("task").first()
+    if s is None:
+        raise HttpError(404, "sample not found")
+    _call(lambda: svc.record_sample(s, request.user, passed=body.passed, note=body.note))
+    return {"id": s.pk, "result": s.result, "task_status": s.task.status}
+
+
+class LettersIn(Schema):
+    tasks: list[int]
+
+
+@router.post("/letters")
+def letters(request, body: LettersIn):
+    """Customer letters for these tasks (of my scope): one PDF, a page per task, personal data masked."""
+    from django.http import HttpResponse
+
+    from custos.remediation import letters as letters_mod
+
+    _allowed(request)
+    ctx = AccessContext.for_request(request)
+    batch, data = _call(lambda: letters_mod.customer_letters(ctx, body.tasks, request.user))
+    resp = HttpResponse(data, content_type="application/pdf")
+    resp["Content-Disposition"] = f'attachment; filename="letters-{batch.pk}.pdf"'
+    return resp
+
+
+class NoticeIn(Schema):
+    partner: str
+    format: str = "pdf"  # pdf | xlsx
+
+
+@router.post("/partner-notices")
+def partner_notice(request, body: NoticeIn):
+    """Notice to a partner outlet: its defective policies (of my scope), the deadline, the consequences."""
+    from django.http import HttpResponse
+
+    from custos.remediation import letters as letters_mod
+
+    _allowed(request)
+    if body.format not in ("pdf", "xlsx"):
+        raise HttpError(400, "format must be pdf or xlsx")
+    ctx = AccessContext.for_request(request)
+    batch, data = _call(lambda: letters_mod.partner_notice(ctx, body.partner, request.user, body.format))
+    ctype = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if body.format == "xlsx"
+             else "application/pdf")  # fmt: skip
+    resp = HttpResponse(data, content_type=ctype)
+    resp["Content-Disposition"] = f'attachment; filename="partner-{batch.pk}.{body.format}"'
+    return resp

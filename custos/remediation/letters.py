@@ -31,8 +31,9 @@ def _pdf(html: str) -> bytes:
     return HTML(string=html).write_pdf()
 
 
-def customer_letters(ctx, task_ids, user) -> tuple[LetterBatch, bytes]:
-    """One letter per task (a page each) asking the customer to confirm or correct their details."""
+def customer_letters(ctx, task_ids, user, *, batch: LetterBatch | None = None) -> tuple[LetterBatch, bytes]:
+    """One letter per task (a page each) asking the customer to confirm or correct their details; a new
+    batch, or `batch` generated again (for printing once more)."""
     tasks = list(svc.scoped_tasks(ctx).filter(pk__in=task_ids).exclude(status="closed").order_by("policy_no"))
     if not tasks:
         raise svc.RemediationError("没有可生成信函的任务。 / No open tasks in scope to write to.")
@@ -57,8 +58,9 @@ def customer_letters(ctx, task_ids, user) -> tuple[LetterBatch, bytes]:
     html = render_to_string(
         "remediation/letter_customer.html", {"letters": letters, "today": timezone.localdate()}
     )
-    batch = LetterBatch.objects.create(kind="customer", created_at=timezone.now(), created_by=user,
-                                       task_ids=[t.pk for t in tasks], count=len(tasks))  # fmt: skip
+    if batch is None:
+        batch = LetterBatch.objects.create(kind="customer", created_at=timezone.now(), created_by=user,
+                                           task_ids=[t.pk for t in tasks], count=len(tasks))  # fmt: skip
     return batch, _pdf(html)
 
 
@@ -78,14 +80,21 @@ def partner_rows(ctx, partner_code: str) -> list[dict]:
     ]
 
 
-def partner_notice(ctx, partner_code: str, user, fmt: str = "pdf") -> tuple[LetterBatch, bytes]:
+def partner_notice(
+    ctx, partner_code: str, user, fmt: str = "pdf", *, batch: LetterBatch | None = None
+) -> tuple[LetterBatch, bytes]:
     """Notice to a partner outlet: its defective policies, the deadline, the consequences."""
     rows = partner_rows(ctx, partner_code)
     partner = Partner.objects.filter(partner_code=partner_code).first()
     name = partner.name if partner else partner_code
     deadline = max((r["due_on"] for r in rows), default=timezone.localdate())
-    batch = LetterBatch.objects.create(kind="partner", created_at=timezone.now(), created_by=user,
-                                       partner_code=partner_code, count=len(rows))  # fmt: skip
+    if not rows:
+        raise svc.RemediationError(
+            "该合作机构在您的范围内没有未关闭的任务。 / This partner has no open tasks in your scope."
+        )
+    if batch is None:
+        batch = LetterBatch.objects.create(kind="partner", created_at=timezone.now(), created_by=user,
+                                           partner_code=partner_code, count=len(rows))  # fmt: skip
     if fmt == "xlsx":
         import xlsxwriter
 

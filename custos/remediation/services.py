@@ -67,9 +67,19 @@ REVIEWER_ROLES = {Role.CUSTOMER_SERVICE, Role.COMPLIANCE, Role.OPERATIONS, Role.
 
 
 class RemediationError(Exception):
-    """A refused action; str() is the message shown to the person (Chinese, then English)."""
+    """A refused action; str() is the message in both languages ("中文 / English": commands and the
+    API show it whole), localized() the half of the page's active language."""
 
     status = 400
+
+    def localized(self) -> str:
+        from django.utils.translation import get_language
+
+        text = str(self)
+        zh, sep, en = text.partition(" / ")
+        if not sep:
+            return text
+        return en.strip() if (get_language() or "").startswith("en") else zh.strip()
 
 
 class IllegalTransition(RemediationError):
@@ -826,12 +836,20 @@ def close_task(task: Task, user, reason: str = "", *, version: int | None = None
 # --- sampling inspection (抽检) -------------------------------------------------------------------
 
 
-def draw_samples(user=None, *, share: float | None = None, seed: int | None = None) -> list[Sample]:
-    """Draw a share of the closed, not yet sampled tasks at random."""
+def draw_samples(
+    user=None, *, share: float | None = None, seed: int | None = None, scope=None
+) -> list[Sample]:
+    """Draw a share of the closed, not yet sampled tasks at random (of `scope`'s tasks — an
+    AccessContext or a user — when given: a compliance officer draws from their own branches)."""
     share = float(conf.get("sample_share") if share is None else share)
-    pool = list(
-        Task.objects.filter(status=S.CLOSED).exclude(samples__isnull=False).values_list("id", flat=True)
-    )
+    if not 0 <= share <= 1:
+        raise RemediationError(
+            f"抽检比例须在 0 到 1 之间：{share}。 / The sample share must be between 0 and 1: {share}."
+        )
+    if scope is not None and _role(_ctx(scope).user) != Role.COMPLIANCE:
+        raise NotAllowed("抽检由合规人员抽取。 / Samples are drawn by compliance.")
+    tasks = Task.objects.all() if scope is None else scoped_tasks(scope)
+    pool = list(tasks.filter(status=S.CLOSED).exclude(samples__isnull=False).values_list("id", flat=True))
     k = min(len(pool), round(len(pool) * share)) if pool else 0
     if pool and share > 0 and k == 0:
         k = 1
@@ -860,6 +878,7 @@ def record_sample(sample: Sample, user, *, passed: bool, note: str = "") -> Samp
         )
     if user.pk == sample.closer_id:
         raise SelfApproval("不能抽检自己关闭的任务。 / You cannot check a task you closed yourself.")
+    _require_scope(user, sample.task)
     with transaction.atomic():
         sample.result = Sample.Result.PASSED if passed else Sample.Result.FAILED
         sample.checked_by, sample.checked_at, sample.note = user, timezone.now(), note[:500]

@@ -16,5 +16,8 @@ urlpatterns = [
     path("tasks/<int:pk>/close/", views.close, name="close"),
     path("assign/", views.assign, name="assign"),
     path("letters/", views.letters, name="letters"),
+    path("letters/<int:pk>/", views.letter_batch, name="letter-batch"),
+    path("samples/", views.samples, name="samples"),
+    path("samples/<int:pk>/", views.sample_result, name="sample-result"),
     path("progress/", views.progress, name="progress"),
 ]

@@ -3,6 +3,8 @@
 Thin: parse, call custos.remediation.services, render. Personal data only through the access service
 (masked, logged); pages that show it carry the screen watermark."""
 
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -16,14 +18,35 @@ from django.views.decorators.http import require_POST
 from custos.access.service import AccessContext, ReadLogUnavailable
 from custos.book.models import Party
 from custos.checks.services import read_findings
+from custos.remediation import conf
 from custos.remediation import letters as letters_mod
 from custos.remediation import services as svc
-from custos.remediation.models import ContactAttempt, Correction, Task
+from custos.remediation.models import ContactAttempt, Correction, Notice, Sample, Task
 
 PAGE = 100
 
 
-def _list(request, qs, title, team=False):
+def remediation_page(view):
+    """Signed in, and of a role that works remediation tasks (conf.USER_ROLES); others get 403. The
+    request's AccessContext is made once (request.custos_ctx) and used by the view."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        ctx = AccessContext.for_request(request)
+        if ctx.role not in conf.USER_ROLES:
+            raise PermissionDenied(_("您的角色不使用整改任务。"))
+        request.custos_ctx = ctx
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _ctx(request) -> AccessContext:
+    return getattr(request, "custos_ctx", None) or AccessContext.for_request(request)
+
+
+def _list(request, qs, title, team=False, notices=()):
     status = request.GET.get("status", "active")
     if status == "active":
         qs = qs.exclude(status=Task.Status.CLOSED)
@@ -35,18 +58,21 @@ def _list(request, qs, title, team=False):
     ).order_by("due_on", "id")  # fmt: skip
     page = Paginator(qs, PAGE).get_page(request.GET.get("page"))
     return render(request, "remediation/tasks.html", {"page": page, "title": title, "team": team,
-                  "status": status, "statuses": Task.Status.choices})  # fmt: skip
+                  "status": status, "statuses": Task.Status.choices, "notices": notices})  # fmt: skip
 
 
-@login_required
+@remediation_page
 def my_tasks(request):
-    ctx = AccessContext.for_request(request)
-    return _list(request, svc.scoped_tasks(ctx).filter(assignee=request.user), _("我的任务"))
+    ctx = _ctx(request)
+    tasks = svc.scoped_tasks(ctx)
+    # reminders and escalations sent to me (of tasks still in my scope), the latest ten
+    notices = list(Notice.objects.filter(recipient=request.user, task__in=tasks).select_related("task")[:10])
+    return _list(request, tasks.filter(assignee=request.user), _("我的任务"), notices=notices)
 
 
-@login_required
+@remediation_page
 def team_tasks(request):
-    ctx = AccessContext.for_request(request)
+    ctx = _ctx(request)
     qs = svc.scoped_tasks(ctx)
     if ctx.role not in svc.MANAGER_ROLES:
         # the people who report to me (Staff.supervisor_no)
@@ -60,15 +86,15 @@ def team_tasks(request):
 
 def _task_or_404(request, pk):
     try:
-        return svc.task_for(request.user, pk)
+        return svc.task_for(_ctx(request), pk)
     except Task.DoesNotExist:
         raise Http404 from None
 
 
-@login_required
+@remediation_page
 def task_detail(request, pk: int, kept: dict | None = None, status: int = 200):
     task = _task_or_404(request, pk)
-    ctx = AccessContext.for_request(request)
+    ctx = _ctx(request)
     try:
         party = ctx.read_parties(Party.objects.filter(policy_no=task.policy_no, role=task.role, seq=task.seq),
                                  action="task_view", limit=1)  # fmt: skip
@@ -92,10 +118,10 @@ def _act(request, pk, fn):
     try:
         fn(task)
     except svc.Conflict as exc:
-        messages.error(request, str(exc))
+        messages.error(request, exc.localized())
         return task_detail(request, pk, kept=exc.kept or dict(request.POST.items()), status=409)
     except svc.RemediationError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, exc.localized())
         return task_detail(request, pk, kept=dict(request.POST.items()), status=exc.status)
     messages.success(request, _("已保存。"))
     return redirect("remediation:task", pk=pk)
@@ -106,7 +132,7 @@ def _version(request):
     return int(v) if v and v.isdigit() else None
 
 
-@login_required
+@remediation_page
 @require_POST
 def add_attempt(request, pk):
     p = request.POST
@@ -115,7 +141,7 @@ def add_attempt(request, pk):
         version=_version(request)))  # fmt: skip
 
 
-@login_required
+@remediation_page
 @require_POST
 def propose(request, pk):
     p = request.POST
@@ -134,7 +160,7 @@ def propose(request, pk):
     return _act(request, pk, go)
 
 
-@login_required
+@remediation_page
 @require_POST
 def review(request, pk, cid):
     c = Correction.objects.filter(pk=cid, task_id=pk).first()
@@ -145,7 +171,7 @@ def review(request, pk, cid):
                                                                note=request.POST.get("note", "")))  # fmt: skip
 
 
-@login_required
+@remediation_page
 @require_POST
 def verify(request, pk):
     p = request.POST
@@ -153,14 +179,14 @@ def verify(request, pk):
                 success=p.get("success") == "1", note=p.get("note", ""), version=_version(request)))  # fmt: skip
 
 
-@login_required
+@remediation_page
 @require_POST
 def close(request, pk):
     return _act(request, pk, lambda t: svc.close_task(t, request.user, request.POST.get("reason", ""),
                                                         version=_version(request)))  # fmt: skip
 
 
-@login_required
+@remediation_page
 def evidence(request, pk, cid):
     task = _task_or_404(request, pk)
     c = (
@@ -172,7 +198,7 @@ def evidence(request, pk, cid):
         raise Http404
     from custos.access import readlog
 
-    ctx = AccessContext.for_request(request)
+    ctx = _ctx(request)
     try:
         readlog.append(user=request.user, staff_no=ctx.staff_no, action="evidence", model="evidence",
                        record_ids=[c.evidence_id], fields=["file"], client=ctx.client)  # fmt: skip
@@ -183,9 +209,9 @@ def evidence(request, pk, cid):
     return resp
 
 
-@login_required
+@remediation_page
 def assign(request):
-    ctx = AccessContext.for_request(request)
+    ctx = _ctx(request)
     if ctx.role not in svc.MANAGER_ROLES:
         raise PermissionDenied(_("只有管理人员可以批量指派任务。"))
     if request.method == "POST":
@@ -197,7 +223,7 @@ def assign(request):
             n = svc.reassign(ids, user, request.user, request.POST.get("reason", ""))
             messages.success(request, _("已指派 %(n)d 个任务。") % {"n": n})
         except svc.RemediationError as exc:
-            messages.error(request, str(exc))
+            messages.error(request, exc.localized())
         return redirect("remediation:assign")
     qs = (
         svc.scoped_tasks(ctx)
@@ -211,9 +237,9 @@ def assign(request):
     return render(request, "remediation/assign.html", {"page": page})
 
 
-@login_required
+@remediation_page
 def letters(request):
-    ctx = AccessContext.for_request(request)
+    ctx = _ctx(request)
     if request.method == "POST":
         try:
             if request.POST.get("kind") == "partner":
@@ -231,7 +257,7 @@ def letters(request):
                 batch, data = letters_mod.customer_letters(ctx, ids, request.user)
                 fmt, ctype = "pdf", "application/pdf"
         except svc.RemediationError as exc:
-            messages.error(request, str(exc))
+            messages.error(request, exc.localized())
             return redirect("remediation:letters")
         except ReadLogUnavailable:
             return render(request, "web/audit_unavailable.html", status=503)
@@ -246,8 +272,81 @@ def letters(request):
     })  # fmt: skip
 
 
-@login_required
+@remediation_page
 def progress(request):
-    ctx = AccessContext.for_request(request)
+    ctx = _ctx(request)
     data = svc.progress(ctx)
     return render(request, "remediation/progress.html", {"p": data, "burndown": data["burndown"]})
+
+
+@remediation_page
+def samples(request):
+    """抽检: the samples of tasks in my scope, pending first; compliance draws a share at random."""
+    ctx = _ctx(request)
+    if request.method == "POST":
+        try:
+            raw = request.POST.get("share", "").strip()
+            try:
+                share = float(raw) / 100 if raw else None
+            except ValueError:
+                raise svc.RemediationError(_("抽检比例须是 0 到 100 之间的数字。")) from None
+            n = len(svc.draw_samples(request.user, share=share, scope=ctx))
+            messages.success(request, _("已抽取 %(n)d 个任务。") % {"n": n})
+        except svc.RemediationError as exc:
+            messages.error(request, exc.localized())
+        return redirect("remediation:samples")
+    qs = (
+        Sample.objects.filter(task__in=svc.scoped_tasks(ctx))
+        .select_related("task", "closer", "checked_by")
+        .order_by("-result", "-drawn_at", "-id")  # pending, then passed/failed
+    )
+    page = Paginator(qs, PAGE).get_page(request.GET.get("page"))
+    return render(request, "remediation/samples.html", {
+        "page": page, "may_draw": ctx.role == "compliance", "may_check": ctx.role in ("compliance", "customer_service"),
+    })  # fmt: skip
+
+
+@remediation_page
+@require_POST
+def sample_result(request, pk: int):
+    sample = (
+        Sample.objects.filter(pk=pk, task__in=svc.scoped_tasks(_ctx(request))).select_related("task").first()
+    )
+    if sample is None:
+        raise Http404
+    try:
+        svc.record_sample(sample, request.user, passed=request.POST.get("result") == "passed",
+                          note=request.POST.get("note", ""))  # fmt: skip
+        messages.success(request, _("已保存。"))
+    except svc.RemediationError as exc:
+        messages.error(request, exc.localized())
+    return redirect("remediation:samples")
+
+
+@remediation_page
+def letter_batch(request, pk: int):
+    """Download a letter batch again (for printing): generated anew from the batch's tasks, through the
+    access service (masked, logged); only the person who made the batch."""
+    from custos.remediation.models import LetterBatch
+
+    batch = LetterBatch.objects.filter(pk=pk, created_by=request.user).first()
+    if batch is None:
+        raise Http404
+    ctx = _ctx(request)
+    try:
+        if batch.kind == LetterBatch.Kind.PARTNER:
+            fmt = "xlsx" if request.GET.get("format") == "xlsx" else "pdf"
+            _, data = letters_mod.partner_notice(ctx, batch.partner_code, request.user, fmt, batch=batch)
+        else:
+            fmt = "pdf"
+            _, data = letters_mod.customer_letters(ctx, batch.task_ids, request.user, batch=batch)
+    except svc.RemediationError as exc:
+        messages.error(request, exc.localized())
+        return redirect("remediation:letters")
+    except ReadLogUnavailable:
+        return render(request, "web/audit_unavailable.html", status=503)
+    ctype = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if fmt == "xlsx"
+             else "application/pdf")  # fmt: skip
+    resp = HttpResponse(data, content_type=ctype)
+    resp["Content-Disposition"] = f'attachment; filename="letters-{batch.pk}.{fmt}"'
+    return resp
