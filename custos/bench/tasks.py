@@ -84,6 +84,10 @@ class TasksBench:
         from django.db import connection
         from django.test.utils import setup_test_environment
 
+        from custos.crypto import keyring
+
+        with keyring.editing() as data:  # sealed columns (book rows, contacts) need the data keys
+            keyring.ensure_data_keys(data)  # as `custos init` does; nothing changes when they exist
         setup_test_environment()
         old_name = connection.settings_dict["NAME"]
         connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
