@@ -79,3 +79,32 @@ class VerifyRun(models.Model):
 
     def __str__(self) -> str:
         return f"verify {self.status} ({self.entries} entries)"
+
+
+class Archive(models.Model):
+    """Entries [first_seq, end_seq) moved out of the database into an archive file (`custos audit
+    archive`). end_seq is the size of a signed checkpoint; the file verifies on its own."""
+
+    first_seq = models.BigIntegerField()
+    end_seq = models.BigIntegerField(unique=True)
+    path = models.CharField(max_length=1000)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["end_seq"]
+
+    def __str__(self) -> str:
+        return f"archive {self.first_seq}..{self.end_seq - 1} in {self.path}"
+
+
+class ArchivedLeaf(models.Model):
+    """The leaf hash of an archived entry: what the tree keeps of it once the entry is gone, so every
+    signed checkpoint still recomputes and proofs of later entries still build (32 bytes, no content)."""
+
+    seq = models.BigIntegerField(primary_key=True)
+    leaf_hash = models.BinaryField(max_length=32)
+
+    class Meta:
+        ordering = ["seq"]

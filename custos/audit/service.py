@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from django.db import connection, transaction
 
 from custos.audit import signing
-from custos.audit.models import AuditEntry, Checkpoint
+from custos.audit.models import ArchivedLeaf, AuditEntry, Checkpoint
 from custos.domain import merkle
 
 CHECKPOINT_EVERY = 1000
@@ -77,7 +77,7 @@ def append(
                 with connection.cursor() as cur:
                     cur.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK])
             last = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first()
-            seq = 0 if last is None else last + 1
+            seq = archived_size() if last is None else last + 1  # all archived: continue after them
             values = {
                 "seq": seq,
                 "at_us": time.time_ns() // 1000,
@@ -155,6 +155,28 @@ def _chunks(start: int = 0, batch: int = 50_000) -> Iterator[list[tuple]]:
             yield rows
 
 
+def _archived_chunks(batch: int = 200_000) -> Iterator[list[tuple]]:
+    """(seq, leaf_hash) of archived entries in order: all the tree keeps of them."""
+    table = ArchivedLeaf._meta.db_table
+    last = -1
+    while True:
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT seq, leaf_hash FROM {table} WHERE seq > %s ORDER BY seq LIMIT %s", [last, batch]
+            )
+            rows = cur.fetchall()
+        if not rows:
+            return
+        yield rows
+        last = rows[-1][0]
+
+
+def archived_size() -> int:
+    """Entries [0, archived_size()) have been archived (their leaf hashes stay)."""
+    last = ArchivedLeaf.objects.order_by("-seq").values_list("seq", flat=True).first()
+    return 0 if last is None else last + 1
+
+
 def checkpoint() -> Checkpoint | None:
     """Sign the current tree head. Resumes from the last checkpoint's compact range."""
     with transaction.atomic():
@@ -191,6 +213,7 @@ class VerifyResult:
     entries: int = 0
     checkpoints: int = 0
     verified_size: int = 0  # entries covered by the last verified checkpoint
+    archived: int = 0  # entries [0, archived) checked through their kept leaf hashes only
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
@@ -237,7 +260,28 @@ def verify() -> VerifyResult:
         if all_checkpoints_good and (first_bad is None or first_bad >= cp.tree_size):
             result.verified_size = cp.tree_size
 
-    for rows in _chunks():
+    def advance(leaves: list[bytes]) -> None:
+        """Extend the tree by leaves, checking every checkpoint met on the way."""
+        nonlocal next_cp
+        base, done = cr.size, 0
+        while next_cp is not None and next_cp.tree_size <= base + len(leaves):
+            cut = next_cp.tree_size - base
+            cr.extend(leaves[done:cut])
+            done = cut
+            check_checkpoint(next_cp)
+            next_cp = next(pending, None)
+        cr.extend(leaves[done:])
+
+    # archived entries: only their leaf hashes remain; the signed roots still check them
+    for rows in _archived_chunks():
+        if [r[0] for r in rows] != list(range(cr.size, cr.size + len(rows))):
+            result.problems.append(f"archived leaf hashes broken after entry {cr.size}")
+            first_bad = cr.size if first_bad is None else first_bad
+            break
+        advance([bytes(r[1]) for r in rows])
+    result.archived = cr.size
+
+    for rows in _chunks(cr.size):
         base = cr.size
         expected = range(base, base + len(rows))
         seqs = [r[0] for r in rows]
@@ -252,14 +296,7 @@ def verify() -> VerifyResult:
             altered = [r[0] for r, h in zip(rows, leaves, strict=True) if h != bytes(r[11])]
             result.problems.extend(f"entry {seq} was altered after it was written" for seq in altered)
             first_bad = min(altered) if first_bad is None else min(first_bad, *altered)
-        done = 0
-        while next_cp is not None and next_cp.tree_size <= base + len(leaves):
-            cut = next_cp.tree_size - base
-            cr.extend(leaves[done:cut])
-            done = cut
-            check_checkpoint(next_cp)
-            next_cp = next(pending, None)
-        cr.extend(leaves[done:])
+        advance(leaves)
         if broken:
             break
     result.entries = cr.size
@@ -273,7 +310,11 @@ def verify() -> VerifyResult:
 
 def _leaf_hashes(size: int) -> list[bytes]:
     out: list[bytes] = []
-    for rows in _chunks():
+    for rows in _archived_chunks():
+        out.extend(bytes(r[1]) for r in rows[: size - len(out)])
+        if len(out) >= size:
+            return out
+    for rows in _chunks(len(out)):
         out.extend(_leaf_hashes_of_rows(rows[: size - len(out)]))
         if len(out) >= size:
             break
@@ -288,8 +329,17 @@ def prove(seq: int) -> dict:
         cp = Checkpoint.objects.filter(tree_size__gt=seq).order_by("-tree_size").first()
     if cp is None:
         raise LookupError(f"no audit entry {seq}")
+    entry = AuditEntry.objects.filter(seq=seq).first()
+    if entry is None:
+        from custos.audit.models import Archive
+
+        archive = Archive.objects.filter(first_seq__lte=seq, end_seq__gt=seq).first()
+        if archive is not None:
+            raise LookupError(
+                f"audit entry {seq} is archived in {archive.path}: check it with `custos audit check-archive`"
+            )
+        raise LookupError(f"no audit entry {seq}")
     leaves = _leaf_hashes(cp.tree_size)
-    entry = AuditEntry.objects.get(seq=seq)
     return {
         "entry": {
             "seq": entry.seq,

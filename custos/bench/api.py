@@ -49,7 +49,7 @@ def pad_audit_log(target: int, batch: int = 50_000) -> int:
                 with connection.cursor() as cur:
                     cur.execute("SELECT pg_advisory_xact_lock(%s)", [service._ADVISORY_LOCK])
             last = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first()
-            start = 0 if last is None else last + 1
+            start = service.archived_size() if last is None else last + 1
             n = min(batch, target - start)
             if n <= 0:
                 return added

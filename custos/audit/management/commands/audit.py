@@ -6,7 +6,10 @@ from custos.audit import service
 
 
 class Command(BaseCommand):
-    help = "Tamper-evident audit log: verify, prove ENTRY, consistency A B, checkpoint, check-proof FILE."
+    help = (
+        "Tamper-evident audit log: verify, prove ENTRY, consistency A B, checkpoint, check-proof FILE, "
+        "archive, check-archive FILE."
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -19,6 +22,15 @@ class Command(BaseCommand):
         sub.add_parser("checkpoint", help="sign the current tree head now")
         check = sub.add_parser("check-proof", help="verify a proof file printed by `prove`")
         check.add_argument("file")
+        arch = sub.add_parser(
+            "archive",
+            help="move entries older than the retention (CUSTOS_AUDIT_RETENTION_DAYS) that a signed "
+            "checkpoint covers into an archive file; their leaf hashes stay",
+        )
+        arch.add_argument("--retention-days", type=int, help="override the setting for this run")
+        arch.add_argument("--out", help="directory of the archive files (default CUSTOS_HOME/audit-archive)")
+        carch = sub.add_parser("check-archive", help="verify an archive file on its own")
+        carch.add_argument("file")
 
     def handle(self, *args, action, **opts):
         if action == "verify":
@@ -46,6 +58,38 @@ class Command(BaseCommand):
         elif action == "checkpoint":
             cp = service.checkpoint()
             self.stdout.write(f"checkpoint at size {cp.tree_size}" if cp else "audit log is empty")
+        elif action == "archive":
+            from custos.audit import archive
+
+            if opts.get("retention_days") is not None and opts["retention_days"] < 0:
+                raise CommandError("--retention-days must be 0 or more")
+            try:
+                done = archive.archive(opts.get("retention_days"), opts.get("out"), by="custos audit archive")
+            except (archive.ArchiveError, OSError) as exc:
+                raise CommandError(f"archive failed, nothing removed: {exc}")
+            if done is None:
+                self.stdout.write(
+                    "nothing to archive (no signed checkpoint covers entries older than the retention)"
+                )
+            else:
+                self.stdout.write(
+                    f"archived entries {done.first_seq}..{done.end_seq - 1} "
+                    f"({done.end_seq - done.first_seq} entries) to {done.path}"
+                )
+        elif action == "check-archive":
+            from pathlib import Path
+
+            from custos.audit import archive
+
+            check = archive.check_archive(Path(opts["file"]))
+            if not check.ok:
+                for problem in check.problems:
+                    self.stderr.write(problem)
+                raise CommandError(f"archive does NOT verify: {check.problems[0]}")
+            self.stdout.write(
+                f"archive verified: entries {check.first_seq}..{check.end_seq - 1}, "
+                f"{check.checkpoints} signed checkpoints (keys from the {check.keys_from})"
+            )
         elif action == "check-proof":
             try:
                 with open(opts["file"]) as f:
