@@ -453,7 +453,56 @@ def test_export_and_acknowledge(small_book, people, tmp_path):
     ack = tmp_path / "ack.csv"
     ack.write_text("policy_no,role,seq,field,changed_at,result,message\n"
                    f"{','.join(line[:4])},{line[6]},accepted,\n", encoding="utf-8")  # fmt: skip
-    assert svc.acknowledge(ack) == {"accepted": 1, "rejected": 0, "unknown": 0}
+    assert svc.acknowledge(ack) == {"accepted": 1, "rejected": 0, "already": 0}
     batch.refresh_from_db()
     assert batch.accepted == 1 and batch.acked_at
     assert Correction.objects.get().ack_status == "accepted"
+    assert svc.acknowledge(ack) == {"accepted": 0, "rejected": 0, "already": 1}  # read twice: no change
+
+
+def test_export_refusals_and_bad_acknowledgements_change_nothing(small_book, people, tmp_path):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    task, _ = make_task(small_book)
+    c = svc.propose_correction(task, people["agent"], "address", "广东省广州市天河区体育西路1号🏠")
+    svc.review_correction(c, people["cs"], approve=True)
+    task.refresh_from_db()
+    svc.verify_task(task, people["cs2"], contact="广东省广州市天河区体育西路1号🏠", success=True)
+    with pytest.raises(svc.RemediationError, match=rf"Correction #{c.pk} \(P1/applicant/1 address\)"):
+        svc.export_corrections(tmp_path / "gbk.csv", encoding="gbk")  # the emoji has no GBK code
+    assert not (tmp_path / "gbk.csv").exists() and not Correction.objects.filter(exported_at__isnull=False)
+    out = tmp_path / "changes.csv"
+    out.write_text("earlier export")
+    with pytest.raises(CommandError, match="exists: not overwritten"):
+        call_command("corrections", "export", str(out))
+    out.unlink()
+    stdout = StringIO()
+    call_command("corrections", "export", str(out), stdout=stdout)
+    assert stdout.getvalue().startswith("1 corrections written") and "🏠" in out.read_text()
+    changed_at = out.read_text().splitlines()[1].split(",")[6]
+    head = "policy_no,role,seq,field,changed_at,result,message\n"
+    bad = tmp_path / "bad.csv"
+    for body, reason in (
+        (f"P1,applicant,1,address,{changed_at},maybe,\n", "row 2 result: 'maybe'"),
+        (f"P1,applicant,1,address,{changed_at},accepted,\nP9,applicant,1,address,{changed_at},accepted,\n",
+         "row 3: no exported correction P9/applicant/1"),
+    ):  # fmt: skip
+        bad.write_text(head + body)
+        with pytest.raises(svc.RemediationError, match=reason):
+            svc.acknowledge(bad)
+        assert Correction.objects.get().ack_status == ""  # all or nothing
+    bad.write_text("policy_no,role,result\nP1,applicant,accepted\n")
+    with pytest.raises(CommandError, match="lacks the column"):
+        call_command("corrections", "ack", str(bad))
+    # a rejection (GBK file) sends the verified task back to contacting, recorded
+    ack = tmp_path / "ack.csv"
+    ack.write_bytes((head + f"P1,applicant,1,address,{changed_at},rejected,地址不规范\n").encode("gbk"))
+    assert svc.acknowledge(ack)["rejected"] == 1
+    task.refresh_from_db()
+    assert task.status == "contacting"
+    assert TaskEvent.objects.filter(task=task, to_status="contacting", reason__contains="地址不规范").exists()
+    ack.write_text(head + f"P1,applicant,1,address,{changed_at},accepted,\n")
+    with pytest.raises(svc.RemediationError, match="acknowledged rejected before"):
+        svc.acknowledge(ack)

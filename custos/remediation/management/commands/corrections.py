@@ -24,7 +24,8 @@ class Command(BaseCommand):
             if action == "export":
                 batch = svc.export_corrections(Path(opts["out"]), encoding=opts["encoding"])
                 self.stdout.write(
-                    f"{batch.rows} corrections written to {batch.path} ({batch.encoding}), batch #{batch.pk}"
+                    f"{batch.rows} corrections written to {batch.path} ({batch.encoding})"
+                    + (f", batch #{batch.pk}" if batch.pk else "")
                 )
             else:
                 path = Path(opts["file"])
@@ -32,7 +33,7 @@ class Command(BaseCommand):
                     raise CommandError(f"{path} does not exist")
                 c = svc.acknowledge(path)
                 self.stdout.write(
-                    f"{c['accepted']} accepted, {c['rejected']} rejected, {c['unknown']} not matched"
+                    f"{c['accepted']} accepted, {c['rejected']} rejected, {c['already']} acknowledged before"
                 )
         except svc.RemediationError as exc:
             raise CommandError(str(exc)) from exc
