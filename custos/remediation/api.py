@@ -18,6 +18,32 @@ from custos.remediation.models import Correction, Task
 router = Router(tags=["remediation"])
 
 
+class Refusal(Schema):
+    """A refused request: the reason (Chinese / English)."""
+
+    detail: str
+
+
+# what an action may answer besides success: refused (400), not for your role / four eyes (403), not
+# found or outside your scope (404), stale version or illegal transition (409), read log down (503)
+REFUSALS = {400: Refusal, 403: Refusal, 404: Refusal, 409: Refusal, 503: Refusal}
+PDF_OR_XLSX = ("application/pdf", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+MAX_ID = 2**31 - 1
+
+
+def file_response(ctypes) -> dict:
+    """OpenAPI: the 200 answer is a file (PDF, XLSX), not JSON."""
+    ctypes = (ctypes,) if isinstance(ctypes, str) else ctypes
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {"responses": {"200": {"description": "The file", "content": {c: binary for c in ctypes}}}}
+
+
+def _ids(ids: list[int]) -> list[int]:
+    if any(not 0 < i <= MAX_ID for i in ids):
+        raise HttpError(400, "task ids are positive integers")
+    return ids
+
+
 class TaskOut(Schema):
     id: int
     policy_no: str
@@ -72,7 +98,7 @@ def _task(request, pk) -> Task:
         raise HttpError(404, "task not found") from None
 
 
-@router.get("/tasks", response=TaskPage)
+@router.get("/tasks", response={200: TaskPage, 403: Refusal})
 def list_tasks(request, mine: bool = True, status: str = "active", limit: int = 100, offset: int = 0):
     _allowed(request)
     qs = svc.scoped_tasks(request.user).select_related("assignee")
@@ -82,14 +108,14 @@ def list_tasks(request, mine: bool = True, status: str = "active", limit: int = 
         qs = qs.exclude(status="closed")
     elif status != "all":
         qs = qs.filter(status=status)
-    limit, offset = max(1, min(limit, 1000)), max(0, offset)
+    limit, offset = max(1, min(limit, 1000)), max(0, min(offset, MAX_ID))
     return {
         "count": qs.count(),
         "results": [_out(t) for t in qs.order_by("due_on", "id")[offset : offset + limit]],
     }
 
 
-@router.get("/tasks/{pk}")
+@router.get("/tasks/{pk}", response={200: dict, 403: Refusal, 404: Refusal, 503: Refusal})
 def get_task(request, pk: int):
     task = _task(request, pk)
     ctx = AccessContext.for_request(request)
@@ -121,7 +147,7 @@ class AttemptIn(Schema):
     version: int | None = None
 
 
-@router.post("/tasks/{pk}/attempts", response={201: dict})
+@router.post("/tasks/{pk}/attempts", response={201: dict, **REFUSALS})
 def add_attempt(request, pk: int, body: AttemptIn):
     task = _task(request, pk)
     a = _call(lambda: svc.record_attempt(task, request.user, body.method, body.contact, body.outcome, body.note,
@@ -129,7 +155,7 @@ def add_attempt(request, pk: int, body: AttemptIn):
     return Status(201, {"id": a.pk, "version": task.version, "status": task.status})
 
 
-@router.post("/tasks/{pk}/corrections", response={201: dict})
+@router.post("/tasks/{pk}/corrections", response={201: dict, **REFUSALS})
 def propose(
     request,
     pk: int,
@@ -158,7 +184,7 @@ class ReviewIn(Schema):
     note: str = ""
 
 
-@router.post("/corrections/{cid}/review")
+@router.post("/corrections/{cid}/review", response={200: dict, **REFUSALS})
 def review(request, cid: int, body: ReviewIn):
     _allowed(request)
     c = Correction.objects.filter(pk=cid).select_related("task").first()
@@ -175,7 +201,7 @@ class VerifyIn(Schema):
     version: int | None = None
 
 
-@router.post("/tasks/{pk}/verify")
+@router.post("/tasks/{pk}/verify", response={200: dict, **REFUSALS})
 def verify(request, pk: int, body: VerifyIn):
     task = _task(request, pk)
     _call(lambda: svc.verify_task(task, request.user, contact=body.contact, success=body.success, note=body.note,
@@ -188,7 +214,7 @@ class CloseIn(Schema):
     version: int | None = None
 
 
-@router.post("/tasks/{pk}/close")
+@router.post("/tasks/{pk}/close", response={200: dict, **REFUSALS})
 def close(request, pk: int, body: CloseIn):
     task = _task(request, pk)
     _call(lambda: svc.close_task(task, request.user, body.reason, version=body.version))
@@ -201,16 +227,17 @@ class AssignIn(Schema):
     reason: str = ""
 
 
-@router.post("/assign")
+@router.post("/assign", response={200: dict, **REFUSALS})
 def assign(request, body: AssignIn):
     _allowed(request)
     user = get_user_model().objects.filter(username=body.to).first()
     if user is None:
         raise HttpError(400, "unknown user")
-    return {"assigned": _call(lambda: svc.reassign(body.tasks, user, request.user, body.reason))}
+    tasks = _ids(body.tasks)
+    return {"assigned": _call(lambda: svc.reassign(tasks, user, request.user, body.reason))}
 
 
-@router.get("/progress")
+@router.get("/progress", response={200: dict, 403: Refusal})
 def progress(request):
     _allowed(request)
     return svc.progress(AccessContext.for_request(request))
@@ -226,7 +253,7 @@ class NoticeOut(Schema):
     due_on: dt.date
 
 
-@router.get("/notices", response=list[NoticeOut])
+@router.get("/notices", response={200: list[NoticeOut], 403: Refusal})
 def notices(request, limit: int = 50):
     """Reminders and escalations sent to me, of tasks in my scope, the latest first."""
     _allowed(request)
@@ -251,7 +278,7 @@ class SampleOut(Schema):
     note: str
 
 
-@router.get("/samples", response=list[SampleOut])
+@router.get("/samples", response={200: list[SampleOut], 403: Refusal})
 def samples(request, result: str = "pending", limit: int = 100):
     """抽检: samples of tasks in my scope (result pending|passed|failed|all)."""
     from custos.remediation.models import Sample
@@ -274,7 +301,7 @@ class DrawIn(Schema):
     share: float | None = None  # 0..1; default conf "sample_share"
 
 
-@router.post("/samples", response={201: dict})
+@router.post("/samples", response={201: dict, **REFUSALS})
 def draw(request, body: DrawIn):
     """Compliance draws a share of the closed tasks in their scope at random."""
     _allowed(request)
@@ -287,7 +314,7 @@ class SampleIn(Schema):
     note: str = ""
 
 
-@router.post("/samples/{sid}")
+@router.post("/samples/{sid}", response={200: dict, **REFUSALS})
 def sample_result(request, sid: int, body: SampleIn):
     """The re-check's result; a failure reopens the task and counts against whoever closed it."""
     from custos.remediation.models import Sample
@@ -304,7 +331,7 @@ class LettersIn(Schema):
     tasks: list[int]
 
 
-@router.post("/letters")
+@router.post("/letters", response=REFUSALS, openapi_extra=file_response("application/pdf"))
 def letters(request, body: LettersIn):
     """Customer letters for these tasks (of my scope): one PDF, a page per task, personal data masked."""
     from django.http import HttpResponse
@@ -313,7 +340,8 @@ def letters(request, body: LettersIn):
 
     _allowed(request)
     ctx = AccessContext.for_request(request)
-    batch, data = _call(lambda: letters_mod.customer_letters(ctx, body.tasks, request.user))
+    tasks = _ids(body.tasks)
+    batch, data = _call(lambda: letters_mod.customer_letters(ctx, tasks, request.user))
     resp = HttpResponse(data, content_type="application/pdf")
     resp["Content-Disposition"] = f'attachment; filename="letters-{batch.pk}.pdf"'
     return resp
@@ -324,7 +352,7 @@ class NoticeIn(Schema):
     format: str = "pdf"  # pdf | xlsx
 
 
-@router.post("/partner-notices")
+@router.post("/partner-notices", response=REFUSALS, openapi_extra=file_response(PDF_OR_XLSX))
 def partner_notice(request, body: NoticeIn):
     """Notice to a partner outlet: its defective policies (of my scope), the deadline, the consequences."""
     from django.http import HttpResponse
