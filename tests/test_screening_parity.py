@@ -87,4 +87,4 @@ def test_parity_with_batch_engine(client, custos_home, tmp_path):
         "SC03",
     }
     assert len(cross) >= 5, cross
-    assert not mismatches, mismatches[:10]
+    assert not mismatches, (len(mismatches), mismatches[:10])

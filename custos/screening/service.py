@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from custos.crypto.fields import keys as crypto_keys
 from custos.domain import codes as codelists
 from custos.domain.bookformat import TABLES
 from custos.screening import context
@@ -36,7 +37,6 @@ def evaluator():
 
         ev = Evaluator(default_settings())
         _state["ev"] = ev
-        _state["ix"] = context.Indexer()
         _state["min_applicants"] = min(
             ev.settings.param(c, "min_applicants") for c in ("PH06", "AD05", "EM02")
         )
@@ -44,6 +44,10 @@ def evaluator():
         from custos.checks.catalogue import BY_CODE
 
         _state["checks"] = BY_CODE
+    keys = crypto_keys()
+    if _state.get("keys") is not keys:  # a new keyring (rotation, another CUSTOS_HOME): new indexer
+        _state["keys"] = keys
+        _state["ix"] = context.Indexer()
     return _state
 
 
