@@ -203,3 +203,19 @@ def test_letter_batch_downloads_again_for_its_maker_only(tasks, people):  # noqa
     assert login(people["cs"]).get(f"/remediation/letters/{batch.pk}/").status_code == 404
     r = cs.post("/remediation/letters/", {"kind": "partner", "partner": "NOPE", "format": "xlsx"})
     assert r.status_code == 302 and LetterBatch.objects.count() == 1  # nothing to notify: refused, no batch
+
+
+def test_bulk_assignment_of_everything_a_filter_matches(tasks, people):  # noqa: F811
+    cs = login(people["compliance"])
+    r = cs.get("/remediation/assign/?assignee=agent1")
+    assert r.status_code == 200 and "P1" in r.text and "P2" not in r.text
+    r = cs.post(
+        "/remediation/assign/", {"to": "mgr", "matching": "1", "assignee": "agent1", "reason": "离职交接"}
+    )
+    assert r.status_code == 302
+    assert Task.objects.get(pk=tasks["P1"].pk).assignee == people["manager"]
+    assert Task.objects.get(pk=tasks["P2"].pk).assignee != people["manager"]
+    # a filter reaching a task outside the new assignee's scope reassigns nothing
+    r = cs.post("/remediation/assign/", {"to": "agent1", "matching": "1", "reason": "x"}, follow=True)
+    assert "nothing was reassigned" in r.text or "未做任何指派" in r.text
+    assert Task.objects.get(pk=tasks["P1"].pk).assignee == people["manager"]

@@ -4,6 +4,7 @@ Thin: parse, call custos.remediation.services, render. Personal data only throug
 (masked, logged); pages that show it carry the screen watermark."""
 
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -215,26 +216,45 @@ def assign(request):
     if ctx.role not in svc.MANAGER_ROLES:
         raise PermissionDenied(_("只有管理人员可以批量指派任务。"))
     if request.method == "POST":
-        user = get_user_model().objects.filter(username=request.POST.get("to", "")).first()
-        ids = [int(i) for i in request.POST.getlist("task") if i.isdigit()]
+        p = request.POST
+        user = get_user_model().objects.filter(username=p.get("to", "")).first()
+        if p.get("matching"):  # every open task matching the list's filter, not only the ticked ones
+            ids = list(_assign_filter(svc.scoped_tasks(ctx), p).exclude(status=Task.Status.CLOSED)
+                       .values_list("id", flat=True)[:ASSIGN_MAX])  # fmt: skip
+        else:
+            ids = [int(i) for i in p.getlist("task") if i.isdigit() and len(i) < 10]
         try:
             if user is None:
                 raise svc.RemediationError(_("找不到该用户。"))
-            n = svc.reassign(ids, user, request.user, request.POST.get("reason", ""))
+            n = svc.reassign(ids, user, request.user, p.get("reason", ""))
             messages.success(request, _("已指派 %(n)d 个任务。") % {"n": n})
         except svc.RemediationError as exc:
             messages.error(request, exc.localized())
         return redirect("remediation:assign")
-    qs = (
-        svc.scoped_tasks(ctx)
-        .exclude(status=Task.Status.CLOSED)
-        .select_related("assignee")
-        .order_by("due_on", "id")
+    qs = _assign_filter(svc.scoped_tasks(ctx), request.GET).exclude(status=Task.Status.CLOSED)
+    page = Paginator(qs.select_related("assignee").order_by("due_on", "id"), PAGE).get_page(
+        request.GET.get("page")
     )
-    if request.GET.get("unassigned"):
+    filters = {k: request.GET.get(k, "") for k in ("unassigned", "assignee", "channel", "branch")}
+    return render(request, "remediation/assign.html", {
+        "page": page, "f": filters, "query": urlencode({k: v for k, v in filters.items() if v}), "max": ASSIGN_MAX,
+    })  # fmt: skip
+
+
+ASSIGN_MAX = 5000  # tasks reassigned at once by "all matching"
+
+
+def _assign_filter(qs, params):
+    """The bulk assignment list's filter: unassigned only, or one assignee; channel; branch."""
+    if params.get("unassigned"):
         qs = qs.filter(assignee__isnull=True)
-    page = Paginator(qs, PAGE).get_page(request.GET.get("page"))
-    return render(request, "remediation/assign.html", {"page": page})
+    elif params.get("assignee"):
+        qs = qs.filter(assignee__username=params["assignee"])
+    if params.get("channel"):
+        qs = qs.filter(channel=params["channel"])
+    if params.get("branch"):
+        qs = qs.filter(branch_code=params["branch"])
+    return qs
 
 
 @remediation_page
