@@ -28,6 +28,7 @@ from custos.domain.codes import LOOKUPS
 
 from .errors import Issue, Issues
 from .mapping import Mapping
+from .seal import row_sealer
 from .sources import (
     Book,
     CsvReader,
@@ -74,6 +75,7 @@ class Spool:
     columns: tuple[str, ...] = ()
     present: tuple[str, ...] = ()  # format columns the file had
     more: list[Path] = field(default_factory=list)  # further spool files (of a second process), in order
+    sealed: bool = False  # personal values sealed and blind indexes appended (custos.book.loader.seal)
 
     def batches(self):
         for path in (self.path, *self.more):
@@ -242,6 +244,9 @@ def _read_rows(
     is_xlsx = isinstance(reader, XlsxReader)
     spool = Spool(name, tmp / f"{name}.spool", columns=out_cols, present=tuple(sorted(present)))
     sink = open(spool.path, "wb")  # noqa: SIM115
+    # seal personal values as batches are spooled: a forked second process seals its half
+    seal = row_sealer(MODELS[name], [*out_cols, "original", "extra"])
+    spool.sealed = seal is not None
     # Fast path for the common row: all text, as many fields as the header, no blanks to strip,
     # no full-width characters, no control characters (one regex over the joined row says so).
     fast_ok = isinstance(reader, CsvReader)
@@ -360,7 +365,7 @@ def _read_rows(
                     )
                 )
                 if len(batch) >= SPOOL_BATCH:
-                    _dump(batch, sink)
+                    _dump(seal(batch) if seal else batch, sink)
                     batch = []
             if not nrows & 0x3FFF:
                 now = time.monotonic()
@@ -368,7 +373,7 @@ def _read_rows(
                     last = now
                     progress(reader.fraction(), f"checking {fname}: {nrows:,} rows")
         if batch and not issues:
-            _dump(batch, sink)
+            _dump(seal(batch) if seal else batch, sink)
         return nrows
 
     err = issues.error

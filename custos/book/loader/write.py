@@ -16,9 +16,10 @@ from collections.abc import Callable
 from django.db import connection, transaction
 
 from custos.book.models import MODELS, Branch, PartyHistory
-from custos.crypto.fields import BlindIndexField, EncryptedTextField, compare_sql, keys
+from custos.crypto.fields import compare_sql
 from custos.domain.bookformat import LOAD_ORDER, PARTY_VALUE_FIELDS, TABLES
 
+from .seal import crypto_columns, row_sealer
 from .validate import Spool, Validated
 
 REBUILD_INDEXES_FROM = 50_000  # rows of a first load above which plain indexes are rebuilt after it
@@ -63,9 +64,10 @@ def _write_table(cur, spool: Spool, load_id: int, mode: str, progress) -> dict[s
     stage = qn(f"custos_stage_{spool.table}")
     changed = qn(f"custos_changed_{spool.table}")
     cols = list(table.column_names)
-    sealed, bidx = _crypto_columns(model)
+    sealed, bidx = crypto_columns(model)
     all_cols = [*cols, "original", "extra", *(f.column for f in bidx)]
-    seal = _row_sealer(model, [*cols, "original", "extra"], sealed, bidx)
+    # the validator seals while it spools (in its two processes); otherwise seal here
+    seal = None if spool.sealed else row_sealer(model, [*cols, "original", "extra"])
     col_list = ", ".join(qn(c) for c in all_cols)
     cur.execute(f"SELECT 1 FROM {target} LIMIT 1")
     if cur.fetchone() is None:
@@ -146,12 +148,6 @@ def _write_table(cur, spool: Spool, load_id: int, mode: str, progress) -> dict[s
     return {"new": new, "updated": n_changed, "unchanged": matched - n_changed, "gone": gone}
 
 
-def _crypto_columns(model) -> tuple[dict[str, EncryptedTextField], list[BlindIndexField]]:
-    fields = model._meta.concrete_fields
-    sealed = {f.column: f for f in fields if isinstance(f, EncryptedTextField)}
-    return sealed, [f for f in fields if isinstance(f, BlindIndexField)]
-
-
 def _distinct(a: str, b: str, col: str, sealed) -> str:
     """Has the value changed? Sealed columns compare their synthetic nonce: equal plaintexts have
     equal nonces under every data key (custos.crypto.fields)."""
@@ -159,27 +155,6 @@ def _distinct(a: str, b: str, col: str, sealed) -> str:
     if col in sealed:
         return f"{compare_sql(x)} IS DISTINCT FROM {compare_sql(y)}"
     return f"{x} IS DISTINCT FROM {y}"
-
-
-def _row_sealer(model, names: list[str], sealed, bidx):
-    """A function sealing a batch of spooled rows in place of their personal values and appending
-    their blind indexes (None when the table has nothing to seal)."""
-    if not sealed:
-        return None
-    k = keys()
-    at = [(i, k.sealer(sealed[c].ad)) for i, c in enumerate(names) if c in sealed]
-    idx = [(names.index(f.source), k.blind_indexer(f.kind)) for f in bidx]
-
-    def seal_batch(batch: list) -> list:
-        if not batch:
-            return batch
-        cols = list(zip(*batch, strict=True))  # column-wise: one map() per sealed column
-        extra = [list(map(f, cols[i])) for i, f in idx]  # blind indexes of the plaintext
-        for i, f in at:
-            cols[i] = map(f, cols[i])  # f leaves empty values as they are
-        return list(zip(*cols, *extra, strict=True))
-
-    return seal_batch
 
 
 def _drop_secondary_indexes(cur, db_table: str) -> list[str]:
