@@ -219,3 +219,26 @@ def test_bulk_assignment_of_everything_a_filter_matches(tasks, people):  # noqa:
     r = cs.post("/remediation/assign/", {"to": "agent1", "matching": "1", "reason": "x"}, follow=True)
     assert "nothing was reassigned" in r.text or "未做任何指派" in r.text
     assert Task.objects.get(pk=tasks["P1"].pk).assignee == people["manager"]
+
+
+def test_identity_proposed_value_is_offered_without_showing_it(small_book, people):  # noqa: F811
+    from custos.book.models import Party
+    from custos.remediation.models import Correction
+
+    run = new_run(small_book)
+    old = Party.objects.get(policy_no="P1", role="applicant").id_no
+    proposed = "11010519491231002X"
+    f = finding(run, "P1", code="ID05", field="id_no", proposed=proposed)
+    svc.sync_tasks(run)
+    task = Task.objects.get()
+    agent = login(people["agent"])
+    r = agent.get(f"/remediation/tasks/{task.pk}/")
+    assert r.status_code == 200 and 'name="proposed_from"' in r.text and proposed not in r.text  # masked
+    r = agent.post(
+        f"/remediation/tasks/{task.pk}/corrections/", {"proposed_from": f.pk, "version": task.version}
+    )
+    assert r.status_code == 302, r.content[:500]
+    c = Correction.objects.get()
+    assert (c.field, c.new_value, c.old_value) == ("id_no", proposed, old or "")
+    r = agent.post(f"/remediation/tasks/{task.pk}/corrections/", {"proposed_from": 999999, "version": 2})
+    assert r.status_code == 400 and "没有可采用的建议值" in r.text

@@ -159,8 +159,9 @@ def add_attempt(request, pk: int, body: AttemptIn):
 def propose(
     request,
     pk: int,
-    field: str = Form(...),
-    new_value: str = Form(...),
+    field: str = Form(""),
+    new_value: str = Form(""),
+    proposed_from: int | None = Form(None),  # a finding of the task: use its proposed value
     request_no: str = Form(""),
     note: str = Form(""),
     version: int | None = Form(None),
@@ -172,7 +173,8 @@ def propose(
         ev = (
             svc.store_evidence(evidence.name, evidence.read(), request.user) if evidence is not None else None
         )
-        return svc.propose_correction(task, request.user, field, new_value, request_no=request_no, evidence=ev,
+        f, v = svc.proposed_fill(task, proposed_from) if proposed_from is not None else (field, new_value)
+        return svc.propose_correction(task, request.user, f, v, request_no=request_no, evidence=ev,
                                       note=note, version=version)  # fmt: skip
 
     c = _call(go)

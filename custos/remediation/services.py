@@ -715,6 +715,22 @@ def propose_correction(
     return correction
 
 
+def proposed_fill(task: Task, finding_id) -> tuple[str, str]:
+    """Identity's proposed value for one of the task's open findings (Finding.proposed, e.g. the
+    18-digit ID number): (field, value), read on the server so the page never shows it in clear."""
+    fid = int(finding_id) if str(finding_id).isdigit() and len(str(finding_id)) < 12 else 0
+    f = (
+        Finding.objects.filter(pk=fid, pk__in=task.links.values("finding_id"), status=Finding.Status.OPEN)
+        .exclude(proposed="")
+        .first()
+    )
+    if f is None or f.field not in EDITABLE_FIELDS:
+        raise RemediationError(
+            "该问题没有可采用的建议值。 / This finding of the task has no proposed value to use."
+        )
+    return f.field, f.proposed
+
+
 def review_correction(correction: Correction, reviewer, *, approve: bool, note: str = "",
                       version: int | None = None) -> Correction:  # fmt: skip
     """Four eyes: a second person approves (and so applies) or rejects a proposed correction."""

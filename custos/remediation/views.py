@@ -154,9 +154,11 @@ def propose(request, pk):
             if f.size > int(svc.conf.get("evidence_max_bytes")):
                 raise svc.EvidenceRejected(_("证明文件过大。"))
             evidence = svc.store_evidence(f.name, f.read(), request.user)
-        svc.propose_correction(task, request.user, p.get("field", ""), p.get("new_value", ""),
-                               request_no=p.get("request_no", ""), evidence=evidence, note=p.get("note", ""),
-                               version=_version(request))  # fmt: skip
+        field, value = p.get("field", ""), p.get("new_value", "")
+        if p.get("proposed_from"):  # identity's proposed value, read on the server
+            field, value = svc.proposed_fill(task, p["proposed_from"])
+        svc.propose_correction(task, request.user, field, value, request_no=p.get("request_no", ""),
+                               evidence=evidence, note=p.get("note", ""), version=_version(request))  # fmt: skip
 
     return _act(request, pk, go)
 
