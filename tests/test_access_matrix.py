@@ -12,6 +12,7 @@ in the matrix the moment it exists, and this test fails until it is classified b
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -56,6 +57,7 @@ class Spec:
     roles: frozenset = field(default_factory=frozenset)  # for kind roles/record: who may use it at all
     method: str = "GET"
     ok: tuple = (200,)
+    json_key: str = ""  # POST operations whose record is named in a JSON body: {json_key: id}
 
 
 ALL = frozenset(ROLES)
@@ -103,6 +105,9 @@ API: dict[tuple[str, str], Spec] = {
     ("post", "/api/v1/loads"): Spec("roles", roles=frozenset(UPLOAD_ROLES), ok=(400, 415, 422)),
     ("get", "/api/v1/loads/{load_id}"): Spec("any", record="load"),
     ("get", "/api/v1/policies/{policy_no}/parties"): Spec("record", record="policy", roles=ALL),
+    ("post", "/api/v1/customers/lookup"): Spec(
+        "record", record="policy", roles=ALL, method="POST", json_key="policy_no"
+    ),
     ("get", "/api/v1/findings"): Spec("any"),
     ("get", "/api/v1/findings/summary"): Spec("any"),
     ("get", "/api/v1/findings/{finding_id}"): Spec("record", record="finding", roles=ALL),
@@ -291,6 +296,15 @@ def test_api(client, world, role):
         elif spec.kind == "system":
             resp = client.post(path, "{}", content_type="application/json", **auth)
             assert resp.status_code == 401, f"{ctx}: {resp.status_code}"
+        elif spec.kind == "record" and spec.json_key:
+            inside, outside = (
+                client.post(path, json.dumps({spec.json_key: record_id(world, spec.record, p)}),
+                            content_type="application/json", **auth)
+                for p in ("P4", "P3")
+            )  # fmt: skip
+            assert inside.status_code in spec.ok, f"{ctx} in scope: {inside.status_code}"
+            assert outside.status_code == 404, f"{ctx} out of scope: {outside.status_code}"
+            assert_no_details(outside, ctx + " out of scope")
         elif spec.kind == "record":
             inside = client.get(fill_api(path, record_id(world, spec.record, "P4")), **auth)
             outside = client.get(fill_api(path, record_id(world, spec.record, "P3")), **auth)
