@@ -243,3 +243,25 @@ def test_upload_is_deleted_once_its_load_ends(custos_home):
     load = BookLoad.objects.create(source_name="basic", sha256="x")
     assert tasks.run_load.call_local(load.pk, str(up / "basic")) == "done"
     assert not up.exists()
+
+
+@pytestmark_db
+def test_snapshot_opens_sealed_values_in_a_helper_process(custos_home, monkeypatch):
+    from custos.book.loader import snapshot as snap
+    from custos.crypto.snapshot import read_arrow
+
+    monkeypatch.setattr(snap, "PARALLEL_OPEN_FROM", 1)  # every batch: half in the spawned process
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    load = load_book(BASIC)
+    assert load.status == "done"
+    parties = read_arrow(Path(load.snapshot_path), "parties").to_pylist()
+    by_key = {(p.policy_no, p.role, p.seq): p for p in Party.objects.filter(gone_load__isnull=True)}
+    assert len(parties) == len(by_key)
+    for r in parties:
+        p = by_key[(r["policy_no"], r["role"], r["seq"])]
+        assert (r["id_no"] or "", r["mobile"] or "", r["address"] or "", r["email"] or "") == (
+            p.id_no,
+            p.mobile,
+            p.address,
+            p.email,
+        )

@@ -35,6 +35,7 @@ from django.db import connection, transaction
 
 from custos import paths
 from custos.book.models import MODELS
+from custos.crypto import parallel
 from custos.domain.bookformat import LOAD_ORDER, TABLES, Table
 
 BATCH = 50_000
@@ -59,6 +60,8 @@ def write_snapshot(load_id: int, progress: Callable[[float, str], None] | None =
     tmp = root / f".load-{load_id}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
+    global _POOL
+    _POOL = _opener_pool()
     try:
         attach = duckdb_attach()
         if attach is not None:
@@ -74,7 +77,56 @@ def write_snapshot(load_id: int, progress: Callable[[float, str], None] | None =
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        if _POOL is not None:
+            _POOL.shutdown(cancel_futures=True)
+            _POOL = None
     return final
+
+
+# --- opening sealed values, shared with a second process --------------------------------------
+
+PARALLEL_OPEN_FROM = 20_000  # sealed values in a batch from which half go to the helper process
+_POOL = None  # a one-process pool while write_snapshot runs (on machines with 2+ CPUs)
+
+
+def _opener_pool():
+    """A spawned helper process that opens half of each large batch's sealed values (AES-GCM in
+    Python is the snapshot's main cost). Spawned, not forked: DuckDB's threads may hold locks."""
+    if (os.cpu_count() or 1) < 2 or os.environ.get("CUSTOS_SNAPSHOT_WORKERS") == "1":
+        return None
+    import base64
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if multiprocessing.current_process().daemon:
+        return None  # a daemonic worker process may not have children
+
+    from custos.crypto.fields import keys
+
+    k = keys()
+    data = {
+        "data_keys": [{"id": kid, "key": base64.b64encode(key).decode()} for kid, key in k.data_keys.items()],
+        "blind_index_key": base64.b64encode(k.blind_key).decode(),
+        "primary_data_key": k.current_id,
+    }
+    return ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=parallel.init,
+        initargs=(data,),
+    )
+
+
+def _open_columns(batch, openers: dict[int, tuple[str, Callable]]) -> dict[int, pa.Array]:
+    """The opened sealed columns of a batch: half of each in the helper process, when there is one."""
+    cols = {i: batch.column(i).to_pylist() for i in openers}
+    n = sum(len(v) for v in cols.values())
+    if _POOL is None or n < PARALLEL_OPEN_FROM:
+        return {i: pa.array(list(map(openers[i][1], v)), type=pa.string()) for i, v in cols.items()}
+    futures = {i: _POOL.submit(parallel.open_list, openers[i][0], v[: len(v) // 2]) for i, v in cols.items()}
+    local = {i: list(map(openers[i][1], v[len(v) // 2 :])) for i, v in cols.items()}
+    return {i: pa.array(futures[i].result() + local[i], type=pa.string()) for i in cols}
 
 
 def _select(table: Table) -> str:
@@ -279,18 +331,18 @@ def write_with_duckdb(attach: str, out: Path, progress=None, vendor: str | None 
     return counts
 
 
-def _openers(table: Table) -> dict[int, Callable]:
-    """Column position -> opener, for the columns the book stores sealed (custos.crypto)."""
+def _openers(table: Table) -> dict[int, tuple[str, Callable]]:
+    """Column position -> (associated data, opener), for the columns the book stores sealed."""
     from custos.crypto.fields import EncryptedTextField, keys
 
     model = MODELS[table.name]
     k = keys()
     sealed = {f.column: f for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)}
-    return {i: k.opener(sealed[c.name].ad) for i, c in enumerate(table.columns) if c.name in sealed}
-
-
-def _open_array(a: pa.Array, open_) -> pa.Array:
-    return pa.array(list(map(open_, a.to_pylist())), type=pa.string())
+    return {
+        i: (sealed[c.name].ad, k.opener(sealed[c.name].ad))
+        for i, c in enumerate(table.columns)
+        if c.name in sealed
+    }
 
 
 def _write_batches(table: Table, batches, path: Path) -> int:
@@ -306,10 +358,11 @@ def _write_batches(table: Table, batches, path: Path) -> int:
         nonlocal n
         for batch in batches:
             arrays = []
+            opened = _open_columns(batch, openers) if openers else {}
             for i, f in enumerate(sch):
                 a = batch.column(i)
-                if i in openers:
-                    a = _open_array(a, openers[i])
+                if i in opened:
+                    a = opened[i]
                 elif pa.types.is_timestamp(f.type):
                     if a.type.tz is None:
                         a = a.cast(pa.timestamp("us", tz="UTC"))
