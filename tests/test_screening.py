@@ -274,3 +274,25 @@ def test_compliance_page_and_drill_down(client, home):
     client.force_login(make_user("agent", Role.AGENT, staff_no="S9"))
     assert client.get("/screening/").status_code == 403
     assert client.get(f"/screening/{s.pk}/").status_code == 403
+
+
+def test_policy_change_screened_again(client, home):
+    """A change (保全) is the policy's new full state plus its change rows: SC01 from the request's
+    change without a request number; a beneficiary dropped by the change leaves the store."""
+    secret = key()
+    ben = person(
+        "beneficiary", name="王小明", id_no=rid("2010-03-04"), birth_date="2010-03-04", relation="son"
+    )
+    doc = application(parties=[person(), person("insured"), ben], issued_on="2024-01-12")
+    assert post(client, secret, doc).json()["verdict"] == "pass"
+    assert ContextParty.objects.filter(policy_no="N1").count() == 3
+    change = application(
+        "C1", parties=[person(mobile="13957460000"), person("insured")], issued_on="2024-01-12"
+    )
+    change["changes"] = [
+        {"role": "applicant", "seq": 1, "field": "mobile", "old_value": "13957468213", "new_value": "13957460000",
+         "changed_at": "2024-06-01T10:00:00", "changed_by": "OP1", "request_no": ""}
+    ]  # fmt: skip
+    body = post(client, secret, change).json()
+    assert {(f["code"], f["field"]) for f in body["findings"]} == {("SC01", "mobile")}
+    assert ContextParty.objects.filter(policy_no="N1").count() == 2

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import connection, transaction
@@ -25,6 +26,8 @@ from custos.screening.models import ContextParty, ContextRef, IndexState
 PARTY_TABLE = ContextParty._meta.db_table
 REF_TABLE = ContextRef._meta.db_table
 PARTY_COLUMNS = [c for c, _ in table_columns("parties")]
+SOURCES = ("book", "screen", "rescreen")  # rescreen: a policy of the book screened again (a change)
+BOOK_SOURCES = ("book", "rescreen")
 # blind-index kind of each lookup key (the kind keys the HMAC, so equal values of different kinds differ)
 KIND = {
     "id": "id_no",
@@ -216,29 +219,81 @@ def _in(values) -> tuple[str, list]:
     return "(" + ", ".join(["%s"] * len(vals)) + ")", vals
 
 
-def fetch(keys: list[dict], policy: dict, ix: Indexer, min_applicants: int) -> dict[str, list[dict]]:
+@dataclass
+class Context:
+    tables: dict[
+        str, list[dict]
+    ]  # book-format rows per table (parties, staff, branches, partners, blacklist)
+    in_book: bool  # the policy is one of the loaded book's (its changes and visits count)
+    existing: set  # (role, seq) of the policy's rows already in the store
+
+
+def fetch(keys: list[dict], policy: dict, ix: Indexer, min_applicants: int) -> Context:
     """Rows of other policies, staff, outlets and blacklist entries sharing a key with the application
-    (its parties' normalised values ``keys``, from the evaluator), as book-format dicts per table."""
+    (its parties' normalised values ``keys``, from the evaluator), as book-format dicts per table —
+    one round trip (two when a shared value reaches ``min_applicants`` and families must be linked)."""
     policy_no = policy["policy_no"]
     app = [k for k in keys if k["role"] == "applicant"]
     ids = [ix("id", k["id_n"]) for k in keys]
     mobiles = [ix("mobile", k["mobile_n"]) for k in app]
     addrs = [ix("addr", k["addr_n"]) for k in app]
     emails = [ix("email", k["email_n"]) for k in app]
+    # staff (PH05 phones, SC02/AD04 ID numbers, SC02 names, SC03 the agent), outlets (PH07, AD04),
+    # blacklist (SC03)
+    cust = [k for k in keys if k["role"] in ("applicant", "insured")]
+    phones = [ix("mobile", k["mobile_n"]) for k in cust] + [ix("mobile", k["phone_n"]) for k in cust]
+    names = [ix("name", k["name_n"]) for k in keys if k["role"] == "beneficiary"]
+    digits = [ix("digits", k["mobile_digits_k"]) for k in app] + [
+        ix("digits", k["phone_digits_k"]) for k in app
+    ]
+    addr6 = [ix("addr6", k["addr6"]) for k in app]
+    agent = ix("staff_no", policy.get("agent_no"))
     s_id, p_id = _in(ids)
     s_mo, p_mo = _in(mobiles)
     s_ad, p_ad = _in(addrs)
     s_em, p_em = _in(emails)
-    parties: dict[tuple, dict] = {}
+    s_ph, p_ph = _in(phones)
+    s_nm, p_nm = _in(names)
+    s_dg, p_dg = _in(digits)
+    s_a6, p_a6 = _in(addr6)
+    parties: dict[tuple, str] = {}
+    refs: list[tuple[str, str]] = []
     groups: dict[tuple[str, str], set] = {}
+    in_book, existing = False, set()
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT policy_no, role, seq, payload, k_pk, k_mobile, k_addr, k_email FROM {PARTY_TABLE} "
-            f"WHERE policy_no <> %s AND (k_id IN {s_id} OR (role = 'applicant' AND "
-            f"(k_mobile IN {s_mo} OR k_addr IN {s_ad} OR k_email IN {s_em})))",
-            [policy_no, *p_id, *p_mo, *p_ad, *p_em],
+            f"SELECT source, policy_no, role, seq, payload, k_pk, k_mobile, k_addr, k_email FROM {PARTY_TABLE} "
+            f"WHERE (policy_no <> %s AND (k_id IN {s_id} OR (role = 'applicant' AND "
+            f"(k_mobile IN {s_mo} OR k_addr IN {s_ad} OR k_email IN {s_em})))) OR policy_no = %s "
+            f"UNION ALL SELECT kind, '', '', 0, payload, '', '', '', '' FROM {REF_TABLE} WHERE "
+            f"(kind = 'staff' AND (k1 IN {s_id} OR k2 IN {s_ph} OR k3 IN {s_nm} OR k4 = %s)) "
+            f"OR (kind IN ('branch', 'partner') AND (k1 IN {s_a6} OR k2 IN {s_dg})) "
+            f"OR (kind = 'blacklist' AND (k3 = %s OR k4 = %s))",
+            [
+                policy_no,
+                *p_id,
+                *p_mo,
+                *p_ad,
+                *p_em,
+                policy_no,
+                *p_id,
+                *p_ph,
+                *p_nm,
+                agent,
+                *p_a6,
+                *p_dg,
+                agent,
+                agent,
+            ],
         )
-        for pno, role, seq, payload, k_pk, k_mo, k_ad, k_em in cur.fetchall():
+        for source, pno, role, seq, payload, k_pk, k_mo, k_ad, k_em in cur.fetchall():
+            if source not in SOURCES:
+                refs.append((source, payload))
+                continue
+            if pno == policy_no:  # the application's own earlier version: not context
+                in_book = in_book or source in BOOK_SOURCES
+                existing.add((role, seq))
+                continue
             parties[(pno, role, seq)] = payload
             if role == "applicant" and k_pk:
                 for name, k, mine in (
@@ -265,37 +320,17 @@ def fetch(keys: list[dict], policy: dict, ix: Indexer, min_applicants: int) -> d
             )
             for pno, role, seq, payload in cur.fetchall():
                 parties[(pno, role, seq)] = payload
-        # staff (PH05 phones, SC02/AD04 ID numbers, SC02 names, SC03 the agent), outlets (PH07, AD04),
-        # blacklist (SC03)
-        phones = [ix("mobile", k["mobile_n"]) for k in keys if k["role"] in ("applicant", "insured")]
-        phones += [ix("mobile", k["phone_n"]) for k in keys if k["role"] in ("applicant", "insured")]
-        names = [ix("name", k["name_n"]) for k in keys if k["role"] == "beneficiary"]
-        digits = [ix("digits", k["mobile_digits_k"]) for k in app] + [
-            ix("digits", k["phone_digits_k"]) for k in app
-        ]
-        addr6 = [ix("addr6", k["addr6"]) for k in app]
-        agent = ix("staff_no", policy.get("agent_no"))
-        s_ph, p_ph = _in(phones)
-        s_nm, p_nm = _in(names)
-        s_dg, p_dg = _in(digits)
-        s_a6, p_a6 = _in(addr6)
-        cur.execute(
-            f"SELECT kind, payload FROM {REF_TABLE} WHERE "
-            f"(kind = 'staff' AND (k1 IN {s_id} OR k2 IN {s_ph} OR k3 IN {s_nm} OR k4 = %s)) "
-            f"OR (kind IN ('branch', 'partner') AND (k1 IN {s_a6} OR k2 IN {s_dg})) "
-            f"OR (kind = 'blacklist' AND (k3 = %s OR k4 = %s))",
-            [*p_id, *p_ph, *p_nm, agent, *p_a6, *p_dg, agent, agent],
-        )
-        refs = cur.fetchall()
-    out: dict[str, list[dict]] = {"parties": [json.loads(ix.open_party(p)) for p in parties.values()]}
+    tables: dict[str, list[dict]] = {"parties": [json.loads(ix.open_party(p)) for p in parties.values()]}
     table = {"staff": "staff", "branch": "branches", "partner": "partners", "blacklist": "blacklist"}
     for kind, payload in refs:
-        out.setdefault(table[kind], []).append(json.loads(ix.open_ref(payload)))
-    return out
+        tables.setdefault(table[kind], []).append(json.loads(ix.open_ref(payload)))
+    return Context(tables, in_book, existing)
 
 
-def remember(parties: list[dict], keys: list[dict], ix: Indexer) -> None:
-    """Add (or replace) a screened application's parties in the store; they feed later screenings."""
+def remember(parties: list[dict], keys: list[dict], ix: Indexer, existing: set = frozenset()) -> None:
+    """Add (or replace) a screened application's parties in the store; they feed later screenings.
+    A policy of the book stays marked as such ("rescreen"). Rows of the policy the application no
+    longer has (``existing`` minus the new ones) are deleted."""
     if not parties:
         return
     by = {(k["policy_no"], k["role"], int(k["seq"])): k for k in keys}
@@ -309,16 +344,19 @@ def remember(parties: list[dict], keys: list[dict], ix: Indexer) -> None:
              ix("pk", k.get("pk")))
         )  # fmt: skip
     cols = "policy_no, role, seq, source, payload, k_id, k_mobile, k_addr, k_email, k_pk"
+    gone = set(existing) - {(r[1], r[2]) for r in rows}
     with connection.cursor() as cur:
-        keep = " AND ".join(["NOT (role = %s AND seq = %s)"] * len(rows))
+        for role, seq in gone:
+            cur.execute(
+                f"DELETE FROM {PARTY_TABLE} WHERE policy_no = %s AND role = %s AND seq = %s",
+                [policy_no, role, seq],
+            )
+        values = ", ".join(["(" + ", ".join(["%s"] * 10) + ")"] * len(rows))
         cur.execute(
-            f"DELETE FROM {PARTY_TABLE} WHERE policy_no = %s AND {keep}",
-            [policy_no, *[x for r in rows for x in (r[1], r[2])]],
-        )
-        cur.executemany(
-            f"INSERT INTO {PARTY_TABLE} ({cols}) VALUES ({', '.join(['%s'] * 10)}) "
-            "ON CONFLICT (policy_no, role, seq) DO UPDATE SET source = excluded.source, payload = excluded.payload, "
-            "k_id = excluded.k_id, k_mobile = excluded.k_mobile, k_addr = excluded.k_addr, "
-            "k_email = excluded.k_email, k_pk = excluded.k_pk",
-            rows,
+            f"INSERT INTO {PARTY_TABLE} ({cols}) VALUES {values} "
+            "ON CONFLICT (policy_no, role, seq) DO UPDATE SET "
+            f"source = CASE WHEN {PARTY_TABLE}.source IN ('book', 'rescreen') THEN 'rescreen' ELSE 'screen' END, "
+            "payload = excluded.payload, k_id = excluded.k_id, k_mobile = excluded.k_mobile, "
+            "k_addr = excluded.k_addr, k_email = excluded.k_email, k_pk = excluded.k_pk",
+            [x for r in rows for x in r],
         )

@@ -301,6 +301,23 @@ class Evaluator:
 
     def evaluate(self, tables: dict[str, list[dict]], policy_nos) -> list[dict]:
         self._fill(tables, policy_nos)
+        return self._run()
+
+    def evaluate_more(self, tables: dict[str, list[dict]], policy_nos) -> list[dict]:
+        """After ``keys``: add ``tables`` (the context) to the application's rows already in place,
+        prepare again, evaluate."""
+        con = self.con
+        for name, _ in self.prepare:
+            con.execute(f"DELETE FROM {name}")
+        for name, rows in tables.items():
+            if rows:
+                cols = self.columns[name]
+                con.executemany(self.inserts[name], [[_sql_value(r.get(c)) for c in cols] for r in rows])
+        for name, sql in self.prepare:
+            con.execute(f"INSERT INTO {name} {sql}")
+        return self._run()
+
+    def _run(self) -> list[dict]:
         cur = self.con.execute(self.query)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]

@@ -284,23 +284,23 @@ def _book_rows(policy_no: str) -> dict[str, list[dict]]:
     return out
 
 
-def evaluate(records: dict[str, list[dict]]) -> tuple[list[dict], list[dict]]:
-    """Findings of one application (its rows per table) with its context; and its parties' keys."""
+def evaluate(records: dict[str, list[dict]]):
+    """Findings of one application (its rows per table) with its context; its parties' keys; the
+    context (whether the policy is the book's, which of its rows the store has)."""
     st = evaluator()
     ev, ix = st["ev"], st["ix"]
     policy = records["policies"][0]
     pno = [policy["policy_no"]]
     keys = ev.keys({"policies": records["policies"], "parties": records["parties"]}, pno)
     ctx = context.fetch(keys, policy, ix, st["min_applicants"])
-    book = _book_rows(policy["policy_no"])
-    tables = {
-        "policies": records["policies"],
-        "parties": records["parties"] + ctx.get("parties", []),
+    book = _book_rows(policy["policy_no"]) if ctx.in_book else {"changes": [], "visits": []}
+    extra = {
+        "parties": ctx.tables.get("parties", []),
         "changes": book["changes"] + records.get("changes", []),
         "visits": book["visits"],
-        **{k: v for k, v in ctx.items() if k != "parties"},
+        **{k: v for k, v in ctx.tables.items() if k != "parties"},
     }
-    return ev.evaluate(tables, pno), keys
+    return ev.evaluate_more(extra, pno), keys, ctx
 
 
 def _answer(app_id: str, policy: dict, found: list[dict], screening: Screening | None, verdict: str) -> dict:
@@ -360,7 +360,7 @@ def screen(client: Client, doc, *, record: bool = True) -> Result:
     done = _done(client, app_id)
     if done is not None:
         return done
-    found, keys = evaluate(records)
+    found, keys, ctx = evaluate(records)
     codes = sorted(f["check"] for f in found)
     verdict = verdict_of(codes)
     if not record:
@@ -385,7 +385,7 @@ def screen(client: Client, doc, *, record: bool = True) -> Result:
                 response=json.dumps(answer, ensure_ascii=False),
                 elapsed_ms=round(elapsed, 2),
             )
-            context.remember(records["parties"], keys, evaluator()["ix"])
+            context.remember(records["parties"], keys, evaluator()["ix"], ctx.existing)
     except IntegrityError:  # the same application id screened concurrently: the first answer stands
         return _done(client, app_id)
     answer["screening_id"], answer["screened_at"] = s.pk, s.created_at.isoformat()
