@@ -97,7 +97,7 @@ PAGES: dict[str, Spec] = {
 }
 # Pages of apps whose records this matrix does not build yet: every role, a record id that does not
 # exist; the answer must be 403/404 (or a redirect), never a 200 with details, never a 500.
-# TODO(extraction owner): give these real in/out-of-scope records (remediation: tests/test_remediation_matrix.py).
+# Real in/out-of-scope records: tests/test_scope_matrix_extractions.py, tests/test_remediation_matrix.py.
 PREFIX_ABSENT = ("extractions/", "remediation/")
 
 API: dict[tuple[str, str], Spec] = {
