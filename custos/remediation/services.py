@@ -244,6 +244,14 @@ def _temp(c, name: str, select_sql: str, params=()) -> None:
     (or a second sync in one transaction) must not find the previous one."""
     c.execute(f"DROP TABLE IF EXISTS {name}")
     c.execute(f"CREATE TEMPORARY TABLE {name} AS {select_sql}", list(params))
+    _analyze(c, name)
+
+
+def _analyze(c, name: str) -> None:
+    """PostgreSQL keeps no statistics of a fresh temporary table (autovacuum never sees it): without
+    them the planner guesses badly, e.g. a scan of the whole table per task."""
+    if connection.vendor == "postgresql":
+        c.execute(f"ANALYZE {name}")
 
 
 def sync_tasks(run: CheckRun | int | None = None, *, now: dt.datetime | None = None) -> SyncCounts:
@@ -277,6 +285,13 @@ def sync_tasks(run: CheckRun | int | None = None, *, now: dt.datetime | None = N
         if pg
         else "group_concat(DISTINCT CASE WHEN f.status = 'open' THEN f.check_code END)"
     )
+    # a new task is born with its counts (all its findings are open and linked next): the recount
+    # then rewrites only the tasks whose findings changed
+    checks_new = (
+        "string_agg(DISTINCT f.check_code, ',' ORDER BY f.check_code)"
+        if pg
+        else "group_concat(DISTINCT f.check_code)"
+    )
     steps = counts.steps
 
     def step(name, t):
@@ -292,7 +307,7 @@ def sync_tasks(run: CheckRun | int | None = None, *, now: dt.datetime | None = N
                   branch_code, agent_no, partner_code, assign_rule, due_on, open_findings, findings_total,
                   checks, opened_run_id, created_at, escalation, reopened)
             SELECT f.policy_no, f.role, f.seq, 'open', '', 1, MAX(f.channel), MAX(f.branch_code),
-                   MAX(f.agent_no), MAX(f.partner_code), '', %s, 0, 0, '', %s, %s, 0, %s
+                   MAX(f.agent_no), MAX(f.partner_code), '', %s, COUNT(*), COUNT(*), {checks_new}, %s, %s, 0, %s
             FROM {T["finding"]} f
             WHERE f.status = 'open'
               AND NOT EXISTS (SELECT 1 FROM {T["link"]} l WHERE l.finding_id = f.id)
@@ -483,6 +498,7 @@ def assign_tasks(*, now: dt.datetime | None = None, reassign_departed: bool = Tr
                     "INSERT INTO rem_assign_cand (rule, k1, k2, user_id) VALUES (%s, %s, %s, %s)", rows
                 )
         c.execute("CREATE INDEX rem_assign_cand_key ON rem_assign_cand (rule, k1, k2)")
+        _analyze(c, "rem_assign_cand")
         # (task column of k1, of k2, which tasks): the UPDATE walks the unassigned tasks and looks each
         # up in the indexed candidates (IN + a correlated lookup: the task drives the loop everywhere)
         keys = {
@@ -975,6 +991,7 @@ def remind(*, today: dt.date | None = None, now: dt.datetime | None = None) -> d
             [True],
         )
         c.execute("CREATE INDEX rem_remind_mgr_user ON rem_remind_mgr (user_id)")
+        _analyze(c, "rem_remind_mgr")
         c.execute(
             f"""UPDATE {task} SET escalation = 1, escalated_at = %s, escalated_to_id =
                 (SELECT m.manager_id FROM rem_remind_mgr m WHERE m.user_id = {task}.assignee_id)
@@ -1010,6 +1027,7 @@ def remind(*, today: dt.date | None = None, now: dt.datetime | None = None) -> d
                 )
                 c.executemany("INSERT INTO rem_remind_comp VALUES (%s, %s, %s)", rows)
                 c.execute("CREATE INDEX rem_remind_comp_key ON rem_remind_comp (channel, branch_code)")
+                _analyze(c, "rem_remind_comp")
                 match = f"r.channel = {task}.channel AND r.branch_code = {task}.branch_code"
                 c.execute(
                     f"""UPDATE {task} SET escalation = 2, escalated_at = %s, escalated_to_id =
