@@ -68,6 +68,21 @@ def _materialize(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+def _no_flattening(tree: exp.Expression) -> exp.Expression:
+    """``LIMIT -1`` (no limit) on every derived table: SQLite then computes it once instead of
+    flattening it into the join and recomputing its expressions for every joined row (the rule mask
+    of the single-row checks would otherwise be evaluated once per rule)."""
+    for sub in list(tree.find_all(exp.Subquery)):
+        inner = sub.this
+        if (
+            isinstance(inner, exp.Select)
+            and not inner.args.get("limit")
+            and isinstance(sub.parent, exp.From | exp.Join)
+        ):
+            inner.set("limit", exp.Limit(expression=exp.Literal.number(-1)))
+    return tree
+
+
 def _static_subqueries(tree: exp.Expression, static: dict[str, str]) -> exp.Expression:
     """Replace each subquery that reads only reference tables (static for the process) by a table
     computed once: ``(SELECT DISTINCT code FROM ref_gb2260) g`` -> ``refq_1 AS g``. ``static`` maps the
@@ -93,7 +108,7 @@ STATIC: dict[str, str] = {}  # subquery SQL over ref_* tables -> name of its pre
 def to_sqlite(sql: str) -> str:
     tree = sqlglot.parse_one(sql, read="duckdb")
     tree = _values(tree).transform(_fix)
-    tree = _static_subqueries(_materialize(tree), STATIC)
+    tree = _static_subqueries(_no_flattening(_materialize(tree)), STATIC)
     return tree.sql(dialect="sqlite")
 
 

@@ -26,6 +26,9 @@ from custos.screening import context
 from custos.screening.models import Client, RateWindow, Screening
 
 MAX_PARTIES = 50
+SCREENING_TABLE = Screening._meta.db_table
+RESPONSE_AD = f"{SCREENING_TABLE}.response"  # the associated data EncryptedTextField uses
+FINDINGS_AD = f"{SCREENING_TABLE}.findings"
 _state: dict = {}
 
 
@@ -284,10 +287,10 @@ def _book_rows(policy_no: str) -> dict[str, list[dict]]:
     return out
 
 
-def evaluate(records: dict[str, list[dict]]):
+def evaluate(records: dict[str, list[dict]], st: dict | None = None):
     """Findings of one application (its rows per table) with its context; its parties' keys; the
     context (whether the policy is the book's, which of its rows the store has)."""
-    st = evaluator()
+    st = st or evaluator()
     ev, ix = st["ev"], st["ix"]
     policy = records["policies"][0]
     pno = [policy["policy_no"]]
@@ -303,8 +306,8 @@ def evaluate(records: dict[str, list[dict]]):
     return ev.evaluate_more(extra, pno), keys, ctx
 
 
-def _answer(app_id: str, policy: dict, found: list[dict], screening: Screening | None, verdict: str) -> dict:
-    checks = evaluator()["checks"]
+def _answer(app_id: str, policy: dict, found: list[dict], verdict: str, st: dict) -> dict:
+    checks = st["checks"]
     findings = []
     for f in found:
         c = checks[f["check"]]
@@ -327,19 +330,24 @@ def _answer(app_id: str, policy: dict, found: list[dict], screening: Screening |
         "policy_no": policy["policy_no"],
         "verdict": verdict,
         "findings": findings,
-        "screening_id": screening.pk if screening else None,
-        "screened_at": (screening.created_at if screening else timezone.now()).isoformat(),
-        "settings": evaluator()["fingerprint"],
+        "screening_id": None,
+        "screened_at": timezone.now().isoformat(),
+        "settings": st["fingerprint"],
     }
 
 
 def _done(client: Client, app_id: str) -> Result | None:
     """The first answer to this application id, if it was screened (a retry)."""
-    s = Screening.objects.filter(client=client, application_id=app_id).only("response", "created_at").first()
-    if s is None:
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT id, response FROM {SCREENING_TABLE} WHERE client_id = %s AND application_id = %s",
+            [client.pk, app_id],
+        )
+        row = cur.fetchone()
+    if row is None:
         return None
-    answer = json.loads(s.response)
-    answer["screening_id"], answer["screened_at"] = s.pk, s.created_at.isoformat()
+    answer = json.loads(crypto_keys().open_(row[1], RESPONSE_AD))
+    answer["screening_id"] = row[0]
     return Result(200, answer, replay=True)
 
 
@@ -360,35 +368,34 @@ def screen(client: Client, doc, *, record: bool = True) -> Result:
     done = _done(client, app_id)
     if done is not None:
         return done
-    found, keys, ctx = evaluate(records)
+    st = evaluator()
+    found, keys, ctx = evaluate(records, st)
     codes = sorted(f["check"] for f in found)
     verdict = verdict_of(codes)
+    answer = _answer(app_id, policy, found, verdict, st)
     if not record:
-        return Result(200, _answer(app_id, policy, found, None, verdict), findings=found)
+        return Result(200, answer, findings=found)
     elapsed = (time.perf_counter() - started) * 1000
-    answer = _answer(app_id, policy, found, None, verdict)
+    k = st["keys"]
+    values = [
+        client.pk, app_id, policy["policy_no"], policy.get("channel") or "", policy.get("branch_code") or "",
+        policy.get("agent_no") or "", policy.get("partner_code") or "", verdict, json.dumps(codes), len(found),
+        st["fingerprint"], k.seal(json.dumps(answer, ensure_ascii=False), RESPONSE_AD),
+        k.seal(json.dumps(found, ensure_ascii=False, default=str), FINDINGS_AD),
+        connection.ops.adapt_datetimefield_value(timezone.now()), round(elapsed, 2),
+    ]  # fmt: skip
     try:
-        with transaction.atomic():
-            s = Screening.objects.create(
-                client=client,
-                application_id=app_id,
-                policy_no=policy["policy_no"],
-                channel=policy.get("channel") or "",
-                branch_code=policy.get("branch_code") or "",
-                agent_no=policy.get("agent_no") or "",
-                partner_code=policy.get("partner_code") or "",
-                verdict=verdict,
-                codes=codes,
-                finding_count=len(found),
-                settings_fingerprint=evaluator()["fingerprint"],
-                findings=json.dumps(found, ensure_ascii=False, default=str),
-                response=json.dumps(answer, ensure_ascii=False),
-                elapsed_ms=round(elapsed, 2),
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(
+                f"INSERT INTO {SCREENING_TABLE} (client_id, application_id, policy_no, channel, branch_code, agent_no, "
+                "partner_code, verdict, codes, finding_count, settings_fingerprint, response, findings, created_at, "
+                f"elapsed_ms) VALUES ({', '.join(['%s'] * len(values))}) RETURNING id",
+                values,
             )
-            context.remember(records["parties"], keys, evaluator()["ix"], ctx.existing)
+            answer["screening_id"] = cur.fetchone()[0]
+            context.remember(records["parties"], keys, st["ix"], ctx.existing)
     except IntegrityError:  # the same application id screened concurrently: the first answer stands
         return _done(client, app_id)
-    answer["screening_id"], answer["screened_at"] = s.pk, s.created_at.isoformat()
     return Result(200, answer, findings=found)
 
 
