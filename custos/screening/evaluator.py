@@ -288,28 +288,34 @@ class Evaluator:
         for name, sql in self.prepare:
             con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM ({sql}) WHERE 0")
         self.keys_query = to_sqlite(KEYS_SQL)
+        self._filled: set[str] = set(TABLES)
         self.columns = {n: [c for c, _ in table_columns(n)] for n in TABLES}
         self.inserts = {
             n: f"INSERT INTO {n} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
             for n, cols in self.columns.items()
         }
 
-    def _fill(self, tables: dict[str, list[dict]], policy_nos) -> None:
+    def _fill(self, tables: dict[str, list[dict]], policy_nos, prepare=None) -> None:
         con = self.con
-        for name in (*TABLES, "app_policy", *(n for n, _ in self.prepare)):
+        for name in (*self._filled, "app_policy", *(n for n, _ in self.prepare)):
             con.execute(f"DELETE FROM {name}")
+        self._filled = set()
         con.executemany("INSERT OR IGNORE INTO app_policy VALUES (?)", [(p,) for p in policy_nos])
+        self._insert(tables)
+        for name, sql in prepare or self.prepare:
+            con.execute(f"INSERT INTO {name} {sql}")
+
+    def _insert(self, tables: dict[str, list[dict]]) -> None:
         for name, rows in tables.items():
             if rows:
                 cols = self.columns[name]
-                con.executemany(self.inserts[name], [[_sql_value(r.get(c)) for c in cols] for r in rows])
-        for name, sql in self.prepare:
-            con.execute(f"INSERT INTO {name} {sql}")
+                self.con.executemany(self.inserts[name], [[_sql_value(r.get(c)) for c in cols] for r in rows])
+                self._filled.add(name)
 
     def keys(self, tables: dict[str, list[dict]], policy_nos) -> list[dict]:
         """The normalised values of the application's parties the context is looked up by (the engine's
         own prepared columns: ``pt.id_n``, ``mobile_n``…), one dict per party."""
-        self._fill(tables, policy_nos)
+        self._fill(tables, policy_nos, self.prepare[:2])  # ptm and pt are enough for the keys
         cur = self.con.execute(self.keys_query)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
@@ -324,10 +330,7 @@ class Evaluator:
         con = self.con
         for name, _ in self.prepare:
             con.execute(f"DELETE FROM {name}")
-        for name, rows in tables.items():
-            if rows:
-                cols = self.columns[name]
-                con.executemany(self.inserts[name], [[_sql_value(r.get(c)) for c in cols] for r in rows])
+        self._insert(tables)
         for name, sql in self.prepare:
             con.execute(f"INSERT INTO {name} {sql}")
         return self._run()
