@@ -153,12 +153,17 @@ class ScreenBench:
         }
         call_command("migrate", verbosity=0)
         snapshot = options.get("snapshot")
-        if snapshot is None:
-            from custos.checks.services import _resolve_load
-
-            snapshot = Path(_resolve_load(None).snapshot_path)
-        snapshot = Path(snapshot).resolve()
         state = IndexState.objects.first()
+        if snapshot is None and state is not None and state.snapshot_path:
+            snapshot = Path(state.snapshot_path)  # the book the context store holds
+        if snapshot is None:
+            from custos.checks.services import CheckError, _resolve_load
+
+            try:
+                snapshot = Path(_resolve_load(None).snapshot_path)
+            except CheckError as exc:
+                raise SystemExit(f"custos bench screen: {exc} (or give --snapshot DIR)")
+        snapshot = Path(snapshot).resolve()
         if options["rebuild"] or state is None or state.snapshot_path != str(snapshot):
             out.write(f"building the context store from {snapshot} …")
             c0, t0 = _cpu_self(), time.monotonic()
