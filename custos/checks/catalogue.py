@@ -152,18 +152,10 @@ INS_BEN = ("insured", "beneficiary")
 BIRTH = "coalesce(birth_date, id_birth)"
 SEX = "coalesce(gender, id_gender)"
 
-# The other party a relation refers to: the applicant for an insured, the (first) insured for a beneficiary.
+# The other party a relation refers to (the applicant for an insured, the first insured for a
+# beneficiary): the prepared table ``rel`` (custos.checks.engine.prepare), joined once for RL01–RL04.
 _REL = """
-  WITH o AS (
-    SELECT x.policy_no, x.role, x.seq, x.relation, x.name, x.name_n, x.id_n, x.birth_date,
-           coalesce(x.birth_date, x.id_birth) AS b, coalesce(x.gender, x.id_gender) AS sx,
-           x.applied_on,
-           coalesce(y.birth_date, y.id_birth) AS ob,
-           y.name_n AS o_name, y.id_n AS o_id, y.birth_date AS o_birth_date
-    FROM pt x JOIN pt y ON y.policy_no = x.policy_no AND y.seq = 1
-      AND y.role = CASE x.role WHEN 'insured' THEN 'applicant' WHEN 'beneficiary' THEN 'insured' END
-    WHERE x.role IN ('insured', 'beneficiary') AND x.relation IS NOT NULL
-  )
+  WITH o AS (SELECT * FROM rel)
 """
 OLDER = "('father', 'mother')"
 YOUNGER = "('son', 'daughter')"
@@ -287,7 +279,8 @@ CATALOGUE: list[Check] = [
         """
           WITH c AS (
             SELECT id_n FROM pt WHERE (id18 OR id15) AND name_n IS NOT NULL
-            GROUP BY id_n HAVING count(DISTINCT name_n) > 1 OR count(DISTINCT birth_date) > 1
+            -- more than one distinct name or birth date (NULLs ignored, as count(DISTINCT …) > 1 did)
+            GROUP BY id_n HAVING min(name_n) <> max(name_n) OR min(birth_date) <> max(birth_date)
           ),
           v AS (  -- how often each (name, birth date) variant occurs under the number
             SELECT pt.id_n, pt.name_n, pt.birth_date, count(*) AS n FROM pt JOIN c ON c.id_n = pt.id_n
@@ -906,12 +899,15 @@ CATALOGUE: list[Check] = [
         "M82",
         """
           SELECT po.policy_no, 'policy' AS role, CAST(0 AS BIGINT) AS seq, 'role' AS field,
-                 CASE WHEN a.policy_no IS NULL AND i.policy_no IS NULL THEN 'applicant,insured'
-                      WHEN a.policy_no IS NULL THEN 'applicant' ELSE 'insured' END AS value, NULL AS proposed
+                 CASE WHEN coalesce(r.a, 0) = 0 AND coalesce(r.i, 0) = 0 THEN 'applicant,insured'
+                      WHEN coalesce(r.a, 0) = 0 THEN 'applicant' ELSE 'insured' END AS value, NULL AS proposed
           FROM policies po
-          LEFT JOIN (SELECT DISTINCT policy_no FROM parties WHERE role = 'applicant') a ON a.policy_no = po.policy_no
-          LEFT JOIN (SELECT DISTINCT policy_no FROM parties WHERE role = 'insured') i ON i.policy_no = po.policy_no
-          WHERE a.policy_no IS NULL OR i.policy_no IS NULL
+          LEFT JOIN (  -- one pass over the parties: has the policy an applicant, an insured?
+            SELECT policy_no, max(CASE WHEN role = 'applicant' THEN 1 ELSE 0 END) AS a,
+                   max(CASE WHEN role = 'insured' THEN 1 ELSE 0 END) AS i
+            FROM pt GROUP BY policy_no
+          ) r ON r.policy_no = po.policy_no
+          WHERE coalesce(r.a, 0) = 0 OR coalesce(r.i, 0) = 0
           """,
         cross_record=True,
     ),

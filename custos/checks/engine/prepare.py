@@ -6,7 +6,7 @@ ref_placeholders ref_numbers``. Outputs: ``ptm`` (materialised once: one row per
 columns the checks read — normalised values, ID parts, reference-table lookups as flags, the
 policy's application date, and each raw value only where it differs from its normalised form),
 ``pt`` (a view over ``ptm`` restoring the raw values and cheap derived keys), ``stf`` (staff,
-normalised), ``outlet_phone``, ``outlet_addr``, ``plink`` (persons linked as applicant and insured
+normalised), ``rel`` (the party a relation refers to), ``outlet_phone``, ``outlet_addr``, ``plink`` (persons linked as applicant and insured
 on one policy).
 
 Speed: a party is cleaned in one pass. Every normalisation takes a cheap fast path (byte length =
@@ -299,6 +299,20 @@ FROM ptm
 PREPARE: list[tuple[str, str, bool]] = [
     ("ptm", _PTM, True),
     ("pt", _PT, False),
+    (  # the other party a relation refers to: the applicant for an insured, the insured (seq 1) for a beneficiary
+        "rel",
+        """
+        SELECT x.policy_no, x.role, x.seq, x.relation, x.name, x.name_n, x.id_n, x.birth_date,
+               coalesce(x.birth_date, x.id_birth) AS b, coalesce(x.gender, x.id_gender) AS sx,
+               x.applied_on,
+               coalesce(y.birth_date, y.id_birth) AS ob,
+               y.name_n AS o_name, y.id_n AS o_id, y.birth_date AS o_birth_date
+        FROM pt x JOIN pt y ON y.policy_no = x.policy_no AND y.seq = 1
+          AND y.role = CASE x.role WHEN 'insured' THEN 'applicant' WHEN 'beneficiary' THEN 'insured' END
+        WHERE x.role IN ('insured', 'beneficiary') AND x.relation IS NOT NULL
+        """,
+        True,
+    ),
     (
         "stf",
         f"""
