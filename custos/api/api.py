@@ -42,7 +42,8 @@ class TokenAuth(HttpBearer):
 
 class CustosAPI(NinjaAPI):
     """NinjaAPI whose OpenAPI schema also documents the answers Ninja gives itself: 401 (no or a bad
-    bearer token) and 422 (parameters that do not validate), so clients and schemathesis know them."""
+    bearer token), 422 (parameters that do not validate) and, for operations with a body, 400 (a body
+    that cannot be parsed), so clients and schemathesis know them."""
 
     def get_openapi_schema(self, *args, **kwargs):
         schema = super().get_openapi_schema(*args, **kwargs)
@@ -60,6 +61,12 @@ class CustosAPI(NinjaAPI):
                     {"description": "Missing or invalid bearer token",
                      "content": {"application/json": {"schema": detail_str}}},
                 )  # fmt: skip
+                if "requestBody" in op:
+                    responses.setdefault(
+                        "400",
+                        {"description": "A request body that cannot be parsed",
+                         "content": {"application/json": {"schema": detail_str}}},
+                    )  # fmt: skip
                 responses.setdefault(
                     "422",
                     {"description": "Parameters that do not validate",
