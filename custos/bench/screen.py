@@ -121,6 +121,7 @@ class ScreenBench:
         parser.add_argument("--seconds", type=float, default=60)
         parser.add_argument("--workers", type=int, default=4)
         parser.add_argument("--connections", type=int, default=8)
+        parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
         parser.add_argument("--snapshot", type=Path, help="book snapshot (default: the latest load's)")
         parser.add_argument(
             "--rebuild", action="store_true", help="rebuild the context store even if current"
@@ -143,11 +144,12 @@ class ScreenBench:
 
         figures: dict = {
             "benchmark": "screen",
-            "date": dt.date.today().isoformat(),
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"),
             "machine": platform.platform(),
             "cpus": os.cpu_count(),
             "database": connection.vendor,
             "workers": options["workers"],
+            "worker_class": options["worker_class"],
             "connections": options["connections"],
             "load_avg_1m_before": round(os.getloadavg()[0], 2),
         }
@@ -207,7 +209,9 @@ class ScreenBench:
         def doc(a: dict, app_id: str) -> dict:
             return {"application_id": app_id, "policy": a["policy"], "parties": a["parties"]}
 
-        with gunicorn_server(workers=options["workers"], env=env) as srv:
+        with gunicorn_server(
+            workers=options["workers"], env=env, worker_class=options["worker_class"]
+        ) as srv:
             url = srv.url + "/api/v1/screen"
             # warm-up: every worker builds its evaluator
             warm = [

@@ -274,16 +274,26 @@ def _book_rows(policy_no: str) -> dict[str, list[dict]]:
     from custos.book.models import Change, Visit
 
     out = {}
-    for name, model in (("changes", Change), ("visits", Visit)):
-        cols = [c.name for c in TABLES[name].columns]
-        rows = list(model.objects.filter(policy_no=policy_no, gone_load__isnull=True).values(*cols))
-        for r in rows:
-            for k, v in r.items():
-                if isinstance(v, dt.datetime):
-                    r[k] = timezone.localtime(v).replace(tzinfo=None)
-                elif v == "":
-                    r[k] = None
-        out[name] = rows
+    with connection.cursor() as cur:
+        for name, model in (("changes", Change), ("visits", Visit)):
+            cols = [c.name for c in TABLES[name].columns]
+            cur.execute(
+                f"SELECT {', '.join(cols)} FROM {model._meta.db_table} WHERE policy_no = %s AND gone_load_id IS NULL",
+                [policy_no],
+            )
+            rows = []
+            for r in cur.fetchall():
+                row = {}
+                for c, v in zip(cols, r, strict=True):
+                    if isinstance(v, str) and c in ("changed_at", "visited_at"):  # SQLite: text
+                        v = dt.datetime.fromisoformat(v)
+                    if isinstance(v, dt.datetime):
+                        v = timezone.localtime(v if v.tzinfo else v.replace(tzinfo=dt.UTC)).replace(
+                            tzinfo=None
+                        )
+                    row[c] = None if v == "" else v
+                rows.append(row)
+            out[name] = rows
     return out
 
 
