@@ -296,3 +296,74 @@ def test_policy_change_screened_again(client, home):
     body = post(client, secret, change).json()
     assert {(f["code"], f["field"]) for f in body["findings"]} == {("SC01", "mobile")}
     assert ContextParty.objects.filter(policy_no="N1").count() == 2
+
+
+def test_batch_workbook_in_book_format(home, tmp_path):
+    """A partner's day as an .xlsx workbook with policies and parties sheets; a party whose policy is
+    missing stops the run with the sheet, row and column named, and nothing is screened."""
+    import csv
+
+    import openpyxl
+    from django.core.management import CommandError, call_command
+
+    def workbook(path, parties_rows):
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.title = "policies"
+        ws.append(
+            [
+                "policy_no",
+                "channel",
+                "branch_code",
+                "agent_no",
+                "partner_code",
+                "applied_on",
+                "issued_on",
+                "status",
+            ]
+        )
+        ws.append(["X1", "银保", "GZ", "S1", "BK1", "2024-01-10", "", "in_force"])
+        ws2 = wb.create_sheet("parties")
+        cols = [
+            "policy_no",
+            "role",
+            "seq",
+            "relation",
+            "name",
+            "gender",
+            "birth_date",
+            "id_type",
+            "id_no",
+            "mobile",
+            "address",
+        ]
+        ws2.append(cols)
+        for r in parties_rows:
+            ws2.append(r)
+        wb.save(path)
+
+    p = person()
+    row = [
+        "X1",
+        "投保人",
+        1,
+        "",
+        p["name"],
+        "男",
+        "1980-05-01",
+        "居民身份证",
+        p["id_no"],
+        p["mobile"],
+        p["address"],
+    ]
+    good = tmp_path / "day.xlsx"
+    workbook(good, [row, [*row[:1], "被保险人", 1, "本人", *row[4:]]])
+    out = tmp_path / "out.csv"
+    call_command("screen", str(good), out=str(out), client="bank-a")
+    result = list(csv.DictReader(out.open(encoding="utf-8-sig")))
+    assert [(r["policy_no"], r["verdict"]) for r in result] == [("X1", "pass")]
+    bad = tmp_path / "bad.xlsx"
+    workbook(bad, [row, ["X9", *row[1:]]])
+    with pytest.raises(CommandError, match=r"parties\] row 3 column policy_no"):
+        call_command("screen", str(bad), out=str(tmp_path / "bad.csv"))
+    assert Screening.objects.count() == 1
