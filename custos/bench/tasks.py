@@ -180,7 +180,7 @@ class TasksBench:
 
         page = self._page(options["page_tasks"], load, cpu, out)
         figures = {
-            "date": dt.date.today().isoformat(),
+            "when_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"),
             "machine": f"{os.uname().nodename}, {os.cpu_count()} cores (shared)",
             "database": connection.vendor + (" (file, WAL)" if connection.vendor == "sqlite" else ""),
             "load_average_1_5_15_min_before": [round(x, 2) for x in load_before],
