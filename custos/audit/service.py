@@ -73,11 +73,13 @@ def append(
 ) -> AuditEntry:
     try:
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cur:
+            table = AuditEntry._meta.db_table
+            with connection.cursor() as cur:  # plain SQL: this runs on every read of personal data
+                if connection.vendor == "postgresql":
                     cur.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK])
-            last = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first()
-            seq = archived_size() if last is None else last + 1  # all archived: continue after them
+                cur.execute(f"SELECT seq FROM {table} ORDER BY seq DESC LIMIT 1")
+                last = cur.fetchone()
+            seq = archived_size() if last is None else last[0] + 1  # all archived: continue after them
             values = {
                 "seq": seq,
                 "at_us": time.time_ns() // 1000,
@@ -92,7 +94,12 @@ def append(
                 "outcome": outcome[:16],
             }
             values["leaf_hash"] = merkle.leaf_hash(entry_bytes(*values.values()))
-            entry = AuditEntry.objects.create(**values)
+            with connection.cursor() as cur:
+                cur.execute(
+                    f"INSERT INTO {table} ({_COLUMNS}, leaf_hash) VALUES ({', '.join(['%s'] * 12)})",
+                    list(values.values()),
+                )
+            entry = AuditEntry(**values)
     except Exception as exc:  # any failure to record means the read must not happen
         raise AuditWriteError(f"audit log append failed: {exc}") from exc
     if (seq + 1) % CHECKPOINT_EVERY == 0:
