@@ -37,8 +37,10 @@ class Command(BaseCommand):
             service.checkpoint()
             result = service.verify()
             rate = result.entries / result.seconds if result.seconds else 0
+            archived = f" ({result.archived} archived: leaf hashes only)" if result.archived else ""
             self.stdout.write(
-                f"{result.entries} entries, {result.checkpoints} checkpoints, {result.seconds:.2f} s ({rate:,.0f} entries/s)"
+                f"{result.entries} entries{archived}, {result.checkpoints} checkpoints, "
+                f"{result.seconds:.2f} s ({rate:,.0f} entries/s)"
             )
             if not result.ok:
                 for problem in result.problems:
