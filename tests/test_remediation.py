@@ -506,3 +506,27 @@ def test_export_refusals_and_bad_acknowledgements_change_nothing(small_book, peo
     ack.write_text(head + f"P1,applicant,1,address,{changed_at},accepted,\n")
     with pytest.raises(svc.RemediationError, match="acknowledged rejected before"):
         svc.acknowledge(ack)
+
+
+def test_tasks_sync_assign_and_sample_commands(small_book, people):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    run = new_run(small_book)
+    finding(run, "P1")
+    finding(run, "P1", code="PH02")
+    CheckRun.objects.filter(pk=run.pk).update(status="done")
+    out = StringIO()
+    call_command("tasks", "sync", "--run", str(run.pk), stdout=out)
+    assert f"run #{run.pk}: 1 created, 2 findings linked, 0 closed, 1 assigned" in out.getvalue()
+    assert "open_findings_without_open_task=0" in out.getvalue()
+    Task.objects.update(assignee=None, assign_rule="")
+    out = StringIO()
+    call_command("tasks", "assign", stdout=out)
+    assert out.getvalue().strip() == "1 tasks assigned" and Task.objects.get().assignee == people["agent"]
+    out = StringIO()
+    call_command("tasks", "sample", "--share", "1", stdout=out)
+    assert out.getvalue().startswith("0 closed tasks drawn")
+    with pytest.raises(Exception, match="between 0 and 1"):
+        call_command("tasks", "sample", "--share", "5")
