@@ -38,7 +38,7 @@ KIND = {
     "name": "screen_name",
     "staff_no": "screen_staff_no",
     "digits": "screen_digits",
-    "addr6": "screen_addr6",
+    "block": "screen_ad04_block",
 }
 PARTY_AD = f"{PARTY_TABLE}.payload"
 REF_AD = f"{REF_TABLE}.payload"
@@ -86,14 +86,18 @@ def build_from_load(load_id: int) -> IndexState:
     return build_from_snapshot(Path(load.snapshot_path), load_id=load.pk)
 
 
-def build_from_snapshot(snapshot_dir: Path, *, load_id: int | None = None, progress=None) -> IndexState:
+def build_from_snapshot(
+    snapshot_dir: Path, *, load_id: int | None = None, progress=None, refs_only: bool = False
+) -> IndexState:
     """Replace the book's rows of the context store by the snapshot's (screened rows of policies the
     book does not hold are kept). One transaction: screenings see the old or the new book."""
     import custos.checks.engine  # noqa: F401
     from custos.checks.engine import duck
     from custos.checks.engine.prepare import addr, digits
+    from custos.screening.evaluator import ad04_blocking
 
     started = time.monotonic()
+    k1, k2 = ad04_blocking()
     ix = Indexer()
     con = duck.connect()
     try:
@@ -132,10 +136,13 @@ def build_from_snapshot(snapshot_dir: Path, *, load_id: int | None = None, progr
         ):
             tcols = [c for c, _ in table_columns(table)]
             for r in con.execute(
-                f"SELECT {', '.join(tcols)}, substr({addr('address')}, 1, 6), {digits('phone')} FROM {table}"
+                f"SELECT {', '.join(tcols)}, {k1} AS k1, {k2} AS k2, a, ph FROM (SELECT {', '.join(tcols)}, "
+                f"{addr('address')} AS a, {digits('phone')} AS ph FROM {table}) t"
             ).fetchall():
                 row = dict(zip(tcols, r[: len(tcols)], strict=True))
-                refs.append((kind, row[code], dumps(row), ix("addr6", r[-2]), ix("digits", r[-1]), "", ""))
+                b1, b2, a, ph = r[len(tcols) :]
+                block = ix("block", f"{b1}|{b2}") if b1 else ""
+                refs.append((kind, row[code], dumps(row), block, ix("digits", ph), ix("addr", a), ""))
         has_blacklist = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'blacklist'"
         ).fetchone()[0]
@@ -153,7 +160,8 @@ def build_from_snapshot(snapshot_dir: Path, *, load_id: int | None = None, progr
         refs = [(k, ref, ix.seal_ref(p), *keys) for k, ref, p, *keys in refs]
         with transaction.atomic():
             with connection.cursor() as cur:
-                cur.execute(f"DELETE FROM {PARTY_TABLE} WHERE source = 'book'")
+                if not refs_only:
+                    cur.execute(f"DELETE FROM {PARTY_TABLE} WHERE source = 'book'")
                 cur.execute(f"DELETE FROM {REF_TABLE}")
                 _write(
                     cur,
@@ -162,18 +170,20 @@ def build_from_snapshot(snapshot_dir: Path, *, load_id: int | None = None, progr
                     refs,
                     conflict="kind, ref",
                 )
-                # the parties stream from DuckDB (by the parties cursor, after the other queries)
-                parties = con.execute(
-                    f"SELECT {cols}, t.id_n, t.mobile_n, t.addr_n, t.email_n, t.pk FROM parties p "
-                    "JOIN pt t ON t.policy_no = p.policy_no AND t.role = p.role AND t.seq = p.seq"
-                )
-                _write(cur, PARTY_TABLE, ["policy_no", "role", "seq", "source", "payload", "k_id", "k_mobile",
-                                          "k_addr", "k_email", "k_pk"], party_rows(), conflict="policy_no, role, seq")  # fmt: skip
+                if not refs_only:
+                    # the parties stream from DuckDB (by the parties cursor, after the other queries)
+                    parties = con.execute(
+                        f"SELECT {cols}, t.id_n, t.mobile_n, t.addr_n, t.email_n, t.pk FROM parties p "
+                        "JOIN pt t ON t.policy_no = p.policy_no AND t.role = p.role AND t.seq = p.seq"
+                    )
+                    _write(cur, PARTY_TABLE, ["policy_no", "role", "seq", "source", "payload", "k_id", "k_mobile",
+                                              "k_addr", "k_email", "k_pk"], party_rows(), conflict="policy_no, role, seq")  # fmt: skip
+            previous = IndexState.objects.first()
             IndexState.objects.all().delete()
             state = IndexState.objects.create(
                 load_id=load_id,
                 snapshot_path=str(snapshot_dir),
-                parties=counted["parties"],
+                parties=previous.parties if refs_only and previous else counted["parties"],
                 refs=len(refs),
                 built_at=timezone.now(),
                 seconds=round(time.monotonic() - started, 1),
@@ -246,7 +256,7 @@ def fetch(keys: list[dict], policy: dict, ix: Indexer, min_applicants: int) -> C
     digits = [ix("digits", k["mobile_digits_k"]) for k in app] + [
         ix("digits", k["phone_digits_k"]) for k in app
     ]
-    addr6 = [ix("addr6", k["addr6"]) for k in app]
+    blocks = [ix("block", f"{k['block1']}|{k['block2']}") for k in app if k["block1"]]
     agent = ix("staff_no", policy.get("agent_no"))
     s_id, p_id = _in(ids)
     s_mo, p_mo = _in(mobiles)
@@ -255,7 +265,7 @@ def fetch(keys: list[dict], policy: dict, ix: Indexer, min_applicants: int) -> C
     s_ph, p_ph = _in(phones)
     s_nm, p_nm = _in(names)
     s_dg, p_dg = _in(digits)
-    s_a6, p_a6 = _in(addr6)
+    s_bl, p_bl = _in(blocks)
     parties: dict[tuple, str] = {}
     refs: list[tuple[str, str]] = []
     groups: dict[tuple[str, str], set] = {}
@@ -267,7 +277,7 @@ def fetch(keys: list[dict], policy: dict, ix: Indexer, min_applicants: int) -> C
             f"(k_mobile IN {s_mo} OR k_addr IN {s_ad} OR k_email IN {s_em})))) OR policy_no = %s "
             f"UNION ALL SELECT kind, '', '', 0, payload, '', '', '', '' FROM {REF_TABLE} WHERE "
             f"(kind = 'staff' AND (k1 IN {s_id} OR k2 IN {s_ph} OR k3 IN {s_nm} OR k4 = %s)) "
-            f"OR (kind IN ('branch', 'partner') AND (k1 IN {s_a6} OR k2 IN {s_dg})) "
+            f"OR (kind IN ('branch', 'partner') AND (k1 IN {s_bl} OR k2 IN {s_dg} OR k3 IN {s_ad})) "
             f"OR (kind = 'blacklist' AND (k3 = %s OR k4 = %s))",
             [
                 policy_no,
@@ -280,8 +290,9 @@ def fetch(keys: list[dict], policy: dict, ix: Indexer, min_applicants: int) -> C
                 *p_ph,
                 *p_nm,
                 agent,
-                *p_a6,
+                *p_bl,
                 *p_dg,
+                *p_ad,
                 agent,
                 agent,
             ],

@@ -287,7 +287,7 @@ class Evaluator:
         static_tables(con)
         for name, sql in self.prepare:
             con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM ({sql}) WHERE 0")
-        self.keys_query = to_sqlite(KEYS_SQL)
+        self.keys_query = to_sqlite(keys_sql())
         self._filled: set[str] = set(TABLES)
         self.columns = {n: [c for c, _ in table_columns(n)] for n in TABLES}
         self.inserts = {
@@ -343,11 +343,36 @@ class Evaluator:
 
 # The lookup keys of a party, from the engine's prepared view ``pt`` (the same expressions the checks
 # compare): identity (pk), ID number, mobile, address, e-mail, name, digits of mobile and fixed line
-# (outlet phones), the first 6 characters of the address (the outlet-address blocking key of AD04).
-KEYS_SQL = """
-SELECT policy_no, role, seq, id_n, mobile_n, phone_n, addr_n, email_n, name_n, pk,
-       regexp_replace(mobile_n, '[^0-9]', '', 'g') AS mobile_digits_k,
-       regexp_replace(phone_n, '[^0-9]', '', 'g') AS phone_digits_k,
-       substr(addr_n, 1, 6) AS addr6
-FROM pt
+# (outlet phones), and AD04's own blocking key of the address (street token and prefix, taken from
+# the check's SQL by ``ad04_blocking``) to find the outlets it can be compared with.
+def keys_sql() -> str:
+    k1, k2 = ad04_blocking()
+    return f"""
+SELECT q.*, {k1} AS block1, {k2} AS block2 FROM (
+  SELECT policy_no, role, seq, id_n, mobile_n, phone_n, addr_n, email_n, name_n, pk,
+         regexp_replace(mobile_n, '[^0-9]', '', 'g') AS mobile_digits_k,
+         regexp_replace(phone_n, '[^0-9]', '', 'g') AS phone_digits_k,
+         addr_n AS a
+  FROM pt
+) q
 """
+
+
+@cache
+def ad04_blocking() -> tuple[str, str]:
+    """AD04's blocking expressions over its address column ``a`` — the street token (k1) and the
+    prefix (k2) of its candidate pairs — read from the check's own SQL (DuckDB dialect), so the
+    outlets fetched for an applicant are exactly those AD04 could pair it with, by its definition."""
+    from custos.checks.catalogue import BY_CODE, CheckSettings
+
+    tree = sqlglot.parse_one(BY_CODE["AD04"].compiled(CheckSettings().params_for("AD04")), read="duckdb")
+    for cte in tree.find_all(exp.CTE):
+        if cte.alias == "ko":
+            got = {
+                e.alias: e.this.sql(dialect="duckdb")
+                for e in cte.this.expressions
+                if isinstance(e, exp.Alias)
+            }
+            if "k1" in got and "k2" in got:
+                return got["k1"], got["k2"]
+    raise RuntimeError("AD04's SQL has no blocking CTE 'ko' (k1, k2): custos.screening must follow it")

@@ -116,7 +116,8 @@ class ContextRef(models.Model):
     """A staff member, branch, partner outlet or blacklist entry, found by blind indexes.
 
     staff: k1 = ID number, k2 = mobile, k3 = name, k4 = staff_no (stf's normalised columns);
-    branch/partner: k1 = first 6 characters of the normalised address, k2 = the phone's digits;
+    branch/partner: k1 = AD04's blocking key of the normalised address (street token | prefix), k2 =
+    the phone's digits, k3 = the normalised address;
     blacklist: k4 = staff_no, k3 = staff_no of the staff member whose ID number it carries."""
 
     kind = models.CharField(max_length=10)
