@@ -116,6 +116,30 @@ def _backend_cpu() -> float | None:
     return t.user + t.system
 
 
+def _database_backends_cpu() -> dict[int, float]:
+    """CPU seconds of every PostgreSQL backend connected to this database (the server's workers keep
+    theirs: CONN_MAX_AGE), by pid; empty elsewhere."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return {}
+    import psutil
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        pids = [r[0] for r in cur.fetchall()]
+    out = {}
+    for pid in pids:
+        try:
+            t = psutil.Process(pid).cpu_times()
+        except (psutil.Error, OSError):
+            continue
+        out[pid] = t.user + t.system
+    return out
+
+
 def measure_verify() -> dict:
     """`custos audit verify` as the command runs it (checkpoint, then verify), timed."""
     from custos.audit import service
@@ -213,11 +237,13 @@ class ApiBench:
                 time.sleep(1.0)  # requests still in flight when wrk stopped are answered (and audited)
                 seq0 = last_seq()
                 cpu_srv0 = srv.cpu_seconds()
+                db0 = _database_backends_cpu()
                 figures = run_wrk(
                     srv.url, reqs, seconds=options["seconds"], connections=options["connections"],
                     threads=options["wrk_threads"],
                 )  # fmt: skip
                 server_cpu = srv.cpu_seconds() - cpu_srv0
+                db1 = _database_backends_cpu()
             # the server has stopped: every request it took is either answered or abandoned
             seq1 = last_seq()
         finally:
@@ -244,6 +270,8 @@ class ApiBench:
             "unaudited_reads": max(0, figures["ok"] - audit_ok),
             "audited_after_wrk_stopped": audit_entries - figures["ok"],
             "server_cpu_s": round(server_cpu, 2),
+            # backends present before and after (new ones: their whole life); None on SQLite
+            "db_cpu_s": round(sum(v - db0.get(pid, 0.0) for pid, v in db1.items()), 2) if db1 else None,
             "server_cpu_ms_per_request": round(1000 * server_cpu / figures["requests"], 2)
             if figures["requests"]
             else None,
@@ -255,7 +283,7 @@ class ApiBench:
             f"{result['rps']:,.0f} requests/s, p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
             f"{result['requests']:,} requests ({result['non_2xx']} non-2xx, {result['errors']} errors); "
             f"{audit_entries:,} audit entries, {result['unaudited_reads']} unaudited reads; "
-            f"server CPU {server_cpu:.1f} s; load {load0[0]:.2f} -> {load1[0]:.2f}"
+            f"CPU: gunicorn {server_cpu:.1f} s, database {result['db_cpu_s']} s; load {load0[0]:.2f} -> {load1[0]:.2f}"
         )
         if not options["skip_verify"]:
             if options["pad_audit"]:
