@@ -140,6 +140,45 @@ def _database_backends_cpu() -> dict[int, float]:
     return out
 
 
+class BackendSampler:
+    """CPU seconds of this database's PostgreSQL backends over a run, sampled every `every` seconds in
+    a thread: backends that come and go (Django reconnects after CONN_MAX_AGE) are counted from their
+    first sample to their last (up to `every` seconds of each may be missed)."""
+
+    def __init__(self, every: float = 0.5):
+        import threading
+
+        self.every, self.first, self.last = every, {}, {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self._stop.is_set():
+                for pid, cpu in _database_backends_cpu().items():
+                    self.first.setdefault(pid, cpu)
+                    self.last[pid] = cpu
+                self._stop.wait(self.every)
+        finally:
+            connection.close()
+
+    def __enter__(self):
+        for pid, cpu in _database_backends_cpu().items():
+            self.first[pid] = self.last[pid] = cpu
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
+
+
 def measure_verify() -> dict:
     """`custos audit verify` as the command runs it (checkpoint, then verify), timed."""
     from custos.audit import service
@@ -237,13 +276,12 @@ class ApiBench:
                 time.sleep(1.0)  # requests still in flight when wrk stopped are answered (and audited)
                 seq0 = last_seq()
                 cpu_srv0 = srv.cpu_seconds()
-                db0 = _database_backends_cpu()
-                figures = run_wrk(
-                    srv.url, reqs, seconds=options["seconds"], connections=options["connections"],
-                    threads=options["wrk_threads"],
-                )  # fmt: skip
+                with BackendSampler() as db_cpu:
+                    figures = run_wrk(
+                        srv.url, reqs, seconds=options["seconds"], connections=options["connections"],
+                        threads=options["wrk_threads"],
+                    )  # fmt: skip
                 server_cpu = srv.cpu_seconds() - cpu_srv0
-                db1 = _database_backends_cpu()
             # the server has stopped: every request it took is either answered or abandoned
             seq1 = last_seq()
         finally:
@@ -270,8 +308,8 @@ class ApiBench:
             "unaudited_reads": max(0, figures["ok"] - audit_ok),
             "audited_after_wrk_stopped": audit_entries - figures["ok"],
             "server_cpu_s": round(server_cpu, 2),
-            # backends present before and after (new ones: their whole life); None on SQLite
-            "db_cpu_s": round(sum(v - db0.get(pid, 0.0) for pid, v in db1.items()), 2) if db1 else None,
+            # the PostgreSQL backends of this database, sampled (None on SQLite)
+            "db_cpu_s": round(db_cpu.seconds, 2) if connection.vendor == "postgresql" else None,
             "server_cpu_ms_per_request": round(1000 * server_cpu / figures["requests"], 2)
             if figures["requests"]
             else None,
