@@ -293,7 +293,7 @@ class ApiBench:
         wrk_output = figures.pop("wrk_output")
         result = {
             "benchmark": "api",
-            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
             "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores",
             "database": connection.vendor,
             "workers": options["workers"],
