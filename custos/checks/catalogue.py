@@ -145,6 +145,13 @@ RID = f"id_type IN {RID_TYPES}"
 VALID_ID = "coalesce(id18, false) AND id_check = substr(id_n, 18, 1) AND coalesce(id_date_real, false)"
 HAN = "㐀-䶿一-鿿豈-﫿"
 RUNS = ("01234567", "12345678", "23456789", "98765432", "87654321", "76543210")
+_RUN_WINDOWS = (
+    "("
+    + " OR ".join(
+        f"id17 // {10**k} % 100000000 IN ({', '.join(str(int(r)) for r in RUNS)})" for k in range(10)
+    )
+    + ")"
+)
 RURAL = ("村", "乡", "镇", "组", "屯", "嘎查")
 VAGUE_ENDS = ("附近", "对面", "旁边", "路", "街", "道")
 APP = ("applicant",)
@@ -261,9 +268,11 @@ CATALOGUE: list[Check] = [
         "Placeholder ID number (one digit repeated, a run of digits, sequence 000, or a published example)",
         "M82",
         row(
-            "(id18 OR id15) AND (length(replace(substr(id_n, 1, 17), substr(id_n, 1, 1), '')) = 0"
-            f" OR {contains_any('substr(id_n, 1, 17)', RUNS)}"
-            " OR (id18 AND substr(id_n, 15, 3) = '000') OR id_ph)",
+            # 18 digits: on the 17-digit integer (one digit repeated = a multiple of 11…1, a run = one
+            # of the 10 windows of 8 digits, sequence 000 = divisible by 1000); 15 digits: on the text
+            f"(id18 AND (id17 % {int('1' * 17)} = 0 OR {_RUN_WINDOWS} OR id17 % 1000 = 0 OR id_ph))"
+            " OR (id15 AND (length(replace(substr(id_n, 1, 17), substr(id_n, 1, 1), '')) = 0"
+            f" OR {contains_any('substr(id_n, 1, 17)', RUNS)} OR id_ph))",
             "id_no",
         ),
     ),

@@ -256,7 +256,7 @@ SELECT f.policy_no, f.role, f.seq, f.relation, f.gender, f.birth_date, f.id_type
        f.name_n, f.id_n, f.mobile_n, f.phone_n, f.addr_n, f.postcode_n, f.email_n,
        f.f18, f.f15, f.id_type IN {RID_TYPES} AND f.f18 AS id18, f.id_type IN {RID_TYPES} AND f.f15 AS id15,
        f.id_y, f.id_m, f.id_d,
-       CASE WHEN f.id17 IS NOT NULL THEN CAST(f.id17 % 10 AS INTEGER) END AS id_sexdigit,
+       f.id17, CASE WHEN f.id17 IS NOT NULL THEN CAST(f.id17 % 10 AS INTEGER) END AS id_sexdigit,
        CASE WHEN f.f18 THEN substr('10X98765432', f.id_sum + 1, 1) END AS id_check,
        CASE WHEN f.f15 THEN substr(f.id_n, 1, 6) || '19' || substr(f.id_n, 7, 9)
                             || substr('10X98765432', f.id_sum + 1, 1) END AS id_upgraded,
@@ -286,7 +286,7 @@ SELECT policy_no, role, seq, relation, gender, birth_date, id_type, id_valid_unt
        {", ".join(f"coalesce({r}_x, {_NORM[r]}) AS {r}" for r in RAW)},
        coalesce(name_dx, name_n) AS name_d,
        name_n, id_n, mobile_n, phone_n, addr_n, postcode_n, email_n, f18, f15, id18, id15, id_y, id_m, id_d,
-       id_sexdigit, id_check, id_upgraded, gb_known, seg_valid, mobile_digits, area_known,
+       id17, id_sexdigit, id_check, id_upgraded, gb_known, seg_valid, mobile_digits, area_known,
        name_ph, id_ph, mobile_ph, addr_ph, prov, postcode_in_prov, applied_on,
        {_DATE_REAL} AS id_date_real,
        CASE WHEN {_DATE_REAL} THEN make_date(id_y, id_m, id_d) END AS id_birth,
