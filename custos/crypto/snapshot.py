@@ -25,6 +25,7 @@ from custos.crypto.fields import keys
 
 MARKER = "ENCRYPTION.json"
 SCHEME = "parquet-modular-encryption (DuckDB), AES-GCM"
+WRITER_MEMORY = "512MB"
 
 
 def _sql_text(s: str) -> str:
@@ -86,6 +87,7 @@ def writer_connection() -> duckdb.DuckDBPyConnection:
         raise RuntimeError("duckdb-ext-httpfs is not installed: encrypted snapshots cannot be written")
     con.execute(f"INSTALL {_sql_text(str(ext))}")
     con.execute("LOAD httpfs")
+    con.execute(f"SET memory_limit = '{WRITER_MEMORY}'")  # the Parquet writer's buffers stay bounded
     return con
 
 

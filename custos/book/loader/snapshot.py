@@ -23,6 +23,7 @@ The book stores personal values sealed (custos.crypto.fields): every path opens 
 use that module too.
 """
 
+import logging
 import os
 import queue
 import shutil
@@ -37,6 +38,8 @@ from custos import paths
 from custos.book.models import MODELS
 from custos.crypto import parallel
 from custos.domain.bookformat import LOAD_ORDER, TABLES, Table
+
+log = logging.getLogger(__name__)
 
 BATCH = 50_000
 DUCKDB_MEMORY = "512MB"
@@ -120,13 +123,23 @@ def _opener_pool():
 
 def _open_columns(batch, openers: dict[int, tuple[str, Callable]]) -> dict[int, pa.Array]:
     """The opened sealed columns of a batch: half of each in the helper process, when there is one."""
+    global _POOL
     cols = {i: batch.column(i).to_pylist() for i in openers}
     n = sum(len(v) for v in cols.values())
     if _POOL is None or n < PARALLEL_OPEN_FROM:
         return {i: pa.array(list(map(openers[i][1], v)), type=pa.string()) for i, v in cols.items()}
-    futures = {i: _POOL.submit(parallel.open_list, openers[i][0], v[: len(v) // 2]) for i, v in cols.items()}
-    local = {i: list(map(openers[i][1], v[len(v) // 2 :])) for i, v in cols.items()}
-    return {i: pa.array(futures[i].result() + local[i], type=pa.string()) for i in cols}
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        futures = {
+            i: _POOL.submit(parallel.open_list, openers[i][0], v[: len(v) // 2]) for i, v in cols.items()
+        }
+        local = {i: list(map(openers[i][1], v[len(v) // 2 :])) for i, v in cols.items()}
+        return {i: pa.array(futures[i].result() + local[i], type=pa.string()) for i in cols}
+    except BrokenProcessPool:  # the helper could not start (e.g. an unguarded __main__): open here
+        log.warning("snapshot helper process failed; opening sealed values in this process")
+        _POOL = None
+        return {i: pa.array(list(map(openers[i][1], v)), type=pa.string()) for i, v in cols.items()}
 
 
 def _select(table: Table) -> str:
@@ -345,6 +358,18 @@ def _openers(table: Table) -> dict[int, tuple[str, Callable]]:
     }
 
 
+OPEN_BATCH = 50_000  # rows opened at a time: Python lists of their values are the memory peak
+
+
+def _rechunk(batches, size: int | None):
+    for batch in batches:
+        if size is None or batch.num_rows <= size:
+            yield batch
+            continue
+        for start in range(0, batch.num_rows, size):
+            yield batch.slice(start, size)
+
+
 def _write_batches(table: Table, batches, path: Path) -> int:
     """Normalise the batches to the snapshot schema, open the sealed columns and write them as one
     encrypted Parquet file (custos.crypto.snapshot)."""
@@ -356,7 +381,7 @@ def _write_batches(table: Table, batches, path: Path) -> int:
 
     def normalised():
         nonlocal n
-        for batch in batches:
+        for batch in _rechunk(batches, OPEN_BATCH if openers else None):
             arrays = []
             opened = _open_columns(batch, openers) if openers else {}
             for i, f in enumerate(sch):
