@@ -9,8 +9,9 @@ empty (absence is not secret, and checks need to see it).
 Two nonce modes:
 
 - random (default): a fresh 96-bit nonce per value; equal values encrypt differently.
-- deterministic (`deterministic=True`, the book's columns): the nonce is HMAC-SHA256(nonce key,
-  column ‖ value)[:12], a synthetic IV as in SIV. Equal values of one column get the same nonce under
+- deterministic (`deterministic=True`, the book's columns): the nonce is keyed BLAKE2b (a PRF;
+  3× cheaper here than HMAC-SHA256) of column ‖ value under the nonce key, 12 bytes: a synthetic IV
+  as in SIV. Equal values of one column get the same nonce under
   every data key, so the loader can tell a changed value from an unchanged one in SQL by comparing
   the nonce (`compare_sql`) even while rotation has left rows under two keys. A nonce repeats only
   for an equal value (no GCM nonce reuse across different plaintexts); the cost is that equality of
@@ -89,7 +90,7 @@ class Keys:
             return ""
         data, ad = value.encode(), column.encode()
         if deterministic:
-            nonce = hmac.digest(self._nonce_key, ad + b"\x00" + data, "sha256")[:12]
+            nonce = hashlib.blake2b(ad + b"\x00" + data, key=self._nonce_key, digest_size=12).digest()
         else:
             nonce = os.urandom(12)
         ct = self._aead[self.current_id].encrypt(nonce, data, ad)
@@ -101,7 +102,7 @@ class Keys:
         ad = column.encode()
         head = self._head
         nk = self._nonce_key
-        digest = hmac.digest
+        blake2b = hashlib.blake2b
         b64 = base64.b64encode
         prefix = ad + b"\x00"
 
@@ -109,7 +110,9 @@ class Keys:
             if not value:
                 return value
             data = value.encode()
-            nonce = digest(nk, prefix + data, "sha256")[:12] if deterministic else os.urandom(12)
+            nonce = (
+                blake2b(prefix + data, key=nk, digest_size=12).digest() if deterministic else os.urandom(12)
+            )
             return head + b64(nonce + enc(nonce, data, ad)).decode()
 
         return seal
@@ -158,15 +161,18 @@ class Keys:
         return hmac.new(self.blind_key, f"{column}\x00{value}".encode(), hashlib.sha256).hexdigest()[:32]
 
     def blind_indexer(self, kind: str):
-        key = self.blind_key
-        prefix = f"{kind}\x00"
-        digest = hmac.digest
+        """A fast one-argument `blind_index(value, kind)` for bulk writers (same digests)."""
+        base = hmac.new(self.blind_key, f"{kind}\x00".encode(), hashlib.sha256)  # keyed once
 
         def bidx(value):
             if not value:
                 return ""
             v = normalise(value, kind)
-            return digest(key, (prefix + v).encode(), "sha256").hex()[:32] if v else ""
+            if not v:
+                return ""
+            h = base.copy()
+            h.update(v.encode())
+            return h.hexdigest()[:32]
 
         return bidx
 
@@ -242,6 +248,7 @@ def blind_index(value: str | None, kind: str) -> str:
 
 
 # --- Django fields --------------------------------------------------------------------------------
+
 
 class EncryptedTextField(models.TextField):
     """A text column stored sealed (AES-256-GCM, associated data "<db_table>.<column>").
