@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -29,24 +30,24 @@ MAX_PARTIES = 50
 SCREENING_TABLE = Screening._meta.db_table
 RESPONSE_AD = f"{SCREENING_TABLE}.response"  # the associated data EncryptedTextField uses
 FINDINGS_AD = f"{SCREENING_TABLE}.findings"
-_state: dict = {}
+_local = threading.local()  # one evaluator per thread (its SQLite connection is not shared)
 
 
 def evaluator():
-    """The process's evaluator and indexer (built on first use: ~0.5 s)."""
-    if "ev" not in _state:
+    """The thread's evaluator and indexer (built on first use: ~0.5 s)."""
+    _state = getattr(_local, "state", None)
+    if _state is None:
+        from custos.checks.catalogue import BY_CODE
         from custos.checks.services import default_settings
         from custos.screening.evaluator import Evaluator
 
         ev = Evaluator(default_settings())
-        _state["ev"] = ev
-        _state["min_applicants"] = min(
-            ev.settings.param(c, "min_applicants") for c in ("PH06", "AD05", "EM02")
-        )
-        _state["fingerprint"] = ev.settings.fingerprint()
-        from custos.checks.catalogue import BY_CODE
-
-        _state["checks"] = BY_CODE
+        _state = _local.state = {
+            "ev": ev,
+            "min_applicants": min(ev.settings.param(c, "min_applicants") for c in ("PH06", "AD05", "EM02")),
+            "fingerprint": ev.settings.fingerprint(),
+            "checks": BY_CODE,
+        }
     keys = crypto_keys()
     if _state.get("keys") is not keys:  # a new keyring (rotation, another CUSTOS_HOME): new indexer
         _state["keys"] = keys
@@ -230,7 +231,9 @@ def out_of_scope(client: Client, policy: dict) -> str | None:
     return None
 
 
-_RATE: dict[str, list] = {}  # client key digest -> [minute, requests not yet counted in the database, last count]
+_RATE: dict[
+    str, list
+] = {}  # client key digest -> [minute, requests not yet counted in the database, last count]
 RATE_BATCH = 10  # a worker adds its requests to the shared counter every 10 requests …
 RATE_MARGIN = 100  # … or at every request once the counter is within this of the limit
 
