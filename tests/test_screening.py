@@ -367,3 +367,25 @@ def test_batch_workbook_in_book_format(home, tmp_path):
     with pytest.raises(CommandError, match=r"parties\] row 3 column policy_no"):
         call_command("screen", str(bad), out=str(tmp_path / "bad.csv"))
     assert Screening.objects.count() == 1
+
+
+def test_book_load_rebuilds_the_context_store(home, tmp_path, django_capture_on_commit_callbacks):
+    """A finished book load indexes its snapshot in the background (Huey task after commit)."""
+    from huey.contrib.djhuey import HUEY
+
+    from custos.book.services import load_book
+    from custos.screening.models import IndexState
+    from custos.synth import generate_book
+
+    generate_book(tmp_path / "book", 40, 5)
+    saved, HUEY.immediate = HUEY.immediate, True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            load = load_book(tmp_path / "book")
+    finally:
+        HUEY.immediate = saved
+    assert load.status == "done"
+    state = IndexState.objects.get()
+    assert (
+        state.load_id == load.pk and state.parties == ContextParty.objects.filter(source="book").count() > 40
+    )
