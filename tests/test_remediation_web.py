@@ -79,6 +79,9 @@ def test_pages_in_english_with_the_language_cookie(tasks, people, settings):  # 
     t = tasks["P1"]
     r = agent.get(f"/remediation/tasks/{t.pk}/")
     assert "Record a contact attempt" in r.text and "Propose a correction" in r.text and "Open" in r.text
+    # field, role, status and history labels in English too (the codes are not shown)
+    assert "<td>Mobile</td>" in r.text and "Applicant/1" in r.text and "<td>Created</td>" in r.text
+    assert "<td>mobile</td>" not in r.text and "<td>create</td>" not in r.text
     r = agent.post(f"/remediation/tasks/{t.pk}/corrections/", {"field": "mobile", "new_value": "13912345678",
                                                                "version": t.version})  # fmt: skip
     assert (

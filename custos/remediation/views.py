@@ -14,6 +14,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from custos.access.service import AccessContext, ReadLogUnavailable
@@ -92,6 +93,30 @@ def _task_or_404(request, pk):
         raise Http404 from None
 
 
+FIELD_LABELS = {
+    "policy_no": gettext_lazy("保单号"), "role": gettext_lazy("角色"), "seq": gettext_lazy("序号"), "name": gettext_lazy("姓名"), "gender": gettext_lazy("性别"),
+    "birth_date": gettext_lazy("出生日期"), "id_type": gettext_lazy("证件类型"), "id_no": gettext_lazy("证件号码"), "id_valid_until": gettext_lazy("证件有效期"),
+    "nationality": gettext_lazy("国籍"), "relation": gettext_lazy("与投保人关系"), "mobile": gettext_lazy("手机号码"), "phone": gettext_lazy("固定电话"),
+    "address": gettext_lazy("联系地址"), "postcode": gettext_lazy("邮政编码"), "email": gettext_lazy("电子邮箱"), "occupation_code": gettext_lazy("职业代码"),
+    "parties": gettext_lazy("投保人/被保险人"),
+}  # fmt: skip
+ROLE_LABELS = {
+    "applicant": gettext_lazy("投保人"),
+    "insured": gettext_lazy("被保险人"),
+    "beneficiary": gettext_lazy("受益人"),
+    "policy": gettext_lazy("保单"),
+}
+ACTION_LABELS = {
+    "create": gettext_lazy("创建"), "transition": gettext_lazy("状态变更"), "assign": gettext_lazy("指派"), "remind": gettext_lazy("到期提醒"),
+    "escalate": gettext_lazy("逾期升级"), "close": gettext_lazy("关闭"), "review": gettext_lazy("复核"), "sample_failed": gettext_lazy("抽检不通过"),
+    "ack_rejected": gettext_lazy("核心系统退回"),
+}  # fmt: skip
+
+
+def _label(labels: dict, code: str) -> str:
+    return str(labels.get(code, code)) if code else ""
+
+
 @remediation_page
 def task_detail(request, pk: int, kept: dict | None = None, status: int = 200):
     task = _task_or_404(request, pk)
@@ -105,11 +130,23 @@ def task_detail(request, pk: int, kept: dict | None = None, status: int = 200):
         corrections = svc.read_corrections(ctx, task)
     except ReadLogUnavailable:
         return render(request, "web/audit_unavailable.html", status=503)
+    for row in (*findings, *corrections):
+        row["field_label"] = _label(FIELD_LABELS, row["field"])
+    finding_statuses = dict(svc.Finding.Status.choices)
+    for row in findings:
+        row["status_label"] = _label(finding_statuses, row["status"])
+    events = list(task.events.select_related("actor"))
+    statuses = dict(Task.Status.choices)
+    for e in events:
+        e.action_label = _label(ACTION_LABELS, e.action)
+        e.from_label, e.to_label = _label(statuses, e.from_status), _label(statuses, e.to_status)
     return render(request, "remediation/task.html", {
-        "task": task, "party": party[0] if party else None, "findings": findings, "corrections": corrections,
-        "events": task.events.select_related("actor"), "attempts": task.attempts.select_related("by"),
+        "task": task, "role_label": _label(ROLE_LABELS, task.role),
+        "party": [(_label(FIELD_LABELS, k), v) for k, v in party[0].items()] if party else None,
+        "findings": findings, "corrections": corrections, "events": events,
+        "attempts": task.attempts.select_related("by"),
         "methods": ContactAttempt.Method.choices, "outcomes": ContactAttempt.Outcome.choices,
-        "fields": svc.EDITABLE_FIELDS, "kept": kept or {}, "watermark": True,
+        "fields": [(f, _label(FIELD_LABELS, f)) for f in svc.EDITABLE_FIELDS], "kept": kept or {}, "watermark": True,
         "needs_request": [f for f in svc.conf.get("contact_fields") if svc.needs_request_no(task, f)],
     }, status=status)  # fmt: skip
 
