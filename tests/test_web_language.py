@@ -20,3 +20,30 @@ def test_language_cookie_switches_to_english(client, settings):
 def test_unknown_cookie_value_falls_back_to_chinese(client, settings):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
     assert "登录" in client.get("/login/").content.decode()
+
+
+def _chinese_messages():
+    """Every Chinese message the app marks for translation: {% translate "…" %} in templates,
+    _("…") / gettext("…") / gettext_lazy("…") in Python (one-line literals)."""
+    import re
+    from pathlib import Path
+
+    import custos
+
+    pattern = re.compile(r'(?:translate|trans)\s+"([^"]+)"|\b_\(\s*"([^"]+)"|gettext(?:_lazy)?\(\s*"([^"]+)"')
+    root = Path(custos.__file__).parent
+    for path in sorted([*root.rglob("*.html"), *root.rglob("*.py")]):
+        if "migrations" in path.parts:
+            continue
+        for m in pattern.finditer(path.read_text(encoding="utf-8")):
+            text = m.group(1) or m.group(2) or m.group(3)
+            if re.search(r"[\u4e00-\u9fff]", text):
+                yield path.relative_to(root), text
+
+
+def test_every_chinese_message_has_an_english_translation():
+    from django.utils import translation
+
+    with translation.override("en"):
+        missing = sorted({f"{p}: {t}" for p, t in _chinese_messages() if translation.gettext(t) == t})
+    assert not missing, "no English translation for:\n" + "\n".join(missing)
