@@ -75,7 +75,17 @@ def test_demo_prepares_everything_and_is_idempotent(tmp_path):
         assert f"demo_{role} / demo-{role.replace('_', '-')}-2013" in first.stdout
     assert "http://127.0.0.1:8000/" in first.stdout
     assert re.search(r"check run #\d+: [\d,]+ findings opened", first.stdout), first.stdout
+    # the walk-through: every capability exercised through its services
+    assert "(no finding without a task, no party with two)" in first.stdout, first.stdout
+    assert re.search(
+        r"extraction #\d+: requested by demo_compliance, approved by demo_executive", first.stdout
+    )
+    assert "(clean): pass" in first.stdout, first.stdout
+    assert re.search(r"\(agent's phone as the applicant's\): reject — .*PH05", first.stdout), first.stdout
+    assert re.search(r"\(ID number with a wrong check digit\): reject — .*ID03", first.stdout), first.stdout
+    assert re.search(r"audit log: checkpoint signed; [\d,]+ entries .* verified: intact", first.stdout)
     second = demo()
     assert second.returncode == 0, second.stderr[-2000:]
     assert "(exists)" in second.stdout and "book: already loaded" in second.stdout
     assert "check: already run on this book" in second.stdout
+    assert "the demo extraction exists already" in second.stdout

@@ -1,8 +1,9 @@
 """custos demo: a working custos on this machine in one command.
 
 init (CUSTOS_HOME, default ./var) → a synthetic 20,000-policy book in CUSTOS_HOME/demo-book (unless
-present) → loaded (unless already loaded) → one demo user per role (passwords printed) → serve on
-http://127.0.0.1:8000 (unless --no-serve)."""
+present) → loaded (unless already loaded) → checked → one demo user per role (passwords printed) →
+a walk through remediation, extraction, screening and the audit log (custos.web.demo_tour) → serve
+on http://127.0.0.1:8000 (unless --no-serve)."""
 
 import shutil
 from pathlib import Path
@@ -96,6 +97,14 @@ class Command(BaseCommand):
                 )
                 shown = ", ".join(f"{k}={v}" for k, v in scope.items()) or "whole book"
                 self.stdout.write(f"  {username} / {demo_password(role)} / {Role(role).label}: {shown}")
+
+        self.stdout.write("\nwalking through every capability with the demo users:")
+        from custos.web import demo_tour
+
+        try:
+            demo_tour.run(lambda line: self.stdout.write(f"  {line}"), book_dir)
+        except Exception as exc:  # a broken step must be seen, not hidden behind a serving app
+            raise CommandError(f"demo walk-through failed: {type(exc).__name__}: {exc}")
 
         self.stdout.write(f"\nopen http://{bind}/ and log in as one of the users above")
         if not no_serve:
