@@ -23,6 +23,7 @@ The book stores personal values sealed (custos.crypto.fields): every path opens 
 use that module too.
 """
 
+import contextlib
 import logging
 import os
 import queue
@@ -70,7 +71,10 @@ def write_snapshot(load_id: int, progress: Callable[[float, str], None] | None =
         if attach is not None:
             write_with_duckdb(attach, tmp, progress)
         else:
-            with transaction.atomic():  # server-side cursors on PostgreSQL live in a transaction
+            # server-side cursors on PostgreSQL live in a transaction; on SQLite a transaction would
+            # hold the progress updates' lock on the load row for the whole snapshot
+            pg = connection.vendor == "postgresql"
+            with transaction.atomic() if pg else contextlib.nullcontext():
                 for i, name in enumerate(LOAD_ORDER):
                     if progress:
                         progress(i / len(LOAD_ORDER), f"snapshot: {name}")
