@@ -280,7 +280,9 @@ def seal_clear_rows(conn, db_table: str, cols: list[str], *, deterministic: bool
         updates = []
         for row in cur.fetchall():
             vals = [
-                k.seal(v, f"{db_table}.{c}", deterministic=deterministic) if v and not v.startswith(PREFIX) else v
+                k.seal(v, f"{db_table}.{c}", deterministic=deterministic)
+                if v and not v.startswith(PREFIX)
+                else v
                 for c, v in zip(cols, row[1:], strict=True)
             ]
             updates.append((*vals, row[0]))
