@@ -17,7 +17,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="bench", required=True, metavar="NAME")
         for name, cls in sorted(discover().items()):
-            p = sub.add_parser(name, help=getattr(cls, "help", ""))
+            p = sub.add_parser(name, help=getattr(cls, "help", "").replace("%", "%%"))
             p.add_argument("--json", type=Path, help="write the figures to this JSON file")
             p.add_argument(
                 "--database-url",
