@@ -215,5 +215,9 @@ def test_api_odd_input_is_a_4xx_never_a_500(client, world):
         "/api/v1/extractions", {**BODY, "purpose": "回访\x00核实"}, content_type="application/json", **h
     )
     assert r.status_code == 201 and r.json()["purpose"] == "回访核实"
+    r = client.post(  # NUL in the recipient's username (found by schemathesis on PostgreSQL: was a 500)
+        "/api/v1/extractions", {**BODY, "recipient_username": "c\x00s2"}, content_type="application/json", **h
+    )
+    assert r.status_code == 400 and "recipient_username" in r.json()["detail"]
     as_user(client, world["cs"])
     assert client.get(f"/extractions/{2**64}/").status_code == 404

@@ -139,7 +139,9 @@ def list_extractions(request, state: str = "", limit: int = 50, offset: int = 0)
 def create_extraction(request, body: RequestIn):
     recipient = None
     if body.recipient_username:
-        recipient = get_user_model().objects.filter(username=body.recipient_username, is_active=True).first()
+        name = body.recipient_username
+        if "\x00" not in name:  # no username holds NUL (and PostgreSQL refuses it in a query: a 500)
+            recipient = get_user_model().objects.filter(username=name, is_active=True).first()
         if recipient is None:
             return Status(400, {"detail": "recipient_username: no such active user"})
     try:
