@@ -6,6 +6,7 @@ through the access service only: scoped, masked, logged."""
 
 import datetime as dt
 
+from django.db import DataError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, File, Form, NinjaAPI, Schema, Status
@@ -42,8 +43,8 @@ class TokenAuth(HttpBearer):
 
 class CustosAPI(NinjaAPI):
     """NinjaAPI whose OpenAPI schema also documents the answers Ninja gives itself: 401 (no or a bad
-    bearer token), 422 (parameters that do not validate) and, for operations with a body, 400 (a body
-    that cannot be parsed), so clients and schemathesis know them."""
+    bearer token), 422 (parameters that do not validate) and 400 (a body that cannot be parsed, a value
+    the database cannot hold), so clients and schemathesis know them."""
 
     def get_openapi_schema(self, *args, **kwargs):
         schema = super().get_openapi_schema(*args, **kwargs)
@@ -61,12 +62,12 @@ class CustosAPI(NinjaAPI):
                     {"description": "Missing or invalid bearer token",
                      "content": {"application/json": {"schema": detail_str}}},
                 )  # fmt: skip
-                if "requestBody" in op:
-                    responses.setdefault(
-                        "400",
-                        {"description": "A request body that cannot be parsed",
-                         "content": {"application/json": {"schema": detail_str}}},
-                    )  # fmt: skip
+                responses.setdefault(
+                    "400",
+                    {"description": "A body that cannot be parsed, or a value the database cannot hold "
+                                    "(a NUL character, a number out of range)",
+                     "content": {"application/json": {"schema": detail_str}}},
+                )  # fmt: skip
                 responses.setdefault(
                     "422",
                     {"description": "Parameters that do not validate",
@@ -82,6 +83,18 @@ api = CustosAPI(
     urls_namespace="api",
     auth=TokenAuth(),
 )
+
+
+@api.exception_handler(DataError)
+@api.exception_handler(OverflowError)
+def _unstorable_value(request, exc):
+    """A parameter PostgreSQL cannot take (NUL in text, a bigint out of range) or SQLite cannot bind
+    (an integer over 64 bits) is the caller's error, whatever the operation: 400, never a 500."""
+    return api.create_response(
+        request,
+        {"detail": "a value the database cannot hold (a NUL character or a number out of range)"},
+        status=400,
+    )
 
 
 class Error(Schema):

@@ -130,8 +130,9 @@ ERRORS = {400: Error, 403: Error, 404: Error, 409: Error, 410: Error, 503: Error
 def list_extractions(request, state: str = "", limit: int = 50, offset: int = 0):
     qs = svc.visible_to(request.user).prefetch_related("events")
     if state:
-        qs = qs.filter(state=state)
-    limit, offset = max(1, min(limit, 500)), max(0, offset)
+        qs = qs.filter(state=svc._clean(state))  # NUL: PostgreSQL refuses it in a query
+    # offsets past any possible row are still offsets the databases can bind (not a 500)
+    limit, offset = max(1, min(limit, 500)), max(0, min(offset, 2**62))
     return [_out(e) for e in qs[offset : offset + limit]]
 
 
