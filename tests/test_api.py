@@ -215,3 +215,5 @@ def test_odd_list_parameters_are_answered_not_a_500(client, token):
     auth = token(Role.COMPLIANCE)
     assert client.get(f"/api/v1/extractions?offset={2**70}", **auth).json() == []
     assert client.get("/api/v1/extractions?state=a%00b", **auth).json() == []
+    assert client.get(f"/api/v1/loads?offset={2**90}", **auth).json() == []
+    assert client.get(f"/api/v1/findings?offset={2**90}", **auth).json()["items"] == []

@@ -182,7 +182,7 @@ def _load_out(load: BookLoad, detail: bool = False, with_errors: bool = False) -
 
 @api.get("/loads", response=list[LoadOut], tags=["loads"], summary="List book loads, newest first")
 def list_loads(request, limit: int = 50, offset: int = 0):
-    limit, offset = max(1, min(limit, 500)), max(0, offset)
+    limit, offset = max(1, min(limit, 500)), max(0, min(offset, 2**62))  # past any row, still bindable
     loads = BookLoad.objects.select_related("created_by")[offset : offset + limit]
     return [_load_out(x) for x in loads]
 

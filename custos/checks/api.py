@@ -109,7 +109,7 @@ def _filtered(request: HttpRequest, filters: FindingFilters):
 
 @router.get("", response={200: FindingPage, 400: Error, 503: Error}, summary="List findings in your scope")
 def list_findings(request, filters: Query[FindingFilters], limit: int = 50, offset: int = 0):
-    limit, offset = max(1, min(limit, 500)), max(0, offset)
+    limit, offset = max(1, min(limit, 500)), max(0, min(offset, 2**62))  # past any row, still bindable
     ctx, qs = _filtered(request, filters)
     count = qs.count()
     page = Finding.objects.filter(
