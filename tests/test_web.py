@@ -237,3 +237,13 @@ def test_admin_shows_users_profiles_and_reference_data(client, small_book):
         assert client.get(url).status_code == 200, url
     html = client.get("/admin/book/staff/").content.decode()
     assert "A1" in html and "440106" not in html
+
+
+@pytest.mark.django_db
+def test_nul_in_a_query_string_is_a_clear_400_not_a_database_error(client):
+    for url in ("/api/v1/remediation/samples?result=%00", "/findings/list/?check=a%00b", "/?x%00=1"):
+        response = client.get(url)
+        assert response.status_code == 400, url
+        assert b"NUL character" in response.content
+    assert client.get("/api/v1/loads?x=%00").json()["detail"].startswith("NUL character")
+    assert client.get("/login/?next=/").status_code == 200

@@ -6,6 +6,7 @@ picked with the switcher (the language cookie) overrides settings.LANGUAGE_CODE.
 """
 
 from django.conf import settings
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
@@ -17,3 +18,28 @@ class ChineseByDefaultLocaleMiddleware(LocaleMiddleware):
         language = chosen if chosen in supported else settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
+
+
+class RejectNulMiddleware:
+    """A NUL character in a URL's path or query string is never meaningful input, and PostgreSQL
+    refuses it in any string literal (a 500 deep inside a filter). Refuse it up front with a 400 that
+    names the parameter. Forms and the API's JSON bodies validate their own fields."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path:
+            return self._refuse(request, "NUL character in the URL path")
+        for name, values in request.GET.lists():
+            if "\x00" in name or any("\x00" in v for v in values):
+                return self._refuse(
+                    request, f"NUL character in query parameter {name.replace(chr(0), '?')[:64]!r}"
+                )
+        return self.get_response(request)
+
+    @staticmethod
+    def _refuse(request, detail: str):
+        if request.path.startswith("/api/"):  # the API's documented 400: {"detail": …}
+            return JsonResponse({"detail": detail}, status=400)
+        return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")
