@@ -110,7 +110,11 @@ def _post(url: str, secret: str, doc: dict) -> tuple[int, dict]:
         with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 (127.0.0.1)
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+        raw = exc.read() or b"{}"
+        try:
+            return exc.code, json.loads(raw)
+        except ValueError:  # an error page, not the API's JSON: say what came back
+            return exc.code, {"detail": raw[:300].decode("utf-8", "replace")}
 
 
 @register("screen")
@@ -232,7 +236,13 @@ class ScreenBench:
                     mismatches += 1
                     if len(details) < 5:
                         details.append(
-                            {"policy_no": pno, "status": status, "want": sorted(expected[pno]), "got": got}
+                            {
+                                "policy_no": pno,
+                                "status": status,
+                                "want": sorted(expected[pno]),
+                                "got": got,
+                                "detail": body.get("detail") if status != 200 else None,
+                            }
                         )
             figures["parity_checked"] = len(parity_apps)
             figures["parity_mismatches"] = mismatches
