@@ -124,7 +124,13 @@ class ScreenBench:
     def add_arguments(self, parser):
         parser.add_argument("--seconds", type=float, default=60)
         parser.add_argument("--workers", type=int, default=4)
-        parser.add_argument("--connections", type=int, default=8)
+        parser.add_argument(
+            "--connections",
+            type=int,
+            default=None,
+            help="wrk connections (default: one per worker — a sync worker serves one request at a time, "
+            "so more connections measure queueing in front of it, not the service)",
+        )
         parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
         parser.add_argument("--snapshot", type=Path, help="book snapshot (default: the latest load's)")
         parser.add_argument(
@@ -154,7 +160,7 @@ class ScreenBench:
             "database": connection.vendor,
             "workers": options["workers"],
             "worker_class": options["worker_class"],
-            "connections": options["connections"],
+            "connections": options["connections"] or options["workers"],
             "load_avg_1m_before": round(os.getloadavg()[0], 2),
         }
         call_command("migrate", verbosity=0)
@@ -223,7 +229,7 @@ class ScreenBench:
                         {"Content-Type": "application/json", "Authorization": f"Bearer {secret}"})
                 for i, a in enumerate(load_apps[:400])
             ]  # fmt: skip
-            run_wrk(srv.url, warm, seconds=3, connections=options["connections"])
+            run_wrk(srv.url, warm, seconds=3, connections=options["connections"] or options["workers"])
             mismatches, details = 0, []
             for i, a in enumerate(parity_apps):
                 pno = a["policy"]["policy_no"]
@@ -256,7 +262,12 @@ class ScreenBench:
             db = connection.settings_dict.get("NAME") or ""
             cpu0, pg0 = srv.cpu_seconds(), _pg_cpu(db)
             la0 = os.getloadavg()[0]
-            w = run_wrk(srv.url, reqs, seconds=options["seconds"], connections=options["connections"])
+            w = run_wrk(
+                srv.url,
+                reqs,
+                seconds=options["seconds"],
+                connections=options["connections"] or options["workers"],
+            )
             server_cpu = srv.cpu_seconds() - cpu0
             pg1 = _pg_cpu(db)
         w.pop("wrk_output", None)
