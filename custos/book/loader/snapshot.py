@@ -68,7 +68,11 @@ def write_snapshot(load_id: int, progress: Callable[[float, str], None] | None =
     _POOL = _opener_pool()
     try:
         attach = duckdb_attach()
-        if attach is not None:
+        if attach is not None and connection.vendor == "sqlite" and _daemonic():
+            attach = None  # a daemonic process may not have the child the scanner needs: read via Django
+        if attach is not None and connection.vendor == "sqlite":
+            _write_with_duckdb_in_child(attach, tmp, progress)
+        elif attach is not None:
             write_with_duckdb(attach, tmp, progress)
         else:
             # server-side cursors on PostgreSQL live in a transaction; on SQLite a transaction would
@@ -315,6 +319,31 @@ def _duck_select(table: Table, vendor: str) -> str:
     # PostgreSQL's heap order is not id order once rows were updated.
     order = "" if vendor == "sqlite" else " ORDER BY id"
     return f'SELECT {", ".join(exprs)} FROM book."{db_table}" WHERE gone_load_id IS NULL{order}'
+
+
+def _write_with_duckdb_in_child(attach: str, out: Path, progress=None) -> dict[str, int]:
+    """DuckDB's SQLite scanner in a spawned child process, never in this one.
+
+    The scanner bundles its own copy of SQLite. Two SQLite libraries on one database file in one
+    process do not see each other's POSIX locks (locks are per process), so the scanner's connection
+    believes it is the only one, re-initialises the WAL index (truncates the -shm file) that this
+    process's own connections have mapped, and their next access dies with SIGBUS (seen once in a
+    20,000-policy demo: a bus error some steps after the load). In a child process the locks work."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if progress:
+        progress(0.0, "snapshot")
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        from custos.book.loader import snapshot_child
+
+        return pool.submit(snapshot_child.write, attach, str(out)).result()
+
+
+def _daemonic() -> bool:
+    import multiprocessing
+
+    return bool(multiprocessing.current_process().daemon)
 
 
 def write_with_duckdb(attach: str, out: Path, progress=None, vendor: str | None = None) -> dict[str, int]:
