@@ -15,6 +15,21 @@ from tests.conftest import loader_available, make_user, require
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
+@pytest.fixture(autouse=True)
+def _no_screening_rebuild_after_load():
+    """A finished load enqueues the screening store's rebuild (custos.screening.signals); in this test
+    it ran in the consumer thread while the next upload wrote, and the in-memory shared-cache test
+    database answers such overlap with "database table is locked" at once (a file database in WAL
+    mode waits instead). These tests are about the load path: leave the rebuild out."""
+    from django.db.models.signals import post_save
+
+    from custos.screening.signals import index_after_load
+
+    post_save.disconnect(index_after_load, sender=BookLoad, dispatch_uid="screening-index-after-load")
+    yield
+    post_save.connect(index_after_load, sender=BookLoad, dispatch_uid="screening-index-after-load")
+
+
 def zipped_book(tmp_path, policies=50, seed=7, breaker=None) -> bytes:
     """A synthetic book as a .zip; breaker(folder) may damage it first."""
     from custos.synth import generate_book
