@@ -449,7 +449,9 @@ def test_trace_by_canary_is_certain_even_when_trimmed_and_shuffled(two_extractio
 
 def test_trace_by_row_order_when_marks_are_trimmed(two_extractions, tmp_path):
     a, b, ra, rb, canary_ids = two_extractions
-    rows = [[c.strip() for c in r] for r in leak(ra, 0.3, False, 4, False, canary_ids)]
+    # half the rows: at 30 % a run once matched 21 rows (some lack both ID and mobile), and 20 ordered
+    # pairs give p = 2 × 2^-20 ≈ 1.9e-6, just short of "high" (< 1e-6)
+    rows = [[c.strip() for c in r] for r in leak(ra, 0.5, False, 4, False, canary_ids)]
     # only identity columns survive (re-typed into another sheet): ID number and mobile
     rows = [[r[6], r[7]] for r in rows]
     wb = openpyxl.Workbook()
