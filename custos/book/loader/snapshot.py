@@ -64,8 +64,6 @@ def write_snapshot(load_id: int, progress: Callable[[float, str], None] | None =
     tmp = root / f".load-{load_id}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    global _POOL
-    _POOL = _opener_pool()
     try:
         attach = duckdb_attach()
         if attach is not None and connection.vendor == "sqlite" and _daemonic():
@@ -73,12 +71,13 @@ def write_snapshot(load_id: int, progress: Callable[[float, str], None] | None =
         if attach is not None and connection.vendor == "sqlite":
             _write_with_duckdb_in_child(attach, tmp, progress)
         elif attach is not None:
-            write_with_duckdb(attach, tmp, progress)
+            with _opening_helper():
+                write_with_duckdb(attach, tmp, progress)
         else:
             # server-side cursors on PostgreSQL live in a transaction; on SQLite a transaction would
             # hold the progress updates' lock on the load row for the whole snapshot
             pg = connection.vendor == "postgresql"
-            with transaction.atomic() if pg else contextlib.nullcontext():
+            with _opening_helper(), transaction.atomic() if pg else contextlib.nullcontext():
                 for i, name in enumerate(LOAD_ORDER):
                     if progress:
                         progress(i / len(LOAD_ORDER), f"snapshot: {name}")
@@ -88,11 +87,20 @@ def write_snapshot(load_id: int, progress: Callable[[float, str], None] | None =
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return final
+
+
+@contextlib.contextmanager
+def _opening_helper():
+    """The helper process of _open_columns (`_POOL`) while the block runs, shut down after it."""
+    global _POOL
+    _POOL = _opener_pool()
+    try:
+        yield
     finally:
         if _POOL is not None:
             _POOL.shutdown(cancel_futures=True)
             _POOL = None
-    return final
 
 
 # --- opening sealed values, shared with a second process --------------------------------------
@@ -110,7 +118,7 @@ def _opener_pool():
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    if multiprocessing.current_process().daemon:
+    if _daemonic():
         return None  # a daemonic worker process may not have children
 
     from custos.crypto.fields import keys

@@ -11,10 +11,5 @@ def write(attach: str, out: str) -> dict[str, int]:
     django.setup()  # the table definitions and the sealed columns' associated data come from the models
     from custos.book.loader import snapshot
 
-    snapshot._POOL = snapshot._opener_pool()  # this child's own helper for opening sealed values
-    try:
+    with snapshot._opening_helper():  # this child's own helper for opening sealed values
         return snapshot.write_with_duckdb(attach, Path(out), None, "sqlite")
-    finally:
-        if snapshot._POOL is not None:
-            snapshot._POOL.shutdown(cancel_futures=True)
-            snapshot._POOL = None
