@@ -145,13 +145,37 @@ RID = f"id_type IN {RID_TYPES}"
 VALID_ID = "coalesce(id18, false) AND id_check = substr(id_n, 18, 1) AND coalesce(id_date_real, false)"
 HAN = "㐀-䶿一-鿿豈-﫿"
 RUNS = ("01234567", "12345678", "23456789", "98765432", "87654321", "76543210")
-_RUN_WINDOWS = (
-    "("
-    + " OR ".join(
-        f"id17 // {10**k} % 100000000 IN ({', '.join(str(int(r)) for r in RUNS)})" for k in range(10)
-    )
-    + ")"
-)
+
+
+def _run_windows(col: str, windows: int) -> str:
+    """One of the ``windows`` 8-digit windows of the integer ``col`` is one of RUNS: an ascending run
+    is 1234567 + 11111111·j (j = 0, 1, 2), a descending one 9876544 + 11111111·j (j = 6, 7, 8) — two
+    remainders and a range instead of an IN list per window (DuckDB plans each IN list as a join)."""
+    assert {int(r) for r in RUNS} == {1234567 + 11111111 * j for j in (0, 1, 2)} | {
+        9876544 + 11111111 * j for j in (6, 7, 8)
+    }
+    tests = []
+    for k in range(windows):
+        w = f"({col} // {10**k} % 100000000)"
+        tests.append(f"({w} % 11111111 = 1234567 AND {w} < 30000000)")
+        tests.append(f"({w} % 11111111 = 9876544 AND {w} >= 70000000)")
+    return "(" + " OR ".join(tests) + ")"
+
+
+_RUN_WINDOWS = _run_windows("id17", 10)
+
+
+def MAY_RUN(col: str) -> str:  # noqa: N802 - reads as a predicate
+    """A cheap necessary condition for a run: every ascending run contains 234567, every descending
+    one 765432 (two substring searches before the exact test)."""
+    assert all("234567" in r or "765432" in r for r in RUNS)
+    return f"(contains({col}, '234567') OR contains({col}, '765432'))"
+
+
+def repeated(col: str) -> str:
+    """``col`` is one character repeated (at least twice); the cheap test of the second character first."""
+    return f"(substr({col}, 2, 1) = substr({col}, 1, 1) AND length(replace({col}, substr({col}, 1, 1), '')) = 0)"
+
 RURAL = ("村", "乡", "镇", "组", "屯", "嘎查")
 VAGUE_ENDS = ("附近", "对面", "旁边", "路", "街", "道")
 APP = ("applicant",)
@@ -270,9 +294,10 @@ CATALOGUE: list[Check] = [
         row(
             # 18 digits: on the 17-digit integer (one digit repeated = a multiple of 11…1, a run = one
             # of the 10 windows of 8 digits, sequence 000 = divisible by 1000); 15 digits: on the text
-            f"(id18 AND (id17 % {int('1' * 17)} = 0 OR {_RUN_WINDOWS} OR id17 % 1000 = 0 OR id_ph))"
+            f"(id18 AND (id17 % {int('1' * 17)} = 0 OR id17 % 1000 = 0 OR id_ph"
+            f" OR ({MAY_RUN('id_n')} AND {_RUN_WINDOWS})))"
             " OR (id15 AND (length(replace(substr(id_n, 1, 17), substr(id_n, 1, 1), '')) = 0"
-            f" OR {contains_any('substr(id_n, 1, 17)', RUNS)} OR id_ph))",
+            f" OR ({MAY_RUN('id_n')} AND {contains_any('substr(id_n, 1, 17)', RUNS)}) OR id_ph))",
             "id_no",
         ),
     ),
@@ -327,8 +352,8 @@ CATALOGUE: list[Check] = [
         "M82",
         row(
             f"""id_n IS NOT NULL AND (
-               ({RID} AND (substr(id_n, 1, 6) IN ('810000', '820000', '830000')
-                          OR (substr(id_n, 1, 1) = '9' AND regexp_matches(id_n, '^9[0-9]{{5}}'))))
+               ({RID} AND ((starts_with(id_n, '8') AND substr(id_n, 1, 6) IN ('810000', '820000', '830000'))
+                          OR (starts_with(id_n, '9') AND regexp_matches(id_n, '^9[0-9]{{5}}'))))
             OR (id_type = 'hk_macau_permit' AND NOT regexp_matches(id_n, '^[HM][0-9]{{8,10}}$'))
             OR (id_type = 'taiwan_permit' AND NOT regexp_matches(id_n, '^[0-9]{{8}}$'))
             OR (id_type = 'hmt_residence_permit' AND NOT regexp_matches(id_n, '^8[123]0000[0-9]{{11}}[0-9X]$'))
@@ -376,10 +401,9 @@ CATALOGUE: list[Check] = [
         "Placeholder name (客户, 先生, 测试, 某某, a repeated character…)",
         "M82",
         row(
-            "name_ph"
-            " OR (length(name_n) >= 2 AND length(replace(name_n, substr(name_n, 1, 1), '')) = 0)"
+            f"name_ph OR {repeated('name_n')}"
             " OR (substr(name_n, 1, 1) IN ('x', 'X', '*') AND regexp_matches(name_n, '^[xX*]+$'))"
-            " OR (length(name_n) = 3 AND substr(name_n, 2) IN ('先生', '女士', '小姐')"
+            f" OR ({ends_any('name_n', ('先生', '女士', '小姐'))} AND length(name_n) = 3"
             f" AND regexp_matches(substr(name_n, 1, 1), '^[{HAN}]$'))",
             "name",
         ),
@@ -437,7 +461,8 @@ CATALOGUE: list[Check] = [
         "M82",
         row(
             f"birth_date IS NOT NULL AND applied_on IS NOT NULL AND (birth_date > applied_on"
-            f" OR {age('birth_date', 'applied_on')} > 120)",
+            # whole years never exceed the difference of the years: test that first
+            f" OR (year(applied_on) - year(birth_date) > 120 AND {age('birth_date', 'applied_on')} > 120))",
             "birth_date",
             value="CAST(birth_date AS VARCHAR)",
         ),
@@ -453,7 +478,8 @@ CATALOGUE: list[Check] = [
         "Practice",
         row(
             f"{BIRTH} IS NOT NULL AND applied_on IS NOT NULL AND {BIRTH} <= applied_on"
-            f" AND {age(BIRTH, 'applied_on')} < ${{min_age}}",
+            # whole years are at least the difference of the years less one: test that first
+            f" AND year(applied_on) - year({BIRTH}) <= ${{min_age}} AND {age(BIRTH, 'applied_on')} < ${{min_age}}",
             "birth_date",
             APP,
             value="CAST(birth_date AS VARCHAR)",
@@ -573,9 +599,9 @@ CATALOGUE: list[Check] = [
         "Placeholder mobile (13800138000, one digit repeated, a run of digits, a zero tail)",
         "Practice",
         row(
-            "mobile_n IS NOT NULL AND (mobile_ph"
-            " OR length(replace(mobile_n, substr(mobile_n, 1, 1), '')) = 0"
-            f" OR {contains_any('mobile_n', RUNS)} OR right(mobile_n, ${{tail_zeros}}) = repeat('0', ${{tail_zeros}}))",
+            f"mobile_n IS NOT NULL AND (mobile_ph OR {repeated('mobile_n')}"
+            f" OR ({MAY_RUN('mobile_n')} AND {contains_any('mobile_n', RUNS)})"
+" OR right(mobile_n, ${tail_zeros}) = repeat('0', ${tail_zeros}))",
             "mobile",
         ),
         {"tail_zeros": 7},
@@ -696,7 +722,7 @@ CATALOGUE: list[Check] = [
         "Placeholder address (无, 不详, 同上, a repeated character…)",
         "M82",
         row(
-            "addr_ph OR (length(addr_n) >= 2 AND length(replace(addr_n, substr(addr_n, 1, 1), '')) = 0)",
+            f"addr_ph OR {repeated('addr_n')}",
             "address",
             APP,
         ),
@@ -711,11 +737,12 @@ CATALOGUE: list[Check] = [
         "Address not detailed enough to deliver a letter (too short, no house number, or ends in 附近/路…)",
         "Practice",
         row(
-            "addr_n IS NOT NULL AND NOT addr_ph"
-            " AND NOT (length(addr_n) >= 2 AND length(replace(addr_n, substr(addr_n, 1, 1), '')) = 0) AND ("
-            "length(addr_n) < ${min_len}"
-            f" OR (NOT {contains_any('addr_n', RURAL)} AND NOT regexp_matches(addr_n, '[0-9零〇一二两三四五六七八九十百千]'))"
-            f" OR {ends_any('addr_n', VAGUE_ENDS)})",
+            # the rarely true part first; a character is at most 4 bytes, so length < n needs strlen < 4n
+            "addr_n IS NOT NULL AND ("
+            f"{ends_any('addr_n', VAGUE_ENDS)}"
+            " OR (strlen(addr_n) < 4 * ${min_len} AND length(addr_n) < ${min_len})"
+            f" OR (NOT regexp_matches(addr_n, '[0-9零〇一二两三四五六七八九十百千]') AND NOT {contains_any('addr_n', RURAL)}))"
+            f" AND NOT addr_ph AND NOT {repeated('addr_n')}",
             "address",
             APP,
         ),
@@ -818,7 +845,7 @@ CATALOGUE: list[Check] = [
         row(
             "email_n IS NOT NULL AND (NOT regexp_matches(email_n, "
             "'^[a-z0-9._%+-]+@[a-z0-9-]+(\\.[a-z0-9-]+)*\\.[a-z]{2,}$')"
-            " OR regexp_matches(email_n, '(\\.\\.|^\\.|\\.@)'))",
+            " OR contains(email_n, '..') OR starts_with(email_n, '.') OR contains(email_n, '.@'))",
             "email",
         ),
     ),

@@ -202,6 +202,7 @@ FUNCTIONS = {
     "translate": (3, _translate),
     "contains": (2, lambda s, sub: None if s is None or sub is None else (sub in s)),
     "ends_with": (2, lambda s, sub: None if s is None or sub is None else s.endswith(sub)),
+    "starts_with": (2, lambda s, sub: None if s is None or sub is None else s.startswith(sub)),
     "strlen": (1, lambda s: None if s is None else len(str(s).encode())),
     "lower": (1, lambda s: None if s is None else str(s).lower()),
     "upper": (1, lambda s: None if s is None else str(s).upper()),

@@ -113,7 +113,7 @@ def evaluate_records(
             elif table.num_rows == 0:
                 sql = empty_select(name)
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
-        duck.prepare(con)
+        duck.prepare(con, settings)
         found = con.execute(
             f"SELECT * FROM ({compile_all(settings, 'duckdb')}) f "
             f"WHERE policy_no IN (SELECT policy_no FROM rec_policy_nos) {ORDER}"

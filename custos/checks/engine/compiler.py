@@ -15,7 +15,7 @@ import sqlglot
 from sqlglot import exp
 
 from custos.checks.catalogue import BY_CODE, CATALOGUE, CheckSettings
-from custos.checks.engine.prepare import PREPARE
+from custos.checks.engine.prepare import PREPARE, prepare_fused
 
 OUTPUT_COLUMNS = ("check", "policy_no", "role", "seq", "field", "value", "proposed")
 ORDER = 'ORDER BY "check", policy_no, role, seq, field, value'
@@ -53,25 +53,38 @@ def enabled_codes(settings: CheckSettings) -> list[str]:
     return [c.code for c in CATALOGUE if c.code in settings.enabled]
 
 
-def prepare_statements(dialect: str) -> list[tuple[str, str, bool]]:
-    return [(name, _transpile(sql, dialect), materialize) for name, sql, materialize in PREPARE]
+def prepare_statements(dialect: str, settings: CheckSettings | None = None) -> list[tuple[str, str, bool]]:
+    """The prepared tables. With ``settings`` (the engines): ``ptm`` is the narrow party table with
+    the single-row rules of the enabled checks already evaluated into ``rule_mask``; without (the
+    screening evaluator): ``ptm``/``pt`` hold every prepared column and the rules run over them."""
+    if settings is None:
+        stmts = PREPARE
+    else:
+        stmts = prepare_fused(_mask(single_rules(settings)) if single_rules(settings) else "CAST(0 AS BIGINT)")
+    return [(name, _transpile(sql, dialect), materialize) for name, sql, materialize in stmts]
 
 
-def compile_check(code: str, settings: CheckSettings, dialect: str) -> str:
-    return _transpile(check_sql(code, settings), dialect)
-
-
-def single_row_sql(codes: list[str], settings: CheckSettings, source: str = "pt") -> str | None:
-    """Every single-row rule of ``codes`` in one scan of ``source`` (DuckDB SQL), or None."""
-    rules = [(code, r) for code in codes for r in BY_CODE[code].rules(settings.params_for(code))]
-    if not rules:
-        return None
+def single_rules(settings: CheckSettings) -> list[tuple[str, object]]:
+    """(code, Rule) of every single-row rule of the enabled checks; rule i is bit i of ``rule_mask``."""
+    rules = [
+        (code, r)
+        for code in enabled_codes(settings)
+        if BY_CODE[code].single_row
+        for r in BY_CODE[code].rules(settings.params_for(code))
+    ]
     if len(rules) > 62:
         raise ValueError("more than 62 single-row rules: split the mask")
-    mask = " + ".join(
+    return rules
+
+
+def _mask(rules) -> str:
+    return " + ".join(
         f"CASE WHEN {r.condition()} THEN CAST({1 << i} AS BIGINT) ELSE CAST(0 AS BIGINT) END"
         for i, (_, r) in enumerate(rules)
     )
+
+
+def _rows_from_mask(rules, source: str) -> str:
     keys = ", ".join(
         f"({i}, CAST({1 << i} AS BIGINT), '{code}', '{r.field}')" for i, (code, r) in enumerate(rules)
     )
@@ -81,27 +94,45 @@ def single_row_sql(codes: list[str], settings: CheckSettings, source: str = "pt"
         f'SELECT k.code AS "check", CAST(f.policy_no AS VARCHAR) AS policy_no, CAST(f.role AS VARCHAR) AS role, '
         f"CAST(f.seq AS BIGINT) AS seq, CAST(k.fld AS VARCHAR) AS field, CASE k.i {value} END AS value, "
         f"CASE k.i {proposed} END AS proposed "
-        f"FROM (SELECT * FROM (SELECT *, {mask} AS rule_mask FROM {source}) m WHERE rule_mask <> 0) f "
+        f"FROM {source} f "
         f"JOIN (SELECT * FROM (VALUES {keys}) AS t(i, bit, code, fld)) k ON (f.rule_mask & k.bit) <> 0"
     )
 
 
-def compile_parts(settings: CheckSettings, codes: list[str] | None = None) -> list[tuple[str, str]]:
-    """The enabled checks as (label, DuckDB SELECT) parts with the output columns: the single-row
-    checks in one scan (label ``rows``), then one part per query check. Their UNION ALL, ordered by
-    ``ORDER``, is ``compile_all``; the DuckDB engine runs the parts one by one (one big query makes
-    DuckDB run every pipeline at once: twice the CPU time and memory, 2026-11-25)."""
-    codes = enabled_codes(settings) if codes is None else codes
+def compile_check(code: str, settings: CheckSettings, dialect: str) -> str:
+    return _transpile(check_sql(code, settings), dialect)
+
+
+def single_row_sql(codes: list[str], settings: CheckSettings, source: str = "pt") -> str | None:
+    """Every single-row rule of ``codes`` in one scan of ``source`` with every column of ``pt`` (the
+    screening evaluator's form; the engines read ``rule_mask`` from ``ptm``), or None."""
+    rules = [(code, r) for code in codes for r in BY_CODE[code].rules(settings.params_for(code))]
+    if not rules:
+        return None
+    if len(rules) > 62:
+        raise ValueError("more than 62 single-row rules: split the mask")
+    return _rows_from_mask(
+        rules, f"(SELECT * FROM (SELECT *, {_mask(rules)} AS rule_mask FROM {source}) m WHERE rule_mask <> 0)"
+    )
+
+
+def compile_parts(settings: CheckSettings) -> list[tuple[str, str]]:
+    """The enabled checks as (label, DuckDB SELECT) parts with the output columns, over the tables of
+    ``prepare_statements(dialect, settings)``: the single-row findings from ``rule_mask`` (label
+    ``rows``), then one part per query check. Their UNION ALL, ordered by ``ORDER``, is
+    ``compile_all``; the DuckDB engine runs the parts one by one (one big query makes DuckDB run
+    every pipeline at once: twice the CPU time and memory, 2026-11-25)."""
     parts = []
-    combined = single_row_sql([c for c in codes if BY_CODE[c].single_row], settings)
-    if combined:
-        parts.append(("rows", combined))
+    rules = single_rules(settings)
+    if rules:
+        parts.append(("rows", _rows_from_mask(rules, "(SELECT * FROM pt WHERE rule_mask <> 0)")))
+    codes = enabled_codes(settings)
     parts += [(code, check_sql(code, settings)) for code in codes if not BY_CODE[code].single_row]
     return parts
 
 
-def compile_all(settings: CheckSettings, dialect: str, codes: list[str] | None = None) -> str:
-    """All enabled checks as one query — single-row checks in one scan, then the query checks as
-    UNION ALL — deterministically ordered."""
-    parts = [sql for _, sql in compile_parts(settings, codes)]
+def compile_all(settings: CheckSettings, dialect: str) -> str:
+    """All enabled checks as one query over ``prepare_statements(dialect, settings)``,
+    deterministically ordered."""
+    parts = [sql for _, sql in compile_parts(settings)]
     return _transpile(" UNION ALL ".join(parts) + " " + ORDER, dialect)

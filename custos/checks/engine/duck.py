@@ -52,8 +52,10 @@ def register_snapshot(con: duckdb.DuckDBPyConnection, snapshot_dir: Path) -> Non
             con.execute(f"CREATE OR REPLACE VIEW {name} AS {empty_select(name)}")
 
 
-def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    for name, sql, materialize in prepare_statements("duckdb"):
+def prepare(con: duckdb.DuckDBPyConnection, settings: CheckSettings | None = None) -> None:
+    """The prepared tables, with the single-row rules of ``settings`` (default: every check) in
+    ``ptm.rule_mask``."""
+    for name, sql, materialize in prepare_statements("duckdb", settings or CheckSettings()):
         kind = "TEMP TABLE" if materialize else "TEMP VIEW"
         con.execute(f"CREATE OR REPLACE {kind} {name} AS {sql}")
 
@@ -91,7 +93,7 @@ def run(
         register_snapshot(con, snapshot_dir)
         if progress:
             progress(15, "preparing parties")
-        prepare(con)
+        prepare(con, settings)
         table = run_parts(con, settings, progress)
         if progress:
             progress(100, f"{table.num_rows} findings")

@@ -283,10 +283,11 @@ _DATE_REAL = """id_y IS NOT NULL AND id_m BETWEEN 1 AND 12 AND id_d BETWEEN 1 AN
 
 _PT = f"""
 SELECT policy_no, role, seq, relation, gender, birth_date, id_type, id_valid_until,
-       {", ".join(f"coalesce({r}_x, {_NORM[r]}) AS {r}" for r in RAW)},
+       {", ".join(f"coalesce({r}_x, {_NORM[r]}) AS {r}" for r in RAW)}, {", ".join(f"{r}_x" for r in RAW)},
        coalesce(name_dx, name_n) AS name_d,
        name_n, id_n, mobile_n, phone_n, addr_n, postcode_n, email_n, f18, f15, id18, id15, id_y, id_m, id_d,
        id17, id_sexdigit, id_check, id_upgraded, gb_known, seg_valid, mobile_digits, area_known,
+       CASE WHEN length(mobile_n) = 11 AND mobile_digits THEN CAST(mobile_n AS BIGINT) END AS mobile_i,
        name_ph, id_ph, mobile_ph, addr_ph, prov, postcode_in_prov, applied_on,
        {_DATE_REAL} AS id_date_real,
        CASE WHEN {_DATE_REAL} THEN make_date(id_y, id_m, id_d) END AS id_birth,
@@ -296,9 +297,38 @@ SELECT policy_no, role, seq, relation, gender, birth_date, id_type, id_valid_unt
 FROM ptm
 """
 
-PREPARE: list[tuple[str, str, bool]] = [
-    ("ptm", _PTM, True),
-    ("pt", _PT, False),
+# --- The engines' form: normalisation and every single-row rule in ONE pass ------------------------
+# ``PARTIES_FULL`` is ``pt`` computed straight from ``parties``; the engines materialise from it only
+# what the cross-record checks read plus ``rule_mask`` (one bit per single-row rule, compiled by
+# custos.checks.engine.compiler), so the wide row of flags is never written or scanned again.
+PARTIES_FULL = _PT.replace("FROM ptm\n", f"FROM ({_PTM}) ptm\n")
+assert PARTIES_FULL != _PT
+# Columns only the single-row findings' value/proposed read: kept for flagged parties only.
+ROW_ONLY = ("id_type", "postcode", "id_valid_until", "id_upgraded")
+_NARROW = (
+    "policy_no, role, seq, relation, gender, birth_date, applied_on, "
+    + ", ".join(f"{r}_x" for r in RAW if r != "postcode")
+    + ", name_n, id_n, mobile_n, phone_n, addr_n, email_n, id18, id15, id_birth, id_gender, mobile_digits"
+)
+
+
+def fused_ptm(mask: str) -> str:
+    """The narrow party table with ``rule_mask`` (``mask``: a BIGINT expression over ``pt``'s columns)."""
+    keep = ", ".join(f"CASE WHEN rule_mask <> 0 THEN {c} END AS {c}" for c in ROW_ONLY)
+    return f"SELECT {_NARROW}, {keep}, rule_mask FROM (SELECT *, {mask} AS rule_mask FROM ({PARTIES_FULL}) ptf) m"
+
+
+_PT_NARROW = f"""
+SELECT policy_no, role, seq, relation, gender, birth_date, applied_on, {", ".join(ROW_ONLY)},
+       {", ".join(f"coalesce({r}_x, {_NORM[r]}) AS {r}" for r in RAW if r != "postcode")},
+       name_n, id_n, mobile_n, phone_n, addr_n, email_n, id18, id15, id_birth, id_gender, mobile_digits,
+       rule_mask,
+       CASE WHEN id18 OR id15 THEN id_n ELSE name_n || '|' || CAST(birth_date AS VARCHAR) END AS pk,
+       substr(name_n, 1, 1) AS surname
+FROM ptm
+"""
+
+_SHARED: list[tuple[str, str, bool]] = [
     (  # the other party a relation refers to: the applicant for an insured, the insured (seq 1) for a beneficiary
         "rel",
         """
@@ -356,3 +386,10 @@ PREPARE: list[tuple[str, str, bool]] = [
         True,
     ),
 ]
+
+# The screening evaluator's form (every column of ``pt`` materialised, rules evaluated over it).
+PREPARE: list[tuple[str, str, bool]] = [("ptm", _PTM, True), ("pt", _PT, False), *_SHARED]
+
+
+def prepare_fused(mask: str) -> list[tuple[str, str, bool]]:
+    return [("ptm", fused_ptm(mask), True), ("pt", _PT_NARROW, False), *_SHARED]

@@ -78,7 +78,7 @@ def run(snapshot_dir: Path, settings: CheckSettings, *, progress=None, master: s
     if progress:
         progress(15, "preparing parties")
     cached = []
-    for name, sql, materialize in prepare_statements("spark"):
+    for name, sql, materialize in prepare_statements("spark", settings):
         df = spark.sql(sql)
         if materialize:
             df = df.cache()
