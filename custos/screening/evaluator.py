@@ -269,7 +269,7 @@ class Evaluator:
             cols, data = ref_rows(name)
             con.execute(f"CREATE TABLE {name} ({', '.join(cols)})")
             con.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * len(cols))})", data)
-        # The prepared tables (ptm, pt, stf, outlet_phone, outlet_addr, plink), all materialised here.
+        # The prepared tables (ptm, pt, rel, stf, outlet_phone, outlet_addr, plink), all materialised here.
         self.prepare = [(name, to_sqlite(sql)) for name, sql, _ in prepare_statements("duckdb")]
         codes = enabled_codes(self.settings)
         # Single-row rules only over the application's parties (context rows only feed cross-record

@@ -6,8 +6,8 @@ ref_placeholders ref_numbers``. Outputs: ``ptm`` (materialised once: one row per
 columns the checks read — normalised values, ID parts, reference-table lookups as flags, the
 policy's application date, and each raw value only where it differs from its normalised form),
 ``pt`` (a view over ``ptm`` restoring the raw values and cheap derived keys), ``stf`` (staff,
-normalised), ``rel`` (the party a relation refers to), ``outlet_phone``, ``outlet_addr``, ``plink`` (persons linked as applicant and insured
-on one policy).
+normalised), ``rel`` (the party a relation refers to), ``outlet_phone``, ``outlet_addr``, ``plink`` (persons linked as applicant and
+insured on one policy).
 
 Speed: a party is cleaned in one pass. Every normalisation takes a cheap fast path (byte length =
 character length, no blank or separator) when the value is already in normal form, and the exact
@@ -372,16 +372,15 @@ _SHARED: list[tuple[str, str, bool]] = [
         """,
         True,
     ),
-    (
+    (  # persons linked as applicant and insured on one policy, in both directions
         "plink",
         """
-        SELECT a.pk AS x, i.pk AS y FROM pt a JOIN pt i
-          ON a.policy_no = i.policy_no AND a.role = 'applicant' AND i.role = 'insured'
-        WHERE a.pk IS NOT NULL AND i.pk IS NOT NULL AND a.pk <> i.pk
-        UNION
-        SELECT i.pk AS x, a.pk AS y FROM pt a JOIN pt i
-          ON a.policy_no = i.policy_no AND a.role = 'applicant' AND i.role = 'insured'
-        WHERE a.pk IS NOT NULL AND i.pk IS NOT NULL AND a.pk <> i.pk
+        WITH pr AS (
+          SELECT a.pk AS x, i.pk AS y FROM pt a JOIN pt i
+            ON a.policy_no = i.policy_no AND a.role = 'applicant' AND i.role = 'insured'
+          WHERE a.pk IS NOT NULL AND i.pk IS NOT NULL AND a.pk <> i.pk
+        )
+        SELECT x, y FROM pr UNION SELECT y AS x, x AS y FROM pr
         """,
         True,
     ),
