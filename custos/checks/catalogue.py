@@ -776,13 +776,14 @@ CATALOGUE: list[Check] = [
             SELECT a, regexp_extract(a, '([^省市区县镇乡]{2,8}(路|街|道|巷|弄))', 1) AS k1, substr(a, 1, 6) AS k2,
                    length(a) AS n FROM ca
           ),
-          ko AS (
+          ko AS (  -- the outlets with a street (so a customer address without one never matches)
             SELECT a, regexp_extract(a, '([^省市区县镇乡]{2,8}(路|街|道|巷|弄))', 1) AS k1, substr(a, 1, 6) AS k2,
                    length(a) AS n FROM outlet_addr
+            WHERE regexp_extract(a, '([^省市区县镇乡]{2,8}(路|街|道|巷|弄))', 1) <> ''
           ),
           cand AS (
             SELECT DISTINCT kc.a AS a, ko.a AS o FROM kc JOIN ko ON kc.k1 = ko.k1 AND kc.k2 = ko.k2
-            WHERE kc.k1 <> '' AND 4 * abs(kc.n - ko.n) <= greatest(kc.n, ko.n)
+            WHERE 4 * abs(kc.n - ko.n) <= greatest(kc.n, ko.n)
           ),
           ch AS (  -- distinct characters of every address in a candidate pair
             SELECT DISTINCT x.s, substr(x.s, n.i, 1) AS c
@@ -800,7 +801,8 @@ CATALOGUE: list[Check] = [
             WHERE sim.a = sim.o OR CAST(sim.shared AS DOUBLE) / (za.n + zo.n - sim.shared) >= ${jaccard}
             UNION
             SELECT a FROM ca WHERE a IN (SELECT a FROM outlet_addr)
-               OR regexp_matches(a, '(邮政|邮局|营业所|营业部|支行|网点|支局)')
+               OR (contains(a, '邮政') OR contains(a, '邮局') OR contains(a, '营业所') OR contains(a, '营业部')
+                   OR contains(a, '支行') OR contains(a, '网点') OR contains(a, '支局'))
           )
           SELECT pt.policy_no, pt.role, pt.seq, 'address' AS field, pt.address AS value, NULL AS proposed
           FROM pt JOIN hit ON hit.a = pt.addr_n

@@ -103,7 +103,7 @@ def begin(snapshot_dir: Path, con: duckdb.DuckDBPyConnection) -> str:
 def copy_options(key: str, extra: str = "") -> str:
     """The COPY … TO options writing an encrypted Parquet file."""
     more = f", {extra}" if extra else ""
-    return f"(FORMAT parquet, COMPRESSION lz4{more}, ENCRYPTION_CONFIG {{footer_key: {_sql_text(key)}}})"
+    return f"(FORMAT parquet, COMPRESSION zstd{more}, ENCRYPTION_CONFIG {{footer_key: {_sql_text(key)}}})"
 
 
 def write_arrow(con: duckdb.DuckDBPyConnection, key: str, data, path: Path) -> None:

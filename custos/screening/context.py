@@ -103,7 +103,7 @@ def build_from_snapshot(
     try:
         duck.register_refs(con)
         duck.register_snapshot(con, Path(snapshot_dir))
-        duck.prepare(con)
+        duck.prepare(con, role_scoped=False)
         cols = ", ".join(f"p.{c}" for c in PARTY_COLUMNS)
         n = len(PARTY_COLUMNS)
         counted = {"parties": 0}

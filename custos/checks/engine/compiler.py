@@ -53,14 +53,18 @@ def enabled_codes(settings: CheckSettings) -> list[str]:
     return [c.code for c in CATALOGUE if c.code in settings.enabled]
 
 
-def prepare_statements(dialect: str, settings: CheckSettings | None = None) -> list[tuple[str, str, bool]]:
+def prepare_statements(
+    dialect: str, settings: CheckSettings | None = None, *, role_scoped: bool = True
+) -> list[tuple[str, str, bool]]:
     """The prepared tables. With ``settings`` (the engines): ``ptm`` is the narrow party table with
-    the single-row rules of the enabled checks already evaluated into ``rule_mask``; without (the
-    screening evaluator): ``ptm``/``pt`` hold every prepared column and the rules run over them."""
+    the single-row rules of the enabled checks already evaluated into ``rule_mask`` (and, with
+    ``role_scoped``, contact values only where a check reads them); without (the screening
+    evaluator): ``ptm``/``pt`` hold every prepared column and the rules run over them."""
     if settings is None:
         stmts = PREPARE
     else:
-        stmts = prepare_fused(_mask(single_rules(settings)) if single_rules(settings) else "CAST(0 AS BIGINT)")
+        rules = single_rules(settings)
+        stmts = prepare_fused(_mask(rules) if rules else "CAST(0 AS BIGINT)", role_scoped)
     return [(name, _transpile(sql, dialect), materialize) for name, sql, materialize in stmts]
 
 

@@ -52,10 +52,15 @@ def register_snapshot(con: duckdb.DuckDBPyConnection, snapshot_dir: Path) -> Non
             con.execute(f"CREATE OR REPLACE VIEW {name} AS {empty_select(name)}")
 
 
-def prepare(con: duckdb.DuckDBPyConnection, settings: CheckSettings | None = None) -> None:
+def prepare(
+    con: duckdb.DuckDBPyConnection, settings: CheckSettings | None = None, *, role_scoped: bool = True
+) -> None:
     """The prepared tables, with the single-row rules of ``settings`` (default: every check) in
-    ``ptm.rule_mask``."""
-    for name, sql, materialize in prepare_statements("duckdb", settings or CheckSettings()):
+    ``ptm.rule_mask``; ``role_scoped=False`` keeps every party's contact values in ``pt`` (the
+    screening context indexes them all)."""
+    for name, sql, materialize in prepare_statements(
+        "duckdb", settings or CheckSettings(), role_scoped=role_scoped
+    ):
         kind = "TEMP TABLE" if materialize else "TEMP VIEW"
         con.execute(f"CREATE OR REPLACE {kind} {name} AS {sql}")
 

@@ -305,6 +305,20 @@ PARTIES_FULL = _PT.replace("FROM ptm\n", f"FROM ({_PTM}) ptm\n")
 assert PARTIES_FULL != _PT
 # Columns only the single-row findings' value/proposed read: kept for flagged parties only.
 ROW_ONLY = ("id_type", "postcode", "id_valid_until", "id_upgraded")
+# The contact values cross-record checks compare are the applicant's (addresses, e-mails) or the
+# applicant's and insured's (phones): for other parties they are kept only when a single-row rule
+# fired (their findings show the value) — long strings nobody reads are not written.
+_ROLE_SCOPED = {
+    "address_x": "('applicant')",
+    "addr_n": "('applicant')",
+    "email_x": "('applicant')",
+    "email_n": "('applicant')",
+    "mobile_x": "('applicant', 'insured')",
+    "mobile_n": "('applicant', 'insured')",
+    "phone_x": "('applicant', 'insured')",
+    "phone_n": "('applicant', 'insured')",
+    "mobile_digits": "('applicant', 'insured')",
+}
 _NARROW = (
     "policy_no, role, seq, relation, gender, birth_date, applied_on, "
     + ", ".join(f"{r}_x" for r in RAW if r != "postcode")
@@ -312,10 +326,19 @@ _NARROW = (
 )
 
 
-def fused_ptm(mask: str) -> str:
+def fused_ptm(mask: str, role_scoped: bool = True) -> str:
     """The narrow party table with ``rule_mask`` (``mask``: a BIGINT expression over ``pt``'s columns)."""
     keep = ", ".join(f"CASE WHEN rule_mask <> 0 THEN {c} END AS {c}" for c in ROW_ONLY)
-    return f"SELECT {_NARROW}, {keep}, rule_mask FROM (SELECT *, {mask} AS rule_mask FROM ({PARTIES_FULL}) ptf) m"
+    cols = []
+    for c in _NARROW.split(", "):
+        if role_scoped and c in _ROLE_SCOPED:
+            cols.append(f"CASE WHEN role IN {_ROLE_SCOPED[c]} OR rule_mask <> 0 THEN {c} END AS {c}")
+        else:
+            cols.append(c)
+    return (
+        f"SELECT {', '.join(cols)}, {keep}, rule_mask "
+        f"FROM (SELECT *, {mask} AS rule_mask FROM ({PARTIES_FULL}) ptf) m"
+    )
 
 
 _PT_NARROW = f"""
@@ -390,5 +413,5 @@ _SHARED: list[tuple[str, str, bool]] = [
 PREPARE: list[tuple[str, str, bool]] = [("ptm", _PTM, True), ("pt", _PT, False), *_SHARED]
 
 
-def prepare_fused(mask: str) -> list[tuple[str, str, bool]]:
-    return [("ptm", fused_ptm(mask), True), ("pt", _PT_NARROW, False), *_SHARED]
+def prepare_fused(mask: str, role_scoped: bool = True) -> list[tuple[str, str, bool]]:
+    return [("ptm", fused_ptm(mask, role_scoped), True), ("pt", _PT_NARROW, False), *_SHARED]
