@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -32,7 +33,11 @@ def session(master: str = "local[2]"):
             .config("spark.sql.session.timeZone", "Asia/Shanghai")
             .config("spark.ui.enabled", "false")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.driver.memory", "2g")
+            # local mode: the driver is the executor and holds the decrypted snapshot (2 GB ran out
+            # of heap at 1 M policies, 2026-11-25); CUSTOS_SPARK_DRIVER_MEMORY sizes it
+            .config("spark.driver.memory", os.environ.get("CUSTOS_SPARK_DRIVER_MEMORY", "8g"))
+            # the decrypted rows PySpark hands to the JVM, shuffle and spill files: encrypted on disk
+            .config("spark.io.encryption.enabled", "true")
             .getOrCreate()
         )
     return _SESSIONS[master]
