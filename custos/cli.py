@@ -14,7 +14,16 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else ["custos", *argv])
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(argv)
+    try:
+        execute_from_command_line(argv)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as e:  # noqa: BLE001 - any failure ends as one line (CommandError is Django's)
+        if "--traceback" in argv or os.environ.get("CUSTOS_DEBUG") == "1":
+            raise
+        first = (str(e).strip().splitlines() or [""])[0]
+        sys.stderr.write(f"custos: {type(e).__name__}: {first} (--traceback for details)\n")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -190,3 +190,22 @@ def test_the_custos_command_exits_1_without_a_load(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         "CommandError: no book has been loaded yet: run `custos load PATH` first"
     ]
+
+
+def test_an_unexpected_failure_is_one_line_and_status_1(tmp_path):
+    """A failure that is not a CommandError (here: a snapshot directory that does not exist, which
+    DuckDB reports over several lines) still ends as one line on stderr and status 1."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTOS_")}
+    env["CUSTOS_HOME"] = str(tmp_path / "home")
+    custos = os.path.join(os.path.dirname(sys.executable), "custos")
+    missing = tmp_path / "no-such-snapshot"
+    proc = subprocess.run(
+        [custos, "bench", "check", "--snapshot", str(missing), "--baseline-sample", "10"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("custos: ") and "Traceback" not in proc.stderr

@@ -49,6 +49,7 @@ def build_snapshot(out: Path, parties: int, base_policies: int, seed: int) -> in
 
     snapshot_from_csv_folder(base / "book", base / "snap")
     con = esnap.writer_connection()  # the replica is encrypted like the source
+    con.execute("SET memory_limit = '3GB'")  # the replication's own buffers; the loader keeps 512 MB
     src = base / "snap"
     n_base = con.execute(f"SELECT count(*) FROM {esnap.source(con, src, 'parties')}").fetchone()[0]
     k = max(1, math.ceil(parties / n_base))
@@ -78,7 +79,9 @@ def build_snapshot(out: Path, parties: int, base_policies: int, seed: int) -> in
                 exprs.append(c)
         con.execute(
             f"COPY (SELECT {', '.join(exprs)} FROM {esnap.source(con, src, name)}, r) "
-            f"TO '{out}/{name}.parquet' {esnap.copy_options(key, 'ROW_GROUP_SIZE 1000000')}"
+            # row groups of DuckDB's default size, as the loader writes them: the scan is parallel by
+            # row group (1,000,000-row groups left a 1 M-party book to one thread)
+            f"TO '{out}/{name}.parquet' {esnap.copy_options(key)}"
         )
     total = con.execute(f"SELECT count(*) FROM {esnap.source(con, out, 'parties')}").fetchone()[0]
     con.close()
