@@ -64,7 +64,14 @@ def prepare_statements(
         stmts = PREPARE
     else:
         rules = single_rules(settings)
-        stmts = prepare_fused(_mask(rules) if rules else "CAST(0 AS BIGINT)", role_scoped)
+        rel = [
+            f"({BY_CODE[c]._fill(BY_CODE[c].rel_where, settings.params_for(c))})"
+            for c in enabled_codes(settings)
+            if BY_CODE[c].rel_where
+        ]
+        stmts = prepare_fused(
+            _mask(rules) if rules else "CAST(0 AS BIGINT)", role_scoped, " OR ".join(rel) or "false"
+        )
     return [(name, _transpile(sql, dialect), materialize) for name, sql, materialize in stmts]
 
 

@@ -413,5 +413,11 @@ _SHARED: list[tuple[str, str, bool]] = [
 PREPARE: list[tuple[str, str, bool]] = [("ptm", _PTM, True), ("pt", _PT, False), *_SHARED]
 
 
-def prepare_fused(mask: str, role_scoped: bool = True) -> list[tuple[str, str, bool]]:
-    return [("ptm", fused_ptm(mask, role_scoped), True), ("pt", _PT_NARROW, False), *_SHARED]
+def prepare_fused(mask: str, role_scoped: bool = True, rel_filter: str | None = None) -> list[tuple[str, str, bool]]:
+    """The engines' prepared tables; ``rel_filter`` (a condition over ``rel``'s columns) keeps only the
+    relation rows an enabled RL check can report."""
+    shared = [
+        (name, f"SELECT * FROM ({sql}) r WHERE {rel_filter}" if name == "rel" and rel_filter else sql, mat)
+        for name, sql, mat in _SHARED
+    ]
+    return [("ptm", fused_ptm(mask, role_scoped), True), ("pt", _PT_NARROW, False), *shared]
