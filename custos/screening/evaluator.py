@@ -36,6 +36,8 @@ TABLES = (*REQUIRED_TABLES, *OPTIONAL_TABLES)
 def _fix(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.IntDiv):  # SQLite's / on integers is integer division; no float detour
         return exp.Paren(this=exp.Div(this=node.this, expression=node.expression, typed=True))
+    if isinstance(node, exp.ArrayContains) and isinstance(node.this, exp.Array):  # no arrays in SQLite
+        return exp.In(this=node.expression, expressions=list(node.this.expressions))
     if isinstance(node, (exp.Right, exp.Left)):  # keywords in SQLite (RIGHT JOIN)
         name = "duck_right" if isinstance(node, exp.Right) else "duck_left"
         return exp.Anonymous(this=name, expressions=[node.this, node.expression])
