@@ -34,6 +34,23 @@ def test_segment_lookup_equals_the_join():
         assert g == want, v
 
 
+def test_integer_segment_lookup_equals_the_text_lookup_for_every_11_digit_prefix():
+    """The engines look up an 11-digit mobile's segment on its integer (bit masks); every 4-digit
+    prefix, leading zeros included, gives what the text lookup gives."""
+    values = [f"{p:04d}1234567" for p in range(10000)]
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TABLE t AS SELECT unnest(?::VARCHAR[]) AS m", [values])
+        rows = con.execute(
+            f"SELECT m, {prepare._segment_valid('m')}, {prepare._segment_valid_int('CAST(m AS BIGINT)')} FROM t"
+        ).fetchall()
+    finally:
+        con.close()
+    assert len(rows) == 10000
+    assert [r for r in rows if r[1] != r[2]] == []
+    assert sum(r[1] for r in rows) > 0  # some segments are valid
+
+
 def test_area_code_lookup_equals_the_join():
     codes = refdata.area_codes()
     keys = ["0" + "".join(p) for n in (2, 3) for p in itertools.product("0123456789", repeat=n)]

@@ -151,6 +151,24 @@ def _segment_valid(m: str) -> str:
     )
 
 
+def _segment_valid_int(m: str) -> str:
+    """``_segment_valid`` of an 11-digit mobile given as the integer ``m``: the 4-digit exceptions by
+    value, the 3-digit segments as bits of two constant BIGINT masks (a shift and an AND instead of
+    the text lookups — substr into a 100-character lane was 0.35 CPU s at 1 M policies, 2026-11-25)."""
+    seg = {r["prefix"]: r["valid"] for r in refdata.rows("mobile_segments")}
+    four = {int(k): int(v) for k, v in seg.items() if len(k) == 4}
+    three = {int(k): int(v) for k, v in seg.items() if len(k) == 3}
+    assert all(100 <= k <= 199 for k in three), "3-digit segments outside 1xx: extend the masks"
+    lo = sum(1 << (k - 100) for k, v in three.items() if v and k < 163)
+    hi = sum(1 << (k - 163) for k, v in three.items() if v and k >= 163)
+    p3, p4 = f"({m} // 100000000)", f"({m} // 10000000)"
+    whens = " ".join(f"WHEN {k} THEN {v}" for k, v in sorted(four.items()))
+    return (
+        f"CASE {p4} {whens} ELSE CASE WHEN {p3} BETWEEN 100 AND 162 THEN CAST(({lo} >> CAST({p3} - 100 AS INTEGER)) & 1 AS INTEGER)"
+        f" WHEN {p3} BETWEEN 163 AND 199 THEN CAST(({hi} >> CAST({p3} - 163 AS INTEGER)) & 1 AS INTEGER) ELSE 0 END END"
+    )
+
+
 def _area_known(ph: str) -> str:
     """The area code after the leading 0 (2 digits after 01/02, else 3) is a known area code."""
     codes = {r["area_code"] for r in refdata.rows("area_codes")}
@@ -242,14 +260,16 @@ e AS (  -- the 17 digits as one integer (a 15-digit number with 19 inserted afte
   SELECT *,
          CASE WHEN f18 THEN CAST(substr(id_n, 1, 17) AS BIGINT)
               WHEN f15 THEN CAST(substr(id_n, 1, 6) AS BIGINT) * 100000000000 + 19000000000
-                            + CAST(substr(id_n, 7, 9) AS BIGINT) END AS id17
+                            + CAST(substr(id_n, 7, 9) AS BIGINT) END AS id17,
+         NOT regexp_matches(mobile_n, '[^0-9]') AS mobile_digits
   FROM d
 ),
 f AS (
   SELECT *,
          CAST(id17 // 10000000 % 10000 AS INTEGER) AS id_y, CAST(id17 // 100000 % 100 AS INTEGER) AS id_m,
          CAST(id17 // 1000 % 100 AS INTEGER) AS id_d,
-         CASE WHEN id17 IS NOT NULL THEN ({_CHECKSUM}) % 11 END AS id_sum
+         CASE WHEN id17 IS NOT NULL THEN ({_CHECKSUM}) % 11 END AS id_sum,
+         CASE WHEN mobile_digits AND length(mobile_n) = 11 THEN CAST(mobile_n AS BIGINT) END AS mobile_i
   FROM e
 )
 SELECT f.policy_no, f.role, f.seq, f.relation, f.gender, f.birth_date, f.id_type, f.id_valid_until,
@@ -263,8 +283,9 @@ SELECT f.policy_no, f.role, f.seq, f.relation, f.gender, f.birth_date, f.id_type
        CASE WHEN f.f15 THEN substr(f.id_n, 1, 6) || '19' || substr(f.id_n, 7, 9)
                             || substr('10X98765432', f.id_sum + 1, 1) END AS id_upgraded,
        g.code IS NOT NULL AS gb_known,
-       {_segment_valid("f.mobile_n")} AS seg_valid,
-       NOT regexp_matches(f.mobile_n, '[^0-9]') AS mobile_digits,
+       CASE WHEN f.mobile_i IS NOT NULL THEN {_segment_valid_int("f.mobile_i")}
+            ELSE {_segment_valid("f.mobile_n")} END AS seg_valid,
+       f.mobile_digits, f.mobile_i,
        {_area_known("f.phone_n")} AS area_known,
        {_in("lower(f.name_n)", _placeholders("name"))} AS name_ph,
        {_in("CASE WHEN f.f18 OR f.f15 THEN lower(f.id_n) END", _placeholders("id_no"))} AS id_ph,
@@ -289,7 +310,7 @@ SELECT policy_no, role, seq, relation, gender, birth_date, id_type, id_valid_unt
        coalesce(name_dx, name_n) AS name_d,
        name_n, id_n, mobile_n, phone_n, addr_n, postcode_n, email_n, f18, f15, id18, id15, id_y, id_m, id_d,
        id17, id_sexdigit, id_check, id_upgraded, gb_known, seg_valid, mobile_digits, area_known,
-       CASE WHEN length(mobile_n) = 11 AND mobile_digits THEN CAST(mobile_n AS BIGINT) END AS mobile_i,
+       mobile_i,
        name_ph, id_ph, mobile_ph, addr_ph, prov, postcode_in_prov, applied_on,
        {_DATE_REAL} AS id_date_real,
        CASE WHEN {_DATE_REAL} THEN make_date(id_y, id_m, id_d) END AS id_birth,
