@@ -40,6 +40,10 @@ class Check:
         """RL checks: the condition over ``rel`` alone (see ``rel_check``), else ''."""
         return getattr(self.sql, "where", "")
 
+    def rel_condition(self, params: dict[str, Any]) -> str:
+        """``rel_where`` with the parameters filled in ('' for other checks)."""
+        return self._fill(self.rel_where, params) if self.rel_where else ""
+
     def _fill(self, text: str, params: dict[str, Any]) -> str:
         values = {k: _sql_value(v) for k, v in {**self.params, **params}.items()}
         return Template(text).safe_substitute(values)
@@ -185,7 +189,10 @@ def MAY_RUN(col: str) -> str:  # noqa: N802 - reads as a predicate
 
 def repeated(col: str) -> str:
     """``col`` is one character repeated (at least twice); the cheap test of the second character first."""
-    return f"(substr({col}, 2, 1) = substr({col}, 1, 1) AND length(replace({col}, substr({col}, 1, 1), '')) = 0)"
+    return (
+        f"(substr({col}, 2, 1) = substr({col}, 1, 1) AND length(replace({col}, substr({col}, 1, 1), '')) = 0)"
+    )
+
 
 RURAL = ("村", "乡", "镇", "组", "屯", "嘎查")
 VAGUE_ENDS = ("附近", "对面", "旁边", "路", "街", "道")
@@ -551,9 +558,7 @@ CATALOGUE: list[Check] = [
         "关系与性别矛盾（如“父亲”为女性、“女儿”为男性）",
         "Relation contradicts gender (a father who is female, a daughter who is male…)",
         "Practice",
-        rel_check(
-            f"""(relation IN {MALE_REL} AND sx = 'F') OR (relation IN {FEMALE_REL} AND sx = 'M')"""
-        ),
+        rel_check(f"""(relation IN {MALE_REL} AND sx = 'F') OR (relation IN {FEMALE_REL} AND sx = 'M')"""),
         cross_record=True,
     ),
     Check(
@@ -627,7 +632,7 @@ CATALOGUE: list[Check] = [
         row(
             f"mobile_n IS NOT NULL AND (mobile_ph OR {repeated('mobile_n')}"
             f" OR ({MAY_RUN('mobile_n')} AND {contains_any('mobile_n', RUNS)})"
-" OR right(mobile_n, ${tail_zeros}) = repeat('0', ${tail_zeros}))",
+            " OR right(mobile_n, ${tail_zeros}) = repeat('0', ${tail_zeros}))",
             "mobile",
         ),
         {"tail_zeros": 7},

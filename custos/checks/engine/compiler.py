@@ -1,10 +1,12 @@
 """Compile the catalogue into engine SQL: DuckDB as written, Spark SQL through sqlglot.
 
-Every single-row check (declared as ``Rule``s) is evaluated in ONE scan of the prepared party view:
-each rule becomes one bit of a per-party mask, parties with a zero mask are dropped, and the few
-remaining rows are joined with the small table of rules whose bit is set, which gives one finding per
-(party, rule). Query checks (joins and aggregations across records) follow as UNION ALL. Both forms
-come from the same declarations, so ``compile_check`` (one check alone) and ``compile_all`` agree.
+The engines (``prepare_statements(dialect, settings)`` + ``compile_parts``/``compile_all``): every
+single-row check (declared as ``Rule``s) is one bit of ``rule_mask``, evaluated in the same pass that
+prepares the parties (``ptm``); the single-row findings are the parties with a non-zero mask joined
+with the small table of rule bits, one finding per (party, rule). Query checks (joins and
+aggregations across records) are one SELECT each. The screening evaluator uses the older form
+(``prepare_statements(dialect)`` + ``single_row_sql`` over a ``pt`` with every prepared column), and
+``compile_check`` gives one check alone over that form. All come from the same declarations.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def prepare_statements(
     else:
         rules = single_rules(settings)
         rel = [
-            f"({BY_CODE[c]._fill(BY_CODE[c].rel_where, settings.params_for(c))})"
+            f"({BY_CODE[c].rel_condition(settings.params_for(c))})"
             for c in enabled_codes(settings)
             if BY_CODE[c].rel_where
         ]

@@ -2,12 +2,17 @@
 
 Inputs (registered by the engine): the snapshot tables ``branches staff partners policies parties
 changes visits blacklist`` and the reference tables ``ref_gb2260 ref_segments ref_area ref_provinces
-ref_placeholders ref_numbers``. Outputs: ``ptm`` (materialised once: one row per party with only the
-columns the checks read — normalised values, ID parts, reference-table lookups as flags, the
-policy's application date, and each raw value only where it differs from its normalised form),
-``pt`` (a view over ``ptm`` restoring the raw values and cheap derived keys), ``stf`` (staff,
-normalised), ``rel`` (the party a relation refers to), ``outlet_phone``, ``outlet_addr``, ``plink`` (persons linked as applicant and
-insured on one policy).
+ref_placeholders ref_numbers``. Outputs: ``ptm`` (materialised once, one row per party), ``pt`` (a
+view over ``ptm`` restoring the raw values and cheap derived keys), ``stf`` (staff, normalised),
+``rel`` (the party a relation refers to), ``outlet_phone``, ``outlet_addr``, ``plink`` (persons
+linked as applicant and insured on one policy).
+
+Two forms of ``ptm``/``pt``: the engines' (``prepare_fused``) evaluates the single-row rules while
+preparing and keeps only what the cross-record checks read plus ``rule_mask``; the screening
+evaluator's (``PREPARE``) keeps every prepared column — normalised values, ID parts, reference
+lookups as flags, the policy's application date, each raw value only where it differs from its
+normalised form — and evaluates the rules over ``pt``. ``PARTIES_FULL`` is that full ``pt`` computed
+straight from ``parties``.
 
 Speed: a party is cleaned in one pass. Every normalisation takes a cheap fast path (byte length =
 character length, no blank or separator) when the value is already in normal form, and the exact
@@ -436,7 +441,9 @@ _SHARED: list[tuple[str, str, bool]] = [
 PREPARE: list[tuple[str, str, bool]] = [("ptm", _PTM, True), ("pt", _PT, False), *_SHARED]
 
 
-def prepare_fused(mask: str, role_scoped: bool = True, rel_filter: str | None = None) -> list[tuple[str, str, bool]]:
+def prepare_fused(
+    mask: str, role_scoped: bool = True, rel_filter: str | None = None
+) -> list[tuple[str, str, bool]]:
     """The engines' prepared tables; ``rel_filter`` (a condition over ``rel``'s columns) keeps only the
     relation rows an enabled RL check can report."""
     shared = [
