@@ -47,7 +47,9 @@ def test_names_addresses_emails():
     assert names.is_placeholder("王先生") and names.is_placeholder("测试")
     assert names.implausible_length("李") and not names.implausible_length("阿依古丽·买买提江")
     assert addresses.is_placeholder("同上") and addresses.is_vague("北京市朝阳区建国路")
-    assert not addresses.postcode_ok("510000", "北京市朝阳区建国路1号") and addresses.postcode_ok("100020", "北京市")
+    assert not addresses.postcode_ok("510000", "北京市朝阳区建国路1号") and addresses.postcode_ok(
+        "100020", "北京市"
+    )
     assert addresses.jaccard("abc", "abd") == 0.5
     assert emails.is_valid("a.b@example.cn") and not emails.is_valid("a..b@example.cn")
 
@@ -89,9 +91,9 @@ def _mutations(rng: random.Random, n: int) -> list[str]:
         k = rng.randrange(4)
         if k == 1:  # one digit changed
             i = rng.randrange(17)
-            num = num[:i] + str((int(num[i]) + rng.randrange(1, 10)) % 10) + num[i + 1:]
+            num = num[:i] + str((int(num[i]) + rng.randrange(1, 10)) % 10) + num[i + 1 :]
         elif k == 2:  # impossible day
-            num = num[:12] + f"{rng.choice([30, 31, 32, 0])}" .zfill(2) + num[14:]
+            num = num[:12] + f"{rng.choice([30, 31, 32, 0])}".zfill(2) + num[14:]
         out.append(num)
     return out
 

@@ -19,7 +19,7 @@ def normalize_mobile(value: str | None) -> str | None:
     v = re.sub(r"[\s\-()]", "", v)
     for prefix in ("+86", "0086", "86"):
         if v.startswith(prefix) and len(v) - len(prefix) == 11:
-            v = v[len(prefix):]
+            v = v[len(prefix) :]
             break
     return v
 
