@@ -103,9 +103,8 @@ class Finding(models.Model):
     close_reason = models.CharField(max_length=8, choices=CloseReason.choices, blank=True)
     # raw (an ID number, a mobile …): sealed at rest (custos.crypto), masked whenever displayed
     value = EncryptedTextField(deterministic=True)
-    proposed = EncryptedTextField(
-        deterministic=True
-    )  # the value custos proposes (e.g. the 18-digit ID); sealed, masked
+    # the value custos proposes (e.g. the 18-digit ID); sealed, masked
+    proposed = EncryptedTextField(deterministic=True)
 
     opened_run = models.ForeignKey(CheckRun, on_delete=models.PROTECT, related_name="opened_findings")
     last_seen_run = models.ForeignKey(CheckRun, on_delete=models.PROTECT, related_name="+")

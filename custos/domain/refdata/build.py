@@ -100,39 +100,19 @@ def build_gb2260() -> None:
 
 # --- Provinces and postcode prefixes ---------------------------------------------------------------
 
+# reference table laid out by hand, several source rows a line
+# fmt: off
 PROVINCES = [  # GB2260 2-digit, short name, postcode 2-digit prefixes (China Post 邮政编码 allocation)
-    ("11", "北京", "10"),
-    ("12", "天津", "30"),
-    ("13", "河北", "05 06 07"),
-    ("14", "山西", "03 04"),
-    ("15", "内蒙古", "01 02"),
-    ("21", "辽宁", "11 12"),
-    ("22", "吉林", "13"),
-    ("23", "黑龙江", "15 16"),
-    ("31", "上海", "20"),
-    ("32", "江苏", "21 22"),
-    ("33", "浙江", "31 32"),
-    ("34", "安徽", "23 24"),
-    ("35", "福建", "35 36"),
-    ("36", "江西", "33 34"),
-    ("37", "山东", "25 26 27"),
-    ("41", "河南", "45 46 47"),
-    ("42", "湖北", "43 44"),
-    ("43", "湖南", "41 42"),
-    ("44", "广东", "51 52"),
-    ("45", "广西", "53 54"),
-    ("46", "海南", "57"),
-    ("50", "重庆", "40"),
-    ("51", "四川", "61 62 63 64"),
-    ("52", "贵州", "55 56"),
-    ("53", "云南", "65 66 67"),
-    ("54", "西藏", "85"),
-    ("61", "陕西", "71 72"),
-    ("62", "甘肃", "73 74"),
-    ("63", "青海", "81"),
-    ("64", "宁夏", "75"),
-    ("65", "新疆", "83 84"),
+    ("11", "北京", "10"), ("12", "天津", "30"), ("13", "河北", "05 06 07"), ("14", "山西", "03 04"),
+    ("15", "内蒙古", "01 02"), ("21", "辽宁", "11 12"), ("22", "吉林", "13"), ("23", "黑龙江", "15 16"),
+    ("31", "上海", "20"), ("32", "江苏", "21 22"), ("33", "浙江", "31 32"), ("34", "安徽", "23 24"),
+    ("35", "福建", "35 36"), ("36", "江西", "33 34"), ("37", "山东", "25 26 27"), ("41", "河南", "45 46 47"),
+    ("42", "湖北", "43 44"), ("43", "湖南", "41 42"), ("44", "广东", "51 52"), ("45", "广西", "53 54"),
+    ("46", "海南", "57"), ("50", "重庆", "40"), ("51", "四川", "61 62 63 64"), ("52", "贵州", "55 56"),
+    ("53", "云南", "65 66 67"), ("54", "西藏", "85"), ("61", "陕西", "71 72"), ("62", "甘肃", "73 74"),
+    ("63", "青海", "81"), ("64", "宁夏", "75"), ("65", "新疆", "83 84"),
 ]
+# fmt: on
 
 
 def build_provinces() -> None:
@@ -177,87 +157,32 @@ def build_area_codes() -> None:
 
 # --- MIIT mobile segments --------------------------------------------------------------------------
 # kind: voice | virtual (MVNO) | satellite | data (data-only / IoT, cannot take a call)
+# reference table laid out by hand, several source rows a line
+# fmt: off
 SEGMENTS = [
-    *[
-        (
-            f"13{d}",
-            "China Mobile" if d in "456789" else "China Unicom" if d in "012" else "China Telecom",
-            "voice",
-        )
-        for d in "0123456789"
-    ],
+    *[(f"13{d}", "China Mobile" if d in "456789" else "China Unicom" if d in "012" else "China Telecom",
+       "voice") for d in "0123456789"],
     ("1349", "China Satcom", "satellite"),
-    ("140", "China Unicom", "data"),
-    ("141", "China Telecom", "data"),
-    ("142", "China Mobile", "data"),
-    ("143", "China Mobile", "data"),
-    ("144", "China Mobile", "data"),
-    ("1440", "China Mobile", "data"),
-    ("145", "China Unicom", "voice"),
-    ("146", "China Unicom", "data"),
-    ("147", "China Mobile", "voice"),
-    ("148", "China Mobile", "data"),
-    ("149", "China Telecom", "voice"),
-    *[
-        (
-            f"15{d}",
-            {
-                "0": "China Mobile",
-                "1": "China Mobile",
-                "2": "China Mobile",
-                "3": "China Telecom",
-                "5": "China Unicom",
-                "6": "China Unicom",
-                "7": "China Mobile",
-                "8": "China Mobile",
-                "9": "China Mobile",
-            }[d],
-            "voice",
-        )
-        for d in "012356789"
-    ],
-    ("162", "China Telecom", "virtual"),
-    ("165", "China Mobile", "virtual"),
-    ("166", "China Unicom", "voice"),
+    ("140", "China Unicom", "data"), ("141", "China Telecom", "data"), ("142", "China Mobile", "data"),
+    ("143", "China Mobile", "data"), ("144", "China Mobile", "data"), ("1440", "China Mobile", "data"),
+    ("145", "China Unicom", "voice"), ("146", "China Unicom", "data"), ("147", "China Mobile", "voice"),
+    ("148", "China Mobile", "data"), ("149", "China Telecom", "voice"),
+    *[(f"15{d}", {"0": "China Mobile", "1": "China Mobile", "2": "China Mobile", "3": "China Telecom",
+                  "5": "China Unicom", "6": "China Unicom", "7": "China Mobile", "8": "China Mobile",
+                  "9": "China Mobile"}[d], "voice") for d in "012356789"],
+    ("162", "China Telecom", "virtual"), ("165", "China Mobile", "virtual"), ("166", "China Unicom", "voice"),
     ("167", "China Unicom", "virtual"),
-    ("170", "MVNO", "virtual"),
-    ("171", "MVNO", "virtual"),
-    ("172", "China Mobile", "voice"),
-    ("173", "China Telecom", "voice"),
-    ("1740", "China Telecom", "satellite"),
-    ("175", "China Unicom", "voice"),
-    ("176", "China Unicom", "voice"),
-    ("177", "China Telecom", "voice"),
-    ("178", "China Mobile", "voice"),
-    *[
-        (
-            f"18{d}",
-            {
-                "0": "China Telecom",
-                "1": "China Telecom",
-                "2": "China Mobile",
-                "3": "China Mobile",
-                "4": "China Mobile",
-                "5": "China Unicom",
-                "6": "China Unicom",
-                "7": "China Mobile",
-                "8": "China Mobile",
-                "9": "China Telecom",
-            }[d],
-            "voice",
-        )
-        for d in "0123456789"
-    ],
-    ("190", "China Telecom", "voice"),
-    ("191", "China Telecom", "voice"),
-    ("192", "China Broadnet", "voice"),
-    ("193", "China Telecom", "voice"),
-    ("195", "China Mobile", "voice"),
-    ("196", "China Unicom", "voice"),
-    ("197", "China Mobile", "voice"),
-    ("198", "China Mobile", "voice"),
-    ("199", "China Telecom", "voice"),
+    ("170", "MVNO", "virtual"), ("171", "MVNO", "virtual"), ("172", "China Mobile", "voice"),
+    ("173", "China Telecom", "voice"), ("1740", "China Telecom", "satellite"), ("175", "China Unicom", "voice"),
+    ("176", "China Unicom", "voice"), ("177", "China Telecom", "voice"), ("178", "China Mobile", "voice"),
+    *[(f"18{d}", {"0": "China Telecom", "1": "China Telecom", "2": "China Mobile", "3": "China Mobile",
+                  "4": "China Mobile", "5": "China Unicom", "6": "China Unicom", "7": "China Mobile",
+                  "8": "China Mobile", "9": "China Telecom"}[d], "voice") for d in "0123456789"],
+    ("190", "China Telecom", "voice"), ("191", "China Telecom", "voice"), ("192", "China Broadnet", "voice"),
+    ("193", "China Telecom", "voice"), ("195", "China Mobile", "voice"), ("196", "China Unicom", "voice"),
+    ("197", "China Mobile", "voice"), ("198", "China Mobile", "voice"), ("199", "China Telecom", "voice"),
 ]
+# fmt: on
 
 
 def build_mobile_segments() -> None:
@@ -274,84 +199,25 @@ def build_mobile_segments() -> None:
 
 # --- Placeholders ----------------------------------------------------------------------------------
 
+# reference table laid out by hand, several source rows a line
+# fmt: off
 PLACEHOLDER_NAMES = [
-    "客户",
-    "先生",
-    "女士",
-    "小姐",
-    "测试",
-    "测试用户",
-    "无",
-    "不详",
-    "某某",
-    "未知",
-    "无名",
-    "匿名",
-    "xxx",
-    "test",
-    "姓名",
-    "name",
-    "na",
-    "n/a",
-    "null",
-    "none",
-    "空",
-    "暂无",
-    "待定",
-    "待补",
-    "张三",
-    "李四",
-    "王五",
+    "客户", "先生", "女士", "小姐", "测试", "测试用户", "无", "不详", "某某", "未知", "无名", "匿名", "xxx",
+    "test", "姓名", "name", "na", "n/a", "null", "none", "空", "暂无", "待定", "待补", "张三", "李四", "王五",
 ]
 PLACEHOLDER_ADDRESSES = [
-    "无",
-    "不详",
-    "同上",
-    "见上",
-    "未知",
-    "暂无",
-    "待定",
-    "待补",
-    "无地址",
-    "地址不详",
-    "详见投保单",
-    "同投保人",
-    "同被保险人",
-    "xxx",
-    "test",
-    "测试",
-    "null",
-    "none",
-    "n/a",
-    "na",
-    "-",
-    "/",
-    "空",
+    "无", "不详", "同上", "见上", "未知", "暂无", "待定", "待补", "无地址", "地址不详", "详见投保单", "同投保人",
+    "同被保险人", "xxx", "test", "测试", "null", "none", "n/a", "na", "-", "/", "空",
 ]
 PLACEHOLDER_MOBILES = [
-    "13800138000",
-    "13900139000",
-    "13800000000",
-    "13000000000",
-    "13888888888",
-    "13912345678",
-    "12345678901",
-    "18888888888",
-    "13333333333",
-    "11111111111",
-    "15000000000",
-    "18000000000",
+    "13800138000", "13900139000", "13800000000", "13000000000", "13888888888", "13912345678", "12345678901",
+    "18888888888", "13333333333", "11111111111", "15000000000", "18000000000",
 ]
 PLACEHOLDER_IDS = [  # published example numbers (GB11643 annex, textbooks, widely copied samples)
-    "11010519491231002X",
-    "110105194912310029",
-    "440524188001010014",
-    "11010119900307451X",
-    "110101199003074477",
-    "11010119900307803X",
-    "110101199003077016",
-    "123456789012345678",
+    "11010519491231002X", "110105194912310029", "440524188001010014", "11010119900307451X",
+    "110101199003074477", "11010119900307803X", "110101199003077016", "123456789012345678",
 ]
+# fmt: on
 
 
 def build_placeholders() -> None:
