@@ -101,6 +101,13 @@ def fullwidth(s: str) -> str:
 
 X_ID = rid_x()
 STAFF_ID = rid("440106", "1985-07-07", 11)
+
+def mobile_change(request_no: str | None) -> tuple[str, dict]:
+    """A ``changes`` row: the applicant's mobile changed after issue, with or without a request."""
+    return ("changes", {"role": "applicant", "seq": 1, "field": "mobile", "old_value": "1",
+                        "new_value": "13955550000", "changed_at": "2024-03-01T09:00:00",
+                        "changed_by": "S9", "request_no": request_no})
+
 CASES: list[Case] = [
     Case("ID01 empty number", setp("applicant", id_no=None), "ID01", fld="id_no"),
     Case("ID01 empty type", setp("insured", id_type=None), "ID01", "insured", "id_type"),
@@ -216,13 +223,8 @@ CASES: list[Case] = [
     Case("EM01 not for a valid address", setp("applicant", email="Zhang.Wei+1@mail.example.cn"), "EM01",
          present=False),
     Case("SC01 contact change without request", lambda p: None, "SC01", fld="mobile",
-         extra=[("changes", {"role": "applicant", "seq": 1, "field": "mobile", "old_value": "1",
-                             "new_value": "13955550000", "changed_at": "2024-03-01T09:00:00",
-                             "changed_by": "S9", "request_no": None})]),
-    Case("SC01 not with a request", lambda p: None, "SC01", present=False,
-         extra=[("changes", {"role": "applicant", "seq": 1, "field": "mobile", "old_value": "1",
-                             "new_value": "13955550000", "changed_at": "2024-03-01T09:00:00",
-                             "changed_by": "S9", "request_no": "R1"})]),
+         extra=[mobile_change(request_no=None)]),
+    Case("SC01 not with a request", lambda p: None, "SC01", present=False, extra=[mobile_change(request_no="R1")]),
     Case("SC02 beneficiary is staff", add_ben(name="钱多多", id_no=STAFF_ID, birth_date="1985-07-07"), "SC02",
          "beneficiary", "id_no"),
     Case("SC02 beneficiary by name + birth", add_ben(name="钱多多", id_no=None, birth_date="1985-07-07",
