@@ -180,7 +180,7 @@ def _run_windows(col: str, windows: int) -> str:
 _RUN_WINDOWS = _run_windows("id17", 10)
 
 
-def MAY_RUN(col: str) -> str:  # noqa: N802 - reads as a predicate
+def may_run(col: str) -> str:
     """A cheap necessary condition for a run: every ascending run contains 234567, every descending
     one 765432 (two substring searches before the exact test)."""
     assert all("234567" in r or "765432" in r for r in RUNS)
@@ -336,9 +336,9 @@ CATALOGUE: list[Check] = [
             # 18 digits: on the 17-digit integer (one digit repeated = a multiple of 11…1, a run = one
             # of the 10 windows of 8 digits, sequence 000 = divisible by 1000); 15 digits: on the text
             f"(id18 AND (id17 % {int('1' * 17)} = 0 OR id17 % 1000 = 0 OR id_ph"
-            f" OR ({MAY_RUN('id_n')} AND {_RUN_WINDOWS})))"
-            " OR (id15 AND (length(replace(substr(id_n, 1, 17), substr(id_n, 1, 1), '')) = 0"
-            f" OR ({MAY_RUN('id_n')} AND {contains_any('substr(id_n, 1, 17)', RUNS)}) OR id_ph))",
+            f" OR ({may_run('id_n')} AND {_RUN_WINDOWS})))"
+            f" OR (id15 AND ({repeated('substr(id_n, 1, 17)')}"
+            f" OR ({may_run('id_n')} AND {contains_any('substr(id_n, 1, 17)', RUNS)}) OR id_ph))",
             "id_no",
         ),
     ),
@@ -631,7 +631,7 @@ CATALOGUE: list[Check] = [
         "Practice",
         row(
             f"mobile_n IS NOT NULL AND (mobile_ph OR {repeated('mobile_n')}"
-            f" OR ({MAY_RUN('mobile_n')} AND {contains_any('mobile_n', RUNS)})"
+            f" OR ({may_run('mobile_n')} AND {contains_any('mobile_n', RUNS)})"
             " OR right(mobile_n, ${tail_zeros}) = repeat('0', ${tail_zeros}))",
             "mobile",
         ),

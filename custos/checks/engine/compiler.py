@@ -77,17 +77,17 @@ def prepare_statements(
     return [(name, _transpile(sql, dialect), materialize) for name, sql, materialize in stmts]
 
 
-def single_rules(settings: CheckSettings) -> list[tuple[str, object]]:
-    """(code, Rule) of every single-row rule of the enabled checks; rule i is bit i of ``rule_mask``."""
-    rules = [
-        (code, r)
-        for code in enabled_codes(settings)
-        if BY_CODE[code].single_row
-        for r in BY_CODE[code].rules(settings.params_for(code))
-    ]
+def _rules_of(codes: list[str], settings: CheckSettings) -> list[tuple[str, object]]:
+    """(code, Rule) of every single-row rule of ``codes``; rule i is bit i of ``rule_mask``."""
+    rules = [(code, r) for code in codes for r in BY_CODE[code].rules(settings.params_for(code))]
     if len(rules) > 62:
         raise ValueError("more than 62 single-row rules: split the mask")
     return rules
+
+
+def single_rules(settings: CheckSettings) -> list[tuple[str, object]]:
+    """The single-row rules of the enabled checks, in ``rule_mask`` bit order."""
+    return _rules_of([c for c in enabled_codes(settings) if BY_CODE[c].single_row], settings)
 
 
 def _mask(rules) -> str:
@@ -119,11 +119,9 @@ def compile_check(code: str, settings: CheckSettings, dialect: str) -> str:
 def single_row_sql(codes: list[str], settings: CheckSettings, source: str = "pt") -> str | None:
     """Every single-row rule of ``codes`` in one scan of ``source`` with every column of ``pt`` (the
     screening evaluator's form; the engines read ``rule_mask`` from ``ptm``), or None."""
-    rules = [(code, r) for code in codes for r in BY_CODE[code].rules(settings.params_for(code))]
+    rules = _rules_of(codes, settings)
     if not rules:
         return None
-    if len(rules) > 62:
-        raise ValueError("more than 62 single-row rules: split the mask")
     return _rows_from_mask(
         rules, f"(SELECT * FROM (SELECT *, {_mask(rules)} AS rule_mask FROM {source}) m WHERE rule_mask <> 0)"
     )

@@ -290,7 +290,7 @@ SELECT f.policy_no, f.role, f.seq, f.relation, f.gender, f.birth_date, f.id_type
        g.code IS NOT NULL AS gb_known,
        CASE WHEN f.mobile_i IS NOT NULL THEN {_segment_valid_int("f.mobile_i")}
             ELSE {_segment_valid("f.mobile_n")} END AS seg_valid,
-       f.mobile_digits, f.mobile_i,
+       f.mobile_digits,
        {_area_known("f.phone_n")} AS area_known,
        {_in("lower(f.name_n)", _placeholders("name"))} AS name_ph,
        {_in("CASE WHEN f.f18 OR f.f15 THEN lower(f.id_n) END", _placeholders("id_no"))} AS id_ph,
@@ -315,7 +315,6 @@ SELECT policy_no, role, seq, relation, gender, birth_date, id_type, id_valid_unt
        coalesce(name_dx, name_n) AS name_d,
        name_n, id_n, mobile_n, phone_n, addr_n, postcode_n, email_n, f18, f15, id18, id15, id_y, id_m, id_d,
        id17, id_sexdigit, id_check, id_upgraded, gb_known, seg_valid, mobile_digits, area_known,
-       mobile_i,
        name_ph, id_ph, mobile_ph, addr_ph, prov, postcode_in_prov, applied_on,
        {_DATE_REAL} AS id_date_real,
        CASE WHEN {_DATE_REAL} THEN make_date(id_y, id_m, id_d) END AS id_birth,
@@ -347,33 +346,36 @@ _ROLE_SCOPED = {
     "phone_n": "('applicant', 'insured')",
     "mobile_digits": "('applicant', 'insured')",
 }
-_NARROW = (
-    "policy_no, role, seq, relation, gender, birth_date, applied_on, "
-    + ", ".join(f"{r}_x" for r in RAW if r != "postcode")
-    + ", name_n, id_n, mobile_n, phone_n, addr_n, email_n, id18, id15, id_birth, id_gender, mobile_digits"
-)
+# What the cross-record checks read besides the raw values (``{r}_x``, restored by ``pt``).
+_NARROW_KEYS = ("policy_no", "role", "seq", "relation", "gender", "birth_date", "applied_on")
+_NARROW_RAW = tuple(r for r in RAW if r != "postcode")  # the postcode is ROW_ONLY
+_NARROW_DERIVED = (
+    "name_n", "id_n", "mobile_n", "phone_n", "addr_n", "email_n",
+    "id18", "id15", "id_birth", "id_gender", "mobile_digits",
+)  # fmt: skip
 
 
 def fused_ptm(mask: str, role_scoped: bool = True) -> str:
     """The narrow party table with ``rule_mask`` (``mask``: a BIGINT expression over ``pt``'s columns)."""
-    keep = ", ".join(f"CASE WHEN rule_mask <> 0 THEN {c} END AS {c}" for c in ROW_ONLY)
-    cols = []
-    for c in _NARROW.split(", "):
-        if role_scoped and c in _ROLE_SCOPED:
-            cols.append(f"CASE WHEN role IN {_ROLE_SCOPED[c]} OR rule_mask <> 0 THEN {c} END AS {c}")
-        else:
-            cols.append(c)
+    cols = [*_NARROW_KEYS, *(f"{r}_x" for r in _NARROW_RAW), *_NARROW_DERIVED]
+    if role_scoped:
+        cols = [
+            f"CASE WHEN role IN {_ROLE_SCOPED[c]} OR rule_mask <> 0 THEN {c} END AS {c}"
+            if c in _ROLE_SCOPED
+            else c
+            for c in cols
+        ]
+    keep = [f"CASE WHEN rule_mask <> 0 THEN {c} END AS {c}" for c in ROW_ONLY]
     return (
-        f"SELECT {', '.join(cols)}, {keep}, rule_mask "
+        f"SELECT {', '.join([*cols, *keep])}, rule_mask "
         f"FROM (SELECT *, {mask} AS rule_mask FROM ({PARTIES_FULL}) ptf) m"
     )
 
 
 _PT_NARROW = f"""
-SELECT policy_no, role, seq, relation, gender, birth_date, applied_on, {", ".join(ROW_ONLY)},
-       {", ".join(f"coalesce({r}_x, {_NORM[r]}) AS {r}" for r in RAW if r != "postcode")},
-       name_n, id_n, mobile_n, phone_n, addr_n, email_n, id18, id15, id_birth, id_gender, mobile_digits,
-       rule_mask,
+SELECT {", ".join(_NARROW_KEYS)}, {", ".join(ROW_ONLY)},
+       {", ".join(f"coalesce({r}_x, {_NORM[r]}) AS {r}" for r in _NARROW_RAW)},
+       {", ".join(_NARROW_DERIVED)}, rule_mask,
        CASE WHEN id18 OR id15 THEN id_n ELSE name_n || '|' || CAST(birth_date AS VARCHAR) END AS pk,
        substr(name_n, 1, 1) AS surname
 FROM ptm
