@@ -2,7 +2,9 @@
 
 import csv
 import io
+import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -209,3 +211,33 @@ def test_an_unexpected_failure_is_one_line_and_status_1(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("custos: ") and "Traceback" not in proc.stderr
+
+
+def test_bench_check_json_has_the_issues_figures_and_medians_of_repeated_runs(tmp_path):
+    """`custos bench check --repeat 2`: engine and baseline alternate; the reported figures are the
+    medians of the runs, which are kept in the JSON (the VM's speed drifts between runs)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTOS_")}
+    env["CUSTOS_HOME"] = str(tmp_path / "home")
+    env["CUSTOS_AUTO_KEYS"] = "1"
+    custos = os.path.join(os.path.dirname(sys.executable), "custos")
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [custos, "bench", "check", "--parties", "1500", "--base-policies", "300"]
+        + ["--baseline-sample", "200", "--repeat", "2", "--json", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(out.read_text())
+    for key in ("parties", "seconds", "parties_per_s", "baseline_parties_per_s", "ratio", "peak_rss_mb"):
+        assert figures[key] > 0, key
+    assert figures["engine"] == "duckdb" and figures["parties"] >= 1500
+    runs = figures["runs"]
+    assert (
+        len(runs) == 2 and {r["findings"] for r in runs} == {figures["findings"]} and figures["findings"] > 0
+    )
+    assert figures["ratio"] == round(statistics.median(r["ratio"] for r in runs), 1)
+    assert figures["ratio_min"] <= figures["ratio"] <= figures["ratio_max"]
+    assert figures["seconds"] == round(statistics.median(r["seconds"] for r in runs), 3)
+    assert figures["date"].endswith("+00:00")

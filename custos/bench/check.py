@@ -17,6 +17,7 @@ import platform
 import re
 import resource
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +35,16 @@ def _cpu_s() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def build_snapshot(out: Path, parties: int, base_policies: int, seed: int) -> int:
@@ -139,10 +150,48 @@ class CheckBench:
         parser.add_argument(
             "--snapshot", type=Path, help="use this snapshot directory instead of building one"
         )
+        parser.add_argument(
+            "--repeat",
+            type=int,
+            default=1,
+            help="run engine and baseline alternately N times; report the medians (and each run)",
+        )
+
+    @staticmethod
+    def _measure(snap: Path, parties: int, options: dict) -> dict:
+        """One run: the engine over the whole snapshot, then the baseline right after it."""
+        from custos.checks.catalogue import CheckSettings
+        from custos.checks.engine import run_checks
+
+        load0 = os.getloadavg()[0]
+        t0 = time.perf_counter()
+        cpu0 = _cpu_s()
+        findings = run_checks(
+            snap,
+            engine=options["engine"],
+            settings=CheckSettings(as_of=dt.date(2026, 11, 25)),
+            spark_master=options["spark_master"],
+            threads=options.get("threads"),
+        )
+        seconds = time.perf_counter() - t0
+        cpu = _cpu_s() - cpu0
+        load1 = os.getloadavg()[0]
+        b_rows, b_sec = baseline(snap, options["baseline_sample"])
+        rate, b_rate = parties / seconds, b_rows / b_sec
+        return {
+            "seconds": round(seconds, 3),
+            "parties_per_s": round(rate),
+            "baseline_parties_per_s": round(b_rate),
+            "baseline_sample": b_rows,
+            "ratio": round(rate / b_rate, 1),
+            "cpu_seconds": round(cpu, 2),
+            "findings": findings.num_rows,
+            "load_avg_1m_before": round(load0, 2),
+            "load_avg_1m_after": round(load1, 2),
+        }
 
     def run(self, options: dict, out) -> dict:
-        from custos.checks.catalogue import CATALOGUE, CheckSettings
-        from custos.checks.engine import run_checks
+        from custos.checks.catalogue import CATALOGUE
 
         tmp = Path(tempfile.mkdtemp(prefix="custos-bench-check-"))
         try:
@@ -164,49 +213,53 @@ class CheckBench:
             build_s = time.perf_counter() - t0
             out.write(f"snapshot of {parties:,} parties in {build_s:.1f}s")
             rss_before = _rss_mb()
-            t0 = time.perf_counter()
-            cpu0 = _cpu_s()
-            load0 = os.getloadavg()[0]
-            findings = run_checks(
-                snap,
-                engine=options["engine"],
-                settings=CheckSettings(as_of=dt.date(2026, 11, 25)),
-                spark_master=options["spark_master"],
-                threads=options.get("threads"),
-            )
-            seconds = time.perf_counter() - t0
-            cpu = _cpu_s() - cpu0
-            load1 = os.getloadavg()[0]
+            runs = [self._measure(snap, parties, options) for _ in range(max(1, options["repeat"]))]
+            median = {
+                k: statistics.median(r[k] for r in runs)
+                for k in ("seconds", "parties_per_s", "baseline_parties_per_s", "ratio", "cpu_seconds")
+            }
             rss = _rss_mb()
-            rate = parties / seconds
-            b_rows, b_sec = baseline(snap, options["baseline_sample"])
-            b_rate = b_rows / b_sec
             figures = {
                 "benchmark": "check",
                 "engine": options["engine"],
                 "parties": parties,
                 "checks": len(CATALOGUE),
-                "findings": findings.num_rows,
-                "seconds": round(seconds, 3),
-                "parties_per_s": round(rate),
-                "baseline_parties_per_s": round(b_rate),
-                "baseline_sample": b_rows,
-                "ratio": round(rate / b_rate, 1),
+                "findings": runs[-1]["findings"],
+                # with --repeat N: the median of the N runs (each run: the engine, then the baseline)
+                "seconds": round(median["seconds"], 3),
+                "parties_per_s": round(median["parties_per_s"]),
+                "baseline_parties_per_s": round(median["baseline_parties_per_s"]),
+                "baseline_sample": runs[-1]["baseline_sample"],
+                "ratio": round(median["ratio"], 1),
+                "ratio_min": min(r["ratio"] for r in runs),
+                "ratio_max": max(r["ratio"] for r in runs),
                 "peak_rss_mb": round(rss),
                 "rss_before_run_mb": round(rss_before),
                 "snapshot_build_seconds": round(build_s, 1),
                 "cpus": os.cpu_count(),
+                "cpu_model": _cpu_model(),
                 "machine": platform.platform(),
-                "cpu_seconds": round(cpu, 2),  # this process (a running JVM of Spark is not counted)
-                "load_avg_1m_before": round(load0, 2),
-                "load_avg_1m_after": round(load1, 2),
+                "cpu_seconds": round(median["cpu_seconds"], 2),  # this process (a Spark JVM is not counted)
+                "load_avg_1m_before": runs[0]["load_avg_1m_before"],
+                "load_avg_1m_after": runs[-1]["load_avg_1m_after"],
                 "load_avg_1m": round(os.getloadavg()[0], 2),
-                "date": dt.date.today().isoformat(),
+                "date": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"),  # UTC (Django sets TZ to Shanghai)
+                "runs": runs,
             }
+            if len({r["findings"] for r in runs}) != 1:
+                raise RuntimeError(
+                    f"runs found different numbers of findings: {[r['findings'] for r in runs]}"
+                )
             out.write(
-                f"{options['engine']}: {parties:,} parties, {findings.num_rows:,} findings in {seconds:.2f}s = "
-                f"{rate:,.0f} parties/s; baseline {b_rate:,.0f}/s; ratio {rate / b_rate:.1f}x; "
-                f"peak RSS {rss:,.0f} MB"
+                f"{options['engine']}: {parties:,} parties, {figures['findings']:,} findings in "
+                f"{figures['seconds']:.2f}s = {figures['parties_per_s']:,} parties/s; baseline "
+                f"{figures['baseline_parties_per_s']:,}/s; ratio {figures['ratio']:.1f}x"
+                + (
+                    f" (median of {len(runs)}: {figures['ratio_min']}–{figures['ratio_max']}x)"
+                    if len(runs) > 1
+                    else ""
+                )
+                + f"; peak RSS {rss:,.0f} MB"
             )
             return figures
         finally:
