@@ -83,6 +83,7 @@ PAGES: dict[str, Spec] = {
     "security/alerts/<int:pk>/ack/": Spec("absent", method="POST", roles=frozenset(AUDIT_ROLES)),
     "security/keys/": Spec("roles", roles=frozenset({Role.IT_SECURITY})),
     "security/keys/verify/": Spec("roles", method="POST", roles=frozenset({Role.IT_SECURITY}), ok=(302,)),
+    "security/keys/rotate/": Spec("roles", method="POST", roles=frozenset({Role.IT_SECURITY}), ok=(302, 409)),
     "findings/": Spec("any"),
     "findings/list/": Spec("any"),
     "findings/<int:pk>/": Spec("record", record="finding", roles=ALL),

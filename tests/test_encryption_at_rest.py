@@ -265,3 +265,40 @@ def test_snapshot_opens_sealed_values_in_a_helper_process(custos_home, monkeypat
             p.address,
             p.email,
         )
+
+
+@pytestmark_db
+def test_key_page_rotates_the_data_key_in_the_background_and_refuses_a_second_rotation(
+    custos_home, client, monkeypatch
+):
+    from huey.contrib.djhuey import HUEY
+
+    from custos.access.models import Role
+    from custos.audit.models import AuditEntry
+    from custos.crypto import rotate
+    from tests.conftest import make_user
+
+    assert load_book(BASIC).status == "done"
+    old = keys(reload=True).current_id
+    make_user("comp", Role.COMPLIANCE)
+    assert client.login(username="comp", password="correct-horse-42")
+    assert client.post("/security/keys/rotate/").status_code == 403
+    assert keys(reload=True).current_id == old
+
+    make_user("sec", Role.IT_SECURITY)
+    assert client.login(username="sec", password="correct-horse-42")
+    monkeypatch.setattr(HUEY, "immediate", True)
+    assert client.post("/security/keys/rotate/").status_code == 302
+    new = keys(reload=True).current_id
+    assert new != old and rotate.read_status()["state"] == "done"
+    assert set(rotate.counts_by_key()) == {new}  # every stored value re-sealed, the old key retired
+    assert old not in keys().data_keys
+    entry = AuditEntry.objects.filter(action="key_rotate").latest("seq")
+    assert entry.username == "sec" and entry.outcome == "ok" and new in entry.record_ids
+
+    status = rotate.read_status()
+    rotate._write_status({**status, "state": "running"})  # a rotation still in progress
+    response = client.post("/security/keys/rotate/")
+    assert response.status_code == 409 and "上一次轮换尚未完成" in response.content.decode()
+    assert keys(reload=True).current_id == new
+    assert AuditEntry.objects.filter(action="key_rotate", outcome="refused").exists()

@@ -22,4 +22,5 @@ urlpatterns = [
     path("security/alerts/<int:pk>/ack/", sec.alert_acknowledge, name="alert-ack"),
     path("security/keys/", sec.key_status, name="key-status"),
     path("security/keys/verify/", sec.key_status_verify, name="key-status-verify"),
+    path("security/keys/rotate/", sec.key_rotate, name="key-rotate"),
 ]
