@@ -243,7 +243,7 @@ class CheckBench:
                 "load_avg_1m_before": runs[0]["load_avg_1m_before"],
                 "load_avg_1m_after": runs[-1]["load_avg_1m_after"],
                 "load_avg_1m": round(os.getloadavg()[0], 2),
-                "date": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"),  # UTC (Django sets TZ to Shanghai)
+                "date": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"),  # UTC, not Django TZ
                 "runs": runs,
             }
             if len({r["findings"] for r in runs}) != 1:

@@ -292,4 +292,3 @@ def _key_context() -> dict:
     from custos.access import posture
 
     return posture.key_status()
-
