@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidTag
 from django.core.exceptions import FieldError
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from custos.book.models import Party, PartyHistory, Staff
@@ -304,3 +304,6 @@ def test_key_page_rotates_the_data_key_in_the_background_and_refuses_a_second_ro
     assert response.status_code == 409 and "上一次轮换尚未完成" in response.content.decode()
     assert keys(reload=True).current_id == new
     assert AuditEntry.objects.filter(action="key_rotate", outcome="refused").exists()
+    with pytest.raises(CommandError, match="still running"):  # the command refuses it too
+        call_command("keys", "rotate")
+    assert keys(reload=True).current_id == new

@@ -98,8 +98,19 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+class RotationInProgress(RuntimeError):
+    """A rotation is still queued or running: a second one would start before the first re-sealed."""
+
+
 def rotate() -> str:
-    """Add a data key and make it primary; returns its id. Re-encryption is `reencrypt()`."""
+    """Add a data key and make it primary; returns its id. Re-encryption is `reencrypt()`.
+    Refused (RotationInProgress) while the previous rotation is still queued or running."""
+    status = read_status()
+    if status.get("state") in ("queued", "running"):
+        raise RotationInProgress(
+            f"the rotation to key {status.get('target')} is still {status['state']}: wait for it, "
+            "or finish an interrupted one with `custos keys reencrypt`"
+        )
     with keyring.editing() as data:
         keyring.ensure_data_keys(data)
         entry = keyring.new_data_key()

@@ -275,20 +275,16 @@ def key_status_verify(request):
 def key_rotate(request):
     """A new primary data key, then re-encryption in the background (as `custos keys rotate`).
     Refused while a rotation is still queued or running."""
+    from custos.access import posture
     from custos.access.tasks import reencrypt_task
     from custos.crypto import rotate
 
     _require_role(request, KEY_ROLES)
-    if rotate.read_status().get("state") in ("queued", "running"):
+    try:
+        kid = rotate.rotate()
+    except rotate.RotationInProgress:
         _audit("key_rotate", request, outcome="refused", model="keyring")
-        return render(request, "web/keys.html", {**_key_context(), "refused": True}, status=409)
-    kid = rotate.rotate()
+        return render(request, "web/keys.html", {**posture.key_status(), "refused": True}, status=409)
     _audit("key_rotate", request, model="keyring", record_ids=[kid])
     reencrypt_task()
     return redirect("key-status")
-
-
-def _key_context() -> dict:
-    from custos.access import posture
-
-    return posture.key_status()

@@ -32,7 +32,10 @@ class Command(BaseCommand):
         if action == "status":
             return self._status(k)
         if action == "rotate":
-            kid = rotate.rotate()
+            try:
+                kid = rotate.rotate()
+            except rotate.RotationInProgress as exc:
+                raise CommandError(str(exc))
             self.stdout.write(f"new primary data key {kid}")
             if options["wait"]:
                 return self._run()
