@@ -4,6 +4,7 @@ by status class, and synthetic audit entries hash and verify like real ones."""
 
 import json
 import shutil
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -36,8 +37,6 @@ class _Recorder(BaseHTTPRequestHandler):
 
 class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request, client_address):
-        import sys
-
         if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
             super().handle_error(request, client_address)  # wrk hangs up mid-answer when its time is up
 
