@@ -108,6 +108,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
         "transaction_mode": "IMMEDIATE",
     }
+    # Tests on a file, not Django's default shared-cache in-memory database: there, the live
+    # server's and the task consumer's threads meet table locks that fail at once ("database
+    # table is locked") instead of waiting out busy_timeout as they do on a WAL file.
+    DATABASES["default"]["TEST"] = {"NAME": str(HOME / "test-custos.sqlite3")}
 # Tests create their own database beside the one CUSTOS_DATABASE_URL names ("test_<name>", with
 # pytest-xdist's "_gw0" suffixes) and drop it afterwards; never the connection database itself.
 _test_url = os.environ.get("CUSTOS_TEST_DATABASE_URL")
