@@ -8,6 +8,7 @@ import random
 
 import openpyxl
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from custos.audit.models import AuditEntry
@@ -465,3 +466,71 @@ def test_trace_by_row_order_when_marks_are_trimmed(two_extractions, tmp_path):
 def test_trace_of_an_unrelated_file_names_nobody(two_extractions, tmp_path):
     path = write_csv(tmp_path / "other.csv", [["姓名", "手机"], ["无关", "13900000000"]])
     assert svc.trace(path).candidates == []
+
+
+# --- replacing the blind-index key ----------------------------------------------------------------------------
+
+
+def test_replacing_the_blind_index_key_rebuilds_indexes_and_keeps_nonces_and_tracing(
+    two_extractions, tmp_path, monkeypatch
+):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from custos.crypto import indexkey
+    from custos.crypto.fields import blind_index
+    from custos.crypto.fields import keys as process_keys
+
+    a, b, ra, rb, canary_ids = two_extractions
+    person = Party.objects.filter(role="applicant").order_by("id").first()
+    old_digest = person.id_no_bidx
+    assert old_digest == blind_index(person.id_no, "id_no")
+    before = process_keys(reload=True)
+    sealed_before = before.seal(person.id_no, "book_party.id_no", deterministic=True)
+    old_blind = keyring.read()["blind_index_key"]
+
+    with pytest.raises(CommandError, match="--yes"):  # unattended: no prompt, a one-line refusal
+        call_command("keys", "replace-index-key")
+    assert keyring.read()["blind_index_key"] == old_blind
+
+    # a failure half-way changes nothing the application reads; running again finishes
+    real_rebuild = indexkey._rebuild
+
+    def failing(new):  # the rebuild's transaction dies after writing some indexes
+        with transaction.atomic():
+            Party.objects.update(id_no_bidx="x")
+            raise RuntimeError("disk full")
+
+    monkeypatch.setattr(indexkey, "_rebuild", failing)
+    with pytest.raises(RuntimeError):
+        indexkey.replace()
+    data = keyring.read()
+    assert data["blind_index_key"] == old_blind and data["pending_blind_index_key"]
+    pending = data["pending_blind_index_key"]
+    assert Party.objects.filter(id_no_bidx=blind_index(person.id_no, "id_no")).exists()
+    monkeypatch.setattr(indexkey, "_rebuild", real_rebuild)
+
+    call_command("keys", "replace-index-key", "--yes")
+    data = keyring.read()
+    assert data["blind_index_key"] == pending and "pending_blind_index_key" not in data
+    after = process_keys()
+    assert after.blind_key != before.blind_key
+    # every index rebuilt under the new key: equality search works, the old digest is gone
+    new_digest = blind_index(person.id_no, "id_no")
+    assert new_digest != old_digest
+    assert Party.objects.get(pk=person.pk).id_no_bidx == new_digest
+    assert not Party.objects.filter(id_no_bidx=old_digest).exists()
+    assert not Party.objects.exclude(id_no="").filter(id_no_bidx="").exists()
+    for p in Party.objects.all():
+        assert p.id_no_bidx == blind_index(p.id_no, "id_no")
+        assert p.mobile_bidx == blind_index(p.mobile, "mobile")
+    # the synthetic nonce and the tracing key are pinned at their old values
+    assert after.seal(person.id_no, "book_party.id_no", deterministic=True)[12:] == sealed_before[12:]
+    assert after.tracing_key == before.blind_key
+    rows = leak(rb, 0.1, True, 3, True, canary_ids)
+    result = svc.trace(write_csv(tmp_path / "leak.csv", rows))
+    assert result.best.extraction.pk == b.pk and result.best.confidence == "certain"
+    rows = leak(ra, 0.3, False, 1, False, canary_ids)
+    result = svc.trace(write_csv(tmp_path / "leak2.csv", rows))
+    assert result.best.extraction.pk == a.pk and result.best.confidence in ("high", "certain")
+    assert AuditEntry.objects.filter(action="key_replace_index").count() == 1

@@ -57,6 +57,17 @@ class Keys:
     data_keys: dict[str, bytes]  # id -> key, in keyring order
     current_id: str
     blind_key: bytes
+    # Derived from the blind-index key unless the keyring pins them (it does once that key has been
+    # replaced: `custos keys replace-index-key`), so replacing it changes neither the synthetic nonces
+    # of stored values nor the digests that trace issued extraction files.
+    nonce_key: bytes = b""
+    tracing_key: bytes = b""
+
+    def __post_init__(self):
+        if not self.nonce_key:
+            object.__setattr__(self, "nonce_key", derived_nonce_key(self.blind_key))
+        if not self.tracing_key:
+            object.__setattr__(self, "tracing_key", self.blind_key)
 
     @classmethod
     def from_keyring(cls, data: dict | None = None) -> Keys:
@@ -71,15 +82,12 @@ class Keys:
         current = data.get("primary_data_key") or entries[-1]["id"]
         if current not in keys:
             raise KeyMissing(f"primary data key {current} is not in the keyring")
-        return cls(keys, current, base64.b64decode(data["blind_index_key"]))
+        pinned = {k: base64.b64decode(data[f]) for k, f in _PINNED.items() if data.get(f)}
+        return cls(keys, current, base64.b64decode(data["blind_index_key"]), **pinned)
 
     @cached_property
     def _aead(self) -> dict[str, AESGCM]:
         return {kid: AESGCM(key) for kid, key in self.data_keys.items()}
-
-    @cached_property
-    def _nonce_key(self) -> bytes:
-        return hmac.digest(self.blind_key, b"custos synthetic nonce", "sha256")
 
     @cached_property
     def _head(self) -> str:
@@ -90,7 +98,7 @@ class Keys:
             return ""
         data, ad = value.encode(), column.encode()
         if deterministic:
-            nonce = hashlib.blake2b(ad + b"\x00" + data, key=self._nonce_key, digest_size=12).digest()
+            nonce = hashlib.blake2b(ad + b"\x00" + data, key=self.nonce_key, digest_size=12).digest()
         else:
             nonce = os.urandom(12)
         ct = self._aead[self.current_id].encrypt(nonce, data, ad)
@@ -101,7 +109,7 @@ class Keys:
         enc = self._aead[self.current_id].encrypt
         ad = column.encode()
         head = self._head
-        nk = self._nonce_key
+        nk = self.nonce_key
         blake2b = hashlib.blake2b
         b64 = base64.b64encode
         prefix = ad + b"\x00"
@@ -160,6 +168,16 @@ class Keys:
             return ""
         return hmac.new(self.blind_key, f"{column}\x00{value}".encode(), hashlib.sha256).hexdigest()[:32]
 
+    def tracing_index(self, value: str | None, kind: str) -> str:
+        """``blind_index`` under the tracing key: the digests leak tracing compares (canaries, cells
+        of issued extraction files), which must outlive a replaced blind-index key."""
+        if not value:
+            return ""
+        value = normalise(value, kind)
+        if not value:
+            return ""
+        return hmac.new(self.tracing_key, f"{kind}\x00{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
     def blind_indexer(self, kind: str):
         """A fast one-argument `blind_index(value, kind)` for bulk writers (same digests)."""
         base = hmac.new(self.blind_key, f"{kind}\x00".encode(), hashlib.sha256)  # keyed once
@@ -175,6 +193,14 @@ class Keys:
             return h.hexdigest()[:32]
 
         return bidx
+
+
+# Keys: field -> keyring entry of the keys pinned when the blind-index key is replaced.
+_PINNED = {"nonce_key": "synthetic_nonce_key", "tracing_key": "tracing_key"}
+
+
+def derived_nonce_key(blind_key: bytes) -> bytes:
+    return hmac.digest(blind_key, b"custos synthetic nonce", "sha256")
 
 
 _NOT_DIGIT = re.compile(r"\D")

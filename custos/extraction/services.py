@@ -453,12 +453,12 @@ def cancel(ext: Extraction, user, note: str = "", client: str = "") -> Extractio
 
 
 def _fingerprint_master(keys: Keys) -> bytes:
-    """The fingerprint key, derived from the keyring's blind-index key (never stored)."""
-    return hmac.new(keys.blind_key, b"custos.extraction.fingerprint", hashlib.sha256).digest()
+    """The fingerprint key, derived from the keyring's tracing key (never stored)."""
+    return hmac.new(keys.tracing_key, b"custos.extraction.fingerprint", hashlib.sha256).digest()
 
 
 def cell_digest(keys: Keys, value: str) -> str:
-    return keys.blind_index(value.strip(), "extraction.cell")[:16]
+    return keys.tracing_index(value.strip(), "extraction.cell")[:16]
 
 
 def _text(value) -> str:
@@ -496,8 +496,8 @@ def _is_real(keys: Keys, person: cn.CanaryPerson) -> bool:
     if Party.objects.filter(real).exists() or Staff.objects.filter(real).exists():
         return True
     return Canary.objects.filter(
-        Q(id_no_bi=keys.blind_index(person.id_no, "canary.id_no"))
-        | Q(mobile_bi=keys.blind_index(person.mobile, "canary.mobile"))
+        Q(id_no_bi=keys.tracing_index(person.id_no, "canary.id_no"))
+        | Q(mobile_bi=keys.tracing_index(person.mobile, "canary.mobile"))
     ).exists()
 
 
@@ -641,10 +641,10 @@ def generate(ext_id: int) -> Extraction:
                     id_no_enc=keys.seal(person.id_no, "canary.id_no"),
                     mobile_enc=keys.seal(person.mobile, "canary.mobile"),
                     address_enc=keys.seal(person.address, "canary.address"),
-                    name_bi=keys.blind_index(person.name, "canary.name"),
-                    id_no_bi=keys.blind_index(person.id_no, "canary.id_no"),
-                    mobile_bi=keys.blind_index(person.mobile, "canary.mobile"),
-                    address_bi=keys.blind_index(person.address, "canary.address"),
+                    name_bi=keys.tracing_index(person.name, "canary.name"),
+                    id_no_bi=keys.tracing_index(person.id_no, "canary.id_no"),
+                    mobile_bi=keys.tracing_index(person.mobile, "canary.mobile"),
+                    address_bi=keys.tracing_index(person.address, "canary.address"),
                 )
             )
     data = _render(ext, header, body)
@@ -862,14 +862,14 @@ def _canary_hits(keys: Keys, cells: set[str]) -> dict[int, list[str]]:
     wanted: dict[str, set[str]] = {"id_no": set(), "mobile": set(), "name": set(), "address": set()}
     for c in cells:
         if _ID.fullmatch(c):
-            wanted["id_no"].add(keys.blind_index(c.upper(), "canary.id_no"))
+            wanted["id_no"].add(keys.tracing_index(c.upper(), "canary.id_no"))
         m = _MOBILE.fullmatch(re.sub(r"[\s-]", "", c))
         if m:
-            wanted["mobile"].add(keys.blind_index(m.group(1), "canary.mobile"))
+            wanted["mobile"].add(keys.tracing_index(m.group(1), "canary.mobile"))
         if _HAN_NAME.fullmatch(c):
-            wanted["name"].add(keys.blind_index(c, "canary.name"))
+            wanted["name"].add(keys.tracing_index(c, "canary.name"))
         if len(c) >= 8:
-            wanted["address"].add(keys.blind_index(c, "canary.address"))
+            wanted["address"].add(keys.tracing_index(c, "canary.address"))
     hits: dict[int, list[str]] = {}
     for f, digests in wanted.items():
         if not digests:

@@ -45,7 +45,7 @@ class OTPForm(forms.Form):
 
 
 ACTIONS = ["lookup", "list", "detail", "api", "export", "unmask", "login", "logout", "lockout", "upload",
-           "audit_search", "audit_verify", "key_rotate", "otp_setup", "otp_verify", "deactivate", "alert_ack"]  # fmt: skip
+           "audit_search", "audit_verify", "key_rotate", "key_replace_index", "otp_setup", "otp_verify", "deactivate", "alert_ack"]  # fmt: skip
 
 
 class AuditSearchForm(forms.Form):

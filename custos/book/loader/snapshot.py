@@ -127,6 +127,8 @@ def _opener_pool():
     data = {
         "data_keys": [{"id": kid, "key": base64.b64encode(key).decode()} for kid, key in k.data_keys.items()],
         "blind_index_key": base64.b64encode(k.blind_key).decode(),
+        "synthetic_nonce_key": base64.b64encode(k.nonce_key).decode(),
+        "tracing_key": base64.b64encode(k.tracing_key).decode(),
         "primary_data_key": k.current_id,
     }
     return ProcessPoolExecutor(

@@ -1,9 +1,10 @@
-"""custos keys status | rotate [--wait] | reencrypt: data-encryption keys of the keyring.
+"""custos keys status | rotate [--wait] | reencrypt | replace-index-key --yes: the keyring's keys.
 
 `rotate` adds a data key and makes it primary (new values are sealed with it at once), then queues
 the re-encryption of stored values (Huey, `custos serve` runs it) — or, with --wait, runs it in this
 process. Old keys keep decrypting until no value uses them; then they are retired (removed from the
-keyring). `reencrypt` resumes an interrupted re-encryption.
+keyring). `reencrypt` resumes an interrupted re-encryption. `replace-index-key` replaces the
+blind-index key and rebuilds every blind index (offline: stop custos first; custos.crypto.indexkey).
 """
 
 from django.core.management.base import BaseCommand, CommandError
@@ -23,6 +24,10 @@ class Command(BaseCommand):
             "--wait", action="store_true", help="re-encrypt in this process, not in the background"
         )
         sub.add_parser("reencrypt", help="re-encrypt now (resume an interrupted rotation)")
+        x = sub.add_parser(
+            "replace-index-key", help="new blind-index key, every blind index rebuilt (custos stopped)"
+        )
+        x.add_argument("--yes", action="store_true", help="confirm that custos is stopped")
 
     def handle(self, *args, action, **options):
         try:
@@ -46,7 +51,30 @@ class Command(BaseCommand):
                 "re-encryption queued (runs in the `custos serve` consumer); see `custos keys status`"
             )
             return None
+        if action == "replace-index-key":
+            return self._replace_index_key(options["yes"])
         return self._run()
+
+    def _replace_index_key(self, confirmed: bool):
+        from custos.audit import service as audit
+        from custos.crypto import indexkey
+
+        if not confirmed:
+            raise CommandError(
+                "replace-index-key rebuilds every blind index: stop custos (web and task consumer), "
+                "then run again with --yes"
+            )
+        counts = indexkey.replace()
+        audit.append(
+            username="system",
+            action="key_replace_index",
+            model="keyring",
+            fields=sorted(counts),
+            outcome="ok",
+        )
+        total = sum(counts.values())
+        detail = ", ".join(f"{m} {n:,}" for m, n in counts.items())
+        self.stdout.write(f"new blind-index key; {total:,} rows re-indexed ({detail})")
 
     def _run(self):
         status = rotate.reencrypt()
