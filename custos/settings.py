@@ -276,4 +276,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CUSTOS_LOG_LEVEL", "WARNING")},
+    # the Huey consumer (`custos run_huey`, started by `custos serve`) adds its own time-stamped
+    # handler; propagating to the root's as well printed every consumer line twice
+    "loggers": {"huey": {"propagate": False}},
 }
