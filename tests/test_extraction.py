@@ -472,11 +472,12 @@ def test_trace_of_an_unrelated_file_names_nobody(two_extractions, tmp_path):
 
 
 def test_replacing_the_blind_index_key_rebuilds_indexes_and_keeps_nonces_and_tracing(
-    two_extractions, tmp_path, monkeypatch
+    two_extractions, tmp_path, monkeypatch, client
 ):
     from django.core.management import call_command
     from django.core.management.base import CommandError
 
+    from custos.access import posture
     from custos.crypto import indexkey
     from custos.crypto.fields import blind_index
     from custos.crypto.fields import keys as process_keys
@@ -508,6 +509,8 @@ def test_replacing_the_blind_index_key_rebuilds_indexes_and_keeps_nonces_and_tra
     assert data["blind_index_key"] == old_blind and data["pending_blind_index_key"]
     pending = data["pending_blind_index_key"]
     assert Party.objects.filter(id_no_bidx=blind_index(person.id_no, "id_no")).exists()
+    assert any("replacement was interrupted" in f for f in posture.findings(verify_audit=False))
+    assert posture.key_status()["index_key"]["pending"]
     monkeypatch.setattr(indexkey, "_rebuild", real_rebuild)
 
     call_command("keys", "replace-index-key", "--yes")
@@ -534,3 +537,8 @@ def test_replacing_the_blind_index_key_rebuilds_indexes_and_keeps_nonces_and_tra
     result = svc.trace(write_csv(tmp_path / "leak2.csv", rows))
     assert result.best.extraction.pk == a.pk and result.best.confidence in ("high", "certain")
     assert AuditEntry.objects.filter(action="key_replace_index").count() == 1
+    assert not any("replacement was interrupted" in f for f in posture.findings(verify_audit=False))
+    make_user("sec", "it_security")
+    assert client.login(username="sec", password="correct-horse-42")
+    page = client.get("/security/keys/").content.decode()
+    assert "已签发文件的追溯密钥与加密随机数密钥保持不变" in page and "更换未完成" not in page

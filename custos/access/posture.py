@@ -74,7 +74,17 @@ def key_status() -> dict:
         "verify_runs": list(VerifyRun.objects.order_by("-created_at")[:5]),
         "retention_days": settings.CUSTOS_AUDIT_RETENTION_DAYS,
         "rotation": _rotation(),
+        "index_key": _index_key(),
     }
+
+
+def _index_key() -> dict:
+    from custos.crypto import indexkey
+
+    st = indexkey.state()
+    if st["replaced_at"]:
+        st["replaced_at"] = dt.datetime.fromisoformat(st["replaced_at"])
+    return st
 
 
 def _rotation() -> dict:
@@ -128,6 +138,13 @@ def findings(*, verify_audit: bool = True) -> list[str]:
                 f"{key['kind']} key {key['id']} is {key['age_days']} days old "
                 f"(rotate after {settings.CUSTOS_KEY_MAX_AGE_DAYS})"
             )
+    from custos.crypto import indexkey
+
+    if indexkey.state()["pending"]:
+        out.append(
+            "a blind-index key replacement was interrupted: stop custos and run "
+            "`custos keys replace-index-key --yes` again"
+        )
     if verify_audit:
         from custos.audit import service
 

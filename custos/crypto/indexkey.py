@@ -77,6 +77,16 @@ def _rebuild(new: Keys) -> dict[str, int]:
     return counts
 
 
+def state(data: dict | None = None) -> dict:
+    """For the key status page and `custos security check`: ``pending`` (a replacement was
+    interrupted), ``replaced_at`` (when the current key was made current by a replacement)."""
+    data = keyring.read() if data is None else data
+    return {
+        "pending": bool(data.get("pending_blind_index_key")),
+        "replaced_at": data.get("blind_index_key_created_at"),
+    }
+
+
 def replace() -> dict[str, int]:
     """Replace the blind-index key and rebuild every index; returns rows rebuilt per model."""
     with keyring.editing() as data:
@@ -86,5 +96,6 @@ def replace() -> dict[str, int]:
     with keyring.editing() as data:
         if data.get("pending_blind_index_key"):
             data["blind_index_key"] = data.pop("pending_blind_index_key")
+            data["blind_index_key_created_at"] = keyring.now()
     keys(reload=True)
     return counts

@@ -16,7 +16,7 @@ from pathlib import Path
 from custos import paths
 
 
-def _now() -> str:
+def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
@@ -55,7 +55,7 @@ def new_data_key() -> dict:
     return {
         "id": secrets.token_hex(4),
         "key": base64.b64encode(secrets.token_bytes(32)).decode(),
-        "created_at": _now(),
+        "created_at": now(),
     }
 
 
