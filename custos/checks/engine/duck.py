@@ -40,6 +40,8 @@ def register_refs(con: duckdb.DuckDBPyConnection) -> None:
 def register_snapshot(con: duckdb.DuckDBPyConnection, snapshot_dir: Path) -> None:
     from custos.crypto import snapshot as esnap
 
+    if esnap.key_id(snapshot_dir) is not None:
+        esnap.load_full_crypto(con)  # AES-NI instead of DuckDB's read-only crypto module
     for name in (*REQUIRED_TABLES, *OPTIONAL_TABLES):
         path = snapshot_dir / f"{name}.parquet"
         if path.exists():  # encrypted snapshot (custos.crypto.snapshot) or a plain one
