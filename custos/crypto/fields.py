@@ -161,22 +161,12 @@ class Keys:
     def blind_index(self, value: str | None, column: str) -> str:
         """Keyed, deterministic digest for equality search; empty for empty values. `column` is the
         kind of value ("id_no", "mobile"); values are normalised for that kind first."""
-        if not value:
-            return ""
-        value = normalise(value, column)
-        if not value:
-            return ""
-        return hmac.new(self.blind_key, f"{column}\x00{value}".encode(), hashlib.sha256).hexdigest()[:32]
+        return _digest(self.blind_key, column, value)
 
     def tracing_index(self, value: str | None, kind: str) -> str:
         """``blind_index`` under the tracing key: the digests leak tracing compares (canaries, cells
         of issued extraction files), which must outlive a replaced blind-index key."""
-        if not value:
-            return ""
-        value = normalise(value, kind)
-        if not value:
-            return ""
-        return hmac.new(self.tracing_key, f"{kind}\x00{value}".encode(), hashlib.sha256).hexdigest()[:32]
+        return _digest(self.tracing_key, kind, value)
 
     def blind_indexer(self, kind: str):
         """A fast one-argument `blind_index(value, kind)` for bulk writers (same digests)."""
@@ -193,6 +183,15 @@ class Keys:
             return h.hexdigest()[:32]
 
         return bidx
+
+
+def _digest(key: bytes, kind: str, value: str | None) -> str:
+    if not value:
+        return ""
+    value = normalise(value, kind)
+    if not value:
+        return ""
+    return hmac.new(key, f"{kind}\x00{value}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 # Keys: field -> keyring entry of the keys pinned when the blind-index key is replaced.
