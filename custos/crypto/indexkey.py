@@ -23,7 +23,7 @@ from django.apps import apps
 from django.db import connection, transaction
 
 from custos.crypto import keyring
-from custos.crypto.fields import BlindIndexField, Keys, keys
+from custos.crypto.fields import BlindIndexField, EncryptedTextField, Keys, keys
 
 CHUNK = 5000
 
@@ -48,31 +48,50 @@ def _pin_and_stage(data: dict) -> bytes:
 
 
 def _rebuild(new: Keys) -> dict[str, int]:
-    """Every blind index column recomputed under ``new`` (one transaction)."""
+    """Every blind index column recomputed under ``new`` (one transaction). Rows are read in primary
+    key order, CHUNK at a time (stored values opened with the bulk opener, no ORM objects); the new
+    indexes go into a temporary table, then one UPDATE … FROM per model (SQLite and PostgreSQL)."""
+    qn = connection.ops.quote_name
     counts: dict[str, int] = {}
     with transaction.atomic():
         for model, fields in indexed_models():
-            table = connection.ops.quote_name(model._meta.db_table)
-            pk = model._meta.pk
-            sets = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
-            sql = f"UPDATE {table} SET {sets} WHERE {connection.ops.quote_name(pk.column)} = %s"
-            sources = [f.source for f in fields]
-            n = 0
-            rows = model._base_manager.order_by().values_list(pk.attname, *dict.fromkeys(sources))
-            names = list(dict.fromkeys(sources))
-            batch = []
-            for row in rows.iterator(chunk_size=CHUNK):
-                values = dict(zip(names, row[1:], strict=True))
-                batch.append([*(new.blind_index(values[f.source], f.kind) for f in fields), row[0]])
-                if len(batch) >= CHUNK:
-                    with connection.cursor() as cur:
-                        cur.executemany(sql, batch)
-                    n += len(batch)
-                    batch = []
-            if batch:
-                with connection.cursor() as cur:
-                    cur.executemany(sql, batch)
-                n += len(batch)
+            table, pk = qn(model._meta.db_table), qn(model._meta.pk.column)
+            sources = list(dict.fromkeys(f.source for f in fields))
+            src_fields = [model._meta.get_field(name) for name in sources]
+            openers = [new.opener(f.ad) if isinstance(f, EncryptedTextField) else None for f in src_fields]
+            indexers = [(sources.index(f.source), new.blind_indexer(f.kind)) for f in fields]
+            cols = ", ".join(qn(f.column) for f in src_fields)
+            n, last = 0, None
+            with connection.cursor() as cur:
+                cur.execute("DROP TABLE IF EXISTS custos_reindex")
+                cur.execute(
+                    "CREATE TEMPORARY TABLE custos_reindex (pk BIGINT PRIMARY KEY, "
+                    + ", ".join(f"c{i} VARCHAR(32)" for i in range(len(fields)))
+                    + ")"
+                )
+                while True:
+                    where = "" if last is None else f" WHERE {pk} > %s"
+                    cur.execute(
+                        f"SELECT {pk}, {cols} FROM {table}{where} ORDER BY {pk} LIMIT {CHUNK}",
+                        [] if last is None else [last],
+                    )
+                    rows = cur.fetchall()
+                    if not rows:
+                        break
+                    out = []
+                    for row in rows:
+                        plain = [
+                            op(v) if op and v else (v or "") for op, v in zip(openers, row[1:], strict=True)
+                        ]
+                        out.append([row[0], *(ix(plain[at]) for at, ix in indexers)])
+                    cur.executemany(
+                        f"INSERT INTO custos_reindex VALUES ({', '.join(['%s'] * (len(fields) + 1))})", out
+                    )
+                    n += len(rows)
+                    last = rows[-1][0]
+                sets = ", ".join(f"{qn(f.column)} = r.c{i}" for i, f in enumerate(fields))
+                cur.execute(f"UPDATE {table} SET {sets} FROM custos_reindex r WHERE {table}.{pk} = r.pk")
+                cur.execute("DROP TABLE custos_reindex")
             counts[model._meta.label] = n
     return counts
 
