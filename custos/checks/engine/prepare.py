@@ -206,7 +206,9 @@ def _postcode_in_province(prov: str, postcode: str) -> str:
         f"WHEN {_lit(k)} THEN substr({postcode}, 1, 2) IN ({', '.join(_lit(v) for v in sorted(vs))})"
         for k, vs in sorted(by.items())
     )
-    return f"coalesce(CASE {prov} {whens} END, false)"
+    # the NULL test first: without it every party without a province (all but applicants) ran
+    # through all 34 WHENs (0.1–0.2 CPU s of the preparing pass at 1 M policies, 2026-11-26)
+    return f"CASE WHEN {prov} IS NULL OR {postcode} IS NULL THEN false ELSE coalesce(CASE {prov} {whens} END, false) END"
 
 
 def _placeholders(kind: str) -> set[str]:
