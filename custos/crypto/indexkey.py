@@ -110,7 +110,7 @@ def replace() -> dict[str, int]:
     """Replace the blind-index key and rebuild every index; returns rows rebuilt per model."""
     with keyring.editing() as data:
         new_key = _pin_and_stage(data)
-    staged = Keys.from_keyring(keyring.read())
+        staged = Keys.from_keyring(data)  # the pinned keys, the current blind-index key
     counts = _rebuild(dataclasses.replace(staged, blind_key=new_key))
     with keyring.editing() as data:
         if data.get("pending_blind_index_key"):

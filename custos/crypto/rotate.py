@@ -10,7 +10,6 @@ the app or the loader (already under the new key) is never overwritten.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 from dataclasses import dataclass
@@ -94,10 +93,6 @@ def _write_status(data: dict) -> None:
     os.replace(tmp, p)
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
 class RotationInProgress(RuntimeError):
     """A rotation is still queued or running: a second one would start before the first re-sealed."""
 
@@ -117,7 +112,9 @@ def rotate() -> str:
         data["data_keys"].append(entry)
         data.pop("primary_data_key", None)  # the newest is primary
     keys(reload=True)
-    _write_status({"target": entry["id"], "started_at": _now(), "state": "queued", "done": 0, "resealed": 0})
+    _write_status(
+        {"target": entry["id"], "started_at": keyring.now(), "state": "queued", "done": 0, "resealed": 0}
+    )
     return entry["id"]
 
 
@@ -238,7 +235,7 @@ def _extraction_file_keys() -> set[str]:
 def reencrypt() -> dict:
     """Re-seal everything under the primary key, then retire keys no value uses any more."""
     status = read_status()
-    status.update(state="running", resumed_at=_now())
+    status.update(state="running", resumed_at=keyring.now())
     _write_status(status)
     total = {"done": status.get("done", 0), "resealed": status.get("resealed", 0)}
     cols = columns()
@@ -255,7 +252,7 @@ def reencrypt() -> dict:
         _reseal_column(c, progress)
     status["evidence_files"] = _reseal_evidence()
     status["retired"] = retire_unused()
-    status.update(state="done", finished_at=_now(), column="")
+    status.update(state="done", finished_at=keyring.now(), column="")
     _write_status(status)
     return status
 
@@ -270,7 +267,7 @@ def retire_unused() -> list[str]:
         for e in data.get("data_keys") or []:
             if e["id"] != k.current_id and e["id"] not in used:
                 retired.append(e["id"])
-                data.setdefault("retired_data_keys", []).append({"id": e["id"], "retired_at": _now()})
+                data.setdefault("retired_data_keys", []).append({"id": e["id"], "retired_at": keyring.now()})
             else:
                 kept.append(e)
         data["data_keys"] = kept

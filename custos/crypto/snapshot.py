@@ -67,8 +67,14 @@ def source(con: duckdb.DuckDBPyConnection, snapshot_dir: Path, name: str) -> str
     return f"read_parquet({_sql_text(str(path))}, encryption_config = {{footer_key: {_sql_text(key)}}})"
 
 
+def offline_connect() -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that never downloads or auto-loads an extension (custos runs offline; the
+    extensions it needs come from the pinned wheels, loaded by path)."""
+    return duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+
+
 def read_arrow(snapshot_dir: Path, name: str, columns: list[str] | None = None) -> pa.Table:
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con = offline_connect()
     try:
         if key_id(snapshot_dir) is not None:
             load_full_crypto(con)
@@ -95,7 +101,7 @@ def load_full_crypto(con: duckdb.DuckDBPyConnection) -> bool:
 
 def writer_connection() -> duckdb.DuckDBPyConnection:
     """A DuckDB connection that can write encrypted Parquet (httpfs loaded from the offline wheel)."""
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con = offline_connect()
     if not load_full_crypto(con):
         con.close()
         raise RuntimeError("duckdb-ext-httpfs is not installed: encrypted snapshots cannot be written")

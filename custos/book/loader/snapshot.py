@@ -358,11 +358,11 @@ def _daemonic() -> bool:
 
 def write_with_duckdb(attach: str, out: Path, progress=None, vendor: str | None = None) -> dict[str, int]:
     """Every table of the format to `out/<table>.parquet`, read through DuckDB's scanner."""
-    import duckdb
+    from custos.crypto import snapshot as esnap
 
     vendor = vendor or connection.vendor
     ext = _extension_file("sqlite_scanner" if vendor == "sqlite" else "postgres_scanner")
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con = esnap.offline_connect()
     counts = {}
     spill = out.parent / f"{out.name}.duckdb-tmp"
     try:

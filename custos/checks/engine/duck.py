@@ -13,10 +13,11 @@ from custos.checks.catalogue import CheckSettings
 from custos.checks.engine.compiler import ORDER, OUTPUT_COLUMNS, compile_parts, prepare_statements
 from custos.checks.engine.refload import all_ref_tables, ref_rows
 from custos.checks.engine.snapshot import OPTIONAL_TABLES, REQUIRED_TABLES, empty_select
+from custos.crypto import snapshot as esnap
 
 
 def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con = esnap.offline_connect()
     con.execute(f"SET threads = {threads or os.cpu_count() or 2}")
     con.execute("SET preserve_insertion_order = false")
     # 10 M parties peaked at 8.2 GB unbounded (2026-11-25); bound DuckDB and let it spill
@@ -38,8 +39,6 @@ def register_refs(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def register_snapshot(con: duckdb.DuckDBPyConnection, snapshot_dir: Path) -> None:
-    from custos.crypto import snapshot as esnap
-
     if esnap.key_id(snapshot_dir) is not None:
         esnap.load_full_crypto(con)  # AES-NI instead of DuckDB's read-only crypto module
     for name in (*REQUIRED_TABLES, *OPTIONAL_TABLES):
