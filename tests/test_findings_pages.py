@@ -165,3 +165,32 @@ def test_branch_rows_link_to_their_subtree_but_not_to_the_level_shown(client, se
     client.force_login(setup["compliance"])
     html = text(client.get("/findings/"))
     assert 'href="?branch=GD"' in html and 'href="?branch=HO"' not in html
+
+
+def test_list_and_finding_page_name_roles_fields_and_channels_in_the_clerks_language(client, setup):
+    client.force_login(setup["agent"])
+    html = text(client.get("/findings/list/"))
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", html)]
+    assert "投保人" in cells and "手机号码" in cells and "银保 bancassurance" in cells
+    assert "applicant" not in cells and "mobile" not in cells
+    f = Finding.objects.get(check_code="PH02")
+    html = text(client.get(f"/findings/{f.pk}/"))
+    assert "P1 / 投保人 / 1 · 手机号码</h1>" in html
+    client.cookies["django_language"] = "en"
+    html = text(client.get(f"/findings/{f.pk}/"))
+    assert "P1 / applicant / 1 · mobile</h1>" not in html  # English labels, not codes
+    assert "P1 / Applicant / 1 · Mobile" in html
+
+
+def test_code_valued_findings_show_the_codes_label():
+    from django.utils import translation
+
+    from custos.book.labels import code_value
+
+    with translation.override("zh-hans"):
+        assert code_value("relation", "spouse") == "配偶 spouse"
+        assert code_value("role", "insured") == "被保险人 insured"
+        assert code_value("relation", "no-such-code") == "no-such-code"
+        assert code_value("mobile", "138****5678") == "138****5678"
+    with translation.override("en"):
+        assert code_value("relation", "spouse") == "spouse"

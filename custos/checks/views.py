@@ -15,6 +15,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from custos.access.service import AccessContext, ReadLogUnavailable
+from custos.book import labels
 from custos.book.models import Branch
 from custos.checks import services
 from custos.checks.models import CheckRun, Finding
@@ -35,6 +36,14 @@ def _label(choices, value: str) -> str:
         return str(choices(value).label)
     except ValueError:
         return value
+
+
+def _display(row: dict) -> None:
+    """The labels a page shows for a finding's role, field, channel and (code-valued) value."""
+    row["role_label"] = labels.label(labels.ROLE_LABELS, row["role"])
+    row["field_label"] = labels.label(labels.FIELD_LABELS, row["field"])
+    row["value_label"] = labels.code_value(row["field"], row["value"])
+    row["channel_label"] = _channel_label(row["channel"]) if row.get("channel") else ""
 
 
 def _message(row: dict) -> str:
@@ -117,6 +126,7 @@ def finding_list(request):
         if r["check_code"] not in explained:
             explained[r["check_code"]] = _message(services.explain(r["check_code"]))
         r["message"] = explained[r["check_code"]]
+        _display(r)
         r["category_label"] = _label(Finding.Category, r["category"])
         r["severity_label"] = _label(Finding.Severity, r["severity"])
         r["status_label"] = _label(Finding.Status, r["status"])
@@ -161,6 +171,7 @@ def finding_detail(request, pk: int):
         r["severity_label"] = _label(Finding.Severity, r["severity"])
         r["status_label"] = _label(Finding.Status, r["status"])
         r["message"] = _message(services.explain(r["check_code"]))
+        _display(r)
     explanation = services.explain(f["check_code"])
     runs = {
         r.pk: r

@@ -18,6 +18,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from custos.access.service import AccessContext, ReadLogUnavailable
+from custos.book.labels import FIELD_LABELS, ROLE_LABELS
+from custos.book.labels import label as _label
 from custos.book.models import Party
 from custos.checks.services import read_findings
 from custos.remediation import conf
@@ -93,28 +95,11 @@ def _task_or_404(request, pk):
         raise Http404 from None
 
 
-FIELD_LABELS = {
-    "policy_no": gettext_lazy("保单号"), "role": gettext_lazy("角色"), "seq": gettext_lazy("序号"), "name": gettext_lazy("姓名"), "gender": gettext_lazy("性别"),
-    "birth_date": gettext_lazy("出生日期"), "id_type": gettext_lazy("证件类型"), "id_no": gettext_lazy("证件号码"), "id_valid_until": gettext_lazy("证件有效期"),
-    "nationality": gettext_lazy("国籍"), "relation": gettext_lazy("与投保人关系"), "mobile": gettext_lazy("手机号码"), "phone": gettext_lazy("固定电话"),
-    "address": gettext_lazy("联系地址"), "postcode": gettext_lazy("邮政编码"), "email": gettext_lazy("电子邮箱"), "occupation_code": gettext_lazy("职业代码"),
-    "parties": gettext_lazy("投保人/被保险人"),
-}  # fmt: skip
-ROLE_LABELS = {
-    "applicant": gettext_lazy("投保人"),
-    "insured": gettext_lazy("被保险人"),
-    "beneficiary": gettext_lazy("受益人"),
-    "policy": gettext_lazy("保单"),
-}
 ACTION_LABELS = {
     "create": gettext_lazy("创建"), "transition": gettext_lazy("状态变更"), "assign": gettext_lazy("指派"), "remind": gettext_lazy("到期提醒"),
     "escalate": gettext_lazy("逾期升级"), "close": gettext_lazy("关闭"), "review": gettext_lazy("复核"), "sample_failed": gettext_lazy("抽检不通过"),
     "ack_rejected": gettext_lazy("核心系统退回"),
 }  # fmt: skip
-
-
-def _label(labels: dict, code: str) -> str:
-    return str(labels.get(code, code)) if code else ""
 
 
 @remediation_page

@@ -1,0 +1,47 @@
+"""Display labels of the book's fields, roles and code values, for pages (one table for every app).
+
+Storage and engines use the English codes of ``custos.domain.codes``; a page shows the Chinese label
+(or the code itself when the interface is in English)."""
+
+from __future__ import annotations
+
+from django.utils.translation import get_language, gettext_lazy, pgettext_lazy
+
+from custos.domain import codes
+
+FIELD_LABELS = {
+    "policy_no": gettext_lazy("保单号"), "role": gettext_lazy("角色"), "seq": gettext_lazy("序号"), "name": gettext_lazy("姓名"), "gender": gettext_lazy("性别"),
+    "birth_date": gettext_lazy("出生日期"), "id_type": gettext_lazy("证件类型"), "id_no": gettext_lazy("证件号码"), "id_valid_until": gettext_lazy("证件有效期"),
+    "nationality": gettext_lazy("国籍"), "relation": gettext_lazy("与投保人关系"), "mobile": gettext_lazy("手机号码"), "phone": gettext_lazy("固定电话"),
+    "address": gettext_lazy("联系地址"), "postcode": gettext_lazy("邮政编码"), "email": gettext_lazy("电子邮箱"), "occupation_code": gettext_lazy("职业代码"),
+    "agent_no": gettext_lazy("业务员工号"), "partner_code": gettext_lazy("合作机构代码"), "channel": gettext_lazy("渠道"),
+    "branch_code": gettext_lazy("机构代码"), "parties": gettext_lazy("投保人/被保险人"),
+}  # fmt: skip
+ROLE_LABELS = {
+    "applicant": gettext_lazy("投保人"),
+    "insured": gettext_lazy("被保险人"),
+    "beneficiary": gettext_lazy("受益人"),
+    "policy": pgettext_lazy("finding role", "保单"),
+}
+# Fields whose values are codes of the book format (not personal data): shown with their label.
+_CODE_FIELDS = {
+    "role": codes.ROLE,
+    "relation": codes.RELATION,
+    "gender": codes.GENDER,
+    "id_type": codes.ID_TYPE,
+    "channel": codes.CHANNEL,
+}
+
+
+def label(labels: dict, code: str | None) -> str:
+    """``labels[code]`` as text, the code itself when it has no label, '' for no code."""
+    return str(labels.get(code, code)) if code else ""
+
+
+def code_value(field: str, value: str | None) -> str | None:
+    """A code-valued field's value as '配偶 spouse' (Chinese interface) or 'spouse'; other values as
+    they are."""
+    table = _CODE_FIELDS.get(field)
+    if not value or table is None or value not in table or get_language() == "en":
+        return value
+    return f"{table[value][0]} {value}"
