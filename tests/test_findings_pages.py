@@ -188,8 +188,8 @@ def test_code_valued_findings_show_the_codes_label():
     from custos.book.labels import code_value
 
     with translation.override("zh-hans"):
-        assert code_value("relation", "spouse") == "配偶 spouse"
-        assert code_value("role", "insured") == "被保险人 insured"
+        assert code_value("relation", "spouse") == "配偶"
+        assert code_value("role", "insured") == "被保险人"
         assert code_value("relation", "no-such-code") == "no-such-code"
         assert code_value("mobile", "138****5678") == "138****5678"
     with translation.override("en"):

@@ -47,3 +47,25 @@ def test_every_chinese_message_has_an_english_translation():
     with translation.override("en"):
         missing = sorted({f"{p}: {t}" for p, t in _chinese_messages() if translation.gettext(t) == t})
     assert not missing, "no English translation for:\n" + "\n".join(missing)
+
+
+def test_no_translation_is_its_own_text_repeated():
+    """A merge once left two English messages written out five times over (msgstr + continuation
+    lines repeating it); every compiled catalogue is read back and checked."""
+    import gettext
+    from pathlib import Path
+
+    import custos
+
+    bad = []
+    for mo in Path(custos.__file__).parent.rglob("django.mo"):
+        with mo.open("rb") as f:
+            catalog = gettext.GNUTranslations(f)._catalog
+        for msgid, text in catalog.items():
+            if not isinstance(text, str) or len(text) < 8:
+                continue
+            for n in range(4, len(text) // 2 + 1):
+                if len(text) % n == 0 and text[:n] * (len(text) // n) == text:
+                    bad.append(f"{mo}: {msgid!r}")
+                    break
+    assert not bad, "\n".join(bad)

@@ -38,10 +38,10 @@ def label(labels: dict, code: str | None) -> str:
     return str(labels.get(code, code)) if code else ""
 
 
-def code_value(field: str, value: str | None) -> str | None:
-    """A code-valued field's value as '配偶 spouse' (Chinese interface) or 'spouse'; other values as
-    they are."""
+def code_value(field: str, value):
+    """A code-valued field's value as the reader's language shows it (配偶 in Chinese, spouse in
+    English); other values, and codes not in the list, as they are."""
     table = _CODE_FIELDS.get(field)
-    if not value or table is None or value not in table or get_language() == "en":
+    if not value or table is None or value not in table or not (get_language() or "").startswith("zh"):
         return value
-    return f"{table[value][0]} {value}"
+    return table[value][0]

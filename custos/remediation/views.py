@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from custos.access.service import AccessContext, ReadLogUnavailable
-from custos.book.labels import FIELD_LABELS, ROLE_LABELS
+from custos.book.labels import FIELD_LABELS, ROLE_LABELS, code_value
 from custos.book.labels import label as _label
 from custos.book.models import Party
 from custos.checks.services import read_findings
@@ -127,7 +127,7 @@ def task_detail(request, pk: int, kept: dict | None = None, status: int = 200):
         e.from_label, e.to_label = _label(statuses, e.from_status), _label(statuses, e.to_status)
     return render(request, "remediation/task.html", {
         "task": task, "role_label": _label(ROLE_LABELS, task.role),
-        "party": [(_label(FIELD_LABELS, k), v) for k, v in party[0].items()] if party else None,
+        "party": [(_label(FIELD_LABELS, k), code_value(k, v)) for k, v in party[0].items()] if party else None,
         "findings": findings, "corrections": corrections, "events": events,
         "attempts": task.attempts.select_related("by"),
         "methods": ContactAttempt.Method.choices, "outcomes": ContactAttempt.Outcome.choices,
