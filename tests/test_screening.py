@@ -4,6 +4,7 @@ oversized bodies, cross-record checks across successive calls, and parity with t
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -264,6 +265,11 @@ def test_compliance_page_and_drill_down(client, home):
     assert page.status_code == 200
     html = page.content.decode()
     assert 'id="kpi-screenings">2<' in html and "S9" in html and "50.0%" in html
+    rows = re.findall(r'<tr class="verdict-(\w+)">(.*?)</tr>', html, re.S)
+    assert len(rows) == 2
+    for verdict, cells in rows:  # the verdict in the clerk's words, not the API's code
+        assert f"<td>{ {'pass': '通过', 'refer': '转人工', 'reject': '拒绝'}[verdict] }</td>" in cells
+        assert f"<td>{verdict}</td>" not in cells
     s = Screening.objects.get(application_id="A1")
     before = AuditEntry.objects.count()
     detail = client.get(f"/screening/{s.pk}/")

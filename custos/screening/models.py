@@ -6,6 +6,7 @@ import secrets
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from custos.crypto.fields import EncryptedTextField
 
@@ -51,9 +52,9 @@ class RateWindow(models.Model):
 
 class Screening(models.Model):
     class Verdict(models.TextChoices):
-        PASS = "pass", "pass"
-        REFER = "refer", "refer"
-        REJECT = "reject", "reject"
+        PASS = "pass", gettext_lazy("通过")
+        REFER = "refer", gettext_lazy("转人工")
+        REJECT = "reject", gettext_lazy("拒绝")
 
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="screenings")
     application_id = models.CharField(max_length=100)
