@@ -55,6 +55,8 @@ def test_audit_search_filters_and_is_itself_audited(login, small_book):
     search = AuditEntry.objects.filter(action="audit_search").order_by("seq")
     assert search.count() == 3
     assert search.last().purpose == "search action=lookup username=a2" and search.last().staff_no == "C1"
+    html = client.get("/audit/", {"username": "a1"}).content.decode()
+    assert '<td class="mono ids">7, 17, 70</td>' in html  # the ids as a list a reader reads, not JSON
 
 
 def test_audit_search_time_range(login, small_book):

@@ -11,3 +11,17 @@ register = template.Library()
 def code_label(value, kind: str):
     """A book code as the reader's language shows it: 投保人 in Chinese, applicant in English."""
     return code_value(kind, value)
+
+
+@register.filter
+def json_list(value) -> str:
+    """An audit entry's JSON list of ids or field names as 'a, b, c' (the text itself if it is not one)."""
+    import json
+
+    try:
+        items = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return value
+    if not isinstance(items, list):
+        return value
+    return ", ".join(str(i) for i in items)
