@@ -247,3 +247,27 @@ def test_nul_in_a_query_string_is_a_clear_400_not_a_database_error(client):
         assert b"NUL character" in response.content
     assert client.get("/api/v1/loads?x=%00").json()["detail"].startswith("NUL character")
     assert client.get("/login/?next=/").status_code == 200
+
+
+def test_extractions_are_in_the_menu_with_the_approvers_queue(client, django_user_model):
+    """Every role reaches extractions from the menu: the executive lands on the requests awaiting
+    approval (with their count), compliance and auditors on every extraction, others on their own."""
+    from custos.access.models import Role
+    from custos.extraction.models import Extraction
+    from tests.conftest import make_user
+
+    requester = make_user("req", Role.CUSTOMER_SERVICE)
+    Extraction.objects.create(requester=requester, purpose="p", justification="j" * 12, fields=["name"])
+    expected = {
+        Role.EXECUTIVE: ('href="/extractions/approvals/"', '<span class="badge">1</span>'),
+        Role.COMPLIANCE: ('href="/extractions/all/"', None),
+        Role.AUDITOR: ('href="/extractions/all/"', None),
+        Role.AGENT: ('href="/extractions/"', None),
+    }
+    for role, (link, badge) in expected.items():
+        client.force_login(make_user(f"u-{role}", role))
+        html = client.get("/findings/").content.decode()
+        nav = html[html.index('<nav class="mainnav">') : html.index("</nav>")]
+        assert link in nav, role
+        anchor = nav[nav.index(link) : nav.index("</a>", nav.index(link))]
+        assert (badge in anchor) if badge else ('class="badge"' not in anchor), role

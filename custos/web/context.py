@@ -20,7 +20,10 @@ def shell(request):
         from custos.watch.models import SecurityAlert
 
         open_alerts = SecurityAlert.objects.filter(acknowledged=False).count()
+    nav_extractions, pending_approvals = _extractions_nav(user, role)
     return {
+        "nav_extractions": nav_extractions,
+        "nav_pending_approvals": pending_approvals,
         "nav_audit": role in ("it_security", "compliance"),
         "nav_alerts": nav_alerts,
         "nav_open_alerts": open_alerts,
@@ -30,3 +33,20 @@ def shell(request):
         "viewer_profile": profile,
         "viewer_mark": f"{mark} · {user.username} · {now:%Y-%m-%d %H:%M}",
     }
+
+
+def _extractions_nav(user, role) -> tuple[str | None, int]:
+    """Where the 数据提取 link leads for this role (approvers to their queue, oversight to every
+    extraction, others to their own requests; None: no link) and how many requests await approval."""
+    from custos.extraction import services as extraction
+
+    if role in extraction.APPROVER_ROLES:
+        from custos.extraction.models import Extraction
+
+        waiting = Extraction.objects.filter(state=Extraction.State.REQUESTED).exclude(requester=user).count()
+        return "extraction-approvals", waiting
+    if role in extraction.OVERSIGHT_ROLES:
+        return "extraction-all", 0
+    if role in extraction.REQUEST_ROLES:
+        return "extractions", 0
+    return None, 0
