@@ -271,3 +271,34 @@ def test_extractions_are_in_the_menu_with_the_approvers_queue(client, django_use
         assert link in nav, role
         anchor = nav[nav.index(link) : nav.index("</a>", nav.index(link))]
         assert (badge in anchor) if badge else ('class="badge"' not in anchor), role
+
+
+def test_load_page_names_tables_and_where_each_warning_is(client, django_user_model):
+    from django.utils import translation
+
+    from custos.access.models import Role
+    from custos.book.models import BookLoad
+    from custos.web.templatetags.custos_tags import table_label
+    from tests.conftest import make_user
+
+    load = BookLoad.objects.create(
+        source_name="b.zip",
+        sha256="0" * 64,
+        status="done",
+        row_counts={"policies": 3},
+        change_counts={"policies": {"new": 3, "updated": 0, "gone": 0}},
+        warnings=[
+            {
+                "file": "notes.csv",
+                "row": None,
+                "column": None,
+                "message": "not a table of the book format: ignored",
+            }
+        ],
+    )
+    client.force_login(make_user("cmp", Role.COMPLIANCE))
+    html = client.get(f"/loads/{load.pk}/").content.decode()
+    assert '<span class="mono">notes.csv</span> not a table of the book format: ignored' in html
+    assert "保单 (policies)" in html
+    with translation.override("en"):
+        assert table_label("policies") == "Policies" and table_label("visits") == "Return visits (visits)"

@@ -23,6 +23,15 @@ ROLE_LABELS = {
     "beneficiary": gettext_lazy("受益人"),
     "policy": pgettext_lazy("finding role", "保单"),
 }
+TABLE_LABELS = {
+    "branches": pgettext_lazy("book table", "机构"),
+    "staff": pgettext_lazy("book table", "员工"),
+    "partners": pgettext_lazy("book table", "合作机构"),
+    "policies": pgettext_lazy("book table", "保单"),
+    "parties": pgettext_lazy("book table", "投保人、被保险人、受益人"),
+    "changes": pgettext_lazy("book table", "变更记录"),
+    "visits": pgettext_lazy("book table", "回访记录"),
+}
 # Fields whose values are codes of the book format (not personal data): shown with their label.
 _CODE_FIELDS = {
     "role": codes.ROLE,
