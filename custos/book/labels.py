@@ -1,7 +1,8 @@
 """Display labels of the book's fields, roles and code values, for pages (one table for every app).
 
-Storage and engines use the English codes of ``custos.domain.codes``; a page shows the Chinese label
-(or the code itself when the interface is in English)."""
+Storage and engines use the English codes of ``custos.domain.codes``. Field, role and table labels are
+translated (the English catalogue is ``custos/book/locale``); a code *value* (配偶, 银保) is shown by
+its Chinese label in the Chinese interface and as the code itself in the English one."""
 
 from __future__ import annotations
 
