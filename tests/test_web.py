@@ -196,6 +196,7 @@ def test_party_lookup_masks_logs_and_watermarks(login, small_book):
     assert "张*伟" in html and "4401**********1234" in html and "138****5678" in html
     assert "张三伟" not in html and "440106198005061234" not in html and "13812345678" not in html
     assert 'class="watermark"' in html and "S007 · cs" in html
+    assert 'id="policy-findings" href="/findings/list/?policy_no=P1&amp;status=all"' in html
     log = AuditEntry.objects.get(model="party")
     assert (log.username, log.action, log.outcome, len(log.record_id_list)) == ("cs", "lookup", "ok", 2)
 
