@@ -250,3 +250,38 @@ def test_identity_proposed_value_is_offered_without_showing_it(small_book, peopl
     assert (c.field, c.new_value, c.old_value) == ("id_no", proposed, old or "")
     r = agent.post(f"/remediation/tasks/{task.pk}/corrections/", {"proposed_from": 999999, "version": 2})
     assert r.status_code == 400 and "没有可采用的建议值" in r.text
+
+
+def test_task_history_notes_in_the_readers_language(tasks, people, settings):  # noqa: F811
+    """The notes custos writes on events (check run, contact attempt, correction, review) are shown in
+    the interface's language; a person's own words after them are kept as written."""
+    from custos.remediation.notes import event_note
+
+    t = tasks["P1"]
+    agent = login(people["agent"])
+    agent.post(f"/remediation/tasks/{t.pk}/attempts/", {"method": "phone", "contact": "13812345678",
+                                                        "outcome": "reached", "version": t.version})  # fmt: skip
+    t.refresh_from_db()
+    r = agent.post(f"/remediation/tasks/{t.pk}/corrections/", {"field": "mobile", "new_value": "13912345678",
+                                                               "request_no": "REQ-1", "version": t.version})  # fmt: skip
+    assert r.status_code == 302
+    reasons = list(t.events.values_list("reason", flat=True))
+    assert any(r.startswith("check run #") for r in reasons) and "phone: reached" in reasons
+    assert "correction of mobile" in reasons  # the stored text is unchanged (the API returns it)
+    html = agent.get(f"/remediation/tasks/{t.pk}/").text
+    history = html[html.index("处理记录") :]
+    assert "电话：已联系上" in history and "提交更正：手机号码" in history and "发现问题" in history
+    assert "phone: reached" not in history and "correction of" not in history and "check run" not in history
+    agent.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    history = agent.get(f"/remediation/tasks/{t.pk}/").text
+    assert "Phone: Reached" in history and "Correction of Mobile proposed" in history
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        assert event_note("approved mobile 客户来电确认") == "更正通过：手机号码 客户来电确认"
+        assert event_note("rejected email: 无证明") == "更正退回：电子邮箱 无证明"
+        assert event_note("客户要求暂缓") == "客户要求暂缓"  # a person's words, as they are
+        assert (
+            event_note("agent", "assign") == "按规则指派：业务员" and event_note("agent", "close") == "agent"
+        )
+        assert event_note("overdue → manager", "escalate") == "逾期，升级至主管"

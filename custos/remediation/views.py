@@ -26,6 +26,7 @@ from custos.remediation import conf
 from custos.remediation import letters as letters_mod
 from custos.remediation import services as svc
 from custos.remediation.models import ContactAttempt, Correction, Notice, Sample, Task
+from custos.remediation.notes import event_note
 
 PAGE = 100
 
@@ -125,6 +126,7 @@ def task_detail(request, pk: int, kept: dict | None = None, status: int = 200):
     for e in events:
         e.action_label = _label(ACTION_LABELS, e.action)
         e.from_label, e.to_label = _label(statuses, e.from_status), _label(statuses, e.to_status)
+        e.note = event_note(e.reason, e.action)
     return render(request, "remediation/task.html", {
         "task": task, "role_label": _label(ROLE_LABELS, task.role),
         "party": [(_label(FIELD_LABELS, k), code_value(k, v)) for k, v in party[0].items()] if party else None,
