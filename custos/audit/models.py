@@ -40,6 +40,10 @@ class AuditEntry(models.Model):
     def record_id_list(self) -> list:
         return json.loads(self.record_ids)
 
+    @property
+    def field_list(self) -> list:
+        return json.loads(self.fields)
+
 
 class Checkpoint(models.Model):
     tree_size = models.BigIntegerField(unique=True)
