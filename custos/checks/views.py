@@ -25,10 +25,12 @@ PAGE_SIZE = 50
 
 
 def _channel_label(code: str) -> str:
-    labels = codes.CHANNEL.get(code)
+    """'银保 bancassurance' in the Chinese interface (the label and the code the reports use), the code
+    alone in English."""
     if not code:
         return _("（无渠道）")
-    return f"{labels[0]} {code}" if labels and get_language() != "en" else code
+    shown = labels.code_value("channel", code)
+    return f"{shown} {code}" if shown != code else code
 
 
 def _label(choices, value: str) -> str:
