@@ -47,6 +47,9 @@ def _compiled(forms):
 
 
 _COMPILED = _compiled(_FORMS)
+_METHODS = dict(ContactAttempt.Method.choices)  # lazy labels: translated when shown
+_OUTCOMES = dict(ContactAttempt.Outcome.choices)
+_RULES = dict(Task.Rule.choices)
 _ACTION_COMPILED = {action: _compiled(forms) for action, forms in _ACTION_FORMS.items()}
 
 
@@ -62,9 +65,9 @@ def event_note(reason: str, action: str = "") -> str:
             "task": parts.get("task"),
             "due": parts.get("due"),
             "field": label(FIELD_LABELS, parts.get("field")),
-            "method": label(dict(ContactAttempt.Method.choices), parts.get("method")),
-            "outcome": label(dict(ContactAttempt.Outcome.choices), parts.get("outcome")),
-            "rule": label(dict(Task.Rule.choices), parts.get("rule")),
+            "method": label(_METHODS, parts.get("method")),
+            "outcome": label(_OUTCOMES, parts.get("outcome")),
+            "rule": label(_RULES, parts.get("rule")),
         }
         said = str(text) % values
         note = (parts.get("note") or "").strip()
