@@ -17,7 +17,11 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
 	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps -e .
 	touch $@
 
+# The checks' compiled DuckDB functions (custos/checks/native); the engine runs the SQL alone
+# (slower, same findings) where no C compiler is found.
 install: $(VENV)/.installed
+	@$(BIN)/python -c "from custos.checks import native; native.build()" \
+	  || echo "custos_native not built (no C compiler?): the checks run on SQL alone"
 
 # Re-pin after changing dependencies in pyproject.toml.
 lock: | $(BIN)/python

@@ -54,6 +54,30 @@ def test_recall_and_precision(book):
     assert precision >= 0.99, precision
 
 
+def test_native_functions_and_sql_find_the_same(book, monkeypatch):
+    """The DuckDB engine with the custos_native functions (the default) and without them (SQL
+    alone, as on Spark) give the same findings, row for row, on a book with every defect type."""
+    from custos.checks import native
+    from custos.checks.engine import duck
+
+    require(shutil.which("cc") is not None, "no C compiler to build custos_native")
+    snap, _ = book
+    settings = CheckSettings(as_of=AS_OF)
+    con = duck.connect(1)
+    assert duck.has_native(con)
+    con.close()
+    with_native = run_checks(snap, settings=settings)
+    monkeypatch.setenv("CUSTOS_NATIVE", "0")
+    native._extension.cache_clear()
+    try:
+        sql_alone = run_checks(snap, settings=settings)
+    finally:
+        monkeypatch.undo()
+        native._extension.cache_clear()
+    assert with_native.num_rows > 100
+    assert with_native.to_pylist() == sql_alone.to_pylist()
+
+
 @pytest.mark.spark
 def test_spark_parity(tmp_path_factory):
     require(shutil.which("java") is not None, "Java is not installed (Spark needs it)")

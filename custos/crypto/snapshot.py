@@ -67,10 +67,14 @@ def source(con: duckdb.DuckDBPyConnection, snapshot_dir: Path, name: str) -> str
     return f"read_parquet({_sql_text(str(path))}, encryption_config = {{footer_key: {_sql_text(key)}}})"
 
 
-def offline_connect() -> duckdb.DuckDBPyConnection:
+def offline_connect(*, allow_unsigned_extensions: bool = False) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection that never downloads or auto-loads an extension (custos runs offline; the
-    extensions it needs come from the pinned wheels, loaded by path)."""
-    return duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    extensions it needs come from the pinned wheels, loaded by path). ``allow_unsigned_extensions``:
+    for the check engine, which loads custos's own compiled extension (custos.checks.native)."""
+    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    if allow_unsigned_extensions:
+        config["allow_unsigned_extensions"] = True
+    return duckdb.connect(config=config)
 
 
 def read_arrow(snapshot_dir: Path, name: str, columns: list[str] | None = None) -> pa.Table:

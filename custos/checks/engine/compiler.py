@@ -56,12 +56,15 @@ def enabled_codes(settings: CheckSettings) -> list[str]:
 
 
 def prepare_statements(
-    dialect: str, settings: CheckSettings | None = None, *, role_scoped: bool = True
+    dialect: str, settings: CheckSettings | None = None, *, role_scoped: bool = True, native: bool = False
 ) -> list[tuple[str, str, bool]]:
     """The prepared tables. With ``settings`` (the engines): ``ptm`` is the narrow party table with
     the single-row rules of the enabled checks already evaluated into ``rule_mask`` (and, with
     ``role_scoped``, contact values only where a check reads them); without (the screening
-    evaluator): ``ptm``/``pt`` hold every prepared column and the rules run over them."""
+    evaluator): ``ptm``/``pt`` hold every prepared column and the rules run over them. ``native``
+    (DuckDB with custos.checks.native loaded): the per-value work by the extension's functions."""
+    if native and dialect != "duckdb":
+        raise ValueError("the custos_native functions exist on DuckDB only")
     if settings is None:
         stmts = PREPARE
     else:
@@ -72,7 +75,7 @@ def prepare_statements(
             if BY_CODE[c].rel_where
         ]
         stmts = prepare_fused(
-            _mask(rules) if rules else "CAST(0 AS BIGINT)", role_scoped, " OR ".join(rel) or "false"
+            _mask(rules) if rules else "CAST(0 AS BIGINT)", role_scoped, " OR ".join(rel) or "false", native
         )
     return [(name, _transpile(sql, dialect), materialize) for name, sql, materialize in stmts]
 

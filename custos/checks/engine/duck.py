@@ -16,13 +16,29 @@ from custos.checks.engine.snapshot import OPTIONAL_TABLES, REQUIRED_TABLES, empt
 from custos.crypto import snapshot as esnap
 
 
-def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    con = esnap.offline_connect()
+def connect(threads: int | None = None, *, native: bool = True) -> duckdb.DuckDBPyConnection:
+    """The engine's connection; ``native``: with the custos_native functions when they can be built
+    and are not turned off (``CUSTOS_NATIVE=0``)."""
+    from custos.checks import native as native_ext
+
+    use_native = native and native_ext.enabled()
+    con = esnap.offline_connect(allow_unsigned_extensions=use_native)
+    if use_native:
+        native_ext.load(con)
     con.execute(f"SET threads = {threads or os.cpu_count() or 2}")
     con.execute("SET preserve_insertion_order = false")
     # 10 M parties peaked at 8.2 GB unbounded (2026-11-25); bound DuckDB and let it spill
     con.execute(f"SET memory_limit = '{os.environ.get('CUSTOS_DUCKDB_MEMORY', '3GB')}'")
     return con
+
+
+def has_native(con: duckdb.DuckDBPyConnection) -> bool:
+    """The custos_native functions are loaded in ``con``."""
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'custos_parts'"
+        ).fetchone()[0]
+    )
 
 
 @cache
@@ -60,7 +76,7 @@ def prepare(
     ``ptm.rule_mask``; ``role_scoped=False`` keeps every party's contact values in ``pt`` (the
     screening context indexes them all)."""
     for name, sql, materialize in prepare_statements(
-        "duckdb", settings or CheckSettings(), role_scoped=role_scoped
+        "duckdb", settings or CheckSettings(), role_scoped=role_scoped, native=has_native(con)
     ):
         kind = "TEMP TABLE" if materialize else "TEMP VIEW"
         con.execute(f"CREATE OR REPLACE {kind} {name} AS {sql}")

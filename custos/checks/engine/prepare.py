@@ -231,26 +231,39 @@ _NORM = {
 }
 
 _SEP = "'[ \\-()]'"
-_MOBILE_S = fast(
-    "p.mobile", " -()", "NULLIF(p.mobile, '')", f"regexp_replace({clean('p.mobile')}, {_SEP}, '', 'g')"
-)
-_PHONE_N = fast(
-    "p.phone", " -()", "NULLIF(p.phone, '')", f"regexp_replace({clean('p.phone')}, {_SEP}, '', 'g')"
-)
 
-_PTM = f"""
+_PARTY_COLS = (
+    "p.policy_no, p.role, CAST(p.seq AS BIGINT) AS seq, p.relation, p.gender, p.birth_date, p.id_type, "
+    "p.id_valid_until, p.name, p.id_no, p.mobile, p.phone, p.address, p.postcode, p.email"
+)
+# (value, custos_slow bit, the SQL's own fast-path test, fast expression, exact expression)
+_CLEAN = (
+    ("name_n", 1, f"NOT regexp_matches(p.name, {_lit(_NAME_SPECIAL)})", "NULLIF(p.name, '')", clean("p.name")),
+    ("id_n", 2, _ascii_plain("p.id_no", " "), "NULLIF(upper(p.id_no), '')", f"upper({clean('p.id_no')})"),
+    ("mobile_s", 4, _ascii_plain("p.mobile", " -()"), "NULLIF(p.mobile, '')",
+     f"regexp_replace({clean('p.mobile')}, {_SEP}, '', 'g')"),
+    ("phone_n", 8, _ascii_plain("p.phone", " -()"), "NULLIF(p.phone, '')",
+     f"regexp_replace({clean('p.phone')}, {_SEP}, '', 'g')"),
+    ("addr_n", 16, f"NOT regexp_matches(p.address, {_lit(_ADDR_SPECIAL)})", "NULLIF(p.address, '')",
+     addr("p.address")),
+    ("postcode_n", 32, _ascii_plain("p.postcode", " "), "NULLIF(p.postcode, '')", clean("p.postcode")),
+    ("email_n", 64, _ascii_plain("p.email", " "), "NULLIF(lower(p.email), '')", f"lower({clean('p.email')})"),
+)  # fmt: skip
+
+
+def _ptm_head(native: bool) -> str:
+    """The CTEs ``c`` … ``f``: normalised values, the ID's and the mobile's parts. With ``native``
+    the fast-path tests and the parts come from the custos_native DuckDB functions
+    (custos.checks.native), which compute exactly what the SQL of the other branch computes."""
+    if not native:
+        cleaned = ",\n         ".join(
+            f"CASE WHEN {test} THEN {fast_expr} ELSE {slow_expr} END AS {name}"
+            for name, _, test, fast_expr, slow_expr in _CLEAN
+        )
+        return f"""
 WITH c AS (
-  SELECT p.policy_no, p.role, CAST(p.seq AS BIGINT) AS seq, p.relation, p.gender, p.birth_date, p.id_type,
-         p.id_valid_until, p.name, p.id_no, p.mobile, p.phone, p.address, p.postcode, p.email,
-         CASE WHEN regexp_matches(p.name, {_lit(_NAME_SPECIAL)}) THEN {clean("p.name")}
-              ELSE NULLIF(p.name, '') END AS name_n,
-         {fast("p.id_no", " ", "NULLIF(upper(p.id_no), '')", f"upper({clean('p.id_no')})")} AS id_n,
-         {_MOBILE_S} AS mobile_s,
-         {_PHONE_N} AS phone_n,
-         CASE WHEN regexp_matches(p.address, {_lit(_ADDR_SPECIAL)}) THEN {addr("p.address")}
-              ELSE NULLIF(p.address, '') END AS addr_n,
-         {fast("p.postcode", " ", "NULLIF(p.postcode, '')", clean("p.postcode"))} AS postcode_n,
-         {fast("p.email", " ", "NULLIF(lower(p.email), '')", f"lower({clean('p.email')})")} AS email_n
+  SELECT {_PARTY_COLS},
+         {cleaned}
   FROM parties p
 ),
 d AS (
@@ -279,7 +292,29 @@ f AS (
          CASE WHEN mobile_digits AND length(mobile_n) = 11 THEN CAST(mobile_n AS BIGINT) END AS mobile_i
   FROM e
 )
-SELECT f.policy_no, f.role, f.seq, f.relation, f.gender, f.birth_date, f.id_type, f.id_valid_until,
+"""
+    cleaned = ",\n         ".join(
+        f"CASE WHEN (p.slow & {bit}) = 0 THEN {fast_expr} ELSE {slow_expr} END AS {name}"
+        for name, bit, _, fast_expr, slow_expr in _CLEAN
+    )
+    return f"""
+WITH c AS (
+  SELECT {_PARTY_COLS},
+         {cleaned}
+  FROM (SELECT *, custos_slow(name, id_no, mobile, phone, address, postcode, email) AS slow FROM parties) p
+),
+e AS (SELECT *, custos_parts(id_n, mobile_s) AS q FROM c),
+f AS (
+  SELECT * EXCLUDE (q), q.f18 AS f18, q.f15 AS f15, q.mobile_n AS mobile_n, q.id17 AS id17,
+         q.mobile_digits AS mobile_digits,
+         CAST(q.id17 // 10000000 % 10000 AS INTEGER) AS id_y, CAST(q.id17 // 100000 % 100 AS INTEGER) AS id_m,
+         CAST(q.id17 // 1000 % 100 AS INTEGER) AS id_d, q.id_sum AS id_sum, q.mobile_i AS mobile_i
+  FROM e
+)
+"""
+
+
+_PTM_TAIL = f"""SELECT f.policy_no, f.role, f.seq, f.relation, f.gender, f.birth_date, f.id_type, f.id_valid_until,
        {", ".join(f"CASE WHEN f.{r} IS DISTINCT FROM f.{_NORM[r]} THEN f.{r} END AS {r}_x" for r in RAW)},
        CASE WHEN regexp_matches(f.name_n, '[•・‧∙⋅]') THEN translate(f.name_n, '•・‧∙⋅', '·····') END AS name_dx,
        f.name_n, f.id_n, f.mobile_n, f.phone_n, f.addr_n, f.postcode_n, f.email_n,
@@ -306,6 +341,13 @@ LEFT JOIN (SELECT DISTINCT code FROM ref_gb2260) g
   ON g.code = CASE WHEN f.f18 OR f.f15 THEN substr(f.id_n, 1, 6) END
 """
 
+
+def _ptm(native: bool = False) -> str:
+    return _ptm_head(native) + _PTM_TAIL
+
+
+_PTM = _ptm()
+
 _DATE_REAL = """id_y IS NOT NULL AND id_m BETWEEN 1 AND 12 AND id_d BETWEEN 1 AND
                  CASE WHEN id_m = 2 THEN CASE WHEN (id_y % 4 = 0 AND id_y % 100 <> 0) OR id_y % 400 = 0
                                               THEN 29 ELSE 28 END
@@ -326,11 +368,16 @@ SELECT policy_no, role, seq, relation, gender, birth_date, id_type, id_valid_unt
 FROM ptm
 """
 
+
 # --- The engines' form: normalisation and every single-row rule in ONE pass ------------------------
 # ``PARTIES_FULL`` is ``pt`` computed straight from ``parties``; the engines materialise from it only
 # what the cross-record checks read plus ``rule_mask`` (one bit per single-row rule, compiled by
 # custos.checks.engine.compiler), so the wide row of flags is never written or scanned again.
-PARTIES_FULL = _PT.replace("FROM ptm\n", f"FROM ({_PTM}) ptm\n")
+def parties_full(native: bool = False) -> str:
+    return _PT.replace("FROM ptm\n", f"FROM ({_ptm(native)}) ptm\n")
+
+
+PARTIES_FULL = parties_full()
 assert PARTIES_FULL != _PT
 # Columns only the single-row findings' value/proposed read: kept for flagged parties only.
 ROW_ONLY = ("id_type", "postcode", "id_valid_until", "id_upgraded")
@@ -357,8 +404,9 @@ _NARROW_DERIVED = (
 )  # fmt: skip
 
 
-def fused_ptm(mask: str, role_scoped: bool = True) -> str:
-    """The narrow party table with ``rule_mask`` (``mask``: a BIGINT expression over ``pt``'s columns)."""
+def fused_ptm(mask: str, role_scoped: bool = True, native: bool = False) -> str:
+    """The narrow party table with ``rule_mask`` (``mask``: a BIGINT expression over ``pt``'s columns);
+    ``native``: with the custos_native DuckDB functions."""
     cols = [*_NARROW_KEYS, *(f"{r}_x" for r in _NARROW_RAW), *_NARROW_DERIVED]
     if role_scoped:
         cols = [
@@ -370,7 +418,7 @@ def fused_ptm(mask: str, role_scoped: bool = True) -> str:
     keep = [f"CASE WHEN rule_mask <> 0 THEN {c} END AS {c}" for c in ROW_ONLY]
     return (
         f"SELECT {', '.join([*cols, *keep])}, rule_mask "
-        f"FROM (SELECT *, {mask} AS rule_mask FROM ({PARTIES_FULL}) ptf) m"
+        f"FROM (SELECT *, {mask} AS rule_mask FROM ({parties_full(native)}) ptf) m"
     )
 
 
@@ -446,7 +494,7 @@ PREPARE: list[tuple[str, str, bool]] = [("ptm", _PTM, True), ("pt", _PT, False),
 
 
 def prepare_fused(
-    mask: str, role_scoped: bool = True, rel_filter: str | None = None
+    mask: str, role_scoped: bool = True, rel_filter: str | None = None, native: bool = False
 ) -> list[tuple[str, str, bool]]:
     """The engines' prepared tables; ``rel_filter`` (a condition over ``rel``'s columns) keeps only the
     relation rows an enabled RL check can report."""
@@ -454,4 +502,4 @@ def prepare_fused(
         (name, f"SELECT * FROM ({sql}) r WHERE {rel_filter}" if name == "rel" and rel_filter else sql, mat)
         for name, sql, mat in _SHARED
     ]
-    return [("ptm", fused_ptm(mask, role_scoped), True), ("pt", _PT_NARROW, False), *shared]
+    return [("ptm", fused_ptm(mask, role_scoped, native), True), ("pt", _PT_NARROW, False), *shared]

@@ -1,0 +1,136 @@
+"""custos_native (the preparing pass's per-value work as a compiled DuckDB extension) computes exactly
+what the SQL it replaces computes: every column of the prepared party row, over edge cases and
+generated hostile values, and the findings of a whole book."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from custos.checks import native
+from custos.checks.engine import duck
+from custos.checks.engine.prepare import parties_full
+from tests.conftest import require
+
+COLUMNS = ("name", "id_no", "mobile", "phone", "address", "postcode", "email")
+
+
+@pytest.fixture(scope="module")
+def con():
+    require(
+        shutil.which("cc") is not None or shutil.which("gcc") is not None,
+        "no C compiler to build custos_native",
+    )
+    c = duck.connect(1)
+    assert duck.has_native(c), "custos_native did not load although a compiler is present"
+    duck.register_refs(c)
+    c.execute("CREATE TABLE policies (policy_no VARCHAR, applied_on DATE)")
+    c.execute("INSERT INTO policies VALUES ('P1', DATE '2024-03-01')")
+    yield c
+    c.close()
+
+
+def _prepared(con, rows: list[tuple]) -> tuple[list, list]:
+    """parties_full over ``rows`` (one value per COLUMNS each) with the native functions and with SQL."""
+    con.execute(
+        "CREATE OR REPLACE TABLE parties AS SELECT 'P1' AS policy_no, "
+        "CASE WHEN i % 3 = 0 THEN 'applicant' WHEN i % 3 = 1 THEN 'insured' ELSE 'beneficiary' END AS role, "
+        "i AS seq, NULL::VARCHAR AS relation, NULL::VARCHAR AS gender, DATE '1980-01-01' AS birth_date, "
+        "'resident_id' AS id_type, NULL::DATE AS id_valid_until, "
+        + ", ".join(f"v[{k + 1}] AS {c}" for k, c in enumerate(COLUMNS))
+        + " FROM (SELECT unnest(range(len(?))) AS i, unnest(?::VARCHAR[][]) AS v)",
+        [rows, [list(r) for r in rows]],
+    )
+    order = " ORDER BY seq"
+    fast = con.execute(f"SELECT * FROM ({parties_full(native=True)}) x{order}").fetchall()
+    sql = con.execute(f"SELECT * FROM ({parties_full(native=False)}) x{order}").fetchall()
+    return fast, sql
+
+
+EDGE = [
+    None,
+    "",
+    " ",
+    "　",
+    "张三",
+    "张 三",
+    "阿依古丽·买买提",
+    "Ａ１２",
+    "ｘ",
+    "11010519491231002X",
+    "11010519491231002x",
+    " 11010519491231002X ",
+    "１１０１０５１９４９１２３１００２Ｘ",
+    "110105491231002",
+    "11010519491231002",
+    "1101051949123100211",
+    "13800138000",
+    "+8613800138000",
+    "008613800138000",
+    "8613800138000",
+    "86138001380",
+    "+86 138-0013-8000",
+    "(010)12345678",
+    "010-12345678",
+    "+8６13800138000",
+    "北京市朝阳区建国路1号",
+    "北京市朝阳区建国路1号,3单元",
+    "广东省深圳市ABC大厦",
+    "ÀÉÎ街",
+    "Ωmega路",
+    "上海市（浦东）",
+    "100000",
+    "１０００００",
+    "A@Example.COM",
+    "a b@x.cn",
+    '=HYPERLINK("x")',
+    "\t13800138000",
+    "1３800138000",
+    "８６13800138000",
+]
+
+
+def test_edge_values_give_the_same_prepared_rows(con):
+    rows = [tuple(EDGE[(i + k * 7) % len(EDGE)] for k in range(len(COLUMNS))) for i in range(len(EDGE) * 7)]
+    fast, sql = _prepared(con, rows)
+    assert len(fast) == len(rows)
+    assert fast == sql
+
+
+_ALPHABET = st.sampled_from(
+    list("0123456789X x+-()#,._/@8６Ｘ　ＡａÀΩ张·•、。，（）")
+    + ["+86", "0086", "86", "北京", "ABC", "\u3000", "１", "\t"]
+)
+_VALUE = st.one_of(st.none(), st.lists(_ALPHABET, max_size=20).map("".join))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(*[_VALUE] * len(COLUMNS)), min_size=1, max_size=40))
+def test_generated_values_give_the_same_prepared_rows(con, rows):
+    fast, sql = _prepared(con, rows)
+    assert fast == sql
+
+
+def test_turned_off_by_the_environment(monkeypatch):
+    monkeypatch.setenv("CUSTOS_NATIVE", "0")
+    native._extension.cache_clear()
+    try:
+        c = duck.connect(1)
+        assert not duck.has_native(c)
+        c.close()
+    finally:
+        monkeypatch.undo()
+        native._extension.cache_clear()
+
+
+def test_a_changed_source_builds_a_new_file(tmp_path, monkeypatch):
+    """The build folder is named after the source's hash: an edited source never loads a stale build."""
+    require(shutil.which("cc") is not None, "no C compiler")
+    before = native._digest()
+    src = tmp_path / "custos_native.c"
+    src.write_text(native.SOURCE.read_text(encoding="utf-8") + "\n/* changed */\n", encoding="utf-8")
+    monkeypatch.setattr(native, "SOURCE", src)
+    assert native._digest() != before
