@@ -314,9 +314,46 @@ f AS (
 """
 
 
-_PTM_TAIL = f"""SELECT f.policy_no, f.role, f.seq, f.relation, f.gender, f.birth_date, f.id_type, f.id_valid_until,
+# The lookups of the prepared row: (column, SQL, custos_lookup's field or None, whether that field
+# may be NULL where the native code leaves the value to the SQL).
+_LOOKUPS = (
+    ("gb_known", "g.code IS NOT NULL", "gb_known", False),
+    ("seg_valid", f"CASE WHEN f.mobile_i IS NOT NULL THEN {_segment_valid_int('f.mobile_i')}"
+                  f" ELSE {_segment_valid('f.mobile_n')} END", "seg_valid", False),
+    ("area_known", _area_known("f.phone_n"), "area_known", True),
+    ("name_ph", _in("lower(f.name_n)", _placeholders("name")), "name_ph", True),
+    ("id_ph", _in("CASE WHEN f.f18 OR f.f15 THEN lower(f.id_n) END", _placeholders("id_no")), "id_ph", False),
+    ("mobile_ph", _in("f.mobile_n", _placeholders("mobile")), "mobile_ph", False),
+    ("addr_ph", _in(f"CASE WHEN strlen(f.addr_n) <= {_ADDR_PH_BYTES} THEN f.addr_n END", _placeholders("address")),
+     "addr_ph", False),
+    ("prov", "f.prov", "prov", False),
+    ("postcode_in_prov", _postcode_in_province("f.prov", "f.postcode_n"), "postcode_in_prov", False),
+)  # fmt: skip
+
+
+def _ptm_tail(native: bool) -> str:
+    if native:
+        lookups = ", ".join(
+            f"coalesce(f.q_{field}, {sql}) AS {name}" if may_defer else f"f.q_{field} AS {name}"
+            for name, sql, field, may_defer in _LOOKUPS
+        )
+        dots = "f.q_name_dots"
+        q_cols = ", ".join(f"q.{field} AS q_{field}" for _, _, field, _ in _LOOKUPS)
+        source = (
+            f"(SELECT * EXCLUDE (q), {q_cols}, q.name_dots AS q_name_dots FROM (SELECT *, custos_lookup("
+            "role, name_n, id_n, mobile_n, phone_n, addr_n, postcode_n) AS q FROM f) f0) f"
+            "\nLEFT JOIN policies po ON po.policy_no = f.policy_no"
+        )
+    else:
+        lookups = ", ".join(f"{sql} AS {name}" for name, sql, _, _ in _LOOKUPS)
+        dots = "regexp_matches(f.name_n, '[•・‧∙⋅]')"
+        source = f"""(SELECT *, CASE WHEN role = 'applicant' THEN {_province("addr_n")} END AS prov FROM f) f
+LEFT JOIN policies po ON po.policy_no = f.policy_no
+LEFT JOIN (SELECT DISTINCT code FROM ref_gb2260) g
+  ON g.code = CASE WHEN f.f18 OR f.f15 THEN substr(f.id_n, 1, 6) END"""
+    return f"""SELECT f.policy_no, f.role, f.seq, f.relation, f.gender, f.birth_date, f.id_type, f.id_valid_until,
        {", ".join(f"CASE WHEN f.{r} IS DISTINCT FROM f.{_NORM[r]} THEN f.{r} END AS {r}_x" for r in RAW)},
-       CASE WHEN regexp_matches(f.name_n, '[•・‧∙⋅]') THEN translate(f.name_n, '•・‧∙⋅', '·····') END AS name_dx,
+       CASE WHEN {dots} THEN translate(f.name_n, '•・‧∙⋅', '·····') END AS name_dx,
        f.name_n, f.id_n, f.mobile_n, f.phone_n, f.addr_n, f.postcode_n, f.email_n,
        f.f18, f.f15, f.id_type IN {RID_TYPES} AND f.f18 AS id18, f.id_type IN {RID_TYPES} AND f.f15 AS id15,
        f.id_y, f.id_m, f.id_d,
@@ -324,26 +361,14 @@ _PTM_TAIL = f"""SELECT f.policy_no, f.role, f.seq, f.relation, f.gender, f.birth
        CASE WHEN f.f18 THEN substr('10X98765432', f.id_sum + 1, 1) END AS id_check,
        CASE WHEN f.f15 THEN substr(f.id_n, 1, 6) || '19' || substr(f.id_n, 7, 9)
                             || substr('10X98765432', f.id_sum + 1, 1) END AS id_upgraded,
-       g.code IS NOT NULL AS gb_known,
-       CASE WHEN f.mobile_i IS NOT NULL THEN {_segment_valid_int("f.mobile_i")}
-            ELSE {_segment_valid("f.mobile_n")} END AS seg_valid,
-       f.mobile_digits,
-       {_area_known("f.phone_n")} AS area_known,
-       {_in("lower(f.name_n)", _placeholders("name"))} AS name_ph,
-       {_in("CASE WHEN f.f18 OR f.f15 THEN lower(f.id_n) END", _placeholders("id_no"))} AS id_ph,
-       {_in("f.mobile_n", _placeholders("mobile"))} AS mobile_ph,
-       {_in(f"CASE WHEN strlen(f.addr_n) <= {_ADDR_PH_BYTES} THEN f.addr_n END", _placeholders("address"))} AS addr_ph,
-       f.prov, {_postcode_in_province("f.prov", "f.postcode_n")} AS postcode_in_prov,
+       f.mobile_digits, {lookups},
        po.applied_on
-FROM (SELECT *, CASE WHEN role = 'applicant' THEN {_province("addr_n")} END AS prov FROM f) f
-LEFT JOIN policies po ON po.policy_no = f.policy_no
-LEFT JOIN (SELECT DISTINCT code FROM ref_gb2260) g
-  ON g.code = CASE WHEN f.f18 OR f.f15 THEN substr(f.id_n, 1, 6) END
+FROM {source}
 """
 
 
 def _ptm(native: bool = False) -> str:
-    return _ptm_head(native) + _PTM_TAIL
+    return _ptm_head(native) + _ptm_tail(native)
 
 
 _PTM = _ptm()
