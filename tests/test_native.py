@@ -119,6 +119,44 @@ EDGE = [
 ]
 
 
+# Values already in normal form, per column: the rows custos_prepared computes whole.
+CLEAN = {
+    "name": ["张三", "李小龙", "test", "Zhang", "", None, "测试", "王"],
+    "id_no": ["11010519491231002X", "11010519491231002x", "110105491231002", "999999199001011234", "", None,
+              "000000000000000000", "E12345678", "110118199002301234"],
+    "mobile": ["13800138000", "+8613800138000", "008613800138000", "8613800138000", "14012345678", "1440123456",
+               "13800000000", "", None, "1380013800a",
+               "+86 138-0013-8000", "138 0013 8000", "(86)13800138000", "  ", "--", " 13800138000 "],
+    "phone": ["01012345678", "031112345678", "07551234567", "9101", "", None, "0", "0533-40580201",
+              "(010) 1234-5678", "  ", " - ", "()", "0\t10"],
+    "address": ["北京市朝阳区建国路1号", "内蒙古呼和浩特市新华大街1号", "不详", "", None, "上海浦东"],
+    "postcode": ["100000", "010000", "1", "", None, "abcdef"],
+    "email": ["a@example.com", "A@Example.COM", "", None, "x@y"],
+}  # fmt: skip
+
+
+def test_clean_rows_give_the_same_prepared_rows(con):
+    """Rows of values in normal form (the fast path), each column varied over its clean values and
+    over every edge value."""
+    base = [CLEAN[c][0] for c in COLUMNS]
+    rows = []
+    for k, c in enumerate(COLUMNS):
+        for v in [*CLEAN[c], *EDGE]:
+            for shift in range(3):  # other columns from their clean lists, so roles and values mix
+                row = [CLEAN[o][(j + shift) % len(CLEAN[o])] for j, o in enumerate(COLUMNS)]
+                row[k] = v
+                rows.append(tuple(row))
+    rows.append(tuple(base))
+    fast, sql = _prepared(con, rows)
+    assert fast == sql
+    args = ", ".join(f"v[{k + 1}]" for k in range(len(COLUMNS)))
+    fast_rows = con.execute(
+        f"SELECT count(*) FILTER (WHERE custos_slow({args}) = 0), count(*) FROM (SELECT unnest(?::VARCHAR[][]) AS v)",
+        [[list(r) for r in rows]],
+    ).fetchone()
+    assert fast_rows[0] > fast_rows[1] // 3, fast_rows  # most values took the fast path
+
+
 def test_edge_values_give_the_same_prepared_rows(con):
     rows = [tuple(EDGE[(i + k * 7) % len(EDGE)] for k in range(len(COLUMNS))) for i in range(len(EDGE) * 7)]
     fast, sql = _prepared(con, rows)

@@ -4,7 +4,7 @@ Why: the preparing pass evaluated its normalisation fast-path tests and ID/mobil
 expressions (regular expressions, 17 integer divisions for the GB 11643 sum…), the largest part of
 a check run (docs/benchmarks.md). ``custos_native.c`` computes the same values in one loop per
 vector; ``custos.checks.engine.prepare`` calls it on DuckDB when it is loaded and keeps the SQL
-otherwise (and always on Spark, which runs the SQL). tests/checks/test_native.py holds the two to
+otherwise (and always on Spark, which runs the SQL). tests/test_native.py holds the two to
 the same results.
 
 The extension is compiled from the source in this folder with the system C compiler (``cc``) the
@@ -89,6 +89,8 @@ def ref_header() -> str:
         ints("GB2260", "int", gb),
         f"#define N_GB2260 {len(gb)}",
     ]
+    every = [r["value"] for r in refdata.rows("placeholders")]
+    out.append(f"#define PH_MAX_BYTES {max(len(v.encode()) for v in every)}")
     for kind in ("name", "id_no", "mobile", "address"):
         values = sorted({r["value"] for r in refdata.rows("placeholders") if r["kind"] == kind})
         assert all(0 < len(v.encode()) <= 64 for v in values)

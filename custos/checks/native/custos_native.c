@@ -2,7 +2,7 @@
  *
  * Each function computes exactly what an SQL expression of custos/checks/engine/prepare.py computes;
  * prepare.py uses them on DuckDB when this extension is loaded and keeps the SQL otherwise (and
- * always on Spark). tests/checks/test_native.py compares the two on every prepared column.
+ * always on Spark). tests/test_native.py compares the two on every prepared column.
  *
  *   custos_slow(name, id_no, mobile, phone, address, postcode, email) -> INTEGER
  *       bit i set when value i is not in the form the SQL's fast path reads as it is (so the exact
@@ -21,7 +21,6 @@
  *       character among its first four, a name with a letter that has a lower case outside ASCII):
  *       the SQL then computes them for those rows.
  */
-#define _GNU_SOURCE /* memmem */
 #define DUCKDB_EXTENSION_NAME custos_native
 #include "duckdb_extension.h"
 
@@ -104,14 +103,23 @@ static int addr_special(const char *s, uint32_t len) {
 	return 0;
 }
 
-/* prepare.fast: plain ASCII (byte length = character length) without any of ``chars``. */
-static int ascii_plain(const char *s, uint32_t len, const char *chars) {
-	for (uint32_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x80 || strchr(chars, c) != NULL)
-			return 0;
+/* prepare.fast: plain ASCII (byte length = character length) without any of ``chars`` — " " or " -()" */
+static unsigned char PLAIN_SPACE[256], PLAIN_SEPARATORS[256]; /* 1 = the byte is allowed */
+
+static void init_plain_tables(void) {
+	for (int c = 0; c < 256; c++) {
+		PLAIN_SPACE[c] = c < 0x80 && c != ' ';
+		PLAIN_SEPARATORS[c] = c < 0x80 && !strchr(" -()", c);
 	}
-	return 1;
+}
+
+static int ascii_plain(const char *s, uint32_t len, const char *chars) {
+	const unsigned char *table = chars[1] ? PLAIN_SEPARATORS : PLAIN_SPACE;
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned char ok = 1;
+	for (uint32_t i = 0; i < len; i++)
+		ok &= table[p[i]];
+	return ok;
 }
 
 enum { SLOW_NAME = 1, SLOW_ID = 2, SLOW_MOBILE = 4, SLOW_PHONE = 8, SLOW_ADDR = 16, SLOW_POSTCODE = 32, SLOW_EMAIL = 64 };
@@ -260,8 +268,10 @@ static void custos_parts(duckdb_function_info info, duckdb_data_chunk input, duc
 }
 
 static int in_list(const char *const *list, int n, const char *s, uint32_t len) {
+	if (len == 0 || len > PH_MAX_BYTES)
+		return 0;
 	for (int i = 0; i < n; i++)
-		if (strlen(list[i]) == len && memcmp(list[i], s, len) == 0)
+		if (list[i][0] == s[0] && strlen(list[i]) == len && memcmp(list[i], s, len) == 0)
 			return 1;
 	return 0;
 }
@@ -310,7 +320,7 @@ static int caseless(uint32_t cp) {
 /* lower(name_n) is a name placeholder: 1/0, or -1 when the SQL must decide */
 static int name_placeholder(const char *s, uint32_t len) {
 	char buf[64];
-	if (len > sizeof buf)
+	if (len > PH_MAX_BYTES)
 		return 0; /* longer than every placeholder */
 	const unsigned char *p = (const unsigned char *)s;
 	for (uint32_t i = 0; i < len;) {
@@ -403,8 +413,10 @@ static void custos_lookup(duckdb_function_info info, duckdb_data_chunk input, du
 		if (is_valid(val[1], i)) {
 			s = str_of(&col[1][i], &len);
 			ph = name_placeholder(s, len);
-			for (int k = 0; k < 5 && !has_dots; k++)
-				has_dots = memmem(s, len, DOT_VARIANTS[k], 3) != NULL;
+			for (uint32_t j = 0; j + 2 < len && !has_dots; j++)
+				if ((unsigned char)s[j] == 0xE2 || (unsigned char)s[j] == 0xE3)
+					for (int k = 0; k < 5 && !has_dots; k++)
+						has_dots = memcmp(s + j, DOT_VARIANTS[k], 3) == 0;
 		}
 		if (ph < 0)
 			duckdb_validity_set_row_invalid(cval[L_NAME_PH], i);
@@ -475,6 +487,7 @@ static int register_function(duckdb_connection con, const char *name, duckdb_log
 
 DUCKDB_EXTENSION_ENTRYPOINT(duckdb_connection connection, duckdb_extension_info info,
                             struct duckdb_extension_access *access) {
+	init_plain_tables();
 	duckdb_logical_type vc = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
 	duckdb_logical_type bo = duckdb_create_logical_type(DUCKDB_TYPE_BOOLEAN);
 	duckdb_logical_type bi = duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
@@ -487,6 +500,7 @@ DUCKDB_EXTENSION_ENTRYPOINT(duckdb_connection connection, duckdb_extension_info 
 	const char *lnames[L_COUNT] = {"seg_valid", "area_known", "name_ph", "id_ph", "mobile_ph",
 	                               "addr_ph", "prov", "postcode_in_prov", "gb_known", "name_dots"};
 	duckdb_logical_type lookup = duckdb_create_struct_type(lmembers, lnames, L_COUNT);
+
 	int ok = register_function(connection, "custos_slow", seven, 7, in, custos_slow) &&
 	         register_function(connection, "custos_parts", seven, 2, parts, custos_parts) &&
 	         register_function(connection, "custos_lookup", seven, 7, lookup, custos_lookup);
