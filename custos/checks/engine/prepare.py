@@ -293,8 +293,15 @@ f AS (
   FROM e
 )
 """
+    ascii_bit = {"mobile_s": (128, "p.mobile"), "phone_n": (256, "p.phone")}
     cleaned = ",\n         ".join(
-        f"CASE WHEN (p.slow & {bit}) = 0 THEN {fast_expr} ELSE {slow_expr} END AS {name}"
+        f"CASE WHEN (p.slow & {bit}) = 0 THEN {fast_expr}"
+        + (
+            f" WHEN (p.slow & {ascii_bit[name][0]}) <> 0 THEN custos_unseparated({ascii_bit[name][1]})"
+            if name in ascii_bit
+            else ""
+        )
+        + f" ELSE {slow_expr} END AS {name}"
         for name, bit, _, fast_expr, slow_expr in _CLEAN
     )
     return f"""

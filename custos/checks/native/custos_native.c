@@ -8,7 +8,11 @@
  *       bit i set when value i is not in the form the SQL's fast path reads as it is (so the exact
  *       slow path must normalise it): 1 name, 2 id_no, 4 mobile, 8 phone, 16 address, 32 postcode,
  *       64 email. A NULL value is fast. Stricter than the SQL test is safe (the slow path is exact
- *       for every value); looser is not.
+ *       for every value); looser is not. 128 / 256: the mobile / phone (with its slow bit) is ASCII.
+ *   custos_unseparated(v) -> VARCHAR
+ *       an ASCII phone or mobile as the SQL's slow path normalises it,
+ *       regexp_replace(NULLIF(trim(v), ''), '[ \-()]', '', 'g'): NULL when empty or blank, else
+ *       without blanks, hyphens and parentheses. (Only called where custos_slow says ASCII.)
  *   custos_parts(id_n, mobile_s) -> STRUCT(f18, f15, id17, id_sum, mobile_n, mobile_digits, mobile_i)
  *       the ID number's form, its 17 digits as an integer and the GB 11643 sum modulo 11; the
  *       mobile without +86/0086/86, whether it is all digits, and as an integer when 11 digits.
@@ -122,7 +126,17 @@ static int ascii_plain(const char *s, uint32_t len, const char *chars) {
 	return ok;
 }
 
-enum { SLOW_NAME = 1, SLOW_ID = 2, SLOW_MOBILE = 4, SLOW_PHONE = 8, SLOW_ADDR = 16, SLOW_POSTCODE = 32, SLOW_EMAIL = 64 };
+enum {
+	SLOW_NAME = 1, SLOW_ID = 2, SLOW_MOBILE = 4, SLOW_PHONE = 8, SLOW_ADDR = 16, SLOW_POSTCODE = 32, SLOW_EMAIL = 64,
+	ASCII_MOBILE = 128, ASCII_PHONE = 256 /* with its slow bit: ASCII, so custos_unseparated normalises it */
+};
+
+static int ascii_only(const char *s, uint32_t len) {
+	unsigned char any = 0;
+	for (uint32_t i = 0; i < len; i++)
+		any |= (unsigned char)s[i];
+	return any < 0x80;
+}
 
 static void custos_slow(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
 	(void)info;
@@ -144,9 +158,9 @@ static void custos_slow(duckdb_function_info info, duckdb_data_chunk input, duck
 		if (is_valid(val[1], i) && (s = str_of(&col[1][i], &len), !ascii_plain(s, len, " ")))
 			slow |= SLOW_ID;
 		if (is_valid(val[2], i) && (s = str_of(&col[2][i], &len), !ascii_plain(s, len, " -()")))
-			slow |= SLOW_MOBILE;
+			slow |= SLOW_MOBILE | (ascii_only(s, len) ? ASCII_MOBILE : 0);
 		if (is_valid(val[3], i) && (s = str_of(&col[3][i], &len), !ascii_plain(s, len, " -()")))
-			slow |= SLOW_PHONE;
+			slow |= SLOW_PHONE | (ascii_only(s, len) ? ASCII_PHONE : 0);
 		if (is_valid(val[4], i) && (s = str_of(&col[4][i], &len), addr_special(s, len)))
 			slow |= SLOW_ADDR;
 		if (is_valid(val[5], i) && (s = str_of(&col[5][i], &len), !ascii_plain(s, len, " ")))
@@ -154,6 +168,39 @@ static void custos_slow(duckdb_function_info info, duckdb_data_chunk input, duck
 		if (is_valid(val[6], i) && (s = str_of(&col[6][i], &len), !ascii_plain(s, len, " ")))
 			slow |= SLOW_EMAIL;
 		out[i] = slow;
+	}
+}
+
+static void custos_unseparated(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
+	idx_t n = duckdb_data_chunk_get_size(input);
+	duckdb_vector v = duckdb_data_chunk_get_vector(input, 0);
+	const duckdb_string_t *col = (const duckdb_string_t *)duckdb_vector_get_data(v);
+	uint64_t *val = duckdb_vector_get_validity(v);
+	duckdb_vector_ensure_validity_writable(output);
+	uint64_t *out_val = duckdb_vector_get_validity(output);
+	char buf[4096];
+	for (idx_t i = 0; i < n; i++) {
+		uint32_t len;
+		const char *s;
+		if (!is_valid(val, i) || (s = str_of(&col[i], &len), len == 0)) {
+			duckdb_validity_set_row_invalid(out_val, i);
+			continue;
+		}
+		if (len > sizeof buf || !ascii_only(s, len)) {
+			duckdb_scalar_function_set_error(info, "custos_unseparated: a value that is not ASCII or too long");
+			return;
+		}
+		uint32_t k = 0, blank = 1;
+		for (uint32_t j = 0; j < len; j++) {
+			char c = s[j];
+			blank &= c == ' ';
+			if (c != ' ' && c != '-' && c != '(' && c != ')')
+				buf[k++] = c;
+		}
+		if (blank)
+			duckdb_validity_set_row_invalid(out_val, i);
+		else
+			duckdb_vector_assign_string_element_len(output, i, buf, k);
 	}
 }
 
@@ -502,6 +549,7 @@ DUCKDB_EXTENSION_ENTRYPOINT(duckdb_connection connection, duckdb_extension_info 
 	duckdb_logical_type lookup = duckdb_create_struct_type(lmembers, lnames, L_COUNT);
 
 	int ok = register_function(connection, "custos_slow", seven, 7, in, custos_slow) &&
+	         register_function(connection, "custos_unseparated", seven, 1, vc, custos_unseparated) &&
 	         register_function(connection, "custos_parts", seven, 2, parts, custos_parts) &&
 	         register_function(connection, "custos_lookup", seven, 7, lookup, custos_lookup);
 	duckdb_destroy_logical_type(&lookup);
