@@ -198,3 +198,53 @@ def test_a_changed_source_builds_a_new_file(tmp_path, monkeypatch):
     src.write_text(native.SOURCE.read_text(encoding="utf-8") + "\n/* changed */\n", encoding="utf-8")
     monkeypatch.setattr(native, "SOURCE", src)
     assert native._digest() != before
+
+
+STREETS = [
+    None,
+    "",
+    "北京市朝阳区建国路1号",
+    "上海市浦东新区世纪大道100号",
+    "广东省深圳市龙华区龙华路953号",
+    "中山路东路3号",
+    "路",
+    "a路",
+    "ab路",
+    "市ab路",
+    "省市区县镇乡路",
+    "一二三四五六七八九路",
+    "一二三四五六七八九十街十一巷",
+    "黑龙江省齐齐哈尔市龙沙区龙华路953号30栋1805房",
+    "某某村1组",
+    "长安街\n大道",
+    "x" * 600 + "建设路1号",
+    "A座B道",
+    "一二大三",
+    "道路道路道路道路道路",
+]
+
+_STREET_ALPHABET = st.sampled_from(list("省市区县镇乡路街道巷弄一二ab1 \n·") + ["大道", "中山"])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.none(), st.lists(_STREET_ALPHABET, max_size=16).map("".join)), max_size=30))
+def test_street_key_equals_the_regular_expression(con, generated):
+    from custos.checks.catalogue import street
+
+    values = STREETS + generated
+    got = con.execute(
+        f"SELECT custos_street(a) IS NOT DISTINCT FROM {street('a')}, a, custos_street(a), {street('a')} "
+        "FROM (SELECT unnest(?::VARCHAR[]) AS a)",
+        [values],
+    ).fetchall()
+    assert [r[1:] for r in got if not r[0]] == []
+
+
+def test_the_compiler_substitutes_the_street_key_only_with_native():
+    from custos.checks.catalogue import CheckSettings
+    from custos.checks.engine.compiler import compile_parts
+
+    native_ad04 = dict(compile_parts(CheckSettings(), native=True))["AD04"]
+    sql_ad04 = dict(compile_parts(CheckSettings()))["AD04"]
+    assert "custos_street(a)" in native_ad04 and "regexp_extract" not in native_ad04
+    assert "custos_street" not in sql_ad04 and "regexp_extract" in sql_ad04

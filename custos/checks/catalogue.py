@@ -195,6 +195,17 @@ def repeated(col: str) -> str:
 
 
 RURAL = ("村", "乡", "镇", "组", "屯", "嘎查")
+# AD04's blocking key: the street (2–8 characters that are not a province/city/district/county/town/
+# township, then 路/街/道/巷/弄). DuckDB runs it as custos_street (custos.checks.native), which the
+# compiler substitutes for exactly this expression.
+STREET_RE = "([^省市区县镇乡]{2,8}(路|街|道|巷|弄))"
+
+
+def street(col: str) -> str:
+    return f"regexp_extract({col}, '{STREET_RE}', 1)"
+
+
+STREET_A = street("a")
 VAGUE_ENDS = ("附近", "对面", "旁边", "路", "街", "道")
 APP = ("applicant",)
 INS_BEN = ("insured", "beneficiary")
@@ -789,7 +800,7 @@ CATALOGUE: list[Check] = [
         "The applicant's address is a branch's or partner outlet's address, or contains outlet wording, "
         "and the customer is not staff",
         "M82, Practice",
-        """
+        f"""
           WITH ca AS (  -- distinct customer addresses of applicants who are not staff
             SELECT DISTINCT addr_n AS a FROM pt
             WHERE role = 'applicant' AND addr_n IS NOT NULL
@@ -798,13 +809,13 @@ CATALOGUE: list[Check] = [
           -- blocking: a candidate pair shares the street (…路/街/道/巷/弄) and the first 6 characters, and
           -- the lengths differ by at most a quarter (a pair whose character sets reach Jaccard 0.8)
           kc AS (
-            SELECT a, regexp_extract(a, '([^省市区县镇乡]{2,8}(路|街|道|巷|弄))', 1) AS k1, substr(a, 1, 6) AS k2,
+            SELECT a, {STREET_A} AS k1, substr(a, 1, 6) AS k2,
                    length(a) AS n FROM ca
           ),
           ko AS (  -- the outlets with a street (so a customer address without one never matches)
-            SELECT a, regexp_extract(a, '([^省市区县镇乡]{2,8}(路|街|道|巷|弄))', 1) AS k1, substr(a, 1, 6) AS k2,
+            SELECT a, {STREET_A} AS k1, substr(a, 1, 6) AS k2,
                    length(a) AS n FROM outlet_addr
-            WHERE regexp_extract(a, '([^省市区县镇乡]{2,8}(路|街|道|巷|弄))', 1) <> ''
+            WHERE {STREET_A} <> ''
           ),
           cand AS (
             SELECT DISTINCT kc.a AS a, ko.a AS o FROM kc JOIN ko ON kc.k1 = ko.k1 AND kc.k2 = ko.k2
@@ -823,7 +834,7 @@ CATALOGUE: list[Check] = [
           ),
           hit AS (
             SELECT sim.a FROM sim JOIN sz za ON za.s = sim.a JOIN sz zo ON zo.s = sim.o
-            WHERE sim.a = sim.o OR CAST(sim.shared AS DOUBLE) / (za.n + zo.n - sim.shared) >= ${jaccard}
+            WHERE sim.a = sim.o OR CAST(sim.shared AS DOUBLE) / (za.n + zo.n - sim.shared) >= ${{jaccard}}
             UNION
             SELECT a FROM ca WHERE a IN (SELECT a FROM outlet_addr)
                OR (contains(a, '邮政') OR contains(a, '邮局') OR contains(a, '营业所') OR contains(a, '营业部')

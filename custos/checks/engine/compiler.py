@@ -11,12 +11,13 @@ aggregations across records) are one SELECT each. The screening evaluator uses t
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 import sqlglot
 from sqlglot import exp
 
-from custos.checks.catalogue import BY_CODE, CATALOGUE, CheckSettings
+from custos.checks.catalogue import BY_CODE, CATALOGUE, STREET_RE, CheckSettings
 from custos.checks.engine.prepare import PREPARE, prepare_fused
 
 OUTPUT_COLUMNS = ("check", "policy_no", "role", "seq", "field", "value", "proposed")
@@ -130,19 +131,33 @@ def single_row_sql(codes: list[str], settings: CheckSettings, source: str = "pt"
     )
 
 
-def compile_parts(settings: CheckSettings) -> list[tuple[str, str]]:
+# Expressions of the catalogue that DuckDB runs as custos_native functions when they are loaded
+# (each computes exactly what the expression computes; tests/test_native.py).
+_NATIVE_REWRITES = (
+    (re.compile(r"regexp_extract\(([\w.]+), '" + re.escape(STREET_RE) + r"', 1\)"), r"custos_street(\1)"),
+)
+
+
+def native_sql(sql: str) -> str:
+    for pattern, replacement in _NATIVE_REWRITES:
+        sql = pattern.sub(replacement, sql)
+    return sql
+
+
+def compile_parts(settings: CheckSettings, *, native: bool = False) -> list[tuple[str, str]]:
     """The enabled checks as (label, DuckDB SELECT) parts with the output columns, over the tables of
     ``prepare_statements(dialect, settings)``: the single-row findings from ``rule_mask`` (label
     ``rows``), then one part per query check. Their UNION ALL, ordered by ``ORDER``, is
     ``compile_all``; the DuckDB engine runs the parts one by one (one big query makes DuckDB run
-    every pipeline at once: twice the CPU time and memory, 2026-11-25)."""
+    every pipeline at once: twice the CPU time and memory, 2026-11-25). ``native``: with the
+    custos_native functions in place of the expressions they replace (DuckDB only)."""
     parts = []
     rules = single_rules(settings)
     if rules:
         parts.append(("rows", _rows_from_mask(rules, "(SELECT * FROM pt WHERE rule_mask <> 0)")))
     codes = enabled_codes(settings)
     parts += [(code, check_sql(code, settings)) for code in codes if not BY_CODE[code].single_row]
-    return parts
+    return [(label, native_sql(sql)) for label, sql in parts] if native else parts
 
 
 def compile_all(settings: CheckSettings, dialect: str) -> str:

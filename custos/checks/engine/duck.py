@@ -85,7 +85,7 @@ def prepare(
 def run_parts(con: duckdb.DuckDBPyConnection, settings: CheckSettings, progress=None) -> pa.Table:
     """Every enabled check over the prepared views, one statement per part (``compile_parts``),
     the findings sorted as ``compile_all`` sorts them."""
-    parts = compile_parts(settings)
+    parts = compile_parts(settings, native=has_native(con))
     tables = []
     for i, (label, sql) in enumerate(parts):
         if progress:

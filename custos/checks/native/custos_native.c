@@ -24,6 +24,9 @@
  *       area_known and name_ph are NULL where this code does not decide (a phone with a non-ASCII
  *       character among its first four, a name with a letter that has a lower case outside ASCII):
  *       the SQL then computes them for those rows.
+ *   custos_street(address) -> VARCHAR
+ *       regexp_extract(address, '([^省市区县镇乡]{2,8}(路|街|道|巷|弄))', 1) (AD04's blocking key):
+ *       the leftmost match, the longest run at that start (RE2's leftmost-first, greedy), '' when none.
  */
 #define DUCKDB_EXTENSION_NAME custos_native
 #include "duckdb_extension.h"
@@ -517,6 +520,72 @@ static void custos_lookup(duckdb_function_info info, duckdb_data_chunk input, du
 	}
 }
 
+/* ---- custos_street ------------------------------------------------------------------------------ */
+
+static int street_excluded(uint32_t cp) { /* 省市区县镇乡 */
+	return cp == 0x7701 || cp == 0x5E02 || cp == 0x533A || cp == 0x53BF || cp == 0x9547 || cp == 0x4E61;
+}
+
+static int street_end(uint32_t cp) { /* 路街道巷弄 */
+	return cp == 0x8DEF || cp == 0x8857 || cp == 0x9053 || cp == 0x5DF7 || cp == 0x5F04;
+}
+
+static void custos_street(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
+	(void)info;
+	idx_t n = duckdb_data_chunk_get_size(input);
+	duckdb_vector v = duckdb_data_chunk_get_vector(input, 0);
+	const duckdb_string_t *col = (const duckdb_string_t *)duckdb_vector_get_data(v);
+	uint64_t *val = duckdb_vector_get_validity(v);
+	duckdb_vector_ensure_validity_writable(output);
+	uint64_t *out_val = duckdb_vector_get_validity(output);
+	uint32_t small_cp[512], small_at[513];
+	for (idx_t i = 0; i < n; i++) {
+		if (!is_valid(val, i)) {
+			duckdb_validity_set_row_invalid(out_val, i);
+			continue;
+		}
+		uint32_t len;
+		const char *s = str_of(&col[i], &len);
+		uint32_t *cp = small_cp, *at = small_at;
+		if (len > 512) {
+			cp = malloc(sizeof *cp * len);
+			at = malloc(sizeof *at * (len + 1));
+			if (!cp || !at) {
+				free(cp);
+				free(at);
+				duckdb_scalar_function_set_error(info, "custos_street: out of memory");
+				return;
+			}
+		}
+		uint32_t chars = 0;
+		for (uint32_t b = 0; b < len;) {
+			uint32_t used;
+			at[chars] = b;
+			cp[chars++] = next_cp((const unsigned char *)s + b, len - b, &used);
+			b += used;
+		}
+		at[chars] = len;
+		uint32_t from = 0, to = 0;
+		int found = 0;
+		for (uint32_t start = 0; start + 2 < chars && !found; start++) {
+			uint32_t run = 0; /* characters of the class from start, at most 8 */
+			while (run < 8 && start + run < chars && !street_excluded(cp[start + run]))
+				run++;
+			for (uint32_t k = run; k >= 2 && !found; k--)
+				if (start + k < chars && street_end(cp[start + k])) {
+					from = at[start];
+					to = at[start + k + 1];
+					found = 1;
+				}
+		}
+		duckdb_vector_assign_string_element_len(output, i, s + from, found ? to - from : 0);
+		if (cp != small_cp) {
+			free(cp);
+			free(at);
+		}
+	}
+}
+
 static int register_function(duckdb_connection con, const char *name, duckdb_logical_type *params, int nparams,
                              duckdb_logical_type ret, duckdb_scalar_function_t fn) {
 	duckdb_scalar_function f = duckdb_create_scalar_function();
@@ -550,6 +619,7 @@ DUCKDB_EXTENSION_ENTRYPOINT(duckdb_connection connection, duckdb_extension_info 
 
 	int ok = register_function(connection, "custos_slow", seven, 7, in, custos_slow) &&
 	         register_function(connection, "custos_unseparated", seven, 1, vc, custos_unseparated) &&
+	         register_function(connection, "custos_street", seven, 1, vc, custos_street) &&
 	         register_function(connection, "custos_parts", seven, 2, parts, custos_parts) &&
 	         register_function(connection, "custos_lookup", seven, 7, lookup, custos_lookup);
 	duckdb_destroy_logical_type(&lookup);
