@@ -134,6 +134,8 @@ enum {
 	ASCII_MOBILE = 128, ASCII_PHONE = 256 /* with its slow bit: ASCII, so custos_unseparated normalises it */
 };
 
+#define UNSEPARATED_MAX 4096 /* longer values take the SQL's slow path */
+
 static int ascii_only(const char *s, uint32_t len) {
 	unsigned char any = 0;
 	for (uint32_t i = 0; i < len; i++)
@@ -161,9 +163,9 @@ static void custos_slow(duckdb_function_info info, duckdb_data_chunk input, duck
 		if (is_valid(val[1], i) && (s = str_of(&col[1][i], &len), !ascii_plain(s, len, " ")))
 			slow |= SLOW_ID;
 		if (is_valid(val[2], i) && (s = str_of(&col[2][i], &len), !ascii_plain(s, len, " -()")))
-			slow |= SLOW_MOBILE | (ascii_only(s, len) ? ASCII_MOBILE : 0);
+			slow |= SLOW_MOBILE | (len <= UNSEPARATED_MAX && ascii_only(s, len) ? ASCII_MOBILE : 0);
 		if (is_valid(val[3], i) && (s = str_of(&col[3][i], &len), !ascii_plain(s, len, " -()")))
-			slow |= SLOW_PHONE | (ascii_only(s, len) ? ASCII_PHONE : 0);
+			slow |= SLOW_PHONE | (len <= UNSEPARATED_MAX && ascii_only(s, len) ? ASCII_PHONE : 0);
 		if (is_valid(val[4], i) && (s = str_of(&col[4][i], &len), addr_special(s, len)))
 			slow |= SLOW_ADDR;
 		if (is_valid(val[5], i) && (s = str_of(&col[5][i], &len), !ascii_plain(s, len, " ")))
@@ -181,7 +183,7 @@ static void custos_unseparated(duckdb_function_info info, duckdb_data_chunk inpu
 	uint64_t *val = duckdb_vector_get_validity(v);
 	duckdb_vector_ensure_validity_writable(output);
 	uint64_t *out_val = duckdb_vector_get_validity(output);
-	char buf[4096];
+	char buf[UNSEPARATED_MAX];
 	for (idx_t i = 0; i < n; i++) {
 		uint32_t len;
 		const char *s;
