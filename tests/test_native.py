@@ -192,6 +192,20 @@ def test_turned_off_by_the_environment(monkeypatch):
         native._extension.cache_clear()
 
 
+def test_an_extension_that_does_not_load_leaves_the_sql(tmp_path, monkeypatch, caplog):
+    """A file DuckDB refuses (here: not an extension at all) is logged and the engine runs on SQL."""
+    bad = tmp_path / "custos_native.duckdb_extension"
+    bad.write_bytes(b"not an extension")
+    monkeypatch.setattr(native, "_extension", lambda: bad)
+    c = duck.connect(1)
+    try:
+        assert not duck.has_native(c)
+        assert c.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        c.close()
+    assert "did not load" in caplog.text
+
+
 def test_a_changed_source_builds_a_new_file(tmp_path, monkeypatch):
     """The build folder is named after the source's hash: an edited source never loads a stale build."""
     require(shutil.which("cc") is not None, "no C compiler")
