@@ -264,3 +264,68 @@ def test_the_compiler_substitutes_the_street_key_only_with_native():
     sql_ad04 = dict(compile_parts(CheckSettings()))["AD04"]
     assert "custos_street(a)" in native_ad04 and "regexp_extract" not in native_ad04
     assert "custos_street" not in sql_ad04 and "regexp_extract" in sql_ad04
+
+
+def _rule_fragments() -> list[str]:
+    """Every expression native_sql substitutes, over a column ``v``."""
+    from custos.checks.catalogue import RUNS, RURAL, VAGUE_ENDS, repeated
+    from custos.checks.engine.compiler import _REGEX_FUNCTIONS
+    from custos.checks.engine.prepare import _lit, contains_any, ends_any
+
+    return [
+        repeated("v"),
+        contains_any("v", RUNS),
+        contains_any("v", RURAL),
+        contains_any("v", ("234567", "765432")),
+        ends_any("v", VAGUE_ENDS),
+        ends_any("v", ("先生", "女士", "小姐")),
+        *(f"regexp_matches(v, {_lit(regex)})" for regex in _REGEX_FUNCTIONS),
+    ]
+
+
+RULE_VALUES = [
+    None, "", "a", "aa", "aaa", "ab", "张", "张张", "张张张", "张三", "·", "张·三", "张··三", "·张", "张·",
+    "阿依古丽·买买提", "Zhang San", "Zhang  San", "Zhang·San", "zhang", "Zhang ", "张San", "1", "11", "111",
+    "13800000000", "13812345678", "19876543210", "01012345678", "031112345678", "0311123456789", "02012345678",
+    "00012345678", "100000", "1000000", "10000a", "１００００", "a@example.com", "a@b.c", "a@b.cn", "a@b..cn",
+    "a@-.cn", "@b.cn", "a@b", "a@cn", "010123456789", "020123456789", "a.b@c-d.e.fg", "a+b%c@x.y1", "a@x.y1z", "a@@x.cn", "A@x.cn", "a@x.CN",
+    "北京市朝阳区建国路1号", "北京市朝阳区建国路", "某某村", "嘎查", "附近", "学校对面", "王先生", "先生", "王小姐姐",
+    "二楼", "十号", "零", "九", "路", "x" * 300 + "村",
+]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.lists(
+                st.sampled_from(
+                    list("aZ0139·. @-_%+x张三村路先生零九") + ["234567", "765432", "12345678", ".cn", "@b"]
+                ),
+                max_size=12,
+            ).map("".join),
+        ),
+        max_size=30,
+    )
+)
+def test_rule_expressions_equal_their_native_functions(con, generated):
+    from custos.checks.engine.compiler import native_sql
+
+    values = RULE_VALUES + generated
+    for sql in _rule_fragments():
+        fast = native_sql(sql)
+        assert fast != sql and "custos_" in fast, sql
+        got = con.execute(
+            f"SELECT v, {sql}, {fast} FROM (SELECT unnest(?::VARCHAR[]) AS v)", [values]
+        ).fetchall()
+        assert [r for r in got if r[1] is not r[2] and r[1] != r[2]] == [], sql
+
+
+def test_an_empty_word_is_contained_everywhere(con):
+    """contains(v, '') and ends_with(v, '') are true: so are the native functions' empty words."""
+    got = con.execute(
+        "SELECT custos_contains_any('x', 'a|'), custos_ends_any('x', '|a'), contains('x', ''), ends_with('x', ''),"
+        " custos_contains_any('x', 'a|b'), custos_contains_any(NULL, 'a')"
+    ).fetchone()
+    assert got == (True, True, True, True, False, None)

@@ -78,6 +78,8 @@ def prepare_statements(
         stmts = prepare_fused(
             _mask(rules) if rules else "CAST(0 AS BIGINT)", role_scoped, " OR ".join(rel) or "false", native
         )
+    if native:
+        stmts = [(name, native_sql(sql), materialize) for name, sql, materialize in stmts]
     return [(name, _transpile(sql, dialect), materialize) for name, sql, materialize in stmts]
 
 
@@ -131,10 +133,54 @@ def single_row_sql(codes: list[str], settings: CheckSettings, source: str = "pt"
     )
 
 
-# Expressions of the catalogue that DuckDB runs as custos_native functions when they are loaded
-# (each computes exactly what the expression computes; tests/test_native.py).
+# Expressions of the catalogue that DuckDB runs as custos_native functions when they are loaded;
+# each function computes exactly what the expression computes (tests/test_native.py). Only a plain
+# column is substituted (``[\w.]+``); any other operand keeps its SQL.
+_COL = r"([\w.]+)"
+_HAN = "㐀-䶿一-鿿豈-﫿"
+_REGEX_FUNCTIONS = {
+    f"^([{_HAN}]+(·[{_HAN}]+)*|[A-Za-z]+([ ·][A-Za-z]+)*)$": "custos_name_form({})",
+    f"^[{_HAN}]+(·[{_HAN}]+)*$": "custos_han_name({})",
+    "^[a-z0-9._%+-]+@[a-z0-9-]+(\\.[a-z0-9-]+)*\\.[a-z]{2,}$": "custos_email_form({})",
+    "^0([12][0-9]{9}|[3-9][0-9]{9,10})$": "custos_landline_form({})",
+    "^[0-9]{6}$": "custos_six_digits({})",
+    "[0-9零〇一二两三四五六七八九十百千]": "custos_contains_any({}, '"
+    + "|".join("0123456789零〇一二两三四五六七八九十百千")
+    + "')",
+}
+
+
+def _any_of(function: str, native: str):
+    """(function(col, 'w1') OR function(col, 'w2') …) -> native(col, 'w1|w2|…')."""
+    term = function + r"\(" + _COL + r", '([^'|]+)'\)"
+    chain = re.compile(r"\(" + term + r"(?: OR " + function + r"\(\1, '[^'|]+'\))*\)")
+
+    def replace(m: re.Match) -> str:
+        words = re.findall(function + r"\(" + re.escape(m.group(1)) + r", '([^'|]+)'\)", m.group(0))
+        return f"{native}({m.group(1)}, '{'|'.join(words)}')"
+
+    return chain, replace
+
+
 _NATIVE_REWRITES = (
-    (re.compile(r"regexp_extract\(([\w.]+), '" + re.escape(STREET_RE) + r"', 1\)"), r"custos_street(\1)"),
+    (re.compile(r"regexp_extract\(" + _COL + ", '" + re.escape(STREET_RE) + r"', 1\)"), r"custos_street(\1)"),
+    (
+        re.compile(
+            r"\(substr\("
+            + _COL
+            + r", 2, 1\) = substr\(\1, 1, 1\) AND length\(replace\(\1, substr\(\1, 1, 1\), ''\)\) = 0\)"
+        ),
+        r"custos_repeated(\1)",
+    ),
+    _any_of("contains", "custos_contains_any"),
+    _any_of("ends_with", "custos_ends_any"),
+    *(
+        (
+            re.compile(r"regexp_matches\(" + _COL + ", '" + re.escape(regex) + r"'\)"),
+            lambda m, f=function: f.format(m.group(1)),
+        )
+        for regex, function in _REGEX_FUNCTIONS.items()
+    ),
 )
 
 

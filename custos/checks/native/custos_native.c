@@ -27,7 +27,18 @@
  *   custos_street(address) -> VARCHAR
  *       regexp_extract(address, '([^省市区县镇乡]{2,8}(路|街|道|巷|弄))', 1) (AD04's blocking key):
  *       the leftmost match, the longest run at that start (RE2's leftmost-first, greedy), '' when none.
+ *
+ * The rules' expressions (custos.checks.engine.compiler.native_sql substitutes them; NULL for NULL):
+ *   custos_repeated(v)              catalogue.repeated: '' or one character repeated at least twice
+ *   custos_contains_any(v, 'a|b')   (contains(v, 'a') OR contains(v, 'b'))
+ *   custos_ends_any(v, 'a|b')       (ends_with(v, 'a') OR ends_with(v, 'b'))
+ *   custos_name_form(v)             regexp_matches(v, '^([HAN]+(·[HAN]+)*|[A-Za-z]+([ ·][A-Za-z]+)*)$')
+ *   custos_han_name(v)              regexp_matches(v, '^[HAN]+(·[HAN]+)*$')
+ *   custos_email_form(v)            regexp_matches(v, '^[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$')
+ *   custos_landline_form(v)         regexp_matches(v, '^0([12][0-9]{9}|[3-9][0-9]{9,10})$')
+ *   custos_six_digits(v)            regexp_matches(v, '^[0-9]{6}$')
  */
+#define _GNU_SOURCE /* memmem */
 #define DUCKDB_EXTENSION_NAME custos_native
 #include "duckdb_extension.h"
 
@@ -588,6 +599,199 @@ static void custos_street(duckdb_function_info info, duckdb_data_chunk input, du
 	}
 }
 
+/* ---- the rules' expressions ------------------------------------------------------------------- */
+
+typedef int (*bool_of_string)(const char *s, uint32_t len);
+
+/* A BOOLEAN function of one VARCHAR, NULL for NULL. */
+static void map_bool(duckdb_data_chunk input, duckdb_vector output, bool_of_string fn) {
+	idx_t n = duckdb_data_chunk_get_size(input);
+	duckdb_vector v = duckdb_data_chunk_get_vector(input, 0);
+	const duckdb_string_t *col = (const duckdb_string_t *)duckdb_vector_get_data(v);
+	uint64_t *val = duckdb_vector_get_validity(v);
+	bool *out = (bool *)duckdb_vector_get_data(output);
+	duckdb_vector_ensure_validity_writable(output);
+	uint64_t *out_val = duckdb_vector_get_validity(output);
+	for (idx_t i = 0; i < n; i++) {
+		if (!is_valid(val, i)) {
+			duckdb_validity_set_row_invalid(out_val, i);
+			continue;
+		}
+		uint32_t len;
+		const char *s = str_of(&col[i], &len);
+		out[i] = fn(s, len) != 0;
+	}
+}
+
+static int repeated_text(const char *s, uint32_t len) {
+	if (len == 0)
+		return 1; /* substr('', 2, 1) = substr('', 1, 1) and replace leaves '' */
+	uint32_t first;
+	next_cp((const unsigned char *)s, len, &first);
+	if (first >= len)
+		return 0; /* one character: substr(v, 2, 1) = '' differs from it */
+	for (uint32_t i = first; i < len; i += first)
+		if (len - i < first || memcmp(s + i, s, first) != 0)
+			return 0;
+	return 1;
+}
+
+static int is_han(uint32_t cp) {
+	return (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0xF900 && cp <= 0xFAFF);
+}
+
+static int is_letter(uint32_t cp) {
+	return (cp >= 'A' && cp <= 'Z') || (cp >= 'a' && cp <= 'z');
+}
+
+/* ^W+(S W+)*$ for the word characters of ``han`` (Han, else ASCII letters) and separators S
+ * (· only for Han; blank or · for letters) */
+static int words_form(const char *s, uint32_t len, int han) {
+	if (len == 0)
+		return 0;
+	int prev_word = 0;
+	for (uint32_t i = 0; i < len;) {
+		uint32_t used;
+		uint32_t cp = next_cp((const unsigned char *)s + i, len - i, &used);
+		i += used;
+		if (han ? is_han(cp) : is_letter(cp)) {
+			prev_word = 1;
+		} else if (prev_word && (cp == 0xB7 || (!han && cp == ' '))) {
+			prev_word = 0;
+		} else {
+			return 0;
+		}
+	}
+	return prev_word;
+}
+
+static int name_form(const char *s, uint32_t len) {
+	return words_form(s, len, 1) || words_form(s, len, 0);
+}
+
+static int han_name(const char *s, uint32_t len) {
+	return words_form(s, len, 1);
+}
+
+static int in_set(unsigned char c, const char *set) {
+	return c != 0 && strchr(set, c) != NULL;
+}
+
+static int email_form(const char *s, uint32_t len) {
+	const char *at = memchr(s, '@', len);
+	if (!at || at == s)
+		return 0;
+	for (const char *p = s; p < at; p++)
+		if (!in_set((unsigned char)*p, "abcdefghijklmnopqrstuvwxyz0123456789._%+-"))
+			return 0;
+	/* the domain: labels of [a-z0-9-]+ joined by dots, at least two, the last [a-z]{2,} */
+	const char *d = at + 1, *end = s + len;
+	int labels = 0;
+	while (1) {
+		const char *dot = memchr(d, '.', (size_t)(end - d));
+		const char *stop = dot ? dot : end;
+		if (stop == d)
+			return 0;
+		for (const char *p = d; p < stop; p++)
+			if (!in_set((unsigned char)*p, "abcdefghijklmnopqrstuvwxyz0123456789-"))
+				return 0;
+		labels++;
+		if (!dot) {
+			if (labels < 2 || stop - d < 2)
+				return 0;
+			for (const char *p = d; p < stop; p++)
+				if (*p < 'a' || *p > 'z')
+					return 0;
+			return 1;
+		}
+		d = dot + 1;
+	}
+}
+
+static int landline_form(const char *s, uint32_t len) {
+	if ((len != 11 && len != 12) || s[0] != '0' || !all_digits(s, len))
+		return 0;
+	if (s[1] == '1' || s[1] == '2')
+		return len == 11;
+	return s[1] >= '3';
+}
+
+static int six_digits(const char *s, uint32_t len) {
+	return len == 6 && all_digits(s, 6);
+}
+
+#define BOOL_FUNCTION(name, fn)                                                                                        \
+	static void name(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {                     \
+		(void)info;                                                                                                    \
+		map_bool(input, output, fn);                                                                                   \
+	}
+BOOL_FUNCTION(custos_repeated, repeated_text)
+BOOL_FUNCTION(custos_name_form, name_form)
+BOOL_FUNCTION(custos_han_name, han_name)
+BOOL_FUNCTION(custos_email_form, email_form)
+BOOL_FUNCTION(custos_landline_form, landline_form)
+BOOL_FUNCTION(custos_six_digits, six_digits)
+
+/* (contains(v, w1) OR …) / (ends_with(v, w1) OR …) with the words given as 'w1|w2|…' */
+static void any_of(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output, int at_end) {
+	idx_t n = duckdb_data_chunk_get_size(input);
+	duckdb_vector v = duckdb_data_chunk_get_vector(input, 0), w = duckdb_data_chunk_get_vector(input, 1);
+	const duckdb_string_t *col = (const duckdb_string_t *)duckdb_vector_get_data(v);
+	const duckdb_string_t *wcol = (const duckdb_string_t *)duckdb_vector_get_data(w);
+	uint64_t *val = duckdb_vector_get_validity(v), *wval = duckdb_vector_get_validity(w);
+	bool *out = (bool *)duckdb_vector_get_data(output);
+	duckdb_vector_ensure_validity_writable(output);
+	uint64_t *out_val = duckdb_vector_get_validity(output);
+	const char *word[64];
+	uint32_t wlen[64];
+	int nwords = -1;
+	const char *parsed = NULL;
+	uint32_t parsed_len = 0;
+	for (idx_t i = 0; i < n; i++) {
+		if (!is_valid(val, i) || !is_valid(wval, i)) {
+			duckdb_validity_set_row_invalid(out_val, i);
+			continue;
+		}
+		uint32_t len, wl;
+		const char *s = str_of(&col[i], &len);
+		const char *ws = str_of(&wcol[i], &wl);
+		if (nwords < 0 || wl != parsed_len || memcmp(ws, parsed, wl) != 0) {
+			nwords = 0;
+			for (uint32_t a = 0; a <= wl;) {
+				const char *bar = memchr(ws + a, '|', wl - a);
+				uint32_t b = bar ? (uint32_t)(bar - ws) : wl;
+				if (nwords == 64) {
+					duckdb_scalar_function_set_error(info, "custos_contains_any/ends_any: more than 64 words");
+					return;
+				}
+				word[nwords] = ws + a;
+				wlen[nwords++] = b - a;
+				a = b + 1;
+			}
+			parsed = ws;
+			parsed_len = wl;
+		}
+		int hit = 0;
+		for (int k = 0; k < nwords && !hit; k++) {
+			if (wlen[k] == 0)
+				hit = 1; /* contains(v, '') and ends_with(v, '') are true */
+			else if (at_end)
+				hit = len >= wlen[k] && memcmp(s + len - wlen[k], word[k], wlen[k]) == 0;
+			else
+				hit = memmem(s, len, word[k], wlen[k]) != NULL;
+		}
+		out[i] = hit;
+	}
+}
+
+static void custos_contains_any(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
+	any_of(info, input, output, 0);
+}
+
+static void custos_ends_any(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
+	any_of(info, input, output, 1);
+}
+
 static int register_function(duckdb_connection con, const char *name, duckdb_logical_type *params, int nparams,
                              duckdb_logical_type ret, duckdb_scalar_function_t fn) {
 	duckdb_scalar_function f = duckdb_create_scalar_function();
@@ -622,6 +826,14 @@ DUCKDB_EXTENSION_ENTRYPOINT(duckdb_connection connection, duckdb_extension_info 
 	int ok = register_function(connection, "custos_slow", seven, 7, in, custos_slow) &&
 	         register_function(connection, "custos_unseparated", seven, 1, vc, custos_unseparated) &&
 	         register_function(connection, "custos_street", seven, 1, vc, custos_street) &&
+	         register_function(connection, "custos_repeated", seven, 1, bo, custos_repeated) &&
+	         register_function(connection, "custos_name_form", seven, 1, bo, custos_name_form) &&
+	         register_function(connection, "custos_han_name", seven, 1, bo, custos_han_name) &&
+	         register_function(connection, "custos_email_form", seven, 1, bo, custos_email_form) &&
+	         register_function(connection, "custos_landline_form", seven, 1, bo, custos_landline_form) &&
+	         register_function(connection, "custos_six_digits", seven, 1, bo, custos_six_digits) &&
+	         register_function(connection, "custos_contains_any", seven, 2, bo, custos_contains_any) &&
+	         register_function(connection, "custos_ends_any", seven, 2, bo, custos_ends_any) &&
 	         register_function(connection, "custos_parts", seven, 2, parts, custos_parts) &&
 	         register_function(connection, "custos_lookup", seven, 7, lookup, custos_lookup);
 	duckdb_destroy_logical_type(&lookup);
