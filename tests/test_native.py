@@ -263,6 +263,10 @@ def test_the_compiler_substitutes_the_street_key_only_with_native():
     native_ad04 = dict(compile_parts(CheckSettings(), native=True))["AD04"]
     sql_ad04 = dict(compile_parts(CheckSettings()))["AD04"]
     assert "custos_street(a)" in native_ad04 and "regexp_extract" not in native_ad04
+    assert (
+        "custos_contains_any(a, '邮政|邮局|营业所|营业部|支行|网点|支局')" in native_ad04
+    )  # a chain over lines
+    assert "contains(" not in native_ad04
     assert "custos_street" not in sql_ad04 and "regexp_extract" in sql_ad04
 
 
@@ -280,6 +284,7 @@ def _rule_fragments() -> list[str]:
         ends_any("v", VAGUE_ENDS),
         ends_any("v", ("先生", "女士", "小姐")),
         *(f"regexp_matches(v, {_lit(regex)})" for regex in _REGEX_FUNCTIONS),
+        "regexp_replace(v, '[^0-9]', '', 'g')",
     ]
 
 
@@ -290,7 +295,7 @@ RULE_VALUES = [
     "00012345678", "100000", "1000000", "10000a", "１００００", "a@example.com", "a@b.c", "a@b.cn", "a@b..cn",
     "a@-.cn", "@b.cn", "a@b", "a@cn", "010123456789", "020123456789", "a.b@c-d.e.fg", "a+b%c@x.y1", "a@x.y1z", "a@@x.cn", "A@x.cn", "a@x.CN",
     "北京市朝阳区建国路1号", "北京市朝阳区建国路", "某某村", "嘎查", "附近", "学校对面", "王先生", "先生", "王小姐姐",
-    "二楼", "十号", "零", "九", "路", "x" * 300 + "村",
+    "二楼", "十号", "零", "九", "路", "x" * 300 + "村", "010-1234 5678", "１２3", "(0755)8888", "9" * 300 + "-1", "12:30", "/0"
 ]  # fmt: skip
 
 

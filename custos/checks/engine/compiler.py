@@ -153,7 +153,7 @@ _REGEX_FUNCTIONS = {
 def _any_of(function: str, native: str):
     """(function(col, 'w1') OR function(col, 'w2') …) -> native(col, 'w1|w2|…')."""
     term = function + r"\(" + _COL + r", '([^'|]+)'\)"
-    chain = re.compile(r"\(" + term + r"(?: OR " + function + r"\(\1, '[^'|]+'\))*\)")
+    chain = re.compile(r"\(" + term + r"(?:\s+OR\s+" + function + r"\(\1, '[^'|]+'\))*\)")
 
     def replace(m: re.Match) -> str:
         words = re.findall(function + r"\(" + re.escape(m.group(1)) + r", '([^'|]+)'\)", m.group(0))
@@ -172,6 +172,7 @@ _NATIVE_REWRITES = (
         ),
         r"custos_repeated(\1)",
     ),
+    (re.compile(r"regexp_replace\(" + _COL + r", '\[\^0-9\]', '', 'g'\)"), r"custos_digits_only(\1)"),
     _any_of("contains", "custos_contains_any"),
     _any_of("ends_with", "custos_ends_any"),
     *(

@@ -37,6 +37,7 @@
  *   custos_email_form(v)            regexp_matches(v, '^[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$')
  *   custos_landline_form(v)         regexp_matches(v, '^0([12][0-9]{9}|[3-9][0-9]{9,10})$')
  *   custos_six_digits(v)            regexp_matches(v, '^[0-9]{6}$')
+ *   custos_digits_only(v)           regexp_replace(v, '[^0-9]', '', 'g')
  */
 #define _GNU_SOURCE /* memmem */
 #define DUCKDB_EXTENSION_NAME custos_native
@@ -732,6 +733,37 @@ BOOL_FUNCTION(custos_email_form, email_form)
 BOOL_FUNCTION(custos_landline_form, landline_form)
 BOOL_FUNCTION(custos_six_digits, six_digits)
 
+static void custos_digits_only(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
+	(void)info;
+	idx_t n = duckdb_data_chunk_get_size(input);
+	duckdb_vector v = duckdb_data_chunk_get_vector(input, 0);
+	const duckdb_string_t *col = (const duckdb_string_t *)duckdb_vector_get_data(v);
+	uint64_t *val = duckdb_vector_get_validity(v);
+	duckdb_vector_ensure_validity_writable(output);
+	uint64_t *out_val = duckdb_vector_get_validity(output);
+	char small[256];
+	for (idx_t i = 0; i < n; i++) {
+		if (!is_valid(val, i)) {
+			duckdb_validity_set_row_invalid(out_val, i);
+			continue;
+		}
+		uint32_t len;
+		const char *s = str_of(&col[i], &len);
+		char *buf = len <= sizeof small ? small : malloc(len);
+		if (!buf) {
+			duckdb_scalar_function_set_error(info, "custos_digits_only: out of memory");
+			return;
+		}
+		uint32_t k = 0;
+		for (uint32_t j = 0; j < len; j++) /* a byte of a multi-byte character is never an ASCII digit */
+			if ((unsigned char)(s[j] - '0') <= 9)
+				buf[k++] = s[j];
+		duckdb_vector_assign_string_element_len(output, i, buf, k);
+		if (buf != small)
+			free(buf);
+	}
+}
+
 /* (contains(v, w1) OR …) / (ends_with(v, w1) OR …) with the words given as 'w1|w2|…' */
 static void any_of(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output, int at_end) {
 	idx_t n = duckdb_data_chunk_get_size(input);
@@ -833,6 +865,7 @@ DUCKDB_EXTENSION_ENTRYPOINT(duckdb_connection connection, duckdb_extension_info 
 	         register_function(connection, "custos_landline_form", seven, 1, bo, custos_landline_form) &&
 	         register_function(connection, "custos_six_digits", seven, 1, bo, custos_six_digits) &&
 	         register_function(connection, "custos_contains_any", seven, 2, bo, custos_contains_any) &&
+	         register_function(connection, "custos_digits_only", seven, 1, vc, custos_digits_only) &&
 	         register_function(connection, "custos_ends_any", seven, 2, bo, custos_ends_any) &&
 	         register_function(connection, "custos_parts", seven, 2, parts, custos_parts) &&
 	         register_function(connection, "custos_lookup", seven, 7, lookup, custos_lookup);
