@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -233,6 +234,8 @@ def test_bench_check_json_has_the_issues_figures_and_medians_of_repeated_runs(tm
     for key in ("parties", "seconds", "parties_per_s", "baseline_parties_per_s", "ratio", "peak_rss_mb"):
         assert figures[key] > 0, key
     assert figures["engine"] == "duckdb" and figures["parties"] >= 1500
+    # with a C compiler the engine runs with its compiled functions, and the JSON says so
+    assert figures["native"] is (shutil.which("cc") is not None)
     runs = figures["runs"]
     assert (
         len(runs) == 2 and {r["findings"] for r in runs} == {figures["findings"]} and figures["findings"] > 0

@@ -37,6 +37,12 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def _native_available() -> bool:
+    from custos.checks import native
+
+    return native.available()
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -222,6 +228,8 @@ class CheckBench:
             figures = {
                 "benchmark": "check",
                 "engine": options["engine"],
+                # DuckDB with the compiled check functions (custos.checks.native), or SQL alone
+                "native": options["engine"] == "duckdb" and _native_available(),
                 "parties": parties,
                 "checks": len(CATALOGUE),
                 "findings": runs[-1]["findings"],

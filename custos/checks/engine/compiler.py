@@ -17,7 +17,7 @@ from functools import cache
 import sqlglot
 from sqlglot import exp
 
-from custos.checks.catalogue import BY_CODE, CATALOGUE, STREET_RE, CheckSettings
+from custos.checks.catalogue import BY_CODE, CATALOGUE, HAN, STREET_RE, CheckSettings
 from custos.checks.engine.prepare import PREPARE, prepare_fused
 
 OUTPUT_COLUMNS = ("check", "policy_no", "role", "seq", "field", "value", "proposed")
@@ -137,10 +137,9 @@ def single_row_sql(codes: list[str], settings: CheckSettings, source: str = "pt"
 # each function computes exactly what the expression computes (tests/test_native.py). Only a plain
 # column is substituted (``[\w.]+``); any other operand keeps its SQL.
 _COL = r"([\w.]+)"
-_HAN = "㐀-䶿一-鿿豈-﫿"
 _REGEX_FUNCTIONS = {
-    f"^([{_HAN}]+(·[{_HAN}]+)*|[A-Za-z]+([ ·][A-Za-z]+)*)$": "custos_name_form({})",
-    f"^[{_HAN}]+(·[{_HAN}]+)*$": "custos_han_name({})",
+    f"^([{HAN}]+(·[{HAN}]+)*|[A-Za-z]+([ ·][A-Za-z]+)*)$": "custos_name_form({})",
+    f"^[{HAN}]+(·[{HAN}]+)*$": "custos_han_name({})",
     "^[a-z0-9._%+-]+@[a-z0-9-]+(\\.[a-z0-9-]+)*\\.[a-z]{2,}$": "custos_email_form({})",
     "^0([12][0-9]{9}|[3-9][0-9]{9,10})$": "custos_landline_form({})",
     "^[0-9]{6}$": "custos_six_digits({})",

@@ -188,6 +188,11 @@ def _extension() -> Path | None:
         return None
 
 
+def available() -> bool:
+    """The extension is on and built (the DuckDB engine will run with it)."""
+    return _extension() is not None
+
+
 def load(con: duckdb.DuckDBPyConnection) -> bool:
     """Load the extension into ``con`` (opened with ``allow_unsigned_extensions``); False when it is
     off or unavailable."""
