@@ -448,6 +448,27 @@ def test_trace_by_canary_is_certain_even_when_trimmed_and_shuffled(two_extractio
     assert result.best.confidence == "certain" and result.best.strong_canaries == 1
 
 
+def test_a_canary_counts_by_its_id_or_mobile_or_two_fields_in_one_row_not_by_a_shared_name(
+    two_extractions, tmp_path, keys
+):
+    """A real customer may be named like a canary (synthetic names are common names): a name or an
+    address alone is no canary hit; the canary's ID number or mobile, or its name and address in one
+    row, are."""
+    a, b, ra, rb, canary_ids = two_extractions
+    c = Canary.objects.filter(extraction=b).first()
+    name, id_no = keys.open_(c.name_enc, "canary.name"), keys.open_(c.id_no_enc, "canary.id_no")
+    mobile, address = keys.open_(c.mobile_enc, "canary.mobile"), keys.open_(c.address_enc, "canary.address")
+
+    def hits(rows):
+        return svc._canary_hits(keys, rows).get(c.pk)
+
+    assert hits([["姓名", "地址"], [name, "广东省广州市天河区某路1号"], ["王五", address]]) is None
+    assert hits([[name, "13900000000"]]) is None
+    assert hits([[name, address]]) == ["address", "name"]
+    assert hits([["x", id_no]]) == ["id_no"]
+    assert hits([[" " + mobile[:3] + "-" + mobile[3:] + " "]]) == ["mobile"]
+
+
 def test_trace_by_row_order_when_marks_are_trimmed(two_extractions, tmp_path):
     a, b, ra, rb, canary_ids = two_extractions
     # half the rows: at 30 % a run once matched 21 rows (some lack both ID and mobile), and 20 ordered

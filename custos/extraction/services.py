@@ -857,26 +857,54 @@ class TraceResult:
         return self.candidates[0] if self.candidates else None
 
 
-def _canary_hits(keys: Keys, cells: set[str]) -> dict[int, list[str]]:
-    """canary id -> fields of it found among cells."""
+_STRONG = {"id_no", "mobile"}
+
+
+def _row_cells(row: list[str]) -> set[str]:
+    cells = {c.strip() for c in row if c and c.strip()}
+    return cells | {c[1:] for c in cells if c.startswith("'")}
+
+
+def _canary_hits(keys: Keys, rows: list[list[str]]) -> dict[int, list[str]]:
+    """canary id -> fields of it found in the leaked rows. A canary counts when one row carries its ID
+    number or mobile, or two of its fields: a name or an address alone is what real customers share
+    with a synthetic one by chance (a real row named like a canary made a trace without canaries
+    report one, 2026-11-26)."""
+    per_row: list[dict[str, set[str]]] = []
     wanted: dict[str, set[str]] = {"id_no": set(), "mobile": set(), "name": set(), "address": set()}
-    for c in cells:
-        if _ID.fullmatch(c):
-            wanted["id_no"].add(keys.tracing_index(c.upper(), "canary.id_no"))
-        m = _MOBILE.fullmatch(re.sub(r"[\s-]", "", c))
-        if m:
-            wanted["mobile"].add(keys.tracing_index(m.group(1), "canary.mobile"))
-        if _HAN_NAME.fullmatch(c):
-            wanted["name"].add(keys.tracing_index(c, "canary.name"))
-        if len(c) >= 8:
-            wanted["address"].add(keys.tracing_index(c, "canary.address"))
-    hits: dict[int, list[str]] = {}
+    for row in rows:
+        found: dict[str, set[str]] = {f: set() for f in wanted}
+        for c in _row_cells(row):
+            if _ID.fullmatch(c):
+                found["id_no"].add(keys.tracing_index(c.upper(), "canary.id_no"))
+            m = _MOBILE.fullmatch(re.sub(r"[\s-]", "", c))
+            if m:
+                found["mobile"].add(keys.tracing_index(m.group(1), "canary.mobile"))
+            if _HAN_NAME.fullmatch(c):
+                found["name"].add(keys.tracing_index(c, "canary.name"))
+            if len(c) >= 8:
+                found["address"].add(keys.tracing_index(c, "canary.address"))
+        for f, digests in found.items():
+            wanted[f] |= digests
+        per_row.append(found)
+    owners: dict[tuple[str, str], list[int]] = {}  # (field, digest) -> canaries with that value
     for f, digests in wanted.items():
-        if not digests:
-            continue
-        for cid in Canary.objects.filter(**{f"{f}_bi__in": list(digests)}).values_list("id", flat=True):
-            hits.setdefault(cid, []).append(f)
-    return hits
+        if digests:
+            for cid, digest in Canary.objects.filter(**{f"{f}_bi__in": list(digests)}).values_list(
+                "id", f"{f}_bi"
+            ):
+                owners.setdefault((f, digest), []).append(cid)
+    hits: dict[int, set[str]] = {}
+    for found in per_row:
+        in_row: dict[int, set[str]] = {}
+        for f, digests in found.items():
+            for digest in digests:
+                for cid in owners.get((f, digest), ()):
+                    in_row.setdefault(cid, set()).add(f)
+        for cid, fields_ in in_row.items():
+            if fields_ & _STRONG or len(fields_) >= 2:
+                hits.setdefault(cid, set()).update(fields_)
+    return {cid: sorted(fields_) for cid, fields_ in hits.items()}
 
 
 def trace(path: Path, user=None, client: str = "") -> TraceResult:
@@ -884,10 +912,8 @@ def trace(path: Path, user=None, client: str = "") -> TraceResult:
     marks against every generated extraction's manifest (statistical)."""
     keys = Keys.from_keyring()
     table = read_table(Path(path))
-    cells = {c.strip() for row in table for c in row if c and c.strip()}
-    cells |= {c[1:] for c in cells if c.startswith("'")}
     found: dict[int, Candidate] = {}
-    for cid, fields_ in _canary_hits(keys, cells).items():
+    for cid, fields_ in _canary_hits(keys, table).items():
         c = Canary.objects.select_related("extraction").get(pk=cid)
         cand = found.setdefault(c.extraction_id, Candidate(c.extraction))
         cand.canaries.append((c, fields_))
