@@ -1,18 +1,22 @@
-"""custos_native: the preparing pass's per-value work compiled to a DuckDB extension (C API).
+"""custos_native: the checks' per-value work compiled to a DuckDB extension (C API).
 
-Why: the preparing pass evaluated its normalisation fast-path tests and ID/mobile parsing as DuckDB
-expressions (regular expressions, 17 integer divisions for the GB 11643 sum…), the largest part of
-a check run (docs/benchmarks.md). ``custos_native.c`` computes the same values in one loop per
-vector; ``custos.checks.engine.prepare`` calls it on DuckDB when it is loaded and keeps the SQL
-otherwise (and always on Spark, which runs the SQL). tests/test_native.py holds the two to
-the same results.
+Why: the preparing pass evaluated its normalisation fast-path tests, ID/mobile parsing and
+reference lookups as DuckDB expressions (regular expressions, 17 integer divisions for the GB 11643
+sum…), and the rules and AD04 ran regular expressions and contains chains over every party — the
+largest part of a check run (docs/benchmarks.md). ``custos_native.c`` computes the same values in one
+loop per vector. The SQL stays the definition: ``custos.checks.engine.prepare`` writes its DuckDB
+statements with the functions when they are loaded, and ``compiler.native_sql`` substitutes them for
+exactly the catalogue expressions they compute; Spark and the screening evaluator run the SQL.
+tests/test_native.py holds the two to the same results; tests/test_native_sanitizers.py runs the C
+under AddressSanitizer and UBSan.
 
 The extension is compiled from the source in this folder with the system C compiler (``cc``) the
 first time it is needed (``make install`` does it up front), against DuckDB's C extension API
 headers vendored in ``include/`` (MIT, DuckDB 1.4.4; the C API is stable from v1.2.0). The folder it
-is built in is named after a hash of the source, the headers and the DuckDB version, so a changed source or a new
-DuckDB builds a new file and never loads a stale one. DuckDB loads it as an unsigned extension: the
-engine's connection allows that, and only ever loads this file by its full path.
+is built in is named after a hash of the source, the headers, the reference tables compiled into it
+and the DuckDB version, so a change to any of them builds a new file and never loads a stale one.
+DuckDB loads it as an unsigned extension: the engine's connection allows that, and only ever loads
+this file by its full path.
 
 ``CUSTOS_NATIVE=0`` turns it off (the engine then runs the SQL alone).
 """

@@ -1,8 +1,8 @@
-/* custos_native: the preparing pass's per-value work as DuckDB scalar functions (C extension API).
+/* custos_native: the checks' per-value work as DuckDB scalar functions (C extension API).
  *
- * Each function computes exactly what an SQL expression of custos/checks/engine/prepare.py computes;
- * prepare.py uses them on DuckDB when this extension is loaded and keeps the SQL otherwise (and
- * always on Spark). tests/test_native.py compares the two on every prepared column.
+ * Each function computes exactly what an SQL expression of custos/checks/engine/prepare.py or of the
+ * catalogue computes; DuckDB runs them when this extension is loaded and the SQL otherwise (Spark and
+ * the screening evaluator always run the SQL). tests/test_native.py compares the two.
  *
  *   custos_slow(name, id_no, mobile, phone, address, postcode, email) -> INTEGER
  *       bit i set when value i is not in the form the SQL's fast path reads as it is (so the exact
