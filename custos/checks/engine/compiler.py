@@ -162,6 +162,12 @@ def _any_of(function: str, native: str):
 
 
 _NATIVE_REWRITES = (
+    # not DuckDB's C functions but its plan: the same rows as an anti-join without the correlated
+    # subquery (AD04: 0.12 of 0.93 CPU s at 1 M policies, 2026-11-26); NULL ID numbers are kept
+    (
+        re.compile(re.escape("NOT EXISTS (SELECT 1 FROM stf s WHERE s.id_n = pt.id_n)")),
+        "(pt.id_n IS NULL OR pt.id_n NOT IN (SELECT s.id_n FROM stf s WHERE s.id_n IS NOT NULL))",
+    ),
     (re.compile(r"regexp_extract\(" + _COL + ", '" + re.escape(STREET_RE) + r"', 1\)"), r"custos_street(\1)"),
     (
         re.compile(
