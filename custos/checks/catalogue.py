@@ -17,6 +17,7 @@ from string import Template
 from typing import Any
 
 from custos.checks.engine.prepare import RID_TYPES, age, contains_any, ends_any, ymd
+from custos.domain.normalize import CHINESE_NUMERALS
 
 ALL = ("applicant", "insured", "beneficiary")
 
@@ -159,6 +160,14 @@ def family_shared(key: str, family: str, roles: tuple[str, ...], fld: str) -> st
 RID = f"id_type IN {RID_TYPES}"
 VALID_ID = "coalesce(id18, false) AND id_check = substr(id_n, 18, 1) AND coalesce(id_date_real, false)"
 HAN = "㐀-䶿一-鿿豈-﫿"
+# The rules' regular expressions, named once: on DuckDB the compiler substitutes custos_native
+# functions for exactly these (custos.checks.engine.compiler.native_sql).
+NAME_FORM_RE = f"^([{HAN}]+(·[{HAN}]+)*|[A-Za-z]+([ ·][A-Za-z]+)*)$"
+HAN_NAME_RE = f"^[{HAN}]+(·[{HAN}]+)*$"
+LANDLINE_RE = "^0([12][0-9]{9}|[3-9][0-9]{9,10})$"
+POSTCODE_RE = "^[0-9]{6}$"
+EMAIL_RE = "^[a-z0-9._%+-]+@[a-z0-9-]+(\\.[a-z0-9-]+)*\\.[a-z]{2,}$"
+HOUSE_NUMBER_RE = f"[0-9{CHINESE_NUMERALS}]"  # a house number: an Arabic or a Chinese numeral
 RUNS = ("01234567", "12345678", "23456789", "98765432", "87654321", "76543210")
 
 
@@ -473,7 +482,7 @@ CATALOGUE: list[Check] = [
         "姓名含有不可能出现的字符（数字、除间隔号·外的标点、中英文混杂）",
         "Name contains characters a name cannot have (digits, punctuation other than ·, mixed scripts)",
         "M82",
-        row(f"NOT regexp_matches(name_d, '^([{HAN}]+(·[{HAN}]+)*|[A-Za-z]+([ ·][A-Za-z]+)*)$')", "name"),
+        row(f"NOT regexp_matches(name_d, '{NAME_FORM_RE}')", "name"),
     ),
     Check(
         "NM04",
@@ -486,7 +495,7 @@ CATALOGUE: list[Check] = [
         "Practice",
         row(
             "(length(name_n) = 1 OR (length(name_n) > ${max_len} AND NOT contains(name_d, '·')))"
-            f" AND regexp_matches(name_d, '^[{HAN}]+(·[{HAN}]+)*$')",
+            f" AND regexp_matches(name_d, '{HAN_NAME_RE}')",
             "name",
         ),
         {"max_len": 6},
@@ -662,8 +671,7 @@ CATALOGUE: list[Check] = [
         "Fixed line is not 0 + area code + 7–8 digits (area codes 10 and 2x take 8)",
         "MIIT",
         row(
-            "phone_n IS NOT NULL AND NOT (area_known"
-            " AND regexp_matches(phone_n, '^0([12][0-9]{9}|[3-9][0-9]{9,10})$'))",
+            f"phone_n IS NOT NULL AND NOT (area_known AND regexp_matches(phone_n, '{LANDLINE_RE}'))",
             "phone",
         ),
     ),
@@ -787,7 +795,7 @@ CATALOGUE: list[Check] = [
             "addr_n IS NOT NULL AND ("
             f"{ends_any('addr_n', VAGUE_ENDS)}"
             " OR (strlen(addr_n) < 4 * ${min_len} AND length(addr_n) < ${min_len})"
-            f" OR (NOT regexp_matches(addr_n, '[0-9零〇一二两三四五六七八九十百千]') AND NOT {contains_any('addr_n', RURAL)}))"
+            f" OR (NOT regexp_matches(addr_n, '{HOUSE_NUMBER_RE}') AND NOT {contains_any('addr_n', RURAL)}))"
             f" AND NOT addr_ph AND NOT {repeated('addr_n')}",
             "address",
             APP,
@@ -874,7 +882,7 @@ CATALOGUE: list[Check] = [
         "Postcode is not 6 digits or its province prefix contradicts the address's province",
         "Practice",
         row(
-            "postcode_n IS NOT NULL AND (NOT regexp_matches(postcode_n, '^[0-9]{6}$')"
+            f"postcode_n IS NOT NULL AND (NOT regexp_matches(postcode_n, '{POSTCODE_RE}')"
             " OR (prov IS NOT NULL AND NOT postcode_in_prov))",
             "postcode",
             APP,
@@ -891,8 +899,7 @@ CATALOGUE: list[Check] = [
         "E-mail address is syntactically invalid",
         "Practice",
         row(
-            "email_n IS NOT NULL AND (NOT regexp_matches(email_n, "
-            "'^[a-z0-9._%+-]+@[a-z0-9-]+(\\.[a-z0-9-]+)*\\.[a-z]{2,}$')"
+            f"email_n IS NOT NULL AND (NOT regexp_matches(email_n, '{EMAIL_RE}')"
             " OR contains(email_n, '..') OR starts_with(email_n, '.') OR contains(email_n, '.@'))",
             "email",
         ),

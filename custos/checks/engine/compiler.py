@@ -17,8 +17,22 @@ from functools import cache
 import sqlglot
 from sqlglot import exp
 
-from custos.checks.catalogue import BY_CODE, CATALOGUE, HAN, STREET_RE, CheckSettings
-from custos.checks.engine.prepare import PREPARE, prepare_fused
+from custos.checks.catalogue import (
+    BY_CODE,
+    CATALOGUE,
+    EMAIL_RE,
+    HAN_NAME_RE,
+    HOUSE_NUMBER_RE,
+    LANDLINE_RE,
+    NAME_FORM_RE,
+    NOT_STAFF,
+    POSTCODE_RE,
+    CheckSettings,
+    repeated,
+    street,
+)
+from custos.checks.engine.prepare import PREPARE, _lit, prepare_fused
+from custos.domain.normalize import CHINESE_NUMERALS
 
 OUTPUT_COLUMNS = ("check", "policy_no", "role", "seq", "field", "value", "proposed")
 ORDER = 'ORDER BY "check", policy_no, role, seq, field, value'
@@ -137,16 +151,23 @@ def single_row_sql(codes: list[str], settings: CheckSettings, source: str = "pt"
 # each function computes exactly what the expression computes (tests/test_native.py). Only a plain
 # column is substituted (``[\w.]+``); any other operand keeps its SQL.
 _COL = r"([\w.]+)"
+_OPERAND = "custos_operand"
 _REGEX_FUNCTIONS = {
-    f"^([{HAN}]+(·[{HAN}]+)*|[A-Za-z]+([ ·][A-Za-z]+)*)$": "custos_name_form({})",
-    f"^[{HAN}]+(·[{HAN}]+)*$": "custos_han_name({})",
-    "^[a-z0-9._%+-]+@[a-z0-9-]+(\\.[a-z0-9-]+)*\\.[a-z]{2,}$": "custos_email_form({})",
-    "^0([12][0-9]{9}|[3-9][0-9]{9,10})$": "custos_landline_form({})",
-    "^[0-9]{6}$": "custos_six_digits({})",
-    "[0-9零〇一二两三四五六七八九十百千]": "custos_contains_any({}, '"
-    + "|".join("0123456789零〇一二两三四五六七八九十百千")
-    + "')",
+    NAME_FORM_RE: "custos_name_form({})",
+    HAN_NAME_RE: "custos_han_name({})",
+    EMAIL_RE: "custos_email_form({})",
+    LANDLINE_RE: "custos_landline_form({})",
+    POSTCODE_RE: "custos_six_digits({})",
+    HOUSE_NUMBER_RE: "custos_contains_any({}, '" + "|".join("0123456789" + CHINESE_NUMERALS) + "')",
 }
+
+
+def _rewrite(expression, native: str):
+    """(pattern, replacement) turning ``expression(column)`` — the catalogue's own helper, so the
+    pattern is its SQL text — into ``native`` with the column in ``{}``; the column's later
+    occurrences in the text must be the same column."""
+    parts = [re.escape(p) for p in expression(_OPERAND).split(_OPERAND)]
+    return re.compile(parts[0] + _COL + r"\1".join(parts[1:])), lambda m: native.format(m.group(1))
 
 
 def _any_of(function: str, native: str):
@@ -165,26 +186,16 @@ _NATIVE_REWRITES = (
     # not DuckDB's C functions but its plan: the same rows as an anti-join without the correlated
     # subquery (AD04: 0.12 of 0.93 CPU s at 1 M policies, 2026-11-26); NULL ID numbers are kept
     (
-        re.compile(re.escape("NOT EXISTS (SELECT 1 FROM stf s WHERE s.id_n = pt.id_n)")),
+        re.compile(re.escape(NOT_STAFF)),
         "(pt.id_n IS NULL OR pt.id_n NOT IN (SELECT s.id_n FROM stf s WHERE s.id_n IS NOT NULL))",
     ),
-    (re.compile(r"regexp_extract\(" + _COL + ", '" + re.escape(STREET_RE) + r"', 1\)"), r"custos_street(\1)"),
-    (
-        re.compile(
-            r"\(substr\("
-            + _COL
-            + r", 2, 1\) = substr\(\1, 1, 1\) AND length\(replace\(\1, substr\(\1, 1, 1\), ''\)\) = 0\)"
-        ),
-        r"custos_repeated(\1)",
-    ),
-    (re.compile(r"regexp_replace\(" + _COL + r", '\[\^0-9\]', '', 'g'\)"), r"custos_digits_only(\1)"),
+    _rewrite(street, "custos_street({})"),
+    _rewrite(repeated, "custos_repeated({})"),
+    _rewrite(lambda col: f"regexp_replace({col}, '[^0-9]', '', 'g')", "custos_digits_only({})"),
     _any_of("contains", "custos_contains_any"),
     _any_of("ends_with", "custos_ends_any"),
     *(
-        (
-            re.compile(r"regexp_matches\(" + _COL + ", '" + re.escape(regex) + r"'\)"),
-            lambda m, f=function: f.format(m.group(1)),
-        )
+        _rewrite(lambda col, regex=regex: f"regexp_matches({col}, {_lit(regex)})", function)
         for regex, function in _REGEX_FUNCTIONS.items()
     ),
 )
