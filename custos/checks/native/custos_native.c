@@ -60,6 +60,24 @@ static inline int is_valid(const uint64_t *validity, idx_t row) {
 	return !validity || (validity[row / 64] >> (row % 64)) & 1;
 }
 
+/* The first ``count`` arguments (VARCHAR, flattened by DuckDB): their values and validity masks. */
+static void string_args(duckdb_data_chunk input, idx_t count, const duckdb_string_t **col, uint64_t **val) {
+	for (idx_t c = 0; c < count; c++) {
+		duckdb_vector v = duckdb_data_chunk_get_vector(input, c);
+		col[c] = (const duckdb_string_t *)duckdb_vector_get_data(v);
+		val[c] = duckdb_vector_get_validity(v);
+	}
+}
+
+/* The ``count`` children of a STRUCT result, with writable validity masks. */
+static void struct_children(duckdb_vector output, int count, duckdb_vector *child, uint64_t **val) {
+	for (int c = 0; c < count; c++) {
+		child[c] = duckdb_struct_vector_get_child(output, c);
+		duckdb_vector_ensure_validity_writable(child[c]);
+		val[c] = duckdb_vector_get_validity(child[c]);
+	}
+}
+
 /* The next code point of valid UTF-8 (DuckDB validates VARCHAR) and its byte count. */
 static inline uint32_t next_cp(const unsigned char *p, uint32_t left, uint32_t *used) {
 	unsigned char c = p[0];
@@ -160,11 +178,7 @@ static void custos_slow(duckdb_function_info info, duckdb_data_chunk input, duck
 	idx_t n = duckdb_data_chunk_get_size(input);
 	const duckdb_string_t *col[7];
 	uint64_t *val[7];
-	for (idx_t c = 0; c < 7; c++) {
-		duckdb_vector v = duckdb_data_chunk_get_vector(input, c);
-		col[c] = (const duckdb_string_t *)duckdb_vector_get_data(v);
-		val[c] = duckdb_vector_get_validity(v);
-	}
+	string_args(input, 7, col, val);
 	int32_t *out = (int32_t *)duckdb_vector_get_data(output);
 	for (idx_t i = 0; i < n; i++) {
 		int32_t slow = 0;
@@ -190,9 +204,9 @@ static void custos_slow(duckdb_function_info info, duckdb_data_chunk input, duck
 
 static void custos_unseparated(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
 	idx_t n = duckdb_data_chunk_get_size(input);
-	duckdb_vector v = duckdb_data_chunk_get_vector(input, 0);
-	const duckdb_string_t *col = (const duckdb_string_t *)duckdb_vector_get_data(v);
-	uint64_t *val = duckdb_vector_get_validity(v);
+	const duckdb_string_t *col;
+	uint64_t *val;
+	string_args(input, 1, &col, &val);
 	duckdb_vector_ensure_validity_writable(output);
 	uint64_t *out_val = duckdb_vector_get_validity(output);
 	char buf[UNSEPARATED_MAX];
@@ -242,6 +256,13 @@ static inline uint32_t char_length(const char *s, uint32_t len) {
 	return n;
 }
 
+/* The ID number's form as prepare.py tests it: 18 = 17 digits and a digit or X, 15 = 15 digits, else 0. */
+static int id_form(const char *s, uint32_t len) {
+	if (len == 18 && all_digits(s, 17) && ((unsigned char)(s[17] - '0') <= 9 || s[17] == 'X'))
+		return 18;
+	return len == 15 && all_digits(s, 15) ? 15 : 0;
+}
+
 static const int WEIGHTS[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
 
 enum { P_F18, P_F15, P_ID17, P_ID_SUM, P_MOBILE_N, P_MOBILE_DIGITS, P_MOBILE_I, P_COUNT };
@@ -249,18 +270,15 @@ enum { P_F18, P_F15, P_ID17, P_ID_SUM, P_MOBILE_N, P_MOBILE_DIGITS, P_MOBILE_I, 
 static void custos_parts(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
 	(void)info;
 	idx_t n = duckdb_data_chunk_get_size(input);
-	duckdb_vector vid = duckdb_data_chunk_get_vector(input, 0), vmo = duckdb_data_chunk_get_vector(input, 1);
-	const duckdb_string_t *ids = (const duckdb_string_t *)duckdb_vector_get_data(vid);
-	const duckdb_string_t *mos = (const duckdb_string_t *)duckdb_vector_get_data(vmo);
-	uint64_t *id_val = duckdb_vector_get_validity(vid), *mo_val = duckdb_vector_get_validity(vmo);
+	const duckdb_string_t *arg[2];
+	uint64_t *arg_val[2];
+	string_args(input, 2, arg, arg_val);
+	const duckdb_string_t *ids = arg[0], *mos = arg[1];
+	uint64_t *id_val = arg_val[0], *mo_val = arg_val[1];
 
 	duckdb_vector child[P_COUNT];
 	uint64_t *cval[P_COUNT];
-	for (int c = 0; c < P_COUNT; c++) {
-		child[c] = duckdb_struct_vector_get_child(output, c);
-		duckdb_vector_ensure_validity_writable(child[c]);
-		cval[c] = duckdb_vector_get_validity(child[c]);
-	}
+	struct_children(output, P_COUNT, child, cval);
 	bool *f18 = (bool *)duckdb_vector_get_data(child[P_F18]);
 	bool *f15 = (bool *)duckdb_vector_get_data(child[P_F15]);
 	int64_t *id17 = (int64_t *)duckdb_vector_get_data(child[P_ID17]);
@@ -275,8 +293,7 @@ static void custos_parts(duckdb_function_info info, duckdb_data_chunk input, duc
 		int have17 = 0;
 		if (is_valid(id_val, i)) {
 			s = str_of(&ids[i], &len);
-			int is18 = len == 18 && all_digits(s, 17) && ((unsigned char)(s[17] - '0') <= 9 || s[17] == 'X');
-			int is15 = !is18 && len == 15 && all_digits(s, 15);
+			int form = id_form(s, len), is18 = form == 18, is15 = form == 15;
 			f18[i] = is18;
 			f15[i] = is15;
 			if (is18) {
@@ -429,18 +446,10 @@ static void custos_lookup(duckdb_function_info info, duckdb_data_chunk input, du
 	idx_t n = duckdb_data_chunk_get_size(input);
 	const duckdb_string_t *col[7];
 	uint64_t *val[7];
-	for (idx_t c = 0; c < 7; c++) {
-		duckdb_vector v = duckdb_data_chunk_get_vector(input, c);
-		col[c] = (const duckdb_string_t *)duckdb_vector_get_data(v);
-		val[c] = duckdb_vector_get_validity(v);
-	}
+	string_args(input, 7, col, val);
 	duckdb_vector child[L_COUNT];
 	uint64_t *cval[L_COUNT];
-	for (int c = 0; c < L_COUNT; c++) {
-		child[c] = duckdb_struct_vector_get_child(output, c);
-		duckdb_vector_ensure_validity_writable(child[c]);
-		cval[c] = duckdb_vector_get_validity(child[c]);
-	}
+	struct_children(output, L_COUNT, child, cval);
 	int32_t *seg = (int32_t *)duckdb_vector_get_data(child[L_SEG_VALID]);
 	bool *area = (bool *)duckdb_vector_get_data(child[L_AREA_KNOWN]);
 	bool *name_ph = (bool *)duckdb_vector_get_data(child[L_NAME_PH]);
@@ -492,8 +501,7 @@ static void custos_lookup(duckdb_function_info info, duckdb_data_chunk input, du
 		gb[i] = 0;
 		if (is_valid(val[2], i)) {
 			s = str_of(&col[2][i], &len);
-			int is18 = len == 18 && all_digits(s, 17) && ((unsigned char)(s[17] - '0') <= 9 || s[17] == 'X');
-			int is15 = !is18 && len == 15 && all_digits(s, 15);
+			int form = id_form(s, len), is18 = form == 18, is15 = form == 15;
 			if (is18 || is15) {
 				char low[18];
 				for (uint32_t k = 0; k < len; k++)
@@ -547,9 +555,9 @@ static int street_end(uint32_t cp) { /* 路街道巷弄 */
 static void custos_street(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
 	(void)info;
 	idx_t n = duckdb_data_chunk_get_size(input);
-	duckdb_vector v = duckdb_data_chunk_get_vector(input, 0);
-	const duckdb_string_t *col = (const duckdb_string_t *)duckdb_vector_get_data(v);
-	uint64_t *val = duckdb_vector_get_validity(v);
+	const duckdb_string_t *col;
+	uint64_t *val;
+	string_args(input, 1, &col, &val);
 	duckdb_vector_ensure_validity_writable(output);
 	uint64_t *out_val = duckdb_vector_get_validity(output);
 	uint32_t small_cp[512], small_at[513];
@@ -607,9 +615,9 @@ typedef int (*bool_of_string)(const char *s, uint32_t len);
 /* A BOOLEAN function of one VARCHAR, NULL for NULL. */
 static void map_bool(duckdb_data_chunk input, duckdb_vector output, bool_of_string fn) {
 	idx_t n = duckdb_data_chunk_get_size(input);
-	duckdb_vector v = duckdb_data_chunk_get_vector(input, 0);
-	const duckdb_string_t *col = (const duckdb_string_t *)duckdb_vector_get_data(v);
-	uint64_t *val = duckdb_vector_get_validity(v);
+	const duckdb_string_t *col;
+	uint64_t *val;
+	string_args(input, 1, &col, &val);
 	bool *out = (bool *)duckdb_vector_get_data(output);
 	duckdb_vector_ensure_validity_writable(output);
 	uint64_t *out_val = duckdb_vector_get_validity(output);
@@ -736,9 +744,9 @@ BOOL_FUNCTION(custos_six_digits, six_digits)
 static void custos_digits_only(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
 	(void)info;
 	idx_t n = duckdb_data_chunk_get_size(input);
-	duckdb_vector v = duckdb_data_chunk_get_vector(input, 0);
-	const duckdb_string_t *col = (const duckdb_string_t *)duckdb_vector_get_data(v);
-	uint64_t *val = duckdb_vector_get_validity(v);
+	const duckdb_string_t *col;
+	uint64_t *val;
+	string_args(input, 1, &col, &val);
 	duckdb_vector_ensure_validity_writable(output);
 	uint64_t *out_val = duckdb_vector_get_validity(output);
 	char small[256];
@@ -767,10 +775,11 @@ static void custos_digits_only(duckdb_function_info info, duckdb_data_chunk inpu
 /* (contains(v, w1) OR …) / (ends_with(v, w1) OR …) with the words given as 'w1|w2|…' */
 static void any_of(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output, int at_end) {
 	idx_t n = duckdb_data_chunk_get_size(input);
-	duckdb_vector v = duckdb_data_chunk_get_vector(input, 0), w = duckdb_data_chunk_get_vector(input, 1);
-	const duckdb_string_t *col = (const duckdb_string_t *)duckdb_vector_get_data(v);
-	const duckdb_string_t *wcol = (const duckdb_string_t *)duckdb_vector_get_data(w);
-	uint64_t *val = duckdb_vector_get_validity(v), *wval = duckdb_vector_get_validity(w);
+	const duckdb_string_t *arg[2];
+	uint64_t *arg_val[2];
+	string_args(input, 2, arg, arg_val);
+	const duckdb_string_t *col = arg[0], *wcol = arg[1];
+	uint64_t *val = arg_val[0], *wval = arg_val[1];
 	bool *out = (bool *)duckdb_vector_get_data(output);
 	duckdb_vector_ensure_validity_writable(output);
 	uint64_t *out_val = duckdb_vector_get_validity(output);
