@@ -118,11 +118,13 @@ def ref_header() -> str:
     return "\n".join(out)
 
 
-def _digest() -> str:
+def _digest(header: str | None = None) -> str:
+    """The build's name: a hash of the source, the API headers, the reference header (``header``,
+    generated when not given), the flags and the DuckDB version."""
     h = hashlib.sha256()
     for path in (SOURCE, *HEADERS):
         h.update(path.read_bytes())
-    h.update(ref_header().encode())
+    h.update((ref_header() if header is None else header).encode())
     h.update(" ".join((*CFLAGS, duckdb.__version__, C_API_VERSION)).encode())
     return h.hexdigest()[:16]
 
@@ -158,7 +160,8 @@ def _footer(platform: str) -> bytes:
 def build(*, force: bool = False) -> Path:
     """Compile the extension (once per source/DuckDB version); return its path."""
     # DuckDB calls ``<file name>_init_c_api``: the hash names the folder, not the file
-    target = _build_dir() / _digest() / "custos_native.duckdb_extension"
+    header = ref_header()
+    target = _build_dir() / _digest(header) / "custos_native.duckdb_extension"
     if target.exists() and not force:
         return target
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
@@ -167,7 +170,7 @@ def build(*, force: bool = False) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         out = Path(tmp) / "custos_native.so"
-        (Path(tmp) / "custos_ref.h").write_text(ref_header(), encoding="utf-8")
+        (Path(tmp) / "custos_ref.h").write_text(header, encoding="utf-8")
         cmd = [cc, *CFLAGS, "-I", tmp, "-I", str(HERE / "include"), "-o", str(out), str(SOURCE)]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
