@@ -79,11 +79,6 @@ def _ascii_plain(col: str, chars: str) -> str:
     return f"(strlen({col}) = length({col}) AND NOT ({tests}))"
 
 
-def fast(col: str, chars: str, fast_expr: str, slow_expr: str) -> str:
-    """``fast_expr`` when the value is plain ASCII without ``chars``, else the exact ``slow_expr``."""
-    return f"CASE WHEN {_ascii_plain(col, chars)} THEN {fast_expr} ELSE {slow_expr} END"
-
-
 def age(birth: str, at: str) -> str:
     """Whole years from birth to at."""
     return (
@@ -321,38 +316,38 @@ f AS (
 """
 
 
-# The lookups of the prepared row: (column, SQL, custos_lookup's field or None, whether that field
-# may be NULL where the native code leaves the value to the SQL).
+# The lookups of the prepared row: (column — also custos_lookup's field of it —, SQL, whether the
+# native field may be NULL where the C code leaves the value to the SQL).
 _LOOKUPS = (
-    ("gb_known", "g.code IS NOT NULL", "gb_known", False),
+    ("gb_known", "g.code IS NOT NULL", False),
     ("seg_valid", f"CASE WHEN f.mobile_i IS NOT NULL THEN {_segment_valid_int('f.mobile_i')}"
-                  f" ELSE {_segment_valid('f.mobile_n')} END", "seg_valid", False),
-    ("area_known", _area_known("f.phone_n"), "area_known", True),
-    ("name_ph", _in("lower(f.name_n)", _placeholders("name")), "name_ph", True),
-    ("id_ph", _in("CASE WHEN f.f18 OR f.f15 THEN lower(f.id_n) END", _placeholders("id_no")), "id_ph", False),
-    ("mobile_ph", _in("f.mobile_n", _placeholders("mobile")), "mobile_ph", False),
+                  f" ELSE {_segment_valid('f.mobile_n')} END", False),
+    ("area_known", _area_known("f.phone_n"), True),
+    ("name_ph", _in("lower(f.name_n)", _placeholders("name")), True),
+    ("id_ph", _in("CASE WHEN f.f18 OR f.f15 THEN lower(f.id_n) END", _placeholders("id_no")), False),
+    ("mobile_ph", _in("f.mobile_n", _placeholders("mobile")), False),
     ("addr_ph", _in(f"CASE WHEN strlen(f.addr_n) <= {_ADDR_PH_BYTES} THEN f.addr_n END", _placeholders("address")),
-     "addr_ph", False),
-    ("prov", "f.prov", "prov", False),
-    ("postcode_in_prov", _postcode_in_province("f.prov", "f.postcode_n"), "postcode_in_prov", False),
+     False),
+    ("prov", "f.prov", False),
+    ("postcode_in_prov", _postcode_in_province("f.prov", "f.postcode_n"), False),
 )  # fmt: skip
 
 
 def _ptm_tail(native: bool) -> str:
     if native:
         lookups = ", ".join(
-            f"coalesce(f.q_{field}, {sql}) AS {name}" if may_defer else f"f.q_{field} AS {name}"
-            for name, sql, field, may_defer in _LOOKUPS
+            f"coalesce(f.q_{name}, {sql}) AS {name}" if may_defer else f"f.q_{name} AS {name}"
+            for name, sql, may_defer in _LOOKUPS
         )
         dots = "f.q_name_dots"
-        q_cols = ", ".join(f"q.{field} AS q_{field}" for _, _, field, _ in _LOOKUPS)
+        q_cols = ", ".join(f"q.{name} AS q_{name}" for name, _, _ in _LOOKUPS)
         source = (
             f"(SELECT * EXCLUDE (q), {q_cols}, q.name_dots AS q_name_dots FROM (SELECT *, custos_lookup("
             "role, name_n, id_n, mobile_n, phone_n, addr_n, postcode_n) AS q FROM f) f0) f"
             "\nLEFT JOIN policies po ON po.policy_no = f.policy_no"
         )
     else:
-        lookups = ", ".join(f"{sql} AS {name}" for name, sql, _, _ in _LOOKUPS)
+        lookups = ", ".join(f"{sql} AS {name}" for name, sql, _ in _LOOKUPS)
         dots = "regexp_matches(f.name_n, '[•・‧∙⋅]')"
         source = f"""(SELECT *, CASE WHEN role = 'applicant' THEN {_province("addr_n")} END AS prov FROM f) f
 LEFT JOIN policies po ON po.policy_no = f.policy_no

@@ -140,7 +140,7 @@ static int addr_special(const char *s, uint32_t len) {
 	return 0;
 }
 
-/* prepare.fast: plain ASCII (byte length = character length) without any of ``chars`` — " " or " -()" */
+/* prepare._ascii_plain: plain ASCII (byte length = character length) without any of ``chars`` — " " or " -()" */
 static unsigned char PLAIN_SPACE[256], PLAIN_SEPARATORS[256]; /* 1 = the byte is allowed */
 
 static void init_plain_tables(void) {
