@@ -335,3 +335,172 @@ def test_an_empty_word_is_contained_everywhere(con):
         " custos_contains_any('x', 'a|b'), custos_contains_any(NULL, 'a')"
     ).fetchone()
     assert got == (True, True, True, True, False, None)
+
+
+# --- custos_rules: the single-row rules' bits in C ---------------------------------------------------
+
+PARTY_COLUMNS = ("role", "id_type", "gender", "birth_date", "id_valid_until", *COLUMNS)
+RULE_ROWS = {
+    "role": ["applicant", "insured", "beneficiary", "policy", None],
+    "id_type": ["resident_id", "household_register", "passport", "hk_macau_permit", "taiwan_permit",
+                "hmt_residence_permit", "foreign_permanent_id", "birth_certificate", "other", None],
+    "gender": ["M", "F", None, "X", "MM"],
+    "birth_date": [None, "1949-12-31", "1980-01-01", "2010-06-30", "2024-02-29", "2024-03-02", "1900-01-01",
+                   "1903-02-28", "1903-03-02", "1904-03-01", "2006-03-01", "2006-03-02", "0001-01-01"],
+    "id_valid_until": [None, "2024-02-29", "2024-03-01", "2030-01-01"],
+    "name": ["张三", "张张", "xX*", "x", "王先生", "王小姐姐", "先生先", "李", "阿依古丽·买买提", "阿依古丽买买提尔", "Zhang San",
+             "不详", "张•三", None, "Ｘ", "㐀先生", "aa", "A·B·C·D·E·F·G·H", "欧阳小小明明", "欧阳小小明明明"],
+    "id_no": ["11010519491231002X", "110105194912310021", "110105491231002", "110105491231002X", "999999199001011234",
+              "000000000000000000", "111111111111111111", "110105123456780001", "110105987654321000",
+              "110105199002301234", "110118199002291234", "110105200002291234", "810000199001011234",
+              "830000199001011231", "910000", "9100001", "H12345678", "M1234567890", "12345678", "ABC123456789012",
+              "E12345678", "E123456789", "A12345", "a12345", "111111111111111", "123456789012345", None,
+              "110105202612010018", "110105189912310014", "110105201006300011", "110105201007010011", "810001199001011234",
+              "110105190002290011", "110105190002280011", "310151199001011235", "11010519900101123"],
+    "mobile": ["13800138000", "13912345678", "14012345678", "13888888888", "13800000000", "12345678901",
+               "+8613800138000", "1380013800a", "2380013800", "1349123456", "13491234567", "13800000", None,
+               "98765432100", "1１", "13800000001", "13810000000"],
+    "phone": ["01012345678", "031112345678", "07551234567", "0101234567", "02112345678", "9101", None,
+              "0533-40580201", "0000000000"],
+    "address": ["北京市朝阳区建国路1号", "北京市朝阳区建国路", "某某村", "附近", "学校对面", "不详", "嘎查", "张张张", "二楼",
+                "北京", None, "上海市浦东新区张杨路500号", "内蒙古呼和浩特市新华大街一号"],
+    "postcode": ["100000", "200000", "010000", "1", "abcdef", None, "10000０"],
+    "email": ["a@example.com", "a@b", ".a@b.cn", "a.@b.cn", "a..b@c.cn", "A@Example.COM", None, "a@b.c1"],
+}  # fmt: skip
+
+
+def _rule_masks(con, rows: list[dict], settings) -> list[tuple]:
+    """(party, SQL mask, custos_rules mask) for every row whose masks differ."""
+    from custos.checks.engine.compiler import _mask, _native_mask, single_rules
+
+    con.execute(
+        "CREATE OR REPLACE TABLE policies AS SELECT * FROM (VALUES ('P1', DATE '2024-03-01'), "
+        "('P2', NULL::DATE), ('P3', DATE '1910-01-01')) t(policy_no, applied_on)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TABLE parties AS SELECT v.policy_no, v.role, i AS seq, NULL::VARCHAR AS relation, "
+        "v.gender, CAST(v.birth_date AS DATE) AS birth_date, v.id_type, "
+        "CAST(v.id_valid_until AS DATE) AS id_valid_until, "
+        + ", ".join(f"v.{c}" for c in COLUMNS)
+        + " FROM (SELECT unnest(range(len(?))) AS i, unnest(?::STRUCT("
+        + ", ".join(f"{c} VARCHAR" for c in ("policy_no", *PARTY_COLUMNS))
+        + ")[]) AS v)",
+        [rows, rows],
+    )
+    rules = single_rules(settings)
+    sql, fast = _mask(rules), _native_mask(rules, settings)
+    assert "custos_rules(" in fast and "custos_rules(" not in sql
+    return con.execute(
+        f"SELECT * FROM (SELECT seq, {sql} AS a, {fast} AS b FROM ({parties_full(native=False)}) pt) "
+        "WHERE a IS DISTINCT FROM b ORDER BY seq"
+    ).fetchall()
+
+
+def _varied_rows() -> list[dict]:
+    """Every value of every column, the other columns cycling through theirs; then every ID type with
+    every ID number, and every birth date with every policy's application date."""
+    values = {"policy_no": ["P1", "P2", "P3"], **RULE_ROWS}
+    rows = []
+    for c, vs in values.items():
+        for j, v in enumerate(vs):
+            for shift in range(4):
+                row = {o: ws[(j * 7 + m * 3 + shift) % len(ws)] for m, (o, ws) in enumerate(values.items())}
+                rows.append({**row, c: v})
+    base = {"policy_no": "P1", **{c: RULE_ROWS[c][0] for c in PARTY_COLUMNS}}
+    rows += [{**base, "id_type": t, "id_no": v} for t in RULE_ROWS["id_type"] for v in RULE_ROWS["id_no"]]
+    rows += [
+        {**base, "policy_no": p, "role": r, "birth_date": b}
+        for p in ("P1", "P2", "P3")
+        for r in ("applicant", "insured")
+        for b in RULE_ROWS["birth_date"]
+    ]
+    return rows
+
+
+def test_every_single_row_rule_has_its_twin_in_c():
+    """Each single-row rule of the catalogue is evaluated by custos_rules, pinned to the SQL its twin
+    was written against: editing a rule's SQL fails here until its twin is checked and re-pinned."""
+    from custos.checks.catalogue import CATALOGUE, CheckSettings
+    from custos.checks.engine.compiler import RULE_TWINS, rule_fingerprint, twinned
+
+    rules = {(c.code, r.field) for c in CATALOGUE if c.single_row for r in c.sql}
+    assert set(RULE_TWINS) == rules
+    for code, field in sorted(rules):
+        assert rule_fingerprint(code, field) == RULE_TWINS[code, field][0], (code, field)
+        assert twinned(code, field, CheckSettings()) is not None, (code, field)
+
+
+def test_rule_bits_equal_the_sql_over_varied_rows(con):
+    from custos.checks.catalogue import CheckSettings
+
+    rows = _varied_rows()
+    assert len(rows) > 500
+    assert _rule_masks(con, rows, CheckSettings()) == []
+    other = CheckSettings(
+        params={"BD03": {"min_age": 20}, "PH03": {"tail_zeros": 4}, "AD03": {"min_len": 12}},
+        as_of=__import__("datetime").date(2010, 6, 30),
+    )
+    assert _rule_masks(con, rows, other) == []
+    # the rows exercise the rules: most bits are set somewhere
+    from custos.checks.engine.compiler import _native_mask, single_rules
+
+    rules = single_rules(CheckSettings())
+    seen = con.execute(
+        f"SELECT bit_or({_native_mask(rules, CheckSettings())}) FROM ({parties_full(native=False)}) pt"
+    ).fetchone()[0]
+    assert seen == (1 << len(rules)) - 1, [r.field for i, (_, r) in enumerate(rules) if not seen >> i & 1]
+
+
+_ID_CHARS = st.sampled_from(
+    list("0123456789X") + ["19", "2345678", "76543210", "000", "8", "9", "H", "ABC", "x", "张"]
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "policy_no": st.sampled_from(["P1", "P2", "P3"]),
+                **{c: st.sampled_from(RULE_ROWS[c]) for c in PARTY_COLUMNS},
+                "id_no": st.one_of(st.none(), st.lists(_ID_CHARS, max_size=20).map("".join)),
+                "mobile": st.one_of(st.none(), st.lists(_ID_CHARS, max_size=12).map("".join)),
+                "name": _VALUE,
+                "address": _VALUE,
+                "email": _VALUE,
+            }
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_rule_bits_equal_the_sql_over_generated_rows(con, rows):
+    from custos.checks.catalogue import CheckSettings
+
+    assert _rule_masks(con, rows, CheckSettings()) == []
+
+
+def test_an_edited_rule_runs_as_sql(monkeypatch):
+    """A rule whose SQL no longer matches its twin's pin, or whose parameter the C code does not take,
+    is evaluated by its SQL; the other rules stay in C."""
+    from custos.checks.catalogue import CheckSettings
+    from custos.checks.engine import compiler
+
+    rules = compiler.single_rules(CheckSettings())
+    bit = next(i for i, (code, _) in enumerate(rules) if code == "ID03")
+    monkeypatch.setitem(compiler.RULE_TWINS, ("ID03", "id_no"), ("0000000000000000", ()))
+    mask = compiler._native_mask(rules, CheckSettings())
+    assert f"THEN CAST({1 << bit} AS BIGINT)" in mask and "ID03.id_no" not in mask and "ID04.id_no" in mask
+    tail = CheckSettings(params={"PH03": {"tail_zeros": 0}})
+    mask = compiler._native_mask(compiler.single_rules(tail), tail)
+    assert "PH03.mobile" not in mask and "right(mobile_n, 0)" in mask
+
+
+def test_a_malformed_rule_list_is_an_error(con):
+    import duckdb
+
+    args = ", ".join(["NULL"] * 26)
+    for spec in ("XX01.name=0", "ID04.id_no=1", "ID01.id_no=63", "ID01.id_no=x"):
+        with pytest.raises(duckdb.Error, match="custos_rules: malformed rule list"):
+            con.execute(f"SELECT custos_rules('{spec}', {args})").fetchall()
+    assert con.execute(f"SELECT custos_rules('ID01.id_no=5', {args})").fetchone() == (0,)

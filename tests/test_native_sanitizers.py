@@ -28,6 +28,14 @@ def value():
     mode = rng.random()  # digits, ASCII, anything: to reach every buffer's length
     chars = list("0123456789") if mode < 0.1 else list("0123456789-") if mode < 0.2 else alpha[:95] if mode < 0.5 else alpha
     return "".join(rng.choice(chars) for _ in range(n))
+rules = ("ID01.id_type=0 ID01.id_no=1 ID02.id_no=2 ID03.id_no=3 ID04.id_no=4 ID05.id_no=5 ID06.birth_date=6 "
+         "ID07.gender=7 ID08.id_no=8 ID10.id_no=9 ID11.id_no=10 ID12.id_valid_until=11 NM01.name=12 NM02.name=13 "
+         "NM03.name=14 NM04.name=15 BD01.birth_date=16 BD01.gender=17 BD02.birth_date=18 BD03.birth_date=19 "
+         "PH01.mobile=20 PH02.mobile=21 PH03.mobile=22 PH04.phone=23 AD01.address=24 AD02.address=25 "
+         "AD03.address=26 AD06.postcode=27 EM01.email=28 as_of=20783 min_age=18 min_len=8 tail_zeros=7")
+dates = [None, "infinity", "-infinity", "0001-01-01", "1900-02-28", "2024-02-29", "9999-12-31", "5877642-06-25",
+         "-5877641-06-25"]
+ids = [None, 0, -1, -(2**63), 2**63 - 1, 11010519491231002, 99999999999999999, 12345678901234567]
 one = ["custos_street", "custos_repeated", "custos_name_form", "custos_han_name", "custos_email_form",
        "custos_landline_form", "custos_six_digits", "custos_digits_only"]
 for _ in range(int(sys.argv[2])):
@@ -37,6 +45,15 @@ for _ in range(int(sys.argv[2])):
     con.execute("SELECT custos_unseparated(v) FROM t WHERE strlen(v) = length(v) AND strlen(v) <= 4096").fetchall()
     con.execute("SELECT custos_contains_any(v, 'a|张|'), custos_ends_any(v, '路|x') FROM t").fetchall()
     con.execute("SELECT custos_slow(v, v, v, v, v, v, v), custos_parts(v, v), custos_lookup(v, v, v, v, v, v, v) FROM t").fetchall()
+    con.execute(
+        "SELECT custos_rules(?, v, v, v, v, v, v, v, v, v, v, v, v, CAST(d1 AS DATE), CAST(d2 AS DATE), "
+        "CAST(d3 AS DATE), n, CAST(n % 3 AS INTEGER), b1, b2, b1, b2, b1, b2, b1, b2, b1) "
+        "FROM (SELECT v, d1, d2, d3, n, b1, b2 FROM t POSITIONAL JOIN (SELECT unnest(?::DATE[]) AS d1, "
+        "unnest(?::DATE[]) AS d2, unnest(?::DATE[]) AS d3, unnest(?::BIGINT[]) AS n, unnest(?::BOOLEAN[]) AS b1, "
+        "unnest(?::BOOLEAN[]) AS b2))",
+        [rules, *[[rng.choice(dates) for _ in range(64)] for _ in range(3)],
+         [rng.choice(ids) for _ in range(64)], *[[rng.choice([True, False, None]) for _ in range(64)] for _ in range(2)]],
+    ).fetchall()
 print("clean")
 """
 

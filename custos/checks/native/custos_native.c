@@ -833,6 +833,439 @@ static void custos_ends_any(duckdb_function_info info, duckdb_data_chunk input, 
 	any_of(info, input, output, 1);
 }
 
+/* ---- custos_rules: the catalogue's single-row rules as bits ------------------------------------
+ *
+ * Each rule here is the twin of one catalogue rule (custos.checks.native.RULE_TWINS names them and
+ * pins the SQL each was written against: an edited rule runs as SQL until its twin is checked again).
+ * The first argument says which twins to evaluate and the bit of each, and the parameters:
+ *   'ID01.id_type=0 ID03.id_no=3 … as_of=20419 min_age=18 tail_zeros=7 min_len=8'
+ * A rule's bit is set where its SQL condition is TRUE (NULL and FALSE give no bit). */
+
+enum {
+	R_ID01_TYPE, R_ID01_NO, R_ID02, R_ID03, R_ID04, R_ID05, R_ID06, R_ID07, R_ID08, R_ID10, R_ID11, R_ID12, R_NM01,
+	R_NM02, R_NM03, R_NM04, R_BD01_BIRTH, R_BD01_GENDER, R_BD02, R_BD03, R_PH01, R_PH02, R_PH03, R_PH04, R_AD01,
+	R_AD02, R_AD03, R_AD06, R_EM01, R_COUNT
+};
+static const char *const RULE_NAMES[R_COUNT] = {
+    "ID01.id_type", "ID01.id_no", "ID02.id_no", "ID03.id_no", "ID04.id_no", "ID05.id_no", "ID06.birth_date",
+    "ID07.gender", "ID08.id_no", "ID10.id_no", "ID11.id_no", "ID12.id_valid_until", "NM01.name", "NM02.name",
+    "NM03.name", "NM04.name", "BD01.birth_date", "BD01.gender", "BD02.birth_date", "BD03.birth_date", "PH01.mobile",
+    "PH02.mobile", "PH03.mobile", "PH04.phone", "AD01.address", "AD02.address", "AD03.address", "AD06.postcode",
+    "EM01.email"};
+
+/* the arguments after the spec */
+enum {
+	A_ROLE, A_ID_TYPE, A_GENDER, A_NAME_N, A_NAME_D, A_ID_N, A_MOBILE_N, A_PHONE_N, A_ADDR_N, A_POSTCODE_N, A_EMAIL_N,
+	A_PROV, /* VARCHAR */
+	A_BIRTH_DATE, A_ID_VALID_UNTIL, A_APPLIED_ON, /* DATE */
+	A_ID17,                                       /* BIGINT */
+	A_SEG_VALID,                                  /* INTEGER */
+	A_ID18, A_ID15, A_GB_KNOWN, A_AREA_KNOWN, A_NAME_PH, A_ID_PH, A_MOBILE_PH, A_ADDR_PH,
+	A_POSTCODE_IN_PROV, /* BOOLEAN */
+	A_COUNT
+};
+#define A_FIRST_DATE A_BIRTH_DATE
+#define A_FIRST_BOOL A_ID18
+
+typedef struct {
+	int bit[R_COUNT]; /* -1: not evaluated */
+	int32_t as_of;
+	int64_t min_age, tail_zeros, min_len;
+	int ok;
+} rule_spec;
+
+static int parse_rule_spec(const char *s, uint32_t len, rule_spec *spec) {
+	for (int r = 0; r < R_COUNT; r++)
+		spec->bit[r] = -1;
+	spec->as_of = 0;
+	spec->min_age = spec->tail_zeros = spec->min_len = 0;
+	int have = 0;
+	for (uint32_t a = 0; a < len;) {
+		const char *sp = memchr(s + a, ' ', len - a);
+		uint32_t b = sp ? (uint32_t)(sp - s) : len;
+		const char *eq = memchr(s + a, '=', b - a);
+		if (eq) {
+			char key[32], num[24];
+			uint32_t kl = (uint32_t)(eq - (s + a)), vl = b - (uint32_t)(eq + 1 - s);
+			if (kl == 0 || kl >= sizeof key || vl == 0 || vl >= sizeof num)
+				return 0;
+			memcpy(key, s + a, kl);
+			key[kl] = 0;
+			memcpy(num, eq + 1, vl);
+			num[vl] = 0;
+			char *end;
+			long long v = strtoll(num, &end, 10);
+			if (*end)
+				return 0;
+			if (!strcmp(key, "as_of"))
+				spec->as_of = (int32_t)v, have |= 1;
+			else if (!strcmp(key, "min_age"))
+				spec->min_age = v, have |= 2;
+			else if (!strcmp(key, "tail_zeros"))
+				spec->tail_zeros = v, have |= 4;
+			else if (!strcmp(key, "min_len"))
+				spec->min_len = v, have |= 8;
+			else {
+				int r = 0;
+				while (r < R_COUNT && strcmp(key, RULE_NAMES[r]))
+					r++;
+				if (r == R_COUNT || v < 0 || v > 62)
+					return 0;
+				spec->bit[r] = (int)v;
+			}
+		}
+		a = b + 1;
+	}
+	/* the parameters of the rules asked for */
+	if (spec->bit[R_ID04] >= 0 && !(have & 1))
+		return 0;
+	if (spec->bit[R_BD03] >= 0 && !(have & 2))
+		return 0;
+	if (spec->bit[R_PH03] >= 0 && (!(have & 4) || spec->tail_zeros < 1))
+		return 0;
+	if (spec->bit[R_AD03] >= 0 && !(have & 8))
+		return 0;
+	return 1;
+}
+
+/* Howard Hinnant's days_from_civil / civil_from_days (DuckDB's DATE: days since 1970-01-01) */
+static int32_t days_from_civil(int64_t y, int64_t m, int64_t d) {
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return (int32_t)(era * 146097 + doe - 719468);
+}
+
+typedef struct {
+	int64_t y;
+	int m, d;
+} civil;
+
+static civil civil_from_days(int64_t z) {
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	civil c;
+	c.d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	c.m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	c.y = yoe + era * 400 + (c.m <= 2);
+	return c;
+}
+
+/* year()/month()/day() are NULL for ±infinity */
+static inline int finite_date(int32_t d) {
+	return d != INT32_MAX && d != -INT32_MAX;
+}
+
+/* whole years from b to a (catalogue.age) */
+static inline int64_t age_years(civil b, civil a) {
+	return a.y - b.y - ((a.m * 100 + a.d) < (b.m * 100 + b.d) ? 1 : 0);
+}
+
+static int has_any(const char *s, uint32_t len, const char *const *words, int n) {
+	for (int k = 0; k < n; k++)
+		if (memmem(s, len, words[k], strlen(words[k])))
+			return 1;
+	return 0;
+}
+
+static int ends_with_any(const char *s, uint32_t len, const char *const *words, int n) {
+	for (int k = 0; k < n; k++) {
+		size_t w = strlen(words[k]);
+		if (len >= w && !memcmp(s + len - w, words[k], w))
+			return 1;
+	}
+	return 0;
+}
+
+static int all_of(const char *s, uint32_t len, const char *set) {
+	for (uint32_t i = 0; i < len; i++)
+		if (!in_set((unsigned char)s[i], set))
+			return 0;
+	return len > 0;
+}
+
+static int str_is(const char *s, uint32_t len, const char *lit) {
+	size_t l = strlen(lit);
+	return len == l && !memcmp(s, lit, l);
+}
+
+static uint32_t char_count(const char *s, uint32_t len) {
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xC0) != 0x80;
+	return n;
+}
+
+static const char *const RUN_WORDS[] = {"01234567", "12345678", "23456789", "98765432", "87654321", "76543210"};
+static const char *const MAY_RUN[] = {"234567", "765432"};
+static const char *const NAME_SUFFIXES[] = {"\xe5\x85\x88\xe7\x94\x9f", "\xe5\xa5\xb3\xe5\xa3\xab",
+                                            "\xe5\xb0\x8f\xe5\xa7\x90"}; /* 先生 女士 小姐 */
+static const char *const VAGUE[] = {"\xe9\x99\x84\xe8\xbf\x91", "\xe5\xaf\xb9\xe9\x9d\xa2", "\xe6\x97\x81\xe8\xbe\xb9",
+                                    "\xe8\xb7\xaf", "\xe8\xa1\x97", "\xe9\x81\x93"}; /* 附近 对面 旁边 路 街 道 */
+static const char *const HOUSE_NUMBER[] = {
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "\xe9\x9b\xb6", "\xe3\x80\x87", "\xe4\xb8\x80", "\xe4\xba\x8c",
+    "\xe4\xb8\xa4", "\xe4\xb8\x89", "\xe5\x9b\x9b", "\xe4\xba\x94", "\xe5\x85\xad", "\xe4\xb8\x83", "\xe5\x85\xab",
+    "\xe4\xb9\x9d", "\xe5\x8d\x81", "\xe7\x99\xbe", "\xe5\x8d\x83"}; /* 0-9 零〇一二两三四五六七八九十百千 */
+static const char *const RURAL_WORDS[] = {"\xe6\x9d\x91", "\xe4\xb9\xa1", "\xe9\x95\x87", "\xe7\xbb\x84",
+                                          "\xe5\xb1\xaf", "\xe5\x98\x8e\xe6\x9f\xa5"}; /* 村 乡 镇 组 屯 嘎查 */
+
+/* ID11: the number does not fit its type */
+static int id_type_mismatch(const char *t, uint32_t tl, int rid, const char *s, uint32_t len) {
+	if (len == 0)
+		return 0;
+	if (rid) {
+		if (s[0] == '8')
+			return len >= 6 && (!memcmp(s, "810000", 6) || !memcmp(s, "820000", 6) || !memcmp(s, "830000", 6));
+		if (s[0] == '9')
+			return len >= 6 && all_digits(s + 1, 5);
+		return 0;
+	}
+	if (str_is(t, tl, "hk_macau_permit"))
+		return !(len >= 9 && len <= 11 && (s[0] == 'H' || s[0] == 'M') && all_digits(s + 1, len - 1));
+	if (str_is(t, tl, "taiwan_permit"))
+		return !(len == 8 && all_digits(s, 8));
+	if (str_is(t, tl, "hmt_residence_permit"))
+		return !(len == 18 && s[0] == '8' && (s[1] >= '1' && s[1] <= '3') && !memcmp(s + 2, "0000", 4) &&
+		         all_digits(s + 6, 11) && ((unsigned char)(s[17] - '0') <= 9 || s[17] == 'X'));
+	if (str_is(t, tl, "foreign_permanent_id")) {
+		int a = len == 18 && s[0] == '9' && all_digits(s + 1, 16) && ((unsigned char)(s[17] - '0') <= 9 || s[17] == 'X');
+		int b = len == 15 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && s[2] >= 'A' && s[2] <= 'Z' &&
+		        all_digits(s + 3, 12);
+		return !(a || b);
+	}
+	if (str_is(t, tl, "passport"))
+		return !(len >= 5 && len <= 17 && all_of(s, len, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"));
+	if (str_is(t, tl, "birth_certificate"))
+		return !(len == 10 && s[0] >= 'A' && s[0] <= 'Z' && all_digits(s + 1, 9));
+	return 0;
+}
+
+static int id18_placeholder(int64_t id17) {
+	if (id17 % 11111111111111111LL == 0 || id17 % 1000 == 0)
+		return 1;
+	return 0;
+}
+
+static int id18_run(int64_t id17) {
+	int64_t p = 1;
+	for (int k = 0; k < 10; k++, p *= 10) {
+		int64_t w = id17 / p % 100000000;
+		if ((w % 11111111 == 1234567 && w < 30000000) || (w % 11111111 == 9876544 && w >= 70000000))
+			return 1;
+	}
+	return 0;
+}
+
+static void custos_rules(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
+	idx_t n = duckdb_data_chunk_get_size(input);
+	const duckdb_string_t *spec_col;
+	uint64_t *spec_val;
+	string_args(input, 1, &spec_col, &spec_val);
+	const void *data[A_COUNT];
+	uint64_t *val[A_COUNT];
+	for (int c = 0; c < A_COUNT; c++) {
+		duckdb_vector v = duckdb_data_chunk_get_vector(input, (idx_t)c + 1);
+		data[c] = duckdb_vector_get_data(v);
+		val[c] = duckdb_vector_get_validity(v);
+	}
+	const duckdb_string_t *const *str = (const duckdb_string_t *const *)data;
+	const int32_t *date[3] = {data[A_BIRTH_DATE], data[A_ID_VALID_UNTIL], data[A_APPLIED_ON]};
+	const int64_t *id17s = data[A_ID17];
+	const int32_t *seg = data[A_SEG_VALID];
+	int64_t *out = (int64_t *)duckdb_vector_get_data(output);
+	rule_spec spec = {0};
+	const char *parsed = NULL;
+	uint32_t parsed_len = 0;
+	spec.ok = 0;
+	static const char CHECK_CHARS[] = "10X98765432";
+	static const int WEIGHTS[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+
+	for (idx_t i = 0; i < n; i++) {
+		if (!is_valid(spec_val, i)) {
+			duckdb_scalar_function_set_error(info, "custos_rules: the rule list is NULL");
+			return;
+		}
+		uint32_t sl;
+		const char *ss = str_of(&spec_col[i], &sl);
+		if (!spec.ok || sl != parsed_len || memcmp(ss, parsed, sl) != 0) {
+			if (!parse_rule_spec(ss, sl, &spec)) {
+				duckdb_scalar_function_set_error(info, "custos_rules: malformed rule list");
+				return;
+			}
+			spec.ok = 1;
+			parsed = ss;
+			parsed_len = sl;
+		}
+		/* the strings */
+		const char *s[A_FIRST_DATE];
+		uint32_t l[A_FIRST_DATE];
+		int has[A_FIRST_DATE];
+		for (int c = 0; c < A_FIRST_DATE; c++) {
+			has[c] = is_valid(val[c], i);
+			s[c] = has[c] ? str_of(&str[c][i], &l[c]) : NULL;
+			if (!has[c])
+				l[c] = 0;
+		}
+		int has_date[3];
+		int32_t dv[3];
+		for (int k = 0; k < 3; k++) {
+			has_date[k] = is_valid(val[A_FIRST_DATE + k], i);
+			dv[k] = has_date[k] ? date[k][i] : 0;
+		}
+		/* T(b): the BOOLEAN argument is TRUE; F(b): it is FALSE (not NULL) */
+#define T(c) (is_valid(val[c], i) && ((const bool *)data[c])[i])
+#define F(c) (is_valid(val[c], i) && !((const bool *)data[c])[i])
+		int role_all = has[A_ROLE] && (str_is(s[A_ROLE], l[A_ROLE], "applicant") ||
+		                               str_is(s[A_ROLE], l[A_ROLE], "insured") ||
+		                               str_is(s[A_ROLE], l[A_ROLE], "beneficiary"));
+		int role_app = has[A_ROLE] && str_is(s[A_ROLE], l[A_ROLE], "applicant");
+		int rid = has[A_ID_TYPE] &&
+		          (str_is(s[A_ID_TYPE], l[A_ID_TYPE], "resident_id") ||
+		           str_is(s[A_ID_TYPE], l[A_ID_TYPE], "household_register"));
+		int id18 = T(A_ID18), id15 = T(A_ID15);
+		/* id17 is never negative in pt (17 digits); a negative value is taken as no number */
+		int has17 = is_valid(val[A_ID17], i) && id17s[i] >= 0;
+		int64_t id17 = has17 ? id17s[i] : 0;
+		/* the ID number's date, sex digit and check character (pt's id_y … id_check) */
+		int date_real = 0;
+		int32_t id_birth = 0;
+		int64_t id_y = 0;
+		char id_check = 0, id_gender = 0;
+		if (has17) {
+			id_y = id17 / 10000000 % 10000;
+			int64_t id_m = id17 / 100000 % 100, id_d = id17 / 1000 % 100;
+			int leap = (id_y % 4 == 0 && id_y % 100 != 0) || id_y % 400 == 0;
+			int64_t dim = id_m == 2 ? (leap ? 29 : 28) : (id_m == 4 || id_m == 6 || id_m == 9 || id_m == 11) ? 30 : 31;
+			date_real = id_m >= 1 && id_m <= 12 && id_d >= 1 && id_d <= dim;
+			if (date_real)
+				id_birth = days_from_civil(id_y, id_m, id_d);
+			int64_t sum = 0, rest = id17;
+			for (int k = 16; k >= 0; k--, rest /= 10)
+				sum += (rest % 10) * WEIGHTS[k];
+			id_check = CHECK_CHARS[sum % 11];
+			id_gender = (id17 % 10) % 2 == 1 ? 'M' : 'F';
+		}
+		int id_form = id18 || id15; /* (id18 OR id15) is TRUE: the number has its 17 digits */
+		const char *idn = s[A_ID_N];
+		uint32_t idl = l[A_ID_N];
+		int valid18 = id18 && has17 && idl >= 18 && id_check == idn[17] && date_real;
+		uint64_t bits = 0;
+#define SET(rule, cond)                                                                                                \
+	do {                                                                                                               \
+		if (spec.bit[rule] >= 0 && (cond))                                                                             \
+			bits |= (uint64_t)1 << spec.bit[rule];                                                                     \
+	} while (0)
+		SET(R_ID01_TYPE, role_all && !has[A_ID_TYPE]);
+		SET(R_ID01_NO, role_all && !has[A_ID_N]);
+		SET(R_ID02, role_all && rid && has[A_ID_N] && !id18 && !id15);
+		SET(R_ID03, role_all && id18 && has17 && idl >= 18 && id_check != idn[17]);
+		SET(R_ID04, role_all && id_form && has17 && (!date_real || id_birth > spec.as_of || id_y < 1900));
+		SET(R_ID05, role_all && id_form && idl > 0 && idn[0] != '9' && F(A_GB_KNOWN));
+		SET(R_ID06, role_all && id_form && date_real && has_date[0] && dv[0] != id_birth);
+		SET(R_ID07, role_all && id_form && has17 && has[A_GENDER] &&
+		                !(l[A_GENDER] == 1 && s[A_GENDER][0] == id_gender));
+		if (spec.bit[R_ID08] >= 0 && role_all && has[A_ID_N]) {
+			int hit = 0;
+			if (id18 && has17)
+				hit = id18_placeholder(id17) || T(A_ID_PH) || (has_any(idn, idl, MAY_RUN, 2) && id18_run(id17));
+			if (!hit && id15)
+				hit = repeated_text(idn, idl) || (has_any(idn, idl, MAY_RUN, 2) && has_any(idn, idl, RUN_WORDS, 6)) ||
+				      T(A_ID_PH);
+			SET(R_ID08, hit);
+		}
+		SET(R_ID10, role_all && id15);
+		SET(R_ID11, role_all && has[A_ID_N] && has[A_ID_TYPE] &&
+		                id_type_mismatch(s[A_ID_TYPE], l[A_ID_TYPE], rid, idn, idl));
+		SET(R_ID12, role_all && has_date[1] && has_date[2] && dv[1] < dv[2]);
+		SET(R_NM01, role_all && !has[A_NAME_N]);
+		if (spec.bit[R_NM02] >= 0 && role_all) {
+			const char *nm = s[A_NAME_N];
+			uint32_t nl = l[A_NAME_N];
+			int hit = T(A_NAME_PH);
+			if (!hit && has[A_NAME_N]) {
+				uint32_t used;
+				hit = repeated_text(nm, nl) || all_of(nm, nl, "xX*") ||
+				      (ends_with_any(nm, nl, NAME_SUFFIXES, 3) && char_count(nm, nl) == 3 &&
+				       is_han(next_cp((const unsigned char *)nm, nl, &used)));
+			}
+			SET(R_NM02, hit);
+		}
+		SET(R_NM03, role_all && has[A_NAME_D] && !name_form(s[A_NAME_D], l[A_NAME_D]));
+		if (spec.bit[R_NM04] >= 0 && role_all && has[A_NAME_N] && has[A_NAME_D]) {
+			uint32_t chars = char_count(s[A_NAME_N], l[A_NAME_N]);
+			SET(R_NM04, (chars == 1 || (chars > 6 && !memmem(s[A_NAME_D], l[A_NAME_D], "\xc2\xb7", 2))) &&
+			                han_name(s[A_NAME_D], l[A_NAME_D]));
+		}
+		SET(R_BD01_BIRTH, role_all && !has_date[0] && !valid18);
+		SET(R_BD01_GENDER, role_all && !has[A_GENDER] && !valid18);
+		if (spec.bit[R_BD02] >= 0 && role_all && has_date[0] && has_date[2]) {
+			int hit = dv[0] > dv[2];
+			if (!hit && finite_date(dv[0]) && finite_date(dv[2])) {
+				civil b = civil_from_days(dv[0]), a = civil_from_days(dv[2]);
+				hit = a.y - b.y > 120 && age_years(b, a) > 120;
+			}
+			SET(R_BD02, hit);
+		}
+		if (spec.bit[R_BD03] >= 0 && role_app && has_date[2]) {
+			int has_b = has_date[0] || date_real;
+			int32_t bd = has_date[0] ? dv[0] : id_birth;
+			if (has_b && bd <= dv[2] && finite_date(bd) && finite_date(dv[2])) {
+				civil b = civil_from_days(bd), a = civil_from_days(dv[2]);
+				SET(R_BD03, a.y - b.y <= spec.min_age && age_years(b, a) < spec.min_age);
+			}
+		}
+		SET(R_PH01, role_app && !has[A_MOBILE_N] && !has[A_PHONE_N]);
+		if (has[A_MOBILE_N]) {
+			const char *m = s[A_MOBILE_N];
+			uint32_t ml = l[A_MOBILE_N];
+			int digits = all_digits(m, ml);
+			SET(R_PH02, (is_valid(val[A_SEG_VALID], i) && seg[i] == 0) || !(digits && ml == 11 && m[0] == '1'));
+			if (spec.bit[R_PH03] >= 0 && role_all) {
+				int hit = T(A_MOBILE_PH) || repeated_text(m, ml) ||
+				          (has_any(m, ml, MAY_RUN, 2) && has_any(m, ml, RUN_WORDS, 6));
+				if (!hit && (int64_t)ml >= spec.tail_zeros) {
+					hit = 1;
+					for (int64_t k = 1; k <= spec.tail_zeros; k++)
+						hit &= m[ml - k] == '0';
+				}
+				SET(R_PH03, hit);
+			}
+		}
+		SET(R_PH04, role_all && has[A_PHONE_N] &&
+		                !(T(A_AREA_KNOWN) && landline_form(s[A_PHONE_N], l[A_PHONE_N])));
+		SET(R_AD01, role_app && !has[A_ADDR_N]);
+		if (role_app && (spec.bit[R_AD02] >= 0 || spec.bit[R_AD03] >= 0)) {
+			const char *ad = s[A_ADDR_N];
+			uint32_t al = l[A_ADDR_N];
+			int rep = has[A_ADDR_N] && repeated_text(ad, al);
+			SET(R_AD02, T(A_ADDR_PH) || rep);
+			if (spec.bit[R_AD03] >= 0 && has[A_ADDR_N] && F(A_ADDR_PH) && !rep) {
+				int vague = ends_with_any(ad, al, VAGUE, 6) ||
+				            ((int64_t)al < 4 * spec.min_len && (int64_t)char_count(ad, al) < spec.min_len) ||
+				            (!has_any(ad, al, HOUSE_NUMBER, 25) && !has_any(ad, al, RURAL_WORDS, 6));
+				SET(R_AD03, vague);
+			}
+		}
+		SET(R_AD06, role_app && has[A_POSTCODE_N] &&
+		                (!six_digits(s[A_POSTCODE_N], l[A_POSTCODE_N]) || (has[A_PROV] && F(A_POSTCODE_IN_PROV))));
+		if (spec.bit[R_EM01] >= 0 && role_all && has[A_EMAIL_N]) {
+			const char *e = s[A_EMAIL_N];
+			uint32_t el = l[A_EMAIL_N];
+			SET(R_EM01, !email_form(e, el) || memmem(e, el, "..", 2) || e[0] == '.' || memmem(e, el, ".@", 2));
+		}
+#undef SET
+#undef T
+#undef F
+		out[i] = (int64_t)bits;
+	}
+}
+
 static int register_function(duckdb_connection con, const char *name, duckdb_logical_type *params, int nparams,
                              duckdb_logical_type ret, duckdb_scalar_function_t fn) {
 	duckdb_scalar_function f = duckdb_create_scalar_function();
@@ -863,6 +1296,10 @@ DUCKDB_EXTENSION_ENTRYPOINT(duckdb_connection connection, duckdb_extension_info 
 	const char *lnames[L_COUNT] = {"seg_valid", "area_known", "name_ph", "id_ph", "mobile_ph",
 	                               "addr_ph", "prov", "postcode_in_prov", "gb_known", "name_dots"};
 	duckdb_logical_type lookup = duckdb_create_struct_type(lmembers, lnames, L_COUNT);
+	duckdb_logical_type da = duckdb_create_logical_type(DUCKDB_TYPE_DATE);
+	duckdb_logical_type rule_args[A_COUNT + 1];
+	for (int c = 0; c <= A_COUNT; c++) /* the spec, then the arguments: VARCHARs, DATEs, id17, seg_valid, BOOLEANs */
+		rule_args[c] = c <= A_FIRST_DATE ? vc : c <= A_ID17 ? da : c == A_ID17 + 1 ? bi : c == A_SEG_VALID + 1 ? in : bo;
 
 	int ok = register_function(connection, "custos_slow", seven, 7, in, custos_slow) &&
 	         register_function(connection, "custos_unseparated", seven, 1, vc, custos_unseparated) &&
@@ -877,8 +1314,10 @@ DUCKDB_EXTENSION_ENTRYPOINT(duckdb_connection connection, duckdb_extension_info 
 	         register_function(connection, "custos_digits_only", seven, 1, vc, custos_digits_only) &&
 	         register_function(connection, "custos_ends_any", seven, 2, bo, custos_ends_any) &&
 	         register_function(connection, "custos_parts", seven, 2, parts, custos_parts) &&
-	         register_function(connection, "custos_lookup", seven, 7, lookup, custos_lookup);
+	         register_function(connection, "custos_lookup", seven, 7, lookup, custos_lookup) &&
+	         register_function(connection, "custos_rules", rule_args, A_COUNT + 1, bi, custos_rules);
 	duckdb_destroy_logical_type(&lookup);
+	duckdb_destroy_logical_type(&da);
 	duckdb_destroy_logical_type(&parts);
 	duckdb_destroy_logical_type(&vc);
 	duckdb_destroy_logical_type(&bo);
