@@ -359,11 +359,12 @@ RULE_ROWS = {
               "110105190002290011", "110105190002280011", "310151199001011235", "11010519900101123"],
     "mobile": ["13800138000", "13912345678", "14012345678", "13888888888", "13800000000", "12345678901",
                "+8613800138000", "1380013800a", "2380013800", "1349123456", "13491234567", "13800000", None,
-               "98765432100", "1１", "13800000001", "13810000000"],
+               "98765432100", "1１", "13800000001", "13810000000", "19876543001", "10123456701"],
     "phone": ["01012345678", "031112345678", "07551234567", "0101234567", "02112345678", "9101", None,
               "0533-40580201", "0000000000"],
     "address": ["北京市朝阳区建国路1号", "北京市朝阳区建国路", "某某村", "附近", "学校对面", "不详", "嘎查", "张张张", "二楼",
-                "北京", None, "上海市浦东新区张杨路500号", "内蒙古呼和浩特市新华大街一号"],
+                "北京", None, "上海市浦东新区张杨路500号", "内蒙古呼和浩特市新华大街一号",
+                "浙江省杭州市千岛湖景区大酒店", "北京市朝阳区建国门外大街0号楼"],
     "postcode": ["100000", "200000", "010000", "1", "abcdef", None, "10000０"],
     "email": ["a@example.com", "a@b", ".a@b.cn", "a.@b.cn", "a..b@c.cn", "A@Example.COM", None, "a@b.c1"],
 }  # fmt: skip
@@ -397,8 +398,9 @@ def _rule_masks(con, rows: list[dict], settings) -> list[tuple]:
 
 
 def _varied_rows() -> list[dict]:
-    """Every value of every column, the other columns cycling through theirs; then every ID type with
-    every ID number, and every birth date with every policy's application date."""
+    """Every value of every column, the other columns cycling through theirs; then each party value on
+    an applicant, every ID type with every ID number, and every birth date with every policy's
+    application date."""
     values = {"policy_no": ["P1", "P2", "P3"], **RULE_ROWS}
     rows = []
     for c, vs in values.items():
@@ -407,6 +409,7 @@ def _varied_rows() -> list[dict]:
                 row = {o: ws[(j * 7 + m * 3 + shift) % len(ws)] for m, (o, ws) in enumerate(values.items())}
                 rows.append({**row, c: v})
     base = {"policy_no": "P1", **{c: RULE_ROWS[c][0] for c in PARTY_COLUMNS}}
+    rows += [{**base, c: v} for c in COLUMNS for v in RULE_ROWS[c]]  # each value on an applicant
     rows += [{**base, "id_type": t, "id_no": v} for t in RULE_ROWS["id_type"] for v in RULE_ROWS["id_no"]]
     rows += [
         {**base, "policy_no": p, "role": r, "birth_date": b}

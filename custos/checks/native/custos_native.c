@@ -686,13 +686,19 @@ static int in_set(unsigned char c, const char *set) {
 	return c != 0 && strchr(set, c) != NULL;
 }
 
+static inline int lower_or_digit(unsigned char c) {
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
 static int email_form(const char *s, uint32_t len) {
 	const char *at = memchr(s, '@', len);
 	if (!at || at == s)
 		return 0;
-	for (const char *p = s; p < at; p++)
-		if (!in_set((unsigned char)*p, "abcdefghijklmnopqrstuvwxyz0123456789._%+-"))
+	for (const char *p = s; p < at; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (!lower_or_digit(c) && c != '.' && c != '_' && c != '%' && c != '+' && c != '-')
 			return 0;
+	}
 	/* the domain: labels of [a-z0-9-]+ joined by dots, at least two, the last [a-z]{2,} */
 	const char *d = at + 1, *end = s + len;
 	int labels = 0;
@@ -702,7 +708,7 @@ static int email_form(const char *s, uint32_t len) {
 		if (stop == d)
 			return 0;
 		for (const char *p = d; p < stop; p++)
-			if (!in_set((unsigned char)*p, "abcdefghijklmnopqrstuvwxyz0123456789-"))
+			if (!lower_or_digit((unsigned char)*p) && *p != '-')
 				return 0;
 		labels++;
 		if (!dot) {
@@ -1002,18 +1008,49 @@ static uint32_t char_count(const char *s, uint32_t len) {
 	return n;
 }
 
-static const char *const RUN_WORDS[] = {"01234567", "12345678", "23456789", "98765432", "87654321", "76543210"};
-static const char *const MAY_RUN[] = {"234567", "765432"};
 static const char *const NAME_SUFFIXES[] = {"\xe5\x85\x88\xe7\x94\x9f", "\xe5\xa5\xb3\xe5\xa3\xab",
                                             "\xe5\xb0\x8f\xe5\xa7\x90"}; /* 先生 女士 小姐 */
 static const char *const VAGUE[] = {"\xe9\x99\x84\xe8\xbf\x91", "\xe5\xaf\xb9\xe9\x9d\xa2", "\xe6\x97\x81\xe8\xbe\xb9",
                                     "\xe8\xb7\xaf", "\xe8\xa1\x97", "\xe9\x81\x93"}; /* 附近 对面 旁边 路 街 道 */
-static const char *const HOUSE_NUMBER[] = {
-    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "\xe9\x9b\xb6", "\xe3\x80\x87", "\xe4\xb8\x80", "\xe4\xba\x8c",
-    "\xe4\xb8\xa4", "\xe4\xb8\x89", "\xe5\x9b\x9b", "\xe4\xba\x94", "\xe5\x85\xad", "\xe4\xb8\x83", "\xe5\x85\xab",
-    "\xe4\xb9\x9d", "\xe5\x8d\x81", "\xe7\x99\xbe", "\xe5\x8d\x83"}; /* 0-9 零〇一二两三四五六七八九十百千 */
 static const char *const RURAL_WORDS[] = {"\xe6\x9d\x91", "\xe4\xb9\xa1", "\xe9\x95\x87", "\xe7\xbb\x84",
                                           "\xe5\xb1\xaf", "\xe5\x98\x8e\xe6\x9f\xa5"}; /* 村 乡 镇 组 屯 嘎查 */
+
+/* AD03's house number: an ASCII digit or one of 零〇一二两三四五六七八九十百千 (catalogue.HOUSE_NUMBER_RE,
+ * from domain.normalize.CHINESE_NUMERALS), in one pass */
+static int has_house_number(const char *s, uint32_t len) {
+	const unsigned char *p = (const unsigned char *)s;
+	for (uint32_t i = 0; i < len;) {
+		if (p[i] < 0x80) {
+			if (p[i] - '0' <= 9u)
+				return 1;
+			i++;
+			continue;
+		}
+		uint32_t used;
+		switch (next_cp(p + i, len - i, &used)) {
+		case 0x96F6: case 0x3007: case 0x4E00: case 0x4E8C: case 0x4E24: case 0x4E09: case 0x56DB: case 0x4E94:
+		case 0x516D: case 0x4E03: case 0x516B: case 0x4E5D: case 0x5341: case 0x767E: case 0x5343:
+			return 1;
+		}
+		i += used;
+	}
+	return 0;
+}
+
+/* contains one of RUNS (01234567 … 23456789, 98765432 … 76543210): eight ASCII digits, each one more
+ * than the last or each one less */
+static int has_run8(const char *s, uint32_t len) {
+	int up = 1, down = 1;
+	for (uint32_t i = 1; i < len; i++) {
+		unsigned char a = (unsigned char)s[i - 1], b = (unsigned char)s[i];
+		int digits = a - '0' <= 9u && b - '0' <= 9u;
+		up = digits && b == a + 1 ? up + 1 : 1;
+		down = digits && b + 1 == a ? down + 1 : 1;
+		if (up >= 8 || down >= 8)
+			return 1;
+	}
+	return 0;
+}
 
 /* ID11: the number does not fit its type */
 static int id_type_mismatch(const char *t, uint32_t tl, int rid, const char *s, uint32_t len) {
@@ -1093,7 +1130,7 @@ static void custos_rules(duckdb_function_info info, duckdb_data_chunk input, duc
 		}
 		uint32_t sl;
 		const char *ss = str_of(&spec_col[i], &sl);
-		if (!spec.ok || sl != parsed_len || memcmp(ss, parsed, sl) != 0) {
+		if (!spec.ok || sl != parsed_len || (ss != parsed && memcmp(ss, parsed, sl) != 0)) {
 			if (!parse_rule_spec(ss, sl, &spec)) {
 				duckdb_scalar_function_set_error(info, "custos_rules: malformed rule list");
 				return;
@@ -1172,11 +1209,11 @@ static void custos_rules(duckdb_function_info info, duckdb_data_chunk input, duc
 		                !(l[A_GENDER] == 1 && s[A_GENDER][0] == id_gender));
 		if (spec.bit[R_ID08] >= 0 && role_all && has[A_ID_N]) {
 			int hit = 0;
+			/* the catalogue's may_run (234567 or 765432) only short-cuts the exact tests: a run has it */
 			if (id18 && has17)
-				hit = id18_placeholder(id17) || T(A_ID_PH) || (has_any(idn, idl, MAY_RUN, 2) && id18_run(id17));
+				hit = id18_placeholder(id17) || T(A_ID_PH) || id18_run(id17);
 			if (!hit && id15)
-				hit = repeated_text(idn, idl) || (has_any(idn, idl, MAY_RUN, 2) && has_any(idn, idl, RUN_WORDS, 6)) ||
-				      T(A_ID_PH);
+				hit = repeated_text(idn, idl) || has_run8(idn, idl) || T(A_ID_PH);
 			SET(R_ID08, hit);
 		}
 		SET(R_ID10, role_all && id15);
@@ -1227,8 +1264,7 @@ static void custos_rules(duckdb_function_info info, duckdb_data_chunk input, duc
 			int digits = all_digits(m, ml);
 			SET(R_PH02, (is_valid(val[A_SEG_VALID], i) && seg[i] == 0) || !(digits && ml == 11 && m[0] == '1'));
 			if (spec.bit[R_PH03] >= 0 && role_all) {
-				int hit = T(A_MOBILE_PH) || repeated_text(m, ml) ||
-				          (has_any(m, ml, MAY_RUN, 2) && has_any(m, ml, RUN_WORDS, 6));
+				int hit = T(A_MOBILE_PH) || repeated_text(m, ml) || has_run8(m, ml);
 				if (!hit && (int64_t)ml >= spec.tail_zeros) {
 					hit = 1;
 					for (int64_t k = 1; k <= spec.tail_zeros; k++)
@@ -1248,7 +1284,7 @@ static void custos_rules(duckdb_function_info info, duckdb_data_chunk input, duc
 			if (spec.bit[R_AD03] >= 0 && has[A_ADDR_N] && F(A_ADDR_PH) && !rep) {
 				int vague = ends_with_any(ad, al, VAGUE, 6) ||
 				            ((int64_t)al < 4 * spec.min_len && (int64_t)char_count(ad, al) < spec.min_len) ||
-				            (!has_any(ad, al, HOUSE_NUMBER, 25) && !has_any(ad, al, RURAL_WORDS, 6));
+				            (!has_house_number(ad, al) && !has_any(ad, al, RURAL_WORDS, 6));
 				SET(R_AD03, vague);
 			}
 		}
