@@ -1089,14 +1089,16 @@ static int id18_placeholder(int64_t id17) {
 	return 0;
 }
 
+static inline int run_window(int64_t w) {
+	w %= 100000000;
+	return (w % 11111111 == 1234567 && w < 30000000) || (w % 11111111 == 9876544 && w >= 70000000);
+}
+
+/* catalogue._run_windows over the 10 windows of 8 digits (constant divisors: no division instruction) */
 static int id18_run(int64_t id17) {
-	int64_t p = 1;
-	for (int k = 0; k < 10; k++, p *= 10) {
-		int64_t w = id17 / p % 100000000;
-		if ((w % 11111111 == 1234567 && w < 30000000) || (w % 11111111 == 9876544 && w >= 70000000))
-			return 1;
-	}
-	return 0;
+	return run_window(id17) || run_window(id17 / 10) || run_window(id17 / 100) || run_window(id17 / 1000) ||
+	       run_window(id17 / 10000) || run_window(id17 / 100000) || run_window(id17 / 1000000) ||
+	       run_window(id17 / 10000000) || run_window(id17 / 100000000) || run_window(id17 / 1000000000);
 }
 
 static void custos_rules(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
@@ -1182,15 +1184,18 @@ static void custos_rules(duckdb_function_info info, duckdb_data_chunk input, duc
 			date_real = id_m >= 1 && id_m <= 12 && id_d >= 1 && id_d <= dim;
 			if (date_real)
 				id_birth = days_from_civil(id_y, id_m, id_d);
-			int64_t sum = 0, rest = id17;
-			for (int k = 16; k >= 0; k--, rest /= 10)
-				sum += (rest % 10) * WEIGHTS[k];
-			id_check = CHECK_CHARS[sum % 11];
 			id_gender = (id17 % 10) % 2 == 1 ? 'M' : 'F';
 		}
 		int id_form = id18 || id15; /* (id18 OR id15) is TRUE: the number has its 17 digits */
 		const char *idn = s[A_ID_N];
 		uint32_t idl = l[A_ID_N];
+		/* the GB 11643 check character, from the 17 digits (id18 has them; tested for other callers) */
+		if (id18 && has17 && idl >= 18 && all_digits(idn, 17)) {
+			int sum = 0;
+			for (int k = 0; k < 17; k++)
+				sum += (idn[k] - '0') * WEIGHTS[k];
+			id_check = CHECK_CHARS[sum % 11];
+		}
 		int valid18 = id18 && has17 && idl >= 18 && id_check == idn[17] && date_real;
 		uint64_t bits = 0;
 #define SET(rule, cond)                                                                                                \
@@ -1243,7 +1248,8 @@ static void custos_rules(duckdb_function_info info, duckdb_data_chunk input, duc
 		SET(R_BD01_GENDER, role_all && !has[A_GENDER] && !valid18);
 		if (spec.bit[R_BD02] >= 0 && role_all && has_date[0] && has_date[2]) {
 			int hit = dv[0] > dv[2];
-			if (!hit && finite_date(dv[0]) && finite_date(dv[2])) {
+			/* 121 calendar years apart are more than 43,800 days apart: most rows stop here */
+			if (!hit && (int64_t)dv[2] - dv[0] > 43800 && finite_date(dv[0]) && finite_date(dv[2])) {
 				civil b = civil_from_days(dv[0]), a = civil_from_days(dv[2]);
 				hit = a.y - b.y > 120 && age_years(b, a) > 120;
 			}
@@ -1252,7 +1258,9 @@ static void custos_rules(duckdb_function_info info, duckdb_data_chunk input, duc
 		if (spec.bit[R_BD03] >= 0 && role_app && has_date[2]) {
 			int has_b = has_date[0] || date_real;
 			int32_t bd = has_date[0] ? dv[0] : id_birth;
-			if (has_b && bd <= dv[2] && finite_date(bd) && finite_date(dv[2])) {
+			/* younger than min_age whole years: less than (min_age + 1) * 366 days apart */
+			if (has_b && bd <= dv[2] && (int64_t)dv[2] - bd < (spec.min_age + 1) * 366 && finite_date(bd) &&
+			    finite_date(dv[2])) {
 				civil b = civil_from_days(bd), a = civil_from_days(dv[2]);
 				SET(R_BD03, a.y - b.y <= spec.min_age && age_years(b, a) < spec.min_age);
 			}
