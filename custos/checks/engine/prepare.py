@@ -470,6 +470,8 @@ _SHARED: list[tuple[str, str, bool]] = [
         FROM pt x JOIN pt y ON y.policy_no = x.policy_no AND y.seq = 1
           AND y.role = CASE x.role WHEN 'insured' THEN 'applicant' WHEN 'beneficiary' THEN 'insured' END
         WHERE x.role IN ('insured', 'beneficiary') AND x.relation IS NOT NULL
+          -- implied by the join; said so that the scan drops the beneficiaries before probing (0.15 CPU s)
+          AND y.role IN ('applicant', 'insured')
         """,
         True,
     ),
