@@ -426,7 +426,9 @@ def _varied_rows() -> list[dict]:
 def test_every_single_row_rule_has_its_twin_in_c():
     """Each single-row rule of the catalogue is evaluated by custos_rules, pinned to the SQL its twin
     was written against: editing a rule's SQL fails here until its twin is checked and re-pinned."""
-    from custos.checks.catalogue import CATALOGUE, CheckSettings
+    import re
+
+    from custos.checks.catalogue import BY_CODE, CATALOGUE, CheckSettings
     from custos.checks.engine.compiler import RULE_TWINS, rule_fingerprint, twinned
 
     rules = {(c.code, r.field) for c in CATALOGUE if c.single_row for r in c.sql}
@@ -434,6 +436,9 @@ def test_every_single_row_rule_has_its_twin_in_c():
     for code, field in sorted(rules):
         assert rule_fingerprint(code, field) == RULE_TWINS[code, field][0], (code, field)
         assert twinned(code, field, CheckSettings()) is not None, (code, field)
+        # the twin takes every parameter the rule's SQL reads
+        (rule,) = [r for r in BY_CODE[code].sql if r.field == field]
+        assert set(RULE_TWINS[code, field][1]) == set(re.findall(r"\$\{(\w+)\}", rule.where)), (code, field)
 
 
 def test_rule_bits_equal_the_sql_over_varied_rows(con):
@@ -443,7 +448,12 @@ def test_rule_bits_equal_the_sql_over_varied_rows(con):
     assert len(rows) > 500
     assert _rule_masks(con, rows, CheckSettings()) == []
     other = CheckSettings(
-        params={"BD03": {"min_age": 20}, "PH03": {"tail_zeros": 4}, "AD03": {"min_len": 12}},
+        params={
+            "BD03": {"min_age": 20},
+            "PH03": {"tail_zeros": 4},
+            "AD03": {"min_len": 12},
+            "NM04": {"max_len": 4},
+        },
         as_of=__import__("datetime").date(2010, 6, 30),
     )
     assert _rule_masks(con, rows, other) == []

@@ -32,7 +32,7 @@ rules = ("ID01.id_type=0 ID01.id_no=1 ID02.id_no=2 ID03.id_no=3 ID04.id_no=4 ID0
          "ID07.gender=7 ID08.id_no=8 ID10.id_no=9 ID11.id_no=10 ID12.id_valid_until=11 NM01.name=12 NM02.name=13 "
          "NM03.name=14 NM04.name=15 BD01.birth_date=16 BD01.gender=17 BD02.birth_date=18 BD03.birth_date=19 "
          "PH01.mobile=20 PH02.mobile=21 PH03.mobile=22 PH04.phone=23 AD01.address=24 AD02.address=25 "
-         "AD03.address=26 AD06.postcode=27 EM01.email=28 as_of=20783 min_age=18 min_len=8 tail_zeros=7")
+         "AD03.address=26 AD06.postcode=27 EM01.email=28 as_of=20783 max_len=6 min_age=18 min_len=8 tail_zeros=7")
 dates = [None, "infinity", "-infinity", "0001-01-01", "1900-02-28", "2024-02-29", "9999-12-31", "5877642-06-25",
          "-5877641-06-25"]
 ids = [None, 0, -1, -(2**63), 2**63 - 1, 11010519491231002, 99999999999999999, 12345678901234567]

@@ -138,7 +138,7 @@ RULE_TWINS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("NM01", "name"): ("12c8fe3d9e93db11", ()),
     ("NM02", "name"): ("1d2fe6951884f271", ()),
     ("NM03", "name"): ("f32c98872d9fcab4", ()),
-    ("NM04", "name"): ("c4683872fa583eca", ()),
+    ("NM04", "name"): ("c4683872fa583eca", ("max_len",)),
     ("BD01", "birth_date"): ("df29ce606d92659f", ()),
     ("BD01", "gender"): ("1bdc122a51b4f17b", ()),
     ("BD02", "birth_date"): ("5f9296a72aa990e4", ()),

@@ -844,7 +844,7 @@ static void custos_ends_any(duckdb_function_info info, duckdb_data_chunk input, 
  * Each rule here is the twin of one catalogue rule (custos.checks.native.RULE_TWINS names them and
  * pins the SQL each was written against: an edited rule runs as SQL until its twin is checked again).
  * The first argument says which twins to evaluate and the bit of each, and the parameters:
- *   'ID01.id_type=0 ID03.id_no=3 … as_of=20419 min_age=18 tail_zeros=7 min_len=8'
+ *   'ID01.id_type=0 ID03.id_no=3 … as_of=20419 max_len=6 min_age=18 min_len=8 tail_zeros=7'
  * A rule's bit is set where its SQL condition is TRUE (NULL and FALSE give no bit). */
 
 enum {
@@ -876,7 +876,7 @@ enum {
 typedef struct {
 	int bit[R_COUNT]; /* -1: not evaluated */
 	int32_t as_of;
-	int64_t min_age, tail_zeros, min_len;
+	int64_t min_age, tail_zeros, min_len, max_len;
 	int ok;
 } rule_spec;
 
@@ -884,7 +884,7 @@ static int parse_rule_spec(const char *s, uint32_t len, rule_spec *spec) {
 	for (int r = 0; r < R_COUNT; r++)
 		spec->bit[r] = -1;
 	spec->as_of = 0;
-	spec->min_age = spec->tail_zeros = spec->min_len = 0;
+	spec->min_age = spec->tail_zeros = spec->min_len = spec->max_len = 0;
 	int have = 0;
 	for (uint32_t a = 0; a < len;) {
 		const char *sp = memchr(s + a, ' ', len - a);
@@ -911,6 +911,8 @@ static int parse_rule_spec(const char *s, uint32_t len, rule_spec *spec) {
 				spec->tail_zeros = v, have |= 4;
 			else if (!strcmp(key, "min_len"))
 				spec->min_len = v, have |= 8;
+			else if (!strcmp(key, "max_len"))
+				spec->max_len = v, have |= 16;
 			else {
 				int r = 0;
 				while (r < R_COUNT && strcmp(key, RULE_NAMES[r]))
@@ -930,6 +932,8 @@ static int parse_rule_spec(const char *s, uint32_t len, rule_spec *spec) {
 	if (spec->bit[R_PH03] >= 0 && (!(have & 4) || spec->tail_zeros < 1))
 		return 0;
 	if (spec->bit[R_AD03] >= 0 && !(have & 8))
+		return 0;
+	if (spec->bit[R_NM04] >= 0 && !(have & 16))
 		return 0;
 	return 1;
 }
@@ -1241,7 +1245,7 @@ static void custos_rules(duckdb_function_info info, duckdb_data_chunk input, duc
 		SET(R_NM03, role_all && has[A_NAME_D] && !name_form(s[A_NAME_D], l[A_NAME_D]));
 		if (spec.bit[R_NM04] >= 0 && role_all && has[A_NAME_N] && has[A_NAME_D]) {
 			uint32_t chars = char_count(s[A_NAME_N], l[A_NAME_N]);
-			SET(R_NM04, (chars == 1 || (chars > 6 && !memmem(s[A_NAME_D], l[A_NAME_D], "\xc2\xb7", 2))) &&
+			SET(R_NM04, (chars == 1 || ((int64_t)chars > spec.max_len && !memmem(s[A_NAME_D], l[A_NAME_D], "\xc2\xb7", 2))) &&
 			                han_name(s[A_NAME_D], l[A_NAME_D]));
 		}
 		SET(R_BD01_BIRTH, role_all && !has_date[0] && !valid18);
