@@ -520,3 +520,16 @@ def test_a_malformed_rule_list_is_an_error(con):
         with pytest.raises(duckdb.Error, match="custos_rules: malformed rule list"):
             con.execute(f"SELECT custos_rules('{spec}', {args})").fetchall()
     assert con.execute(f"SELECT custos_rules('ID01.id_no=5', {args})").fetchone() == (0,)
+
+
+def test_two_twins_never_share_a_parameter_name_with_different_values(monkeypatch):
+    """The rule list carries one value per parameter name: a second twin wanting another value for
+    the same name runs as SQL."""
+    from custos.checks.catalogue import CheckSettings
+    from custos.checks.engine import compiler
+
+    rules = compiler.single_rules(CheckSettings())
+    values = {"AD03": 8, "PH03": 7}
+    monkeypatch.setattr(compiler, "_twin_params", lambda code, names, settings: {"n": values.get(code, 0)})
+    mask = compiler._native_mask(rules, CheckSettings())
+    assert "n=0" in mask and "AD03.address" not in mask and "PH03.mobile" not in mask and "ID01.id_no" in mask

@@ -196,7 +196,7 @@ def _native_mask(rules, settings: CheckSettings) -> str:
     spec, params, rest = [], {}, []
     for i, (code, r) in enumerate(rules):
         p = twinned(code, r.field, settings)
-        if p is None:
+        if p is None or any(params.get(k, v) != v for k, v in p.items()):  # one value per parameter name
             rest.append((i, r))
         else:
             spec.append(f"{code}.{r.field}={i}")
