@@ -24,6 +24,10 @@
  *       area_known and name_ph are NULL where this code does not decide (a phone with a non-ASCII
  *       character among its first four, a name with a letter that has a lower case outside ASCII):
  *       the SQL then computes them for those rows.
+ *   custos_rules('ID01.id_type=0 … max_len=6 …', role, id_type, …) -> BIGINT
+ *       the bits of rule_mask for the single-row rules named in the first argument (each the twin
+ *       of one catalogue rule, pinned in custos.checks.engine.compiler.RULE_TWINS), with their
+ *       parameters; the arguments after it are compiler.RULE_ARGS.
  *   custos_street(address) -> VARCHAR
  *       regexp_extract(address, '([^省市区县镇乡]{2,8}(路|街|道|巷|弄))', 1) (AD04's blocking key):
  *       the leftmost match, the longest run at that start (RE2's leftmost-first, greedy), '' when none.
