@@ -111,48 +111,54 @@ def single_rules(settings: CheckSettings) -> list[tuple[str, object]]:
     return _rules_of([c for c in enabled_codes(settings) if BY_CODE[c].single_row], settings)
 
 
+def _bit_terms(bits) -> list[str]:
+    """One SQL term per (bit, Rule): the bit where the rule's condition holds, else 0."""
+    return [
+        f"CASE WHEN {r.condition()} THEN CAST({1 << i} AS BIGINT) ELSE CAST(0 AS BIGINT) END" for i, r in bits
+    ]
+
+
 def _mask(rules) -> str:
-    return " + ".join(
-        f"CASE WHEN {r.condition()} THEN CAST({1 << i} AS BIGINT) ELSE CAST(0 AS BIGINT) END"
-        for i, (_, r) in enumerate(rules)
-    )
+    return " + ".join(_bit_terms((i, r) for i, (_, r) in enumerate(rules)))
 
 
 # The single-row rules custos_rules (custos_native.c) evaluates in C, each pinned to a fingerprint of
 # the SQL it was written against (``rule_fingerprint`` of the catalogue's rule before its parameters
 # are filled in): a rule whose SQL changes runs as SQL until its twin is checked against it again and
-# re-pinned (tests/test_native.py fails until then). Values: the twin's parameters.
-RULE_TWINS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
-    ("ID01", "id_type"): ("2b38551566b398ec", ()),
-    ("ID01", "id_no"): ("21dd673f3b7f7644", ()),
-    ("ID02", "id_no"): ("0bf78889a0536666", ()),
-    ("ID03", "id_no"): ("8ecc103e59258db5", ()),
-    ("ID04", "id_no"): ("6cbee0859605edf0", ("as_of",)),
-    ("ID05", "id_no"): ("3fbadbe58eb0fb2c", ()),
-    ("ID06", "birth_date"): ("88d1ef86f04de99d", ()),
-    ("ID07", "gender"): ("9580e3e4b387d1f2", ()),
-    ("ID08", "id_no"): ("f52ffaeb1851c9ed", ()),
-    ("ID10", "id_no"): ("f52d5de3e9932424", ()),
-    ("ID11", "id_no"): ("38d444f29417226d", ()),
-    ("ID12", "id_valid_until"): ("34766bc2e69f371b", ()),
-    ("NM01", "name"): ("12c8fe3d9e93db11", ()),
-    ("NM02", "name"): ("1d2fe6951884f271", ()),
-    ("NM03", "name"): ("f32c98872d9fcab4", ()),
-    ("NM04", "name"): ("c4683872fa583eca", ("max_len",)),
-    ("BD01", "birth_date"): ("df29ce606d92659f", ()),
-    ("BD01", "gender"): ("1bdc122a51b4f17b", ()),
-    ("BD02", "birth_date"): ("5f9296a72aa990e4", ()),
-    ("BD03", "birth_date"): ("fefa272dabac55e2", ("min_age",)),
-    ("PH01", "mobile"): ("f0ee5aa32089f3ec", ()),
-    ("PH02", "mobile"): ("a7407ad1175b4fa5", ()),
-    ("PH03", "mobile"): ("7772628873de1f92", ("tail_zeros",)),
-    ("PH04", "phone"): ("3309c4c2a909b855", ()),
-    ("AD01", "address"): ("68d3e7be02e4cddd", ()),
-    ("AD02", "address"): ("5ad8fac053ad9c79", ()),
-    ("AD03", "address"): ("3d01710178409c10", ("min_len",)),
-    ("AD06", "postcode"): ("7ffde8289c09da67", ()),
-    ("EM01", "email"): ("89f234ded8d1af50", ()),
+# re-pinned (tests/test_native.py fails until then). The twin takes the parameters its pinned SQL
+# reads (``${name}``), each of which must be one custos_rules knows (``TWIN_PARAMS``).
+RULE_TWINS: dict[tuple[str, str], str] = {
+    ("ID01", "id_type"): "2b38551566b398ec",
+    ("ID01", "id_no"): "21dd673f3b7f7644",
+    ("ID02", "id_no"): "0bf78889a0536666",
+    ("ID03", "id_no"): "8ecc103e59258db5",
+    ("ID04", "id_no"): "6cbee0859605edf0",
+    ("ID05", "id_no"): "3fbadbe58eb0fb2c",
+    ("ID06", "birth_date"): "88d1ef86f04de99d",
+    ("ID07", "gender"): "9580e3e4b387d1f2",
+    ("ID08", "id_no"): "f52ffaeb1851c9ed",
+    ("ID10", "id_no"): "f52d5de3e9932424",
+    ("ID11", "id_no"): "38d444f29417226d",
+    ("ID12", "id_valid_until"): "34766bc2e69f371b",
+    ("NM01", "name"): "12c8fe3d9e93db11",
+    ("NM02", "name"): "1d2fe6951884f271",
+    ("NM03", "name"): "f32c98872d9fcab4",
+    ("NM04", "name"): "c4683872fa583eca",
+    ("BD01", "birth_date"): "df29ce606d92659f",
+    ("BD01", "gender"): "1bdc122a51b4f17b",
+    ("BD02", "birth_date"): "5f9296a72aa990e4",
+    ("BD03", "birth_date"): "fefa272dabac55e2",
+    ("PH01", "mobile"): "f0ee5aa32089f3ec",
+    ("PH02", "mobile"): "a7407ad1175b4fa5",
+    ("PH03", "mobile"): "7772628873de1f92",
+    ("PH04", "phone"): "3309c4c2a909b855",
+    ("AD01", "address"): "68d3e7be02e4cddd",
+    ("AD02", "address"): "5ad8fac053ad9c79",
+    ("AD03", "address"): "3d01710178409c10",
+    ("AD06", "postcode"): "7ffde8289c09da67",
+    ("EM01", "email"): "89f234ded8d1af50",
 }
+TWIN_PARAMS = frozenset({"as_of", "max_len", "min_age", "min_len", "tail_zeros"})  # parse_rule_spec's
 # custos_rules' arguments after the rule list, in its order (``A_ROLE`` … in custos_native.c)
 RULE_ARGS = (
     "role", "id_type", "gender", "name_n", "name_d", "id_n", "mobile_n", "phone_n", "addr_n", "postcode_n",
@@ -163,10 +169,20 @@ _RULE_ARG_TYPES = ("VARCHAR",) * 12 + ("DATE",) * 3 + ("BIGINT", "INTEGER") + ("
 assert len(_RULE_ARG_TYPES) == len(RULE_ARGS)
 
 
+def _template(code: str, field: str):
+    """The catalogue's rule of ``code`` on ``field``, its parameters not filled in."""
+    (rule,) = [r for r in BY_CODE[code].sql if r.field == field]
+    return rule
+
+
 def rule_fingerprint(code: str, field: str) -> str:
     """The fingerprint of a catalogue rule's SQL (its condition before parameters are filled in)."""
-    (rule,) = [r for r in BY_CODE[code].sql if r.field == field]
-    return hashlib.sha256(rule.condition().encode()).hexdigest()[:16]
+    return hashlib.sha256(_template(code, field).condition().encode()).hexdigest()[:16]
+
+
+def rule_params(code: str, field: str) -> tuple[str, ...]:
+    """The parameters (``${name}``) a catalogue rule's SQL reads."""
+    return tuple(sorted(set(re.findall(r"\$\{(\w+)\}", _template(code, field).where))))
 
 
 def _twin_params(code: str, names: tuple[str, ...], settings: CheckSettings) -> dict[str, int] | None:
@@ -174,6 +190,8 @@ def _twin_params(code: str, names: tuple[str, ...], settings: CheckSettings) -> 
     the form the C code takes (the rule then runs as SQL)."""
     out = {}
     for name in names:
+        if name not in TWIN_PARAMS:
+            return None
         v = settings.params_for(code)[name]
         if isinstance(v, date):
             v = (v - date(1970, 1, 1)).days
@@ -185,10 +203,9 @@ def _twin_params(code: str, names: tuple[str, ...], settings: CheckSettings) -> 
 
 def twinned(code: str, field: str, settings: CheckSettings) -> dict[str, int] | None:
     """The parameters custos_rules evaluates the rule with, or None when the rule runs as SQL."""
-    twin = RULE_TWINS.get((code, field))
-    if twin is None or rule_fingerprint(code, field) != twin[0]:
+    if RULE_TWINS.get((code, field)) != rule_fingerprint(code, field):
         return None
-    return _twin_params(code, twin[1], settings)
+    return _twin_params(code, rule_params(code, field), settings)
 
 
 def _native_mask(rules, settings: CheckSettings) -> str:
@@ -205,11 +222,7 @@ def _native_mask(rules, settings: CheckSettings) -> str:
         return _mask(rules)
     spec += [f"{k}={v}" for k, v in sorted(params.items())]
     args = ", ".join(f"CAST({a} AS {t})" for a, t in zip(RULE_ARGS, _RULE_ARG_TYPES, strict=True))
-    terms = [f"custos_rules({_lit(' '.join(spec))}, {args})"]
-    terms += [
-        f"CASE WHEN {r.condition()} THEN CAST({1 << i} AS BIGINT) ELSE CAST(0 AS BIGINT) END" for i, r in rest
-    ]
-    return " + ".join(terms)
+    return " + ".join([f"custos_rules({_lit(' '.join(spec))}, {args})", *_bit_terms(rest)])
 
 
 def _rows_from_mask(rules, source: str) -> str:

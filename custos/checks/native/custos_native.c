@@ -782,6 +782,13 @@ static void custos_digits_only(duckdb_function_info info, duckdb_data_chunk inpu
 	}
 }
 
+/* contains(v, w) / ends_with(v, w): true for the empty word */
+static inline int has_word(const char *s, uint32_t len, const char *w, size_t wl, int at_end) {
+	if (wl == 0)
+		return 1;
+	return at_end ? len >= wl && memcmp(s + len - wl, w, wl) == 0 : memmem(s, len, w, wl) != NULL;
+}
+
 /* (contains(v, w1) OR …) / (ends_with(v, w1) OR …) with the words given as 'w1|w2|…' */
 static void any_of(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output, int at_end) {
 	idx_t n = duckdb_data_chunk_get_size(input);
@@ -823,14 +830,8 @@ static void any_of(duckdb_function_info info, duckdb_data_chunk input, duckdb_ve
 			parsed_len = wl;
 		}
 		int hit = 0;
-		for (int k = 0; k < nwords && !hit; k++) {
-			if (wlen[k] == 0)
-				hit = 1; /* contains(v, '') and ends_with(v, '') are true */
-			else if (at_end)
-				hit = len >= wlen[k] && memcmp(s + len - wlen[k], word[k], wlen[k]) == 0;
-			else
-				hit = memmem(s, len, word[k], wlen[k]) != NULL;
-		}
+		for (int k = 0; k < nwords && !hit; k++)
+			hit = has_word(s, len, word[k], wlen[k], at_end);
 		out[i] = hit;
 	}
 }
@@ -981,19 +982,11 @@ static inline int64_t age_years(civil b, civil a) {
 	return a.y - b.y - ((a.m * 100 + a.d) < (b.m * 100 + b.d) ? 1 : 0);
 }
 
-static int has_any(const char *s, uint32_t len, const char *const *words, int n) {
+/* custos_contains_any / custos_ends_any over a fixed list of words */
+static int any_word(const char *s, uint32_t len, const char *const *words, int n, int at_end) {
 	for (int k = 0; k < n; k++)
-		if (memmem(s, len, words[k], strlen(words[k])))
+		if (has_word(s, len, words[k], strlen(words[k]), at_end))
 			return 1;
-	return 0;
-}
-
-static int ends_with_any(const char *s, uint32_t len, const char *const *words, int n) {
-	for (int k = 0; k < n; k++) {
-		size_t w = strlen(words[k]);
-		if (len >= w && !memcmp(s + len - w, words[k], w))
-			return 1;
-	}
 	return 0;
 }
 
@@ -1007,13 +1000,6 @@ static int all_of(const char *s, uint32_t len, const char *set) {
 static int str_is(const char *s, uint32_t len, const char *lit) {
 	size_t l = strlen(lit);
 	return len == l && !memcmp(s, lit, l);
-}
-
-static uint32_t char_count(const char *s, uint32_t len) {
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < len; i++)
-		n += ((unsigned char)s[i] & 0xC0) != 0x80;
-	return n;
 }
 
 static const char *const NAME_SUFFIXES[] = {"\xe5\x85\x88\xe7\x94\x9f", "\xe5\xa5\xb3\xe5\xa3\xab",
@@ -1076,10 +1062,9 @@ static int id_type_mismatch(const char *t, uint32_t tl, int rid, const char *s, 
 	if (str_is(t, tl, "taiwan_permit"))
 		return !(len == 8 && all_digits(s, 8));
 	if (str_is(t, tl, "hmt_residence_permit"))
-		return !(len == 18 && s[0] == '8' && (s[1] >= '1' && s[1] <= '3') && !memcmp(s + 2, "0000", 4) &&
-		         all_digits(s + 6, 11) && ((unsigned char)(s[17] - '0') <= 9 || s[17] == 'X'));
+		return !(id_form(s, len) == 18 && s[0] == '8' && s[1] >= '1' && s[1] <= '3' && !memcmp(s + 2, "0000", 4));
 	if (str_is(t, tl, "foreign_permanent_id")) {
-		int a = len == 18 && s[0] == '9' && all_digits(s + 1, 16) && ((unsigned char)(s[17] - '0') <= 9 || s[17] == 'X');
+		int a = id_form(s, len) == 18 && s[0] == '9';
 		int b = len == 15 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && s[2] >= 'A' && s[2] <= 'Z' &&
 		        all_digits(s + 3, 12);
 		return !(a || b);
@@ -1241,14 +1226,14 @@ static void custos_rules(duckdb_function_info info, duckdb_data_chunk input, duc
 			if (!hit && has[A_NAME_N]) {
 				uint32_t used;
 				hit = repeated_text(nm, nl) || all_of(nm, nl, "xX*") ||
-				      (ends_with_any(nm, nl, NAME_SUFFIXES, 3) && char_count(nm, nl) == 3 &&
+				      (any_word(nm, nl, NAME_SUFFIXES, 3, 1) && char_length(nm, nl) == 3 &&
 				       is_han(next_cp((const unsigned char *)nm, nl, &used)));
 			}
 			SET(R_NM02, hit);
 		}
 		SET(R_NM03, role_all && has[A_NAME_D] && !name_form(s[A_NAME_D], l[A_NAME_D]));
 		if (spec.bit[R_NM04] >= 0 && role_all && has[A_NAME_N] && has[A_NAME_D]) {
-			uint32_t chars = char_count(s[A_NAME_N], l[A_NAME_N]);
+			uint32_t chars = char_length(s[A_NAME_N], l[A_NAME_N]);
 			SET(R_NM04, (chars == 1 || ((int64_t)chars > spec.max_len && !memmem(s[A_NAME_D], l[A_NAME_D], "\xc2\xb7", 2))) &&
 			                han_name(s[A_NAME_D], l[A_NAME_D]));
 		}
@@ -1298,9 +1283,9 @@ static void custos_rules(duckdb_function_info info, duckdb_data_chunk input, duc
 			int rep = has[A_ADDR_N] && repeated_text(ad, al);
 			SET(R_AD02, T(A_ADDR_PH) || rep);
 			if (spec.bit[R_AD03] >= 0 && has[A_ADDR_N] && F(A_ADDR_PH) && !rep) {
-				int vague = ends_with_any(ad, al, VAGUE, 6) ||
-				            ((int64_t)al < 4 * spec.min_len && (int64_t)char_count(ad, al) < spec.min_len) ||
-				            (!has_house_number(ad, al) && !has_any(ad, al, RURAL_WORDS, 6));
+				int vague = any_word(ad, al, VAGUE, 6, 1) ||
+				            ((int64_t)al < 4 * spec.min_len && (int64_t)char_length(ad, al) < spec.min_len) ||
+				            (!has_house_number(ad, al) && !any_word(ad, al, RURAL_WORDS, 6, 0));
 				SET(R_AD03, vague);
 			}
 		}
