@@ -872,18 +872,28 @@ def _canary_hits(keys: Keys, rows: list[list[str]]) -> dict[int, list[str]]:
     report one, 2026-11-26)."""
     per_row: list[dict[str, set[str]]] = []
     wanted: dict[str, set[str]] = {"id_no": set(), "mobile": set(), "name": set(), "address": set()}
+    seen: dict[str, list[tuple[str, str]]] = {}  # cell -> (field, digest): each distinct cell hashed once
+
+    def digests_of(c: str) -> list[tuple[str, str]]:
+        out = []
+        if _ID.fullmatch(c):
+            out.append(("id_no", keys.tracing_index(c.upper(), "canary.id_no")))
+        m = _MOBILE.fullmatch(re.sub(r"[\s-]", "", c))
+        if m:
+            out.append(("mobile", keys.tracing_index(m.group(1), "canary.mobile")))
+        if _HAN_NAME.fullmatch(c):
+            out.append(("name", keys.tracing_index(c, "canary.name")))
+        if len(c) >= 8:
+            out.append(("address", keys.tracing_index(c, "canary.address")))
+        return out
+
     for row in rows:
         found: dict[str, set[str]] = {f: set() for f in wanted}
         for c in _row_cells(row):
-            if _ID.fullmatch(c):
-                found["id_no"].add(keys.tracing_index(c.upper(), "canary.id_no"))
-            m = _MOBILE.fullmatch(re.sub(r"[\s-]", "", c))
-            if m:
-                found["mobile"].add(keys.tracing_index(m.group(1), "canary.mobile"))
-            if _HAN_NAME.fullmatch(c):
-                found["name"].add(keys.tracing_index(c, "canary.name"))
-            if len(c) >= 8:
-                found["address"].add(keys.tracing_index(c, "canary.address"))
+            if c not in seen:
+                seen[c] = digests_of(c)
+            for f, digest in seen[c]:
+                found[f].add(digest)
         for f, digests in found.items():
             wanted[f] |= digests
         per_row.append(found)
