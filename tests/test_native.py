@@ -118,7 +118,10 @@ EDGE = [
     "010-" + "1" * 5000,  # longer than custos_unseparated takes: the SQL's slow path
     "-" * 4096,
     "000000000000000000",
-]
+    # each character the address fast-path test looks for, alone (custos_slow's byte table)
+    "建国路1)号", "建国路(1号", "建国路_1号", "建国路/1号", "建国路#1号", "建国路.1号", "建国路-1号",
+    "北京市、朝阳区", "北京市朝阳区。", "Ԁ路", "ԯ路", "ð路",
+]  # fmt: skip
 
 
 # Values already in normal form, per column: the rows custos_prepared computes whole.
@@ -367,7 +370,8 @@ RULE_ROWS = {
               "0533-40580201", "0000000000"],
     "address": ["北京市朝阳区建国路1号", "北京市朝阳区建国路", "某某村", "附近", "学校对面", "不详", "嘎查", "张张张", "二楼",
                 "北京", None, "上海市浦东新区张杨路500号", "内蒙古呼和浩特市新华大街一号",
-                "浙江省杭州市千岛湖景区大酒店", "北京市朝阳区建国门外大街0号楼", "内蒙古锡林郭勒盟阿巴嘎旗某嘎查"],
+                "浙江省杭州市千岛湖景区大酒店", "北京市朝阳区建国门外大街0号楼", "内蒙古锡林郭勒盟阿巴嘎旗某嘎查",
+                "上海市浦东新区张杨路9号", "9"],
     "postcode": ["100000", "200000", "010000", "1", "abcdef", None, "10000０"],
     "email": ["a@example.com", "a@b", ".a@b.cn", "a.@b.cn", "a..b@c.cn", "A@Example.COM", None, "a@b.c1"],
 }  # fmt: skip
