@@ -100,6 +100,7 @@ def ref_header() -> str:
         assert all(0 < len(v.encode()) <= 64 for v in values)
         cname = {"id_no": "ID"}.get(kind, kind.upper())
         out.append(f"static const char *const PH_{cname}[] = {{{', '.join(map(_c_string, values))}}};")
+        out.append(ints(f"PH_{cname}_LEN", "unsigned char", [len(v.encode()) for v in values]))
         out.append(f"#define N_PH_{cname} {len(values)}")
     names: dict[str, str] = {}
     for r in refdata.rows("provinces"):

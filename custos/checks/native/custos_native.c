@@ -375,11 +375,13 @@ static void custos_parts(duckdb_function_info info, duckdb_data_chunk input, duc
 	}
 }
 
-static int in_list(const char *const *list, int n, const char *s, uint32_t len) {
+/* ``s`` is one of the ``n`` placeholders of ``list`` (byte lengths ``lens``); the length and the last
+ * byte first: most mobiles start like the mobile placeholders */
+static int in_list(const char *const *list, const unsigned char *lens, int n, const char *s, uint32_t len) {
 	if (len == 0 || len > PH_MAX_BYTES)
 		return 0;
 	for (int i = 0; i < n; i++)
-		if (list[i][0] == s[0] && strlen(list[i]) == len && memcmp(list[i], s, len) == 0)
+		if (lens[i] == len && list[i][len - 1] == s[len - 1] && list[i][0] == s[0] && memcmp(list[i], s, len) == 0)
 			return 1;
 	return 0;
 }
@@ -444,7 +446,7 @@ static int name_placeholder(const char *s, uint32_t len) {
 		memcpy(buf + i, p + i, used);
 		i += used;
 	}
-	return in_list(PH_NAME, N_PH_NAME, buf, len);
+	return in_list(PH_NAME, PH_NAME_LEN, N_PH_NAME, buf, len);
 }
 
 static uint64_t GB2260_BITS[1000000 / 64 + 1]; /* bit c: c is a GB2260 code (a bisection missed the branch predictor) */
@@ -491,7 +493,7 @@ static void custos_lookup(duckdb_function_info info, duckdb_data_chunk input, du
 		if (is_valid(val[3], i)) {
 			s = str_of(&col[3][i], &len);
 			seg[i] = segment_valid(s, len);
-			mobile_ph[i] = in_list(PH_MOBILE, N_PH_MOBILE, s, len);
+			mobile_ph[i] = in_list(PH_MOBILE, PH_MOBILE_LEN, N_PH_MOBILE, s, len);
 		} else {
 			seg[i] = 0;
 			mobile_ph[i] = 0;
@@ -530,7 +532,7 @@ static void custos_lookup(duckdb_function_info info, duckdb_data_chunk input, du
 				char low[18];
 				for (uint32_t k = 0; k < len; k++)
 					low[k] = s[k] == 'X' ? 'x' : s[k];
-				id_ph[i] = in_list(PH_ID, N_PH_ID, low, len);
+				id_ph[i] = in_list(PH_ID, PH_ID_LEN, N_PH_ID, low, len);
 				gb[i] = gb_known((int)digits_value(s, 6));
 			}
 		}
@@ -538,7 +540,7 @@ static void custos_lookup(duckdb_function_info info, duckdb_data_chunk input, du
 		const char *prov = NULL;
 		if (is_valid(val[5], i)) {
 			s = str_of(&col[5][i], &len);
-			addr_ph[i] = in_list(PH_ADDRESS, N_PH_ADDRESS, s, len);
+			addr_ph[i] = in_list(PH_ADDRESS, PH_ADDRESS_LEN, N_PH_ADDRESS, s, len);
 			uint32_t rlen;
 			const char *role = is_valid(val[0], i) ? str_of(&col[0][i], &rlen) : NULL;
 			if (role && rlen == 9 && memcmp(role, "applicant", 9) == 0) {
@@ -835,7 +837,7 @@ static void any_of(duckdb_function_info info, duckdb_data_chunk input, duckdb_ve
 		uint32_t len, wl;
 		const char *s = str_of(&col[i], &len);
 		const char *ws = str_of(&wcol[i], &wl);
-		if (nwords < 0 || wl != parsed_len || memcmp(ws, parsed, wl) != 0) {
+		if (nwords < 0 || wl != parsed_len || (ws != parsed && memcmp(ws, parsed, wl) != 0)) {
 			nwords = 0;
 			for (uint32_t a = 0; a <= wl;) {
 				const char *bar = memchr(ws + a, '|', wl - a);
