@@ -123,9 +123,12 @@ def begin(snapshot_dir: Path, con: duckdb.DuckDBPyConnection) -> str:
 
 
 def copy_options(key: str, extra: str = "") -> str:
-    """The COPY … TO options writing an encrypted Parquet file."""
+    """The COPY … TO options writing an encrypted Parquet file. LZ4 (raw) rather than zstd: the check
+    engine's run over the 1 M-policy book took 0.3–0.7 CPU s less (parties 144 MB instead of 92;
+    measured interleaved, 2026-11-26 — with the full crypto module loaded decryption is no longer
+    what a larger file costs)."""
     more = f", {extra}" if extra else ""
-    return f"(FORMAT parquet, COMPRESSION zstd{more}, ENCRYPTION_CONFIG {{footer_key: {_sql_text(key)}}})"
+    return f"(FORMAT parquet, COMPRESSION lz4_raw{more}, ENCRYPTION_CONFIG {{footer_key: {_sql_text(key)}}})"
 
 
 def write_arrow(con: duckdb.DuckDBPyConnection, key: str, data, path: Path) -> None:
