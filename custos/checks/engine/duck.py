@@ -27,6 +27,7 @@ def connect(threads: int | None = None, *, native: bool = True) -> duckdb.DuckDB
         native_ext.load(con)
     con.execute(f"SET threads = {threads or os.cpu_count() or 2}")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")  # DuckDB's own bar on stdout; custos check draws one
     # 10 M parties peaked at 8.2 GB unbounded (2026-11-25); bound DuckDB and let it spill
     con.execute(f"SET memory_limit = '{os.environ.get('CUSTOS_DUCKDB_MEMORY', '3GB')}'")
     return con
@@ -69,14 +70,28 @@ def register_snapshot(con: duckdb.DuckDBPyConnection, snapshot_dir: Path) -> Non
             con.execute(f"CREATE OR REPLACE VIEW {name} AS {empty_select(name)}")
 
 
+# More distinct roles than this (a hand-made snapshot, not a loaded book) keep role as VARCHAR.
+ROLE_ENUM_MAX = 16
+
+
+def book_roles(con: duckdb.DuckDBPyConnection) -> tuple[str, ...] | None:
+    """The distinct roles of ``parties`` (a few milliseconds: Parquet's dictionary), or None when
+    there are none or more than ``ROLE_ENUM_MAX``."""
+    roles = con.execute(
+        f"SELECT DISTINCT role FROM parties WHERE role IS NOT NULL LIMIT {ROLE_ENUM_MAX + 1}"
+    ).fetchall()
+    return tuple(sorted(r for (r,) in roles)) if 0 < len(roles) <= ROLE_ENUM_MAX else None
+
+
 def prepare(
     con: duckdb.DuckDBPyConnection, settings: CheckSettings | None = None, *, role_scoped: bool = True
 ) -> None:
     """The prepared tables, with the single-row rules of ``settings`` (default: every check) in
     ``ptm.rule_mask``; ``role_scoped=False`` keeps every party's contact values in ``pt`` (the
     screening context indexes them all)."""
+    roles = book_roles(con)
     for name, sql, materialize in prepare_statements(
-        "duckdb", settings or CheckSettings(), role_scoped=role_scoped, native=has_native(con)
+        "duckdb", settings or CheckSettings(), role_scoped=role_scoped, native=has_native(con), roles=roles
     ):
         kind = "TEMP TABLE" if materialize else "TEMP VIEW"
         con.execute(f"CREATE OR REPLACE {kind} {name} AS {sql}")
