@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -136,4 +137,11 @@ def run(
             progress(100, f"{table.num_rows} findings")
         return table
     finally:
-        con.close()
+        close_in_background(con)
+
+
+def close_in_background(con: duckdb.DuckDBPyConnection) -> None:
+    """Close ``con`` on a thread of its own: freeing the prepared tables took 0.1 s at 1 M policies
+    (2026-11-26), which the findings need not wait for (DuckDB releases the GIL meanwhile). Not a
+    daemon thread, so the interpreter waits for it at exit."""
+    threading.Thread(target=con.close, name="custos-duckdb-close").start()
