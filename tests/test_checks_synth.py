@@ -160,14 +160,9 @@ def test_book_roles_are_the_distinct_roles_or_none():
             (["insured", "applicant", None, "applicant", "policy"], ("applicant", "insured", "policy")),
             ([None], None),
             ([f"r{i:02d}" for i in range(duck.ROLE_ENUM_MAX + 1)], None),
-            (
-                [f"r{i:02d}" for i in range(duck.ROLE_ENUM_MAX)],
-                tuple(f"r{i:02d}" for i in range(duck.ROLE_ENUM_MAX)),
-            ),
+            ([f"r{i:02d}" for i in range(duck.ROLE_ENUM_MAX)], tuple(f"r{i:02d}" for i in range(duck.ROLE_ENUM_MAX))),
         ):
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE parties AS SELECT unnest(?::VARCHAR[]) AS role", [roles]
-            )
+            con.execute("CREATE OR REPLACE TEMP TABLE parties AS SELECT unnest(?::VARCHAR[]) AS role", [roles])
             assert duck.book_roles(con) == expected, roles
     finally:
         con.close()
