@@ -11,6 +11,7 @@ import pytest
 
 from custos.checks.catalogue import BY_CODE, CATALOGUE, CheckSettings
 from custos.checks.engine import run_checks, snapshot_from_csv_folder
+from custos.crypto.snapshot import read_arrow
 from tests.conftest import require
 
 AS_OF = dt.date(2026, 11, 25)
@@ -43,6 +44,8 @@ def book(tmp_path_factory):
 
 def test_recall_and_precision(book):
     snap, truth = book
+    roles = read_arrow(snap, "parties", ["role"]).column("role").to_pylist()
+    assert roles == sorted(roles), "the CSV snapshot groups the parties by role (crypto.snapshot.CLUSTER_BY)"
     found = _keys(run_checks(snap, settings=CheckSettings(as_of=AS_OF)))
     missed = truth - set(found)
     extra = set(found) - truth
@@ -126,43 +129,3 @@ def test_evaluate_records_matches_the_batch_policy_by_policy(tmp_path_factory):
         assert evaluate_records(records, settings=settings, context_snapshot=snap) == batch.get(p, []), p
         alone = [f for f in evaluate_records(records, settings=settings) if f["check"] in single]
         assert alone == [f for f in batch.get(p, []) if f["check"] in single], p
-
-
-def test_role_as_enum_and_as_text_find_the_same(book, monkeypatch):
-    """DuckDB keeps ``ptm.role`` as an ENUM of the book's roles (prepare.role_enum); as VARCHAR (a
-    book with too many role values) the findings are the same, row for row."""
-    from custos.checks.engine import duck
-
-    snap, _ = book
-    settings = CheckSettings(as_of=AS_OF)
-    con = duck.connect(1)
-    try:
-        duck.register_refs(con)
-        duck.register_snapshot(con, snap)
-        duck.prepare(con, settings)
-        role_type = con.execute("SELECT typeof(role) FROM ptm LIMIT 1").fetchone()[0]
-    finally:
-        con.close()
-    assert role_type == "ENUM('applicant', 'beneficiary', 'insured')"
-    as_enum = run_checks(snap, settings=settings)
-    monkeypatch.setattr(duck, "book_roles", lambda con: None)
-    as_text = run_checks(snap, settings=settings)
-    assert as_enum.num_rows > 100
-    assert as_enum.to_pylist() == as_text.to_pylist()
-
-
-def test_book_roles_are_the_distinct_roles_or_none():
-    from custos.checks.engine import duck
-
-    con = duck.connect(1)
-    try:
-        for roles, expected in (
-            (["insured", "applicant", None, "applicant", "policy"], ("applicant", "insured", "policy")),
-            ([None], None),
-            ([f"r{i:02d}" for i in range(duck.ROLE_ENUM_MAX + 1)], None),
-            ([f"r{i:02d}" for i in range(duck.ROLE_ENUM_MAX)], tuple(f"r{i:02d}" for i in range(duck.ROLE_ENUM_MAX))),
-        ):
-            con.execute("CREATE OR REPLACE TEMP TABLE parties AS SELECT unnest(?::VARCHAR[]) AS role", [roles])
-            assert duck.book_roles(con) == expected, roles
-    finally:
-        con.close()

@@ -122,6 +122,13 @@ def test_snapshot_parquet(tmp_path, custos_home):
         assert t.column_names == list(table.column_names)
         assert t.num_rows == load.row_counts[name]
     parties = read_arrow(snap, "parties")
+    # grouped by role (crypto.snapshot.CLUSTER_BY), in load order within a role; the book's file
+    # interleaves the roles policy by policy
+    roles = parties.column("role").to_pylist()
+    assert roles == sorted(roles) and len(set(roles)) == 3
+    by_id = Party.objects.filter(gone_load__isnull=True).order_by("role", "id")
+    keys = zip(roles, parties.column("policy_no").to_pylist(), parties.column("seq").to_pylist(), strict=True)
+    assert list(keys) == [(p.role, p.policy_no, p.seq) for p in by_id]
     assert parties.schema.field("birth_date").type == pa.date32()
     assert parties.schema.field("seq").type == pa.int64()
     assert parties.column("email").null_count == 5  # empty text is null

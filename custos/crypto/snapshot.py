@@ -28,6 +28,18 @@ SCHEME = "parquet-modular-encryption (DuckDB), AES-GCM"
 WRITER_MEMORY = "512MB"
 
 
+# Rows of a table grouped by these columns first (every writer: the loader, the CSV and benchmark
+# snapshots). Nearly every cross-record check reads the parties of one role; with the parties
+# grouped by role, DuckDB's zone maps skip the row groups of the other roles (the check engine's run
+# over the 1 M-policy book 0.3 s faster, 2026-11-26). Any order is still read correctly.
+CLUSTER_BY = {"parties": ("role",)}
+
+
+def cluster_by(table: str) -> tuple[str, ...]:
+    """The columns ``table``'s rows are grouped by in a snapshot (before its own order)."""
+    return CLUSTER_BY.get(table, ())
+
+
 def _sql_text(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 

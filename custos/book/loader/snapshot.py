@@ -38,6 +38,7 @@ from django.db import connection, transaction
 from custos import paths
 from custos.book.models import MODELS
 from custos.crypto import parallel
+from custos.crypto import snapshot as esnap
 from custos.domain.bookformat import LOAD_ORDER, TABLES, Table
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,12 @@ def _select(table: Table) -> str:
         else:
             exprs.append(col)
     db_table = qn(MODELS[table.name]._meta.db_table)
-    return f"SELECT {', '.join(exprs)} FROM {db_table} WHERE gone_load_id IS NULL ORDER BY id"
+    return f"SELECT {', '.join(exprs)} FROM {db_table} WHERE gone_load_id IS NULL ORDER BY {_order(table)}"
+
+
+def _order(table: Table) -> str:
+    """id order, grouped first by ``esnap.cluster_by`` (parties by role)."""
+    return ", ".join([*(connection.ops.quote_name(c) for c in esnap.cluster_by(table.name)), "id"])
 
 
 def _arrays(table: Table, rows: list[tuple]) -> list[pa.Array]:
@@ -213,7 +219,7 @@ def _write_table_pg(table: Table, path: Path) -> int:
             }.get(c.type, col)
         )
     db_table = qn(MODELS[table.name]._meta.db_table)
-    sql = f"SELECT {', '.join(exprs)} FROM {db_table} WHERE gone_load_id IS NULL ORDER BY id"
+    sql = f"SELECT {', '.join(exprs)} FROM {db_table} WHERE gone_load_id IS NULL ORDER BY {_order(table)}"
     read_types = {
         c.name: (pa.timestamp("us") if c.type == "timestamp" else ARROW_TYPES[c.type]) for c in table.columns
     }
@@ -327,7 +333,9 @@ def _duck_select(table: Table, vendor: str) -> str:
     db_table = MODELS[table.name]._meta.db_table
     # SQLite's scanner reads in rowid (= id) order and DuckDB keeps it (preserve_insertion_order);
     # PostgreSQL's heap order is not id order once rows were updated.
-    order = "" if vendor == "sqlite" else " ORDER BY id"
+    cluster = esnap.cluster_by(table.name)
+    row_id = "CAST(id AS BIGINT)" if vendor == "sqlite" else "id"  # sqlite_all_varchar: '10' < '9'
+    order = "" if vendor == "sqlite" and not cluster else f" ORDER BY {', '.join([*cluster, row_id])}"
     return f'SELECT {", ".join(exprs)} FROM book."{db_table}" WHERE gone_load_id IS NULL{order}'
 
 
@@ -358,7 +366,6 @@ def _daemonic() -> bool:
 
 def write_with_duckdb(attach: str, out: Path, progress=None, vendor: str | None = None) -> dict[str, int]:
     """Every table of the format to `out/<table>.parquet`, read through DuckDB's scanner."""
-    from custos.crypto import snapshot as esnap
 
     vendor = vendor or connection.vendor
     ext = _extension_file("sqlite_scanner" if vendor == "sqlite" else "postgres_scanner")
@@ -416,7 +423,6 @@ def _rechunk(batches, size: int | None):
 def _write_batches(table: Table, batches, path: Path) -> int:
     """Normalise the batches to the snapshot schema, open the sealed columns and write them as one
     encrypted Parquet file (custos.crypto.snapshot)."""
-    from custos.crypto import snapshot as esnap
 
     sch = schema(table)
     openers = _openers(table)

@@ -73,24 +73,15 @@ def enabled_codes(settings: CheckSettings) -> list[str]:
 
 
 def prepare_statements(
-    dialect: str,
-    settings: CheckSettings | None = None,
-    *,
-    role_scoped: bool = True,
-    native: bool = False,
-    roles: tuple[str, ...] | None = None,
+    dialect: str, settings: CheckSettings | None = None, *, role_scoped: bool = True, native: bool = False
 ) -> list[tuple[str, str, bool]]:
     """The prepared tables. With ``settings`` (the engines): ``ptm`` is the narrow party table with
     the single-row rules of the enabled checks already evaluated into ``rule_mask`` (and, with
     ``role_scoped``, contact values only where a check reads them); without (the screening
     evaluator): ``ptm``/``pt`` hold every prepared column and the rules run over them. ``native``
-    (DuckDB with custos.checks.native loaded): the per-value work by the extension's functions.
-    ``roles`` (DuckDB, with ``settings``): every role value of the book; ``ptm.role`` is then an ENUM
-    of them (``prepare.role_enum``)."""
+    (DuckDB with custos.checks.native loaded): the per-value work by the extension's functions."""
     if native and dialect != "duckdb":
         raise ValueError("the custos_native functions exist on DuckDB only")
-    if roles and dialect != "duckdb":
-        raise ValueError("the role ENUM exists on DuckDB only")
     if settings is None:
         stmts = PREPARE
     else:
@@ -101,7 +92,7 @@ def prepare_statements(
             if BY_CODE[c].rel_where
         ]
         mask = (_native_mask(rules, settings) if native else _mask(rules)) if rules else "CAST(0 AS BIGINT)"
-        stmts = prepare_fused(mask, role_scoped, " OR ".join(rel) or "false", native, roles)
+        stmts = prepare_fused(mask, role_scoped, " OR ".join(rel) or "false", native)
     if native:
         stmts = [(name, native_sql(sql), materialize) for name, sql, materialize in stmts]
     return [(name, _transpile(sql, dialect), materialize) for name, sql, materialize in stmts]

@@ -71,28 +71,14 @@ def register_snapshot(con: duckdb.DuckDBPyConnection, snapshot_dir: Path) -> Non
             con.execute(f"CREATE OR REPLACE VIEW {name} AS {empty_select(name)}")
 
 
-# More distinct roles than this (a hand-made snapshot, not a loaded book) keep role as VARCHAR.
-ROLE_ENUM_MAX = 16
-
-
-def book_roles(con: duckdb.DuckDBPyConnection) -> tuple[str, ...] | None:
-    """The distinct roles of ``parties`` (a few milliseconds: Parquet's dictionary), or None when
-    there are none or more than ``ROLE_ENUM_MAX``."""
-    roles = con.execute(
-        f"SELECT DISTINCT role FROM parties WHERE role IS NOT NULL LIMIT {ROLE_ENUM_MAX + 1}"
-    ).fetchall()
-    return tuple(sorted(r for (r,) in roles)) if 0 < len(roles) <= ROLE_ENUM_MAX else None
-
-
 def prepare(
     con: duckdb.DuckDBPyConnection, settings: CheckSettings | None = None, *, role_scoped: bool = True
 ) -> None:
     """The prepared tables, with the single-row rules of ``settings`` (default: every check) in
     ``ptm.rule_mask``; ``role_scoped=False`` keeps every party's contact values in ``pt`` (the
     screening context indexes them all)."""
-    roles = book_roles(con)
     for name, sql, materialize in prepare_statements(
-        "duckdb", settings or CheckSettings(), role_scoped=role_scoped, native=has_native(con), roles=roles
+        "duckdb", settings or CheckSettings(), role_scoped=role_scoped, native=has_native(con)
     ):
         kind = "TEMP TABLE" if materialize else "TEMP VIEW"
         con.execute(f"CREATE OR REPLACE {kind} {name} AS {sql}")

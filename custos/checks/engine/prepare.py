@@ -431,19 +431,9 @@ _NARROW_DERIVED = (
 )  # fmt: skip
 
 
-def role_enum(roles) -> str:
-    """DuckDB's ENUM of the book's ``roles``, in string order (so comparing and sorting give what the
-    strings give). Nearly every cross-record check filters on ``role``: as an ENUM the scans of ``ptm``
-    compare one byte instead of a string (0.3 CPU s less over the parts at 1 M policies, 2026-11-26)."""
-    return f"ENUM({', '.join(_lit(r) for r in sorted(roles))})"
-
-
-def fused_ptm(
-    mask: str, role_scoped: bool = True, native: bool = False, roles: tuple[str, ...] | None = None
-) -> str:
+def fused_ptm(mask: str, role_scoped: bool = True, native: bool = False) -> str:
     """The narrow party table with ``rule_mask`` (``mask``: a BIGINT expression over ``pt``'s columns);
-    ``native``: with the custos_native DuckDB functions; ``roles`` (DuckDB only): every role of the
-    book, kept as an ENUM of them."""
+    ``native``: with the custos_native DuckDB functions."""
     cols = [*_NARROW_KEYS, *(f"{r}_x" for r in _NARROW_RAW), *_NARROW_DERIVED]
     if role_scoped:
         cols = [
@@ -452,8 +442,6 @@ def fused_ptm(
             else c
             for c in cols
         ]
-    if roles:
-        cols = [f"CAST(role AS {role_enum(roles)}) AS role" if c == "role" else c for c in cols]
     keep = [f"CASE WHEN rule_mask <> 0 THEN {c} END AS {c}" for c in ROW_ONLY]
     return (
         f"SELECT {', '.join([*cols, *keep])}, rule_mask "
@@ -535,16 +523,12 @@ PREPARE: list[tuple[str, str, bool]] = [("ptm", _PTM, True), ("pt", _PT, False),
 
 
 def prepare_fused(
-    mask: str,
-    role_scoped: bool = True,
-    rel_filter: str | None = None,
-    native: bool = False,
-    roles: tuple[str, ...] | None = None,
+    mask: str, role_scoped: bool = True, rel_filter: str | None = None, native: bool = False
 ) -> list[tuple[str, str, bool]]:
     """The engines' prepared tables; ``rel_filter`` (a condition over ``rel``'s columns) keeps only the
-    relation rows an enabled RL check can report; ``roles``: see ``fused_ptm``."""
+    relation rows an enabled RL check can report."""
     shared = [
         (name, f"SELECT * FROM ({sql}) r WHERE {rel_filter}" if name == "rel" and rel_filter else sql, mat)
         for name, sql, mat in _SHARED
     ]
-    return [("ptm", fused_ptm(mask, role_scoped, native, roles), True), ("pt", _PT_NARROW, False), *shared]
+    return [("ptm", fused_ptm(mask, role_scoped, native), True), ("pt", _PT_NARROW, False), *shared]
