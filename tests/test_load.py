@@ -23,6 +23,7 @@ from custos.book.models import MODELS, BookLoad, Party, PartyHistory, Policy
 from custos.book.services import current_snapshot, load_book
 from custos.crypto.snapshot import read_arrow
 from custos.domain.bookformat import TABLES
+from tests.conftest import require
 
 BASIC = Path(__file__).parent / "books" / "basic"
 pytestmark = pytest.mark.django_db
@@ -647,3 +648,18 @@ def test_real_transactions_commit_or_roll_back(tmp_path):
     assert snapshot_rows() == before
     assert PartyHistory.objects.count() == 0
     assert BookLoad.objects.order_by("-id").first().status == "failed"
+
+
+@pytest.mark.postgres
+def test_a_load_leaves_planner_statistics_on_postgres():
+    """PostgreSQL plans the look-ups of a freshly loaded book with the table's statistics, not as
+    sequential scans until autovacuum comes round: the loader analyses what it wrote."""
+    from django.db import connection
+
+    require(connection.vendor == "postgresql", "PostgreSQL run only")
+    load = load_book(BASIC)
+    assert load.status == "done", errors_of(load)
+    with connection.cursor() as cur:
+        for model in (Party, Policy):
+            cur.execute("SELECT count(*) FROM pg_stats WHERE tablename = %s", [model._meta.db_table])
+            assert cur.fetchone()[0] > 0, model._meta.db_table
