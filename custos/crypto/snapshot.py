@@ -143,12 +143,16 @@ def copy_options(key: str, extra: str = "") -> str:
     return f"(FORMAT parquet, COMPRESSION lz4_raw{more}, ENCRYPTION_CONFIG {{footer_key: {_sql_text(key)}}})"
 
 
-def write_arrow(con: duckdb.DuckDBPyConnection, key: str, data, path: Path) -> None:
-    """Write an Arrow table or RecordBatchReader as one encrypted Parquet file."""
+def write_arrow(
+    con: duckdb.DuckDBPyConnection, key: str, data, path: Path, order_by: tuple[str, ...] = ()
+) -> None:
+    """Write an Arrow table or RecordBatchReader as one encrypted Parquet file, its rows sorted by
+    ``order_by`` when given."""
     view = "custos_snapshot_write"
+    order = f" ORDER BY {', '.join(order_by)}" if order_by else ""
     con.register(view, data)
     try:
-        con.execute(f"COPY (SELECT * FROM {view}) TO {_sql_text(str(path))} {copy_options(key)}")
+        con.execute(f"COPY (SELECT * FROM {view}{order}) TO {_sql_text(str(path))} {copy_options(key)}")
     finally:
         con.unregister(view)
 
@@ -160,6 +164,6 @@ def write_table(snapshot_dir: Path, name: str, table: pa.Table) -> None:
         snapshot_dir = Path(snapshot_dir)
         kid = key_id(snapshot_dir)
         key = add_key(con, snapshot_dir) if kid else begin(snapshot_dir, con)
-        write_arrow(con, key, table, snapshot_dir / f"{name}.parquet")
+        write_arrow(con, key, table, snapshot_dir / f"{name}.parquet", cluster_by(name))
     finally:
         con.close()

@@ -1084,7 +1084,7 @@ static const char *const RURAL_WORDS[] = {"\xe6\x9d\x91", "\xe4\xb9\xa1", "\xe9\
                                           "\xe5\xb1\xaf", "\xe5\x98\x8e\xe6\x9f\xa5"}; /* 村 乡 镇 组 屯 嘎查 */
 
 /* AD03's house number: an ASCII digit or one of 零〇一二两三四五六七八九十百千 (catalogue.HOUSE_NUMBER_RE,
- * from domain.normalize.CHINESE_NUMERALS), in one pass */
+ * from domain.normalize.CHINESE_NUMERALS): a digit byte first, then the numerals */
 static int has_house_number(const char *s, uint32_t len) {
 	const unsigned char *p = (const unsigned char *)s;
 	for (uint32_t i = 0; i < len; i++) /* a digit byte is never part of a longer character: look for one first */
