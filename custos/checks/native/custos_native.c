@@ -813,8 +813,8 @@ static inline int has_word(const char *s, uint32_t len, const char *w, size_t wl
 	return at_end ? len >= wl && memcmp(s + len - wl, w, wl) == 0 : memmem(s, len, w, wl) != NULL;
 }
 
-/* Several words looked for in one pass (AD04's seven outlet words over every customer address ran
- * memmem seven times each): a bitmap of the words' first two bytes says at which offsets a word can
+/* The words of custos_contains_any looked for in one pass (AD04's seven outlet words over every
+ * customer address ran memmem seven times each): a bitmap of the words' first two bytes says at which offsets a word can
  * start, and only there are the words compared. A one-byte or empty word is looked for directly. */
 typedef struct {
 	const char *const *word;
@@ -898,12 +898,13 @@ static void any_of(duckdb_function_info info, duckdb_data_chunk input, duckdb_ve
 			}
 			parsed = ws;
 			parsed_len = wl;
-			word_set_init(&set, word, wlen, nwords);
+			if (!at_end)
+				word_set_init(&set, word, wlen, nwords);
 		}
 		int hit = 0;
-		if (at_end || nwords < 3)
+		if (at_end)
 			for (int k = 0; k < nwords && !hit; k++)
-				hit = has_word(s, len, word[k], wlen[k], at_end);
+				hit = has_word(s, len, word[k], wlen[k], 1);
 		else
 			hit = contains_word_of(&set, s, len);
 		out[i] = hit;
