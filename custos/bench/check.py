@@ -94,10 +94,8 @@ def build_snapshot(out: Path, parties: int, base_policies: int, seed: int) -> in
                 )
             else:
                 exprs.append(c)
-        cluster = esnap.cluster_by(name)
-        order = f" ORDER BY {', '.join(cluster)}" if cluster else ""
         con.execute(
-            f"COPY (SELECT {', '.join(exprs)} FROM {esnap.source(con, src, name)}, r{order}) "
+            f"COPY (SELECT {', '.join(exprs)} FROM {esnap.source(con, src, name)}, r{esnap.cluster_clause(name)}) "
             # row groups of DuckDB's default size, as the loader writes them: the scan is parallel by
             # row group (1,000,000-row groups left a 1 M-party book to one thread)
             f"TO '{out}/{name}.parquet' {esnap.copy_options(key)}"

@@ -40,6 +40,12 @@ def cluster_by(table: str) -> tuple[str, ...]:
     return CLUSTER_BY.get(table, ())
 
 
+def cluster_clause(table: str) -> str:
+    """`` ORDER BY <cluster_by(table)>`` for a writer's query, or '' when the table has none."""
+    cluster = cluster_by(table)
+    return f" ORDER BY {', '.join(cluster)}" if cluster else ""
+
+
 def _sql_text(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
@@ -143,13 +149,10 @@ def copy_options(key: str, extra: str = "") -> str:
     return f"(FORMAT parquet, COMPRESSION lz4_raw{more}, ENCRYPTION_CONFIG {{footer_key: {_sql_text(key)}}})"
 
 
-def write_arrow(
-    con: duckdb.DuckDBPyConnection, key: str, data, path: Path, order_by: tuple[str, ...] = ()
-) -> None:
-    """Write an Arrow table or RecordBatchReader as one encrypted Parquet file, its rows sorted by
-    ``order_by`` when given."""
+def write_arrow(con: duckdb.DuckDBPyConnection, key: str, data, path: Path, order: str = "") -> None:
+    """Write an Arrow table or RecordBatchReader as one encrypted Parquet file; ``order``: an
+    ``ORDER BY`` clause for its rows (``cluster_clause``)."""
     view = "custos_snapshot_write"
-    order = f" ORDER BY {', '.join(order_by)}" if order_by else ""
     con.register(view, data)
     try:
         con.execute(f"COPY (SELECT * FROM {view}{order}) TO {_sql_text(str(path))} {copy_options(key)}")
@@ -164,6 +167,6 @@ def write_table(snapshot_dir: Path, name: str, table: pa.Table) -> None:
         snapshot_dir = Path(snapshot_dir)
         kid = key_id(snapshot_dir)
         key = add_key(con, snapshot_dir) if kid else begin(snapshot_dir, con)
-        write_arrow(con, key, table, snapshot_dir / f"{name}.parquet", cluster_by(name))
+        write_arrow(con, key, table, snapshot_dir / f"{name}.parquet", cluster_clause(name))
     finally:
         con.close()

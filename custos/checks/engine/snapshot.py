@@ -86,8 +86,7 @@ def snapshot_from_csv_folder(folder: Path, out_dir: Path) -> Path:
                     exprs.append(f"{_cast(table.column(c) if table else None, c)} AS {c}")
                 else:
                     exprs.append(f"CAST(NULL AS {dict(table_columns(name))[c]}) AS {c}")
-            cluster = esnap.cluster_by(name)
-            order = f" ORDER BY {', '.join(cluster)}" if cluster else ""
+            order = esnap.cluster_clause(name)
             con.execute(
                 f"COPY (SELECT {', '.join(exprs)} FROM read_csv(?, all_varchar = true, header = true, "
                 f"quote = '\"', escape = '\"'){order}) TO '{out_dir / (name + '.parquet')}' {esnap.copy_options(key)}",
