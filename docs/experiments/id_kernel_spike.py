@@ -1,5 +1,5 @@
 """Spike (session 4, not part of custos): GB 11643 ID features in a numba kernel over Arrow buffers,
-against DuckDB computing the same in SQL. Figures: docs/benchmarks.md, "Session 4".
+against DuckDB computing the same in SQL. Figures: docs/history/benchmarks-2026-11.md, "Session 4".
 
 Run in a separate virtualenv (numba is not a custos dependency):
     python3.11 -m venv /tmp/vn && /tmp/vn/bin/pip install numba pyarrow duckdb==1.4.4
