@@ -24,3 +24,30 @@ def test_help_formats(name):
         if isinstance(choices, dict):
             for sub in choices.values():
                 assert sub.format_help()
+
+
+def test_every_custos_command_has_a_group():
+    from custos.cli import COMMAND_GROUPS
+
+    grouped = {name for names in COMMAND_GROUPS.values() for name in names}
+    assert set(CUSTOS_COMMANDS) <= grouped, "add the new command to custos.cli.COMMAND_GROUPS"
+
+
+def test_help_lists_custos_commands_first_then_housekeeping():
+    import subprocess
+    import sys
+
+    for flag in ([], ["--help"], ["help"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "custos.cli", *flag],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        assert done.returncode == 0, done.stderr
+        out = done.stdout
+        housekeeping = out.index("housekeeping")
+        for name in ("load", "check", "tasks", "screen", "audit", "keys"):
+            assert out.index(f"\n  {name} ") < housekeeping
+        assert out.index("migrate") > housekeeping
+        assert "the book:" in out and "Load a book" in out
