@@ -244,3 +244,9 @@ def test_bench_check_json_has_the_issues_figures_and_medians_of_repeated_runs(tm
     assert figures["ratio_min"] <= figures["ratio"] <= figures["ratio_max"]
     assert figures["seconds"] == round(statistics.median(r["seconds"] for r in runs), 3)
     assert figures["date"].endswith("+00:00")
+    # the SQL alone is measured beside the native run, with the same findings
+    if figures["native"]:
+        sql = figures["sql_only"]
+        assert sql["findings"] == figures["findings"] and sql["parties_per_s"] > 0
+        assert figures["native_speedup"] == round(sql["seconds"] / figures["seconds"], 2)
+        assert "SQL alone" in proc.stdout

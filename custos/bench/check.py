@@ -162,6 +162,11 @@ class CheckBench:
             default=1,
             help="run engine and baseline alternately N times; report the medians (and each run)",
         )
+        parser.add_argument(
+            "--no-sql-only",
+            action="store_true",
+            help="skip the DuckDB run with the SQL alone (CUSTOS_NATIVE=0) that is reported beside the native one",
+        )
 
     @staticmethod
     def _measure(snap: Path, parties: int, options: dict) -> dict:
@@ -196,6 +201,20 @@ class CheckBench:
             "load_avg_1m_after": round(load1, 2),
         }
 
+    @classmethod
+    def _measure_sql_only(cls, snap: Path, parties: int, options: dict) -> dict:
+        """The same DuckDB run with the compiled functions turned off: the SQL alone, as on Spark or
+        where there is no C compiler. Reported beside the native figure so its worth stays visible."""
+        before = os.environ.get("CUSTOS_NATIVE")
+        os.environ["CUSTOS_NATIVE"] = "0"
+        try:
+            return cls._measure(snap, parties, options)
+        finally:
+            if before is None:
+                os.environ.pop("CUSTOS_NATIVE", None)
+            else:
+                os.environ["CUSTOS_NATIVE"] = before
+
     def run(self, options: dict, out) -> dict:
         from custos.checks.catalogue import CATALOGUE
 
@@ -225,11 +244,12 @@ class CheckBench:
                 for k in ("seconds", "parties_per_s", "baseline_parties_per_s", "ratio", "cpu_seconds")
             }
             rss = _rss_mb()
+            native = options["engine"] == "duckdb" and _native_available()
             figures = {
                 "benchmark": "check",
                 "engine": options["engine"],
                 # DuckDB with the compiled check functions (custos.checks.native), or SQL alone
-                "native": options["engine"] == "duckdb" and _native_available(),
+                "native": native,
                 "parties": parties,
                 "checks": len(CATALOGUE),
                 "findings": runs[-1]["findings"],
@@ -254,6 +274,14 @@ class CheckBench:
                 "date": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"),  # UTC, not Django TZ
                 "runs": runs,
             }
+            if native and not options.get("no_sql_only"):
+                sql = self._measure_sql_only(snap, parties, options)
+                if sql["findings"] != runs[-1]["findings"]:
+                    raise RuntimeError(
+                        f"the SQL alone found {sql['findings']} findings, the native engine {runs[-1]['findings']}"
+                    )
+                figures["sql_only"] = sql
+                figures["native_speedup"] = round(sql["seconds"] / figures["seconds"], 2)
             if len({r["findings"] for r in runs}) != 1:
                 raise RuntimeError(
                     f"runs found different numbers of findings: {[r['findings'] for r in runs]}"
@@ -269,6 +297,13 @@ class CheckBench:
                 )
                 + f"; peak RSS {rss:,.0f} MB"
             )
+            if "sql_only" in figures:
+                sql = figures["sql_only"]
+                out.write(
+                    f"duckdb, SQL alone (CUSTOS_NATIVE=0): {sql['seconds']:.2f}s = {sql['parties_per_s']:,} "
+                    f"parties/s, ratio {sql['ratio']:.1f}x; speed-up of the compiled functions "
+                    f"{figures['native_speedup']:.2f}x"
+                )
             return figures
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
