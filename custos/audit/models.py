@@ -44,6 +44,12 @@ class AuditEntry(models.Model):
     def field_list(self) -> list:
         return json.loads(self.fields)
 
+    @property
+    def action_label(self) -> str:
+        from custos.audit.actions import ACTIONS
+
+        return str(ACTIONS.get(self.action, self.action))
+
 
 class Checkpoint(models.Model):
     tree_size = models.BigIntegerField(unique=True)

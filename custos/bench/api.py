@@ -202,6 +202,8 @@ def measure_verify() -> dict:
 
 @register("api")
 class ApiBench:
+    needs_database = True  # reads the book of CUSTOS_DATABASE_URL (custos bench checks the schema first)
+
     help = "masked customer look-ups through the API under wrk (gunicorn), audit completeness, verify speed"
 
     def add_arguments(self, parser):

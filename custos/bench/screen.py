@@ -119,6 +119,8 @@ def _post(url: str, secret: str, doc: dict) -> tuple[int, dict]:
 
 @register("screen")
 class ScreenBench:
+    needs_database = True  # reads the book of CUSTOS_DATABASE_URL (custos bench checks the schema first)
+
     help = "POST /api/v1/screen under load (gunicorn + wrk) with a parity check against the batch engine"
 
     def add_arguments(self, parser):

@@ -47,7 +47,23 @@ class Command(BaseCommand):
                 raise CommandError(f"benchmark failed (exit {rc})", returncode=rc)
             return
         cls = discover()[bench]
+        if getattr(cls, "needs_database", False):
+            require_schema()
         figures = cls().run(options, self.stdout)
         if options.get("json"):
             options["json"].write_text(json.dumps(figures, indent=2, ensure_ascii=False, default=str))
             self.stdout.write(f"figures written to {options['json']}")
+
+
+def require_schema() -> None:
+    """A benchmark that reads the configured database says what to run first on one without custos's
+    schema, instead of failing on the first missing table."""
+    from django.db import connection
+
+    from custos.book.models import Policy
+
+    if Policy._meta.db_table not in connection.introspection.table_names():
+        where = connection.settings_dict.get("NAME")
+        raise CommandError(
+            f"the database {where} has no custos schema: run `custos init`, then `custos load PATH`"
+        )
