@@ -188,17 +188,17 @@ AXES_VERBOSE = False
 # outlet's clerks share one.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
-# Roles that must sign in with a second factor (TOTP, django-otp): those that can unmask or extract.
+# Roles that must sign in with a second factor (TOTP, django-otp): by default the holders of the
+# capabilities marked second_factor in custos/access/capabilities.py (unmask, approve extractions,
+# keys); CUSTOS_OTP_ROLES=role,role replaces that list.
 CUSTOS_OTP_REQUIRED = os.environ.get("CUSTOS_OTP_REQUIRED", "1") == "1"
-CUSTOS_OTP_ROLES = frozenset(
-    os.environ.get("CUSTOS_OTP_ROLES", "compliance,customer_service,operations,executive,it_security").split(
-        ","
-    )
-)
+CUSTOS_OTP_ROLES = frozenset(filter(None, os.environ.get("CUSTOS_OTP_ROLES", "").split(",")))
 OTP_TOTP_ISSUER = "custos"
 
 # --- unmasking (docs/security.md) -------------------------------------------------------------------
-# Which roles may unmask a value (with a stated purpose). A table, so each company sets its own.
+# Which roles may unmask a value (with a stated purpose). A table, so each company sets its own; it
+# gives the roles of the capability "unmask" (custos/access/capabilities.py, where every other
+# capability's roles are; CUSTOS_CAPABILITIES = {"capability": [roles]} replaces those).
 CUSTOS_UNMASK_ROLES = {
     "compliance": True,
     "customer_service": True,

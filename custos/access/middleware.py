@@ -1,17 +1,17 @@
-"""Second factor: a signed-in user of a role that can unmask or extract (settings.CUSTOS_OTP_ROLES)
+"""Second factor: a signed-in user of a role that holds a capability marked second_factor in the
+table (unmask, extraction approval, keys; settings.CUSTOS_OTP_ROLES overrides)
 must have verified a TOTP code in this session before any page but sign-in, sign-out and the two OTP
 pages. The API authenticates with bearer tokens, not sessions, and is not affected."""
 
-from django.conf import settings
 from django.shortcuts import redirect
 
-from custos.access import permissions
+from custos.access.capabilities import needs_second_factor
 
 ALLOWED_PREFIXES = ("/login/", "/logout/", "/otp/", "/static/", "/i18n/", "/api/")
 
 
 def otp_required(user) -> bool:
-    return settings.CUSTOS_OTP_REQUIRED and permissions.role_of(user) in settings.CUSTOS_OTP_ROLES
+    return needs_second_factor(user)
 
 
 class RequireOTPMiddleware:

@@ -1,24 +1,17 @@
-"""What a role may do besides reading personal data (which is the access service's business)."""
+"""Former home of the role checks; every decision is now in custos.access.capabilities (the table).
+These names stay for callers not moved yet and answer from the table."""
 
-from custos.access.models import Profile, Role
+from custos.access.capabilities import can, role_of
 
-UPLOAD_ROLES = frozenset({Role.COMPLIANCE, Role.IT_SECURITY})
-# Load errors may quote values from the book; only these roles see the error details.
-LOAD_ERROR_ROLES = frozenset({Role.COMPLIANCE, Role.IT_SECURITY, Role.AUDITOR})
-
-
-def role_of(user) -> str | None:
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
-        return None
-    return Profile.objects.filter(user=user).values_list("role", flat=True).first()
+__all__ = ["can_see_load_errors", "can_upload_books", "has_profile", "role_of"]
 
 
 def can_upload_books(user) -> bool:
-    return role_of(user) in UPLOAD_ROLES
+    return can(user, "book.upload")
 
 
 def can_see_load_errors(user) -> bool:
-    return role_of(user) in LOAD_ERROR_ROLES
+    return can(user, "load.errors")
 
 
 def has_profile(user) -> bool:

@@ -31,15 +31,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from custos.access import readlog
+from custos.access.capabilities import has_left
 from custos.access.models import Profile, Role
 from custos.access.readlog import ReadLogUnavailable
-from custos.book.models import Branch, Party, Policy, Staff
+from custos.book.models import Branch, Party, Policy
 from custos.domain import masking
 
 __all__ = ["AccessContext", "ReadLogUnavailable", "PARTY_FIELDS"]
-
-# Roles whose scope is the whole book unless their Profile narrows it.
-WHOLE_BOOK_ROLES = {Role.COMPLIANCE, Role.IT_SECURITY, Role.AUDITOR, Role.EXECUTIVE}
 
 # What a party lookup shows by default.
 PARTY_FIELDS = [
@@ -94,11 +92,7 @@ class AccessContext:
     # --- scope ----------------------------------------------------------------------------------
 
     def _has_left(self) -> bool:
-        if not self.staff_no:
-            return False
-        return Staff.objects.filter(
-            staff_no=self.staff_no, left_on__isnull=False, left_on__lte=self._today
-        ).exists()
+        return has_left(self.staff_no, self._today)
 
     def _subtree(self, branch_code: str):
         """Branch codes of the subtree rooted at branch_code (including it), as a subquery."""

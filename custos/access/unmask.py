@@ -3,7 +3,8 @@
     grant = unmask.request(ctx, party_id, "mobile", purpose="revisit", purpose_text="")
     value = unmask.reveal(ctx, grant.token)   # the clear value while the grant lasts, else None
 
-- Only roles marked True in settings.CUSTOS_UNMASK_ROLES may unmask (UnmaskDenied otherwise).
+- Only holders of the capability `unmask` may unmask (custos.access.capabilities; the roles come from
+  settings.CUSTOS_UNMASK_ROLES), UnmaskDenied otherwise.
 - The party must be in the caller's scope (otherwise NotInScope, logged as denied: to the caller it is
   the same "not found" as a party that does not exist).
 - A purpose from PURPOSES is required; "other" requires a free text.
@@ -25,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from custos.access import readlog
+from custos.access.capabilities import can, role_can
 from custos.access.models import UnmaskGrant
 from custos.book.models import Party
 
@@ -60,7 +62,8 @@ class BadPurpose(UnmaskError):
 
 
 def can_unmask(role: str | None) -> bool:
-    return bool(role) and bool(settings.CUSTOS_UNMASK_ROLES.get(role, False))
+    """The table alone: whether a role may unmask (pages use capabilities.can(ctx, "unmask"))."""
+    return role_can(role, "unmask")
 
 
 def used_last_hour(user) -> int:
@@ -82,7 +85,7 @@ def _log(ctx, party_id, field, purpose, outcome):
 
 def request(ctx, party_id: int, field: str, *, purpose: str, purpose_text: str = "") -> UnmaskGrant:
     purpose_text = (purpose_text or "").strip()
-    if not can_unmask(ctx.role):
+    if not can(ctx, "unmask"):
         _log(ctx, party_id, field, purpose_statement(purpose, purpose_text), "denied")
         raise UnmaskDenied("this role may not unmask")
     if field not in UNMASKABLE_FIELDS:
@@ -125,7 +128,7 @@ def request(ctx, party_id: int, field: str, *, purpose: str, purpose_text: str =
 def live_grant(ctx, token: str) -> UnmaskGrant | None:
     """The caller's own grant behind token while it lasts and the party is still in scope, else None."""
     grant = UnmaskGrant.objects.filter(token=token, user=ctx.user, expires_at__gt=timezone.now()).first()
-    if grant is None or not can_unmask(ctx.role) or not ctx.parties().filter(pk=grant.party_id).exists():
+    if grant is None or not can(ctx, "unmask") or not ctx.parties().filter(pk=grant.party_id).exists():
         return None
     return grant
 
