@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from custos.access.capabilities import can
 from custos.access.service import ReadLogUnavailable, client_address
 from custos.audit.service import AuditWriteError
 from custos.extraction import services as svc
@@ -123,7 +124,7 @@ def detail(request, pk: int):
         "can_decide": ext.state == Extraction.State.REQUESTED
         and svc.can_approve(u)
         and u.pk not in (ext.requester_id, ext.recipient_user_id),
-        "can_cancel": live and (u.pk == ext.requester_id or svc.role_of(u) == "compliance"),
+        "can_cancel": live and (u.pk == ext.requester_id or can(u, "extract.cancel")),
         "can_download": ext.state == Extraction.State.GENERATED and svc.downloader_of(ext).pk == u.pk,
         "oversight": svc.can_oversee(u),
     }
