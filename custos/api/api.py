@@ -14,7 +14,7 @@ from ninja.errors import HttpError, ValidationError
 from ninja.files import UploadedFile
 from ninja.security import HttpBearer
 
-from custos.access import permissions
+from custos.access.capabilities import can
 from custos.access.service import AccessContext, ReadLogUnavailable
 from custos.access.signals import record_request
 from custos.api.models import ApiToken
@@ -194,7 +194,7 @@ def list_loads(request, limit: int = 50, offset: int = 0):
     summary="Upload a book (.zip, .xlsx, .csv, .parquet); it is loaded in the background",
 )
 def create_load(request, file: UploadedFile = File(...), mode: str = Form("full")):  # noqa: B008
-    if not permissions.can_upload_books(request.user):
+    if not can(request.user, "book.upload"):
         return Status(403, {"detail": "only the compliance and it_security roles may upload books"})
     try:
         load = accept_upload(file, user=request.user, mode=mode)
@@ -207,7 +207,7 @@ def create_load(request, file: UploadedFile = File(...), mode: str = Form("full"
 @api.get("/loads/{load_id}", response={200: LoadDetail, 404: Error}, tags=["loads"], summary="One load")
 def get_load(request, load_id: int):
     load = get_object_or_404(BookLoad.objects.select_related("created_by"), pk=load_id)
-    return _load_out(load, detail=True, with_errors=permissions.can_see_load_errors(request.user))
+    return _load_out(load, detail=True, with_errors=can(request.user, "load.errors"))
 
 
 @api.get(

@@ -11,6 +11,7 @@ from ninja import File, Form, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
+from custos.access.capabilities import can
 from custos.access.service import AccessContext, ReadLogUnavailable
 from custos.remediation import services as svc
 from custos.remediation.models import Correction, Task
@@ -83,10 +84,8 @@ def _call(fn):
 
 
 def _allowed(request) -> None:
-    """Only the roles that work remediation tasks (conf.USER_ROLES) use this API: 403 for others."""
-    from custos.remediation.conf import USER_ROLES
-
-    if svc._role(request.user) not in USER_ROLES:
+    """Only the roles that work remediation tasks (capability task.work) use this API: 403 for others."""
+    if not can(request.user, "task.work"):
         raise HttpError(403, "your role does not use remediation tasks")
 
 

@@ -5,6 +5,8 @@ escalations go out, what share of closed tasks is re-checked, what evidence is a
 
 from django.conf import settings
 
+from custos.access.capabilities import roles_with
+
 DEFAULTS = {
     # Assignment rules, tried in order for each new task: the partner's contact for partner-sold
     # policies, the selling agent (while employed), else the branch's channel manager ("orphan").
@@ -33,8 +35,7 @@ def get(name: str):
     return getattr(settings, "CUSTOS_REMEDIATION", {}).get(name, DEFAULTS[name])
 
 
-# The roles that work remediation tasks (or follow their progress): the pages, the API and the
-# main navigation's link are for them; other roles get 403.
-USER_ROLES = frozenset({
-    "compliance", "customer_service", "channel_manager", "agent", "partner_staff", "operations", "executive",
-})  # fmt: skip
+# The roles that work remediation tasks (or follow their progress): the capability "task.work" of
+# the table in custos/access/capabilities.py; the pages, the API and the main navigation's link are
+# for them, other roles get 403.
+USER_ROLES = roles_with("task.work")

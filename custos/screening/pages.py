@@ -8,23 +8,21 @@ import json
 
 from django.db.models import Count, Q, QuerySet
 
-from custos.access.models import Role
+from custos.access.capabilities import can
 from custos.access.service import AccessContext
 from custos.domain import masking
 from custos.screening.models import Screening
 
-PAGE_ROLES = frozenset({Role.COMPLIANCE, Role.AUDITOR})
-
 
 def may_view(ctx: AccessContext) -> bool:
-    return ctx.role in PAGE_ROLES and not ctx._has_left()
+    return can(ctx, "screening.view")
 
 
 def scoped(ctx: AccessContext) -> QuerySet[Screening]:
     """Screenings of applications in the viewer's scope: the same dimensions as the access service
     (branch subtree, channel, partner, agent) applied to the application's own fields."""
     p = ctx.profile
-    if p is None or p.role not in PAGE_ROLES or ctx._has_left():
+    if p is None or not can(ctx, "screening.view"):
         return Screening.objects.none()
     qs = Screening.objects.all()
     if p.channel:

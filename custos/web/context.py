@@ -1,9 +1,10 @@
-"""Template context of the shell: who is looking (for the header and the screen watermark)."""
+"""Template context of the shell: who is looking (for the header and the screen watermark), and which
+links of the main navigation they get (from the capability table, custos/access/capabilities.py)."""
 
 from django.utils import timezone
 
+from custos.access.capabilities import capabilities_of
 from custos.access.models import Profile
-from custos.remediation.conf import USER_ROLES as remediation_roles
 
 
 def shell(request):
@@ -13,40 +14,39 @@ def shell(request):
     profile = Profile.objects.filter(user=user).first()
     mark = (profile.staff_no if profile and profile.staff_no else user.username) or "?"
     now = timezone.localtime()
-    role = profile.role if profile else None
-    nav_alerts = role in ("it_security", "compliance")
+    caps = capabilities_of(user)
+    nav_alerts = "watch.alerts" in caps
     open_alerts = 0
     if nav_alerts:
         from custos.watch.models import SecurityAlert
 
         open_alerts = SecurityAlert.objects.filter(acknowledged=False).count()
-    nav_extractions, pending_approvals = _extractions_nav(user, role)
+    nav_extractions, pending_approvals = _extractions_nav(user, caps)
     return {
         "nav_extractions": nav_extractions,
         "nav_pending_approvals": pending_approvals,
-        "nav_audit": role in ("it_security", "compliance"),
+        "nav_audit": "audit.read" in caps,
         "nav_alerts": nav_alerts,
         "nav_open_alerts": open_alerts,
-        "nav_keys": role == "it_security",
-        "nav_remediation": role in remediation_roles,
-        "nav_screening": role in ("compliance", "auditor"),
+        "nav_keys": "keys.manage" in caps,
+        "nav_capabilities": "access.table" in caps,
+        "nav_remediation": "task.work" in caps,
+        "nav_screening": "screening.view" in caps,
         "viewer_profile": profile,
         "viewer_mark": f"{mark} · {user.username} · {now:%Y-%m-%d %H:%M}",
     }
 
 
-def _extractions_nav(user, role) -> tuple[str | None, int]:
-    """Where the 数据提取 link leads for this role (approvers to their queue, oversight to every
+def _extractions_nav(user, caps) -> tuple[str | None, int]:
+    """Where the 数据提取 link leads for this user (approvers to their queue, oversight to every
     extraction, others to their own requests; None: no link) and how many requests await approval."""
-    from custos.extraction import services as extraction
-
-    if role in extraction.APPROVER_ROLES:
+    if "extract.approve" in caps:
         from custos.extraction.models import Extraction
 
         waiting = Extraction.objects.filter(state=Extraction.State.REQUESTED).exclude(requester=user).count()
         return "extraction-approvals", waiting
-    if role in extraction.OVERSIGHT_ROLES:
+    if "extract.oversee" in caps:
         return "extraction-all", 0
-    if role in extraction.REQUEST_ROLES:
+    if "extract.request" in caps:
         return "extractions", 0
     return None, 0

@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from custos.access import permissions, unmask
+from custos.access.capabilities import can, role_of
 from custos.access.service import PARTY_FIELDS, AccessContext, ReadLogUnavailable
 from custos.access.signals import record_request
 from custos.book.models import MODELS, BookLoad
@@ -27,7 +27,7 @@ def _load_context(request, load: BookLoad) -> dict:
         }
         for t in order
     ]
-    show_errors = permissions.can_see_load_errors(request.user)
+    show_errors = can(request.user, "load.errors")
     return {
         "load": load,
         "running": load.status in RUNNING,
@@ -46,8 +46,8 @@ def home(request):
         "web/home.html",
         {
             "loads": loads,
-            "can_upload": permissions.can_upload_books(request.user),
-            "has_profile": permissions.has_profile(request.user),
+            "can_upload": can(request.user, "book.upload"),
+            "has_profile": role_of(request.user) is not None,
         },
     )
 
@@ -55,7 +55,7 @@ def home(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def upload(request):
-    if not permissions.can_upload_books(request.user):
+    if not can(request.user, "book.upload"):
         raise PermissionDenied(_("只有合规与信息安全角色可以上传数据册。"))
     form = UploadForm(request.POST or None, request.FILES or None)
     status = 200
@@ -108,7 +108,7 @@ def party_lookup(request):
             "rows": rows,
             "fields": PARTY_FIELDS,
             "watermark": True,
-            "can_unmask": unmask.can_unmask(permissions.role_of(request.user)),
+            "can_unmask": can(request.user, "unmask"),
         },
         status=status,
     )
