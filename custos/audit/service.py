@@ -16,7 +16,7 @@ from json.encoder import encode_basestring as _json_string  # the escaping of en
 from cryptography.exceptions import InvalidSignature
 from django.db import connection, transaction
 
-from custos.audit import signing
+from custos.audit import actions, signing
 from custos.audit.models import ArchivedLeaf, AuditEntry, Checkpoint
 from custos.domain import merkle
 
@@ -71,6 +71,7 @@ def append(
     client: str = "",
     outcome: str = "ok",
 ) -> AuditEntry:
+    actions.validate(action, outcome)  # an unregistered action is a bug: raised, not an AuditWriteError
     try:
         with transaction.atomic():
             table = AuditEntry._meta.db_table

@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from custos.access.unmask import PURPOSES
+from custos.audit.actions import action_choices, outcome_choices
 from custos.book.models import BookLoad
 from custos.core.uploads import ALLOWED_SUFFIXES
 
@@ -44,20 +45,15 @@ class OTPForm(forms.Form):
     )
 
 
-ACTIONS = ["lookup", "list", "detail", "api", "export", "unmask", "login", "logout", "lockout", "upload",
-           "audit_search", "audit_verify", "key_rotate", "key_replace_index", "otp_setup", "otp_verify", "deactivate", "alert_ack"]  # fmt: skip
-
-
 class AuditSearchForm(forms.Form):
     username = forms.CharField(label=_("用户名"), max_length=150, required=False, strip=True)
     staff_no = forms.CharField(label=_("工号"), max_length=64, required=False, strip=True)
+    # every action and outcome the log can hold (custos.audit.actions: append refuses any other)
     action = forms.ChoiceField(
-        label=_("操作"), required=False, choices=[("", "—")] + [(a, a) for a in ACTIONS]
+        label=_("操作"), required=False, choices=lambda: [("", "—"), *action_choices()]
     )
     outcome = forms.ChoiceField(
-        label=_("结果"),
-        required=False,
-        choices=[("", "—")] + [(o, o) for o in ("ok", "empty", "denied", "blocked", "failed")],
+        label=_("结果"), required=False, choices=lambda: [("", "—"), *outcome_choices()]
     )
     since = forms.DateTimeField(label=_("起始时间"), required=False)
     until = forms.DateTimeField(label=_("截止时间"), required=False)

@@ -190,7 +190,10 @@ def audit_log(request):
     _require_role(request, AUDIT_SEARCH_ROLES)
     form = AuditSearchForm(request.GET or None)
     page = None
-    if form.is_valid() and any(v not in (None, "") for v in form.cleaned_data.values()):
+    status = 200
+    if form.is_bound and not form.is_valid():
+        status = 400  # the template says which field and why; nothing is searched
+    elif form.is_valid() and any(v not in (None, "") for v in form.cleaned_data.values()):
         criteria = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
         ctx = AccessContext.for_request(request)
         try:
@@ -217,6 +220,7 @@ def audit_log(request):
             "query": query.urlencode(),
             "watermark": True,
         },  # fmt: skip
+        status=status,
     )
 
 
