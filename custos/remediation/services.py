@@ -87,7 +87,8 @@ class IllegalTransition(RemediationError):
 
 
 class Conflict(RemediationError):
-    """Someone else changed the task first. `kept` holds what the caller submitted, so nothing is lost."""
+    """Someone else changed the task first. `kept` holds what the caller submitted, so nothing is lost
+    (a caller's own input only: never a value read on the server, which the caller may not see)."""
 
     status = 409
 
@@ -153,9 +154,26 @@ def _event(task_id, actor, action, frm="", to="", reason="", at=None) -> TaskEve
     )
 
 
+MAX_VERSION = 2**31 - 1  # Task.version is a 32-bit integer on PostgreSQL
+
+
+class BadVersion(RemediationError):
+    pass
+
+
+def check_version(version: int | None) -> None:
+    """A caller's `version` is absent (None: no check) or the task version they saw, 0..MAX_VERSION;
+    anything else (-1, 10**30) is refused, never read as "no version"."""
+    if version is not None and not (isinstance(version, int) and 0 <= version <= MAX_VERSION):
+        raise BadVersion(
+            f"版本号须是 0 到 {MAX_VERSION} 之间的整数。 / The version must be an integer from 0 to {MAX_VERSION}."
+        )
+
+
 def _bump(task: Task, version: int | None, kept: dict | None = None, **changes) -> None:
     """Optimistic lock: write `changes` and version+1 only if the task is still at `version`."""
-    expected = task.version if version is None else int(version)
+    check_version(version)
+    expected = task.version if version is None else version
     n = Task.objects.filter(pk=task.pk, version=expected).update(version=expected + 1, **changes)
     if n == 0:
         raise Conflict(
@@ -581,6 +599,7 @@ def _mask_contact(method: str, contact: str) -> str:
 
 def record_attempt(task: Task, user, method: str, contact: str, outcome: str, note: str = "",
                    *, at: dt.datetime | None = None, version: int | None = None) -> ContactAttempt:  # fmt: skip
+    check_version(version)
     _require_scope(user, task)
     if method not in ContactAttempt.Method.values:
         raise RemediationError(f"未知的联系方式：{method}。 / Unknown contact method {method!r}.")
@@ -688,6 +707,7 @@ def propose_correction(
     """Propose a new value for one field of the task's party. Contact data of an issued policy needs
     the customer's request number: refused without one, unless forced — a forced change is recorded
     as an SC01 violation against the operator (the proposer)."""
+    check_version(version)
     kept = {"field": field_name, "new_value": new_value, "request_no": request_no, "note": note}
     _require_scope(user, task)
     if field_name not in EDITABLE_FIELDS:
@@ -750,6 +770,7 @@ def proposed_fill(task: Task, finding_id) -> tuple[str, str]:
 def review_correction(correction: Correction, reviewer, *, approve: bool, note: str = "",
                       version: int | None = None) -> Correction:  # fmt: skip
     """Four eyes: a second person approves (and so applies) or rejects a proposed correction."""
+    check_version(version)
     task = correction.task
     if reviewer.pk == correction.proposed_by_id:
         raise SelfApproval(
@@ -795,7 +816,7 @@ def _apply(correction: Correction, user, now) -> None:
         raise Conflict(
             "客户信息在提交更正后已被修改，请重新提交更正。 / The party changed since the correction was"
             " proposed; propose it again.",
-            kept={"field": correction.field, "new_value": correction.new_value},
+            kept={"field": correction.field},  # not the value: the reviewer did not submit it
         )
     value = correction.new_value
     fobj = Party._meta.get_field(correction.field)
@@ -821,6 +842,7 @@ def verify_task(task: Task, user, *, contact: str, success: bool, note: str = ""
                 version: int | None = None) -> Task:  # fmt: skip
     """A return visit by customer service to the corrected contact. Success verifies the applied
     corrections (and the task); failure sends the task back to contacting."""
+    check_version(version)
     if _role(user) != Role.CUSTOMER_SERVICE:
         raise NotAllowed("回访须由客服人员完成。 / Return visits are made by customer service.")
     _require_scope(user, task)
@@ -853,6 +875,7 @@ def verify_task(task: Task, user, *, contact: str, success: bool, note: str = ""
 def close_task(task: Task, user, reason: str = "", *, version: int | None = None) -> Task:
     """A person closes a task: only a verified one, and only when no finding of it is still open
     (normally the next book's check run closes verified tasks by itself)."""
+    check_version(version)
     _require_scope(user, task)
     check_transition(task.status, S.CLOSED)
     if Finding.objects.filter(pk__in=task.links.values("finding_id"), status=Finding.Status.OPEN).exists():

@@ -3,6 +3,7 @@
 Thin: parse, call custos.remediation.services, render. Personal data only through the access service
 (masked, logged); pages that show it carry the screen watermark."""
 
+import re
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -139,12 +140,12 @@ def task_detail(request, pk: int, kept: dict | None = None, status: int = 200):
 
 
 def _act(request, pk, fn):
+    """Run fn(task); a refusal re-renders the task with the message and the form filled with what
+    this request carried — only that: a value read on the server (identity's proposed value, a
+    correction's new value) goes back by reference (proposed_from), never in clear (issue 16)."""
     task = _task_or_404(request, pk)
     try:
         fn(task)
-    except svc.Conflict as exc:
-        messages.error(request, exc.localized())
-        return task_detail(request, pk, kept=exc.kept or dict(request.POST.items()), status=409)
     except svc.RemediationError as exc:
         messages.error(request, exc.localized())
         return task_detail(request, pk, kept=dict(request.POST.items()), status=exc.status)
@@ -152,9 +153,31 @@ def _act(request, pk, fn):
     return redirect("remediation:task", pk=pk)
 
 
-def _version(request):
-    v = request.POST.get("version")
-    return int(v) if v and v.isdigit() else None
+def _version(request) -> int | None:
+    """The task version the form was rendered with; absent means no check. Anything but a whole
+    number 0..MAX_VERSION (-1, "abc", 10**30) is refused with a 400, never read as "no version"."""
+    v = request.POST.get("version", "")
+    if v == "":
+        return None
+    if not re.fullmatch(r"[0-9]{1,10}", v):
+        svc.check_version(-1)  # raises BadVersion, the one message for page, API and command
+    svc.check_version(int(v))
+    return int(v)
+
+
+MAX_ID = 2**31 - 1
+
+
+def _task_ids(values) -> list[int]:
+    """Task numbers typed or ticked in a form: whole numbers 1..MAX_ID, or a 400 saying so."""
+    ids = []
+    for v in values:
+        if not re.fullmatch(r"[0-9]{1,10}", v) or not 0 < int(v) <= MAX_ID:
+            raise svc.RemediationError(
+                _("任务编号须是 1 到 %(max)d 之间的整数：%(value)s。") % {"max": MAX_ID, "value": v[:20]}
+            )
+        ids.append(int(v))
+    return ids
 
 
 @remediation_page
@@ -172,6 +195,7 @@ def propose(request, pk):
     p = request.POST
 
     def go(task):
+        version = _version(request)
         evidence = None
         f = request.FILES.get("evidence")
         if f is not None:
@@ -182,7 +206,7 @@ def propose(request, pk):
         if p.get("proposed_from"):  # identity's proposed value, read on the server
             field, value = svc.proposed_fill(task, p["proposed_from"])
         svc.propose_correction(task, request.user, field, value, request_no=p.get("request_no", ""),
-                               evidence=evidence, note=p.get("note", ""), version=_version(request))  # fmt: skip
+                               evidence=evidence, note=p.get("note", ""), version=version)  # fmt: skip
 
     return _act(request, pk, go)
 
@@ -244,11 +268,15 @@ def assign(request):
     if request.method == "POST":
         p = request.POST
         user = get_user_model().objects.filter(username=p.get("to", "")).first()
-        if p.get("matching"):  # every open task matching the list's filter, not only the ticked ones
-            ids = list(_assign_filter(svc.scoped_tasks(ctx), p).exclude(status=Task.Status.CLOSED)
-                       .values_list("id", flat=True)[:ASSIGN_MAX])  # fmt: skip
-        else:
-            ids = [int(i) for i in p.getlist("task") if i.isdigit() and len(i) < 10]
+        try:
+            if p.get("matching"):  # every open task matching the list's filter, not only the ticked ones
+                ids = list(_assign_filter(svc.scoped_tasks(ctx), p).exclude(status=Task.Status.CLOSED)
+                           .values_list("id", flat=True)[:ASSIGN_MAX])  # fmt: skip
+            else:
+                ids = _task_ids(p.getlist("task"))
+        except svc.RemediationError as exc:  # not task numbers: nothing to reassign, say why
+            messages.error(request, exc.localized())
+            return _assign_page(request, ctx, status=400)
         try:
             if user is None:
                 raise svc.RemediationError(_("找不到该用户。"))
@@ -257,6 +285,10 @@ def assign(request):
         except svc.RemediationError as exc:
             messages.error(request, exc.localized())
         return redirect("remediation:assign")
+    return _assign_page(request, ctx)
+
+
+def _assign_page(request, ctx, status: int = 200):
     qs = _assign_filter(svc.scoped_tasks(ctx), request.GET).exclude(status=Task.Status.CLOSED)
     page = Paginator(qs.select_related("assignee").order_by("due_on", "id"), PAGE).get_page(
         request.GET.get("page")
@@ -264,7 +296,7 @@ def assign(request):
     filters = {k: request.GET.get(k, "") for k in ("unassigned", "assignee", "channel", "branch")}
     return render(request, "remediation/assign.html", {
         "page": page, "f": filters, "query": urlencode({k: v for k, v in filters.items() if v}), "max": ASSIGN_MAX,
-    })  # fmt: skip
+    }, status=status)  # fmt: skip
 
 
 ASSIGN_MAX = 5000  # tasks reassigned at once by "all matching"
@@ -296,7 +328,11 @@ def letters(request):
                 ctype = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if fmt == "xlsx"
                          else "application/pdf")  # fmt: skip
             else:
-                ids = [int(i) for i in request.POST.get("tasks", "").replace(",", " ").split() if i.isdigit()]
+                try:
+                    ids = _task_ids(request.POST.get("tasks", "").replace(",", " ").split())
+                except svc.RemediationError as exc:  # not task numbers: a 400 with the page and why
+                    messages.error(request, exc.localized())
+                    return _letters_page(request, ctx, status=400)
                 if not ids:
                     ids = list(svc.scoped_tasks(ctx).filter(assignee=request.user).exclude(status="closed")
                                .values_list("id", flat=True)[:200])  # fmt: skip
@@ -310,12 +346,16 @@ def letters(request):
         resp = HttpResponse(data, content_type=ctype)
         resp["Content-Disposition"] = f'attachment; filename="letters-{batch.pk}.{fmt}"'
         return resp
+    return _letters_page(request, ctx)
+
+
+def _letters_page(request, ctx, status: int = 200):
     from custos.remediation.models import LetterBatch
 
     return render(request, "remediation/letters.html", {
         "partners": letters_mod.partners_with_open_tasks(ctx),
         "batches": LetterBatch.objects.filter(created_by=request.user).order_by("-id")[:20],
-    })  # fmt: skip
+    }, status=status)  # fmt: skip
 
 
 @remediation_page
