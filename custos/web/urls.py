@@ -1,8 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from custos.web import capability_views, views
 from custos.web import security_views as sec
-from custos.web import views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -23,4 +23,5 @@ urlpatterns = [
     path("security/keys/", sec.key_status, name="key-status"),
     path("security/keys/verify/", sec.key_status_verify, name="key-status-verify"),
     path("security/keys/rotate/", sec.key_rotate, name="key-rotate"),
+    path("security/capabilities/", capability_views.capabilities, name="capabilities"),
 ]
