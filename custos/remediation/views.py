@@ -18,12 +18,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from custos.access.capabilities import can
 from custos.access.service import AccessContext, ReadLogUnavailable
 from custos.book.labels import FIELD_LABELS, ROLE_LABELS, code_value
 from custos.book.labels import label as _label
 from custos.book.models import Party
 from custos.checks.services import read_findings
-from custos.remediation import conf
 from custos.remediation import letters as letters_mod
 from custos.remediation import services as svc
 from custos.remediation.models import ContactAttempt, Correction, Notice, Sample, Task
@@ -33,14 +33,14 @@ PAGE = 100
 
 
 def remediation_page(view):
-    """Signed in, and of a role that works remediation tasks (conf.USER_ROLES); others get 403. The
+    """Signed in, and of a role that works remediation tasks (capability task.work); others get 403. The
     request's AccessContext is made once (request.custos_ctx) and used by the view."""
 
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         ctx = AccessContext.for_request(request)
-        if ctx.role not in conf.USER_ROLES:
+        if not can(ctx, "task.work"):
             raise PermissionDenied(_("您的角色不使用整改任务。"))
         request.custos_ctx = ctx
         return view(request, *args, **kwargs)
@@ -80,7 +80,7 @@ def my_tasks(request):
 def team_tasks(request):
     ctx = _ctx(request)
     qs = svc.scoped_tasks(ctx)
-    if ctx.role not in svc.MANAGER_ROLES:
+    if not can(ctx, "task.assign"):
         # the people who report to me (Staff.supervisor_no)
         from custos.access.models import Profile
         from custos.book.models import Staff
@@ -263,7 +263,7 @@ def evidence(request, pk, cid):
 @remediation_page
 def assign(request):
     ctx = _ctx(request)
-    if ctx.role not in svc.MANAGER_ROLES:
+    if not can(ctx, "task.assign"):
         raise PermissionDenied(_("只有管理人员可以批量指派任务。"))
     if request.method == "POST":
         p = request.POST
@@ -388,7 +388,7 @@ def samples(request):
     )
     page = Paginator(qs, PAGE).get_page(request.GET.get("page"))
     return render(request, "remediation/samples.html", {
-        "page": page, "may_draw": ctx.role == "compliance", "may_check": ctx.role in ("compliance", "customer_service"),
+        "page": page, "may_draw": can(ctx, "sample.draw"), "may_check": can(ctx, "sample.check"),
     })  # fmt: skip
 
 

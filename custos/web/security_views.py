@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from custos.access import permissions, unmask
+from custos.access import unmask
+from custos.access.capabilities import can
 from custos.access.service import AccessContext, ReadLogUnavailable, client_address
 from custos.audit import search as audit_search
 from custos.audit.models import AuditEntry
@@ -23,8 +24,9 @@ from custos.web.forms import AuditSearchForm, OTPForm, UnmaskForm
 PAGE_SIZE = 50
 
 
-def _require_role(request, roles) -> None:
-    if permissions.role_of(request.user) not in roles:
+def _require(request, capability: str) -> None:
+    """403 unless the user holds the capability (custos/access/capabilities.py)."""
+    if not can(request.user, capability):
         raise PermissionDenied(_("您的角色不能访问此页面。"))
 
 
@@ -44,7 +46,7 @@ def _safe_next(request, default: str = "/") -> str:
 def unmask_request(request, party_id: int, field: str):
     """Ask for a purpose, then show one field of one party in clear for settings.CUSTOS_UNMASK_SECONDS."""
     ctx = AccessContext.for_request(request)
-    if not unmask.can_unmask(ctx.role):
+    if not can(ctx, "unmask"):
         raise PermissionDenied(_("您的角色不能查看明文。"))
     if field not in unmask.UNMASKABLE_FIELDS or not ctx.parties().filter(pk=party_id).exists():
         if request.method == "POST":
@@ -181,13 +183,10 @@ def my_access(request):
     return render(request, "web/my_access.html", {"page": page, "entries": page.object_list})
 
 
-AUDIT_SEARCH_ROLES = frozenset({"compliance", "it_security"})
-
-
 @login_required
 def audit_log(request):
     """Search the audit log (compliance, IT security). The search itself is an audit entry."""
-    _require_role(request, AUDIT_SEARCH_ROLES)
+    _require(request, "audit.read")
     form = AuditSearchForm(request.GET or None)
     page = None
     status = 200
@@ -226,15 +225,12 @@ def audit_log(request):
 
 # --- alerts and key status -------------------------------------------------------------------------
 
-ALERT_ROLES = frozenset({"it_security", "compliance"})
-KEY_ROLES = frozenset({"it_security"})
-
 
 @login_required
 def alerts(request):
     from custos.watch.models import SecurityAlert
 
-    _require_role(request, ALERT_ROLES)
+    _require(request, "watch.alerts")
     show = request.GET.get("show", "open")
     qs = SecurityAlert.objects.all()
     if show != "all":
@@ -248,7 +244,7 @@ def alerts(request):
 def alert_acknowledge(request, pk: int):
     from custos.watch.services import acknowledge
 
-    _require_role(request, ALERT_ROLES)
+    _require(request, "watch.alerts")
     if not acknowledge(pk, request.user):
         raise Http404(_("没有该条未处理的告警。"))
     _audit("alert_ack", request, model="alert", record_ids=[pk])
@@ -259,7 +255,7 @@ def alert_acknowledge(request, pk: int):
 def key_status(request):
     from custos.access import posture
 
-    _require_role(request, KEY_ROLES)
+    _require(request, "keys.manage")
     return render(request, "web/keys.html", posture.key_status())
 
 
@@ -268,7 +264,7 @@ def key_status(request):
 def key_status_verify(request):
     from custos.audit.tasks import queue_verify
 
-    _require_role(request, KEY_ROLES)
+    _require(request, "audit.verify")
     queue_verify(requested_by=request.user.username)
     _audit("audit_verify", request, model="audit")
     return redirect("key-status")
@@ -283,7 +279,7 @@ def key_rotate(request):
     from custos.access.tasks import reencrypt_task
     from custos.crypto import rotate
 
-    _require_role(request, KEY_ROLES)
+    _require(request, "keys.manage")
     try:
         kid = rotate.rotate()
     except rotate.RotationInProgress:
