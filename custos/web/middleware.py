@@ -9,6 +9,7 @@ from django.conf import settings
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
+from django.utils.cache import add_never_cache_headers
 
 
 class ChineseByDefaultLocaleMiddleware(LocaleMiddleware):
@@ -43,3 +44,26 @@ class RejectNulMiddleware:
         if request.path.startswith("/api/"):  # the API's documented 400: {"detail": …}
             return JsonResponse({"detail": detail}, status=400)
         return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` (with no-cache, must-revalidate, private and max-age=0) on every
+    response custos generates: pages, htmx fragments, API answers, downloads, error pages. Nearly all
+    of them carry personal data, masked or not, or who-did-what; a browser's disk cache, a shared
+    proxy or the back button must keep none of it. Deciding per view would leave the next new page
+    cacheable, so the rule is global; static files (CSS, JS, fonts, served by WhiteNoise under
+    STATIC_URL) are the one exception and keep their caching. Second in MIDDLEWARE, so that the
+    answers of the middleware after it (400 for a NUL, the lock-out page) pass through it too."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        static = settings.STATIC_URL or "/static/"
+        self.static_prefix = static if "://" in static else "/" + static.lstrip("/")
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith(self.static_prefix):
+            return response
+        if "no-store" not in response.get("Cache-Control", ""):  # a view's own no-store stays as set
+            add_never_cache_headers(response)
+        return response
