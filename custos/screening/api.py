@@ -1,9 +1,9 @@
 """POST /api/v1/screen: screen one application or change (docs/screening.md).
 
 Authentication: ``Authorization: Bearer cs_…``, a screening key of a calling system (`custos
-screenkey create`), not a user's token. Answers: 200 (verdict and findings), 400 (malformed JSON or
-every field error), 401, 403 (out of the key's scope), 413 (body over CUSTOS_SCREEN_MAX_BYTES), 429
-(rate limit)."""
+screenkey create`), not a user's token. Answers: 200 (verdict and findings), 400 (malformed JSON, JSON
+nested too deeply to parse, or every field error), 401, 403 (out of the key's scope), 409 (the policy
+number is held outside the key's scope), 413 (body over CUSTOS_SCREEN_MAX_BYTES), 429 (rate limit)."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def _json(status: int, body: dict, **headers) -> JsonResponse:
 
 @router.post(
     "",
-    response={200: ScreenOut, 400: Invalid, 403: Error, 413: Error, 429: Error},
+    response={200: ScreenOut, 400: Invalid, 403: Error, 409: Error, 413: Error, 429: Error},
     summary="Screen one application or change: verdict pass/refer/reject and the findings",
     openapi_extra={"requestBody": _BODY},
 )
@@ -113,6 +113,9 @@ def screen(request):
         return _json(413, {"detail": f"body larger than {limit} bytes"})
     try:
         doc = json.loads(body)
+    except RecursionError:  # the decoder recurses per bracket: '[' * 20000 exhausts the stack
+        msg = "malformed JSON: arrays and objects nested too deeply"
+        return _json(400, {"detail": "invalid application", "errors": [{"field": "", "message": msg}]})
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         msg = (
             f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"

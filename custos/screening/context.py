@@ -6,6 +6,10 @@ very normalised values the checks compare: ``pt.id_n``, ``mobile_n``, ``addr_n``
 are added as they come (``remember``). ``fetch`` returns, for one application, every row that shares a
 key with it — and nothing else — so the cross-record checks see what the batch engine would see for
 that party (docs/screening.md explains why that is exactly enough for each check).
+
+Every party row carries its policy's channel, branch and partner: a screening key reads only the rows
+of policies its scope covers (``Scope.sql``) and may replace a policy's rows only when its scope covers
+the policy as custos holds it (``owner``); the book's own rows are never replaced by a screening.
 """
 
 from __future__ import annotations
@@ -26,8 +30,56 @@ from custos.screening.models import ContextParty, ContextRef, IndexState
 PARTY_TABLE = ContextParty._meta.db_table
 REF_TABLE = ContextRef._meta.db_table
 PARTY_COLUMNS = [c for c, _ in table_columns("parties")]
-SOURCES = ("book", "screen", "rescreen")  # rescreen: a policy of the book screened again (a change)
+# rescreen: a book policy's rows replaced by a screening of it (written before screenings stopped
+# touching the book's rows; read as the book's until the next build replaces them)
+SOURCES = ("book", "screen", "rescreen")
 BOOK_SOURCES = ("book", "rescreen")
+SCOPE_COLUMNS = ("channel", "branch_code", "partner_code")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a screening key covers (``Client.partner_codes``/``channels``/``branch_codes``): a policy
+    is in scope when its value of every restricted dimension is one of the key's; an empty list
+    restricts nothing (the insurer's own core system)."""
+
+    partner_codes: tuple = ()
+    channels: tuple = ()
+    branch_codes: tuple = ()
+
+    @classmethod
+    def of(cls, client) -> Scope:
+        return cls(
+            tuple(client.partner_codes or ()), tuple(client.channels or ()), tuple(client.branch_codes or ())
+        )
+
+    def _dims(self):
+        return (
+            ("partner_code", self.partner_codes),
+            ("channel", self.channels),
+            ("branch_code", self.branch_codes),
+        )
+
+    def refuses(self, policy: dict) -> str | None:
+        """The first dimension of ``policy`` (channel, branch_code, partner_code) outside the scope."""
+        for col, allowed in self._dims():
+            if allowed and (policy.get(col) or "") not in allowed:
+                return col
+        return None
+
+    def sql(self, alias: str = "") -> tuple[str, list]:
+        """`` AND …`` restricting party rows (table alias ``alias``) to the scope, and its parameters."""
+        parts, params = [], []
+        for col, allowed in self._dims():
+            if allowed:
+                parts.append(f"{alias}{col} IN ({', '.join(['%s'] * len(allowed))})")
+                params.extend(allowed)
+        return "".join(f" AND {p}" for p in parts), params
+
+
+ANY = Scope()  # every policy (a key without a scope)
+
+
 # blind-index kind of each lookup key (the kind keys the HMAC, so equal values of different kinds differ)
 KIND = {
     "id": "id_no",
@@ -112,10 +164,10 @@ def build_from_snapshot(
             while batch := parties.fetchmany(20_000):
                 for r in batch:
                     row = dict(zip(PARTY_COLUMNS, r[:n], strict=True))
-                    id_n, mobile_n, addr_n, email_n, pk = r[n:]
+                    id_n, mobile_n, addr_n, email_n, pk, channel, branch, partner = r[n:]
                     yield (row["policy_no"], row["role"], int(row["seq"]), "book", ix.seal_party(dumps(row)),
                            ix("id", id_n), ix("mobile", mobile_n), ix("addr", addr_n), ix("email", email_n),
-                           ix("pk", pk))  # fmt: skip
+                           ix("pk", pk), channel or "", branch or "", partner or "")  # fmt: skip
                 counted["parties"] += len(batch)
                 if progress:
                     progress(counted["parties"])
@@ -161,7 +213,7 @@ def build_from_snapshot(
         with transaction.atomic():
             with connection.cursor() as cur:
                 if not refs_only:
-                    cur.execute(f"DELETE FROM {PARTY_TABLE} WHERE source = 'book'")
+                    cur.execute(f"DELETE FROM {PARTY_TABLE} WHERE source IN ('book', 'rescreen')")
                 cur.execute(f"DELETE FROM {REF_TABLE}")
                 _write(
                     cur,
@@ -173,11 +225,14 @@ def build_from_snapshot(
                 if not refs_only:
                     # the parties stream from DuckDB (by the parties cursor, after the other queries)
                     parties = con.execute(
-                        f"SELECT {cols}, t.id_n, t.mobile_n, t.addr_n, t.email_n, t.pk FROM parties p "
-                        "JOIN pt t ON t.policy_no = p.policy_no AND t.role = p.role AND t.seq = p.seq"
+                        f"SELECT {cols}, t.id_n, t.mobile_n, t.addr_n, t.email_n, t.pk, "
+                        "pol.channel, pol.branch_code, pol.partner_code FROM parties p "
+                        "JOIN pt t ON t.policy_no = p.policy_no AND t.role = p.role AND t.seq = p.seq "
+                        "LEFT JOIN policies pol ON pol.policy_no = p.policy_no"
                     )
                     _write(cur, PARTY_TABLE, ["policy_no", "role", "seq", "source", "payload", "k_id", "k_mobile",
-                                              "k_addr", "k_email", "k_pk"], party_rows(), conflict="policy_no, role, seq")  # fmt: skip
+                                              "k_addr", "k_email", "k_pk", *SCOPE_COLUMNS], party_rows(),
+                           conflict="policy_no, role, seq")  # fmt: skip
             previous = IndexState.objects.first()
             IndexState.objects.all().delete()
             state = IndexState.objects.create(
@@ -230,19 +285,54 @@ def _in(values) -> tuple[str, list]:
 
 
 @dataclass
+class Owner:
+    """The policy number as custos already holds it."""
+
+    in_book: bool  # the policy is one of the book's (its changes and visits count; its rows are the book's)
+    held: set  # (channel, branch_code, partner_code) of the policy in the book and in the store
+    existing: set  # (role, seq) of the policy's rows in the store
+
+    def refused_by(self, scope: Scope) -> bool:
+        """The policy is held outside ``scope``: a screening under it may neither read nor replace it."""
+        return any(scope.refuses(dict(zip(SCOPE_COLUMNS, h, strict=True))) for h in self.held)
+
+
+def owner(policy_no: str) -> Owner:
+    """Whether the book holds the policy, and with which channel/branch/partner the book and the store
+    hold it (two indexed look-ups)."""
+    from custos.book.models import Policy
+
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT channel, branch_code, partner_code FROM {Policy._meta.db_table} "
+            "WHERE policy_no = %s AND gone_load_id IS NULL",
+            [policy_no],
+        )
+        book = cur.fetchall()
+        cur.execute(
+            f"SELECT source, role, seq, channel, branch_code, partner_code FROM {PARTY_TABLE} WHERE policy_no = %s",
+            [policy_no],
+        )
+        stored = cur.fetchall()
+    held = {tuple(v or "" for v in r) for r in book} | {tuple(v or "" for v in r[3:]) for r in stored}
+    in_book = bool(book) or any(r[0] in BOOK_SOURCES for r in stored)
+    return Owner(in_book, held, {(r[1], r[2]) for r in stored})
+
+
+@dataclass
 class Context:
     tables: dict[
         str, list[dict]
     ]  # book-format rows per table (parties, staff, branches, partners, blacklist)
-    in_book: bool  # the policy is one of the loaded book's (its changes and visits count)
-    existing: set  # (role, seq) of the policy's rows already in the store
 
 
-def fetch(keys: list[dict], policy: dict, ix: Indexer, min_applicants: int) -> Context:
-    """Rows of other policies, staff, outlets and blacklist entries sharing a key with the application
-    (its parties' normalised values ``keys``, from the evaluator), as book-format dicts per table —
-    one round trip (two when a shared value reaches ``min_applicants`` and families must be linked)."""
+def fetch(keys: list[dict], policy: dict, ix: Indexer, min_applicants: int, scope: Scope = ANY) -> Context:
+    """Rows of other policies in ``scope``, and staff, outlets and blacklist entries, sharing a key with
+    the application (its parties' normalised values ``keys``, from the evaluator), as book-format dicts
+    per table — one round trip (two when a shared value reaches ``min_applicants`` and families must be
+    linked). Parties of policies outside the scope are never read."""
     policy_no = policy["policy_no"]
+    in_scope, p_scope = scope.sql()
     app = [k for k in keys if k["role"] == "applicant"]
     ids = [ix("id", k["id_n"]) for k in keys]
     mobiles = [ix("mobile", k["mobile_n"]) for k in app]
@@ -269,12 +359,11 @@ def fetch(keys: list[dict], policy: dict, ix: Indexer, min_applicants: int) -> C
     parties: dict[tuple, str] = {}
     refs: list[tuple[str, str]] = []
     groups: dict[tuple[str, str], set] = {}
-    in_book, existing = False, set()
     with connection.cursor() as cur:
         cur.execute(
             f"SELECT source, policy_no, role, seq, payload, k_pk, k_mobile, k_addr, k_email FROM {PARTY_TABLE} "
-            f"WHERE (policy_no <> %s AND (k_id IN {s_id} OR (role = 'applicant' AND "
-            f"(k_mobile IN {s_mo} OR k_addr IN {s_ad} OR k_email IN {s_em})))) OR policy_no = %s "
+            f"WHERE policy_no <> %s AND (k_id IN {s_id} OR (role = 'applicant' AND "
+            f"(k_mobile IN {s_mo} OR k_addr IN {s_ad} OR k_email IN {s_em}))){in_scope} "
             f"UNION ALL SELECT kind, '', '', 0, payload, '', '', '', '' FROM {REF_TABLE} WHERE "
             f"(kind = 'staff' AND (k1 IN {s_id} OR k2 IN {s_ph} OR k3 IN {s_nm} OR k4 = %s)) "
             f"OR (kind IN ('branch', 'partner') AND (k1 IN {s_bl} OR k2 IN {s_dg} OR k3 IN {s_ad})) "
@@ -285,7 +374,7 @@ def fetch(keys: list[dict], policy: dict, ix: Indexer, min_applicants: int) -> C
                 *p_mo,
                 *p_ad,
                 *p_em,
-                policy_no,
+                *p_scope,
                 *p_id,
                 *p_ph,
                 *p_nm,
@@ -300,10 +389,6 @@ def fetch(keys: list[dict], policy: dict, ix: Indexer, min_applicants: int) -> C
         for source, pno, role, seq, payload, k_pk, k_mo, k_ad, k_em in cur.fetchall():
             if source not in SOURCES:
                 refs.append((source, payload))
-                continue
-            if pno == policy_no:  # the application's own earlier version: not context
-                in_book = in_book or source in BOOK_SOURCES
-                existing.add((role, seq))
                 continue
             parties[(pno, role, seq)] = payload
             if role == "applicant" and k_pk:
@@ -325,9 +410,9 @@ def fetch(keys: list[dict], policy: dict, ix: Indexer, min_applicants: int) -> C
             s_pk, p_pk = _in(hop)
             cur.execute(
                 f"SELECT policy_no, role, seq, payload FROM {PARTY_TABLE} WHERE role IN ('applicant', 'insured') "
-                f"AND policy_no <> %s AND policy_no IN (SELECT policy_no FROM {PARTY_TABLE} "
-                f"WHERE k_pk IN {s_pk} AND role IN ('applicant', 'insured'))",
-                [policy_no, *p_pk],
+                f"AND policy_no <> %s{in_scope} AND policy_no IN (SELECT policy_no FROM {PARTY_TABLE} "
+                f"WHERE k_pk IN {s_pk} AND role IN ('applicant', 'insured'){in_scope})",
+                [policy_no, *p_scope, *p_pk, *p_scope],
             )
             for pno, role, seq, payload in cur.fetchall():
                 parties[(pno, role, seq)] = payload
@@ -335,39 +420,52 @@ def fetch(keys: list[dict], policy: dict, ix: Indexer, min_applicants: int) -> C
     table = {"staff": "staff", "branch": "branches", "partner": "partners", "blacklist": "blacklist"}
     for kind, payload in refs:
         tables.setdefault(table[kind], []).append(json.loads(ix.open_ref(payload)))
-    return Context(tables, in_book, existing)
+    return Context(tables)
 
 
-def remember(parties: list[dict], keys: list[dict], ix: Indexer, existing: set = frozenset()) -> None:
-    """Add (or replace) a screened application's parties in the store; they feed later screenings.
-    A policy of the book stays marked as such ("rescreen"). Rows of the policy the application no
-    longer has (``existing`` minus the new ones) are deleted."""
+def remember(
+    policy: dict,
+    parties: list[dict],
+    keys: list[dict],
+    ix: Indexer,
+    existing: set = frozenset(),
+    scope: Scope = ANY,
+) -> None:
+    """Add (or replace) a screened application's parties in the store, with its policy's channel,
+    branch and partner; they feed later screenings in scopes covering them. Rows of the policy the
+    application no longer has (``existing`` minus the new ones) are deleted. The caller has made sure
+    the policy is not the book's and is held, if at all, inside the key's scope (``owner``); the
+    statements below touch only rows of source "screen" inside ``scope`` all the same, so neither a book
+    row nor another scope's row is replaced here, even by a concurrent screening."""
     if not parties:
         return
     by = {(k["policy_no"], k["role"], int(k["seq"])): k for k in keys}
     policy_no = parties[0]["policy_no"]
+    held_as = [policy.get(c) or "" for c in SCOPE_COLUMNS]
     rows = []
     for p in parties:
         k = by.get((p["policy_no"], p["role"], int(p["seq"])), {})
         rows.append(
             (p["policy_no"], p["role"], int(p["seq"]), "screen", ix.seal_party(dumps(p)), ix("id", k.get("id_n")),
              ix("mobile", k.get("mobile_n")), ix("addr", k.get("addr_n")), ix("email", k.get("email_n")),
-             ix("pk", k.get("pk")))
+             ix("pk", k.get("pk")), *held_as)
         )  # fmt: skip
-    cols = "policy_no, role, seq, source, payload, k_id, k_mobile, k_addr, k_email, k_pk"
+    cols = ["policy_no", "role", "seq", "source", "payload", "k_id", "k_mobile", "k_addr", "k_email", "k_pk",
+            *SCOPE_COLUMNS]  # fmt: skip
     gone = set(existing) - {(r[1], r[2]) for r in rows}
+    in_scope, p_scope = scope.sql(f"{PARTY_TABLE}.")
     with connection.cursor() as cur:
         for role, seq in gone:
             cur.execute(
-                f"DELETE FROM {PARTY_TABLE} WHERE policy_no = %s AND role = %s AND seq = %s",
-                [policy_no, role, seq],
+                f"DELETE FROM {PARTY_TABLE} WHERE policy_no = %s AND role = %s AND seq = %s "
+                f"AND source = 'screen'{in_scope}",
+                [policy_no, role, seq, *p_scope],
             )
-        values = ", ".join(["(" + ", ".join(["%s"] * 10) + ")"] * len(rows))
+        values = ", ".join(["(" + ", ".join(["%s"] * len(cols)) + ")"] * len(rows))
+        update = ", ".join(f"{c} = excluded.{c}" for c in cols[4:])
         cur.execute(
-            f"INSERT INTO {PARTY_TABLE} ({cols}) VALUES {values} "
-            "ON CONFLICT (policy_no, role, seq) DO UPDATE SET "
-            f"source = CASE WHEN {PARTY_TABLE}.source IN ('book', 'rescreen') THEN 'rescreen' ELSE 'screen' END, "
-            "payload = excluded.payload, k_id = excluded.k_id, k_mobile = excluded.k_mobile, "
-            "k_addr = excluded.k_addr, k_email = excluded.k_email, k_pk = excluded.k_pk",
-            [x for r in rows for x in r],
+            f"INSERT INTO {PARTY_TABLE} ({', '.join(cols)}) VALUES {values} "
+            f"ON CONFLICT (policy_no, role, seq) DO UPDATE SET {update} "
+            f"WHERE {PARTY_TABLE}.source = 'screen'{in_scope}",
+            [*(x for r in rows for x in r), *p_scope],
         )

@@ -89,12 +89,16 @@ class ContextParty(models.Model):
     """One party as the cross-record checks see it: the loaded book's (source "book") or a screened
     application's (source "screen"; a later book load of the policy replaces it). The row is sealed;
     the keys are blind indexes of the engine's normalised values (pt.id_n, mobile_n, addr_n, email_n,
-    pk)."""
+    pk). channel, branch_code and partner_code are its policy's: the scope a screening key must cover
+    to read or replace the row (docs/screening.md)."""
 
     policy_no = models.CharField(max_length=64)
     role = models.CharField(max_length=16)
     seq = models.IntegerField()
     source = models.CharField(max_length=8)
+    channel = models.CharField(max_length=16, blank=True, default="")
+    branch_code = models.CharField(max_length=64, blank=True, default="")
+    partner_code = models.CharField(max_length=64, blank=True, default="")
     payload = EncryptedTextField()  # the book-format row as JSON
     k_id = models.CharField(max_length=32, blank=True, default="")
     k_mobile = models.CharField(max_length=32, blank=True, default="")

@@ -220,15 +220,21 @@ def authenticate(secret: str) -> Client | None:
     return client
 
 
+_OUT_OF_SCOPE = {
+    "partner_code": "this key may only screen applications of its own outlets (policy.partner_code)",
+    "channel": "this key may not screen applications of this channel",
+    "branch_code": "this key may not screen applications of this branch",
+}
+HELD_ELSEWHERE = (
+    "policy.policy_no is a policy custos holds outside this key's scope: it cannot be screened or "
+    "replaced under this key"
+)
+
+
 def out_of_scope(client: Client, policy: dict) -> str | None:
     """Why the client may not screen this application, or None."""
-    if client.partner_codes and policy.get("partner_code") not in client.partner_codes:
-        return "this key may only screen applications of its own outlets (policy.partner_code)"
-    if client.channels and policy.get("channel") not in client.channels:
-        return "this key may not screen applications of this channel"
-    if client.branch_codes and policy.get("branch_code") not in client.branch_codes:
-        return "this key may not screen applications of this branch"
-    return None
+    refused = context.Scope.of(client).refuses(policy)
+    return _OUT_OF_SCOPE[refused] if refused else None
 
 
 _RATE: dict[
@@ -314,23 +320,29 @@ def _book_rows(policy_no: str) -> dict[str, list[dict]]:
     return out
 
 
-def evaluate(records: dict[str, list[dict]], st: dict | None = None):
-    """Findings of one application (its rows per table) with its context; its parties' keys; the
-    context (whether the policy is the book's, which of its rows the store has)."""
+def evaluate(
+    records: dict[str, list[dict]],
+    st: dict | None = None,
+    *,
+    scope: context.Scope = context.ANY,
+    in_book: bool = False,
+):
+    """Findings of one application (its rows per table) with its context in ``scope``; its parties'
+    keys. ``in_book``: the policy is the book's (held inside the scope), its changes and visits count."""
     st = st or evaluator()
     ev, ix = st["ev"], st["ix"]
     policy = records["policies"][0]
     pno = [policy["policy_no"]]
     keys = ev.keys({"policies": records["policies"], "parties": records["parties"]}, pno)
-    ctx = context.fetch(keys, policy, ix, st["min_applicants"])
-    book = _book_rows(policy["policy_no"]) if ctx.in_book else {"changes": [], "visits": []}
+    ctx = context.fetch(keys, policy, ix, st["min_applicants"], scope)
+    book = _book_rows(policy["policy_no"]) if in_book else {"changes": [], "visits": []}
     extra = {
         "parties": ctx.tables.get("parties", []),
         "changes": book["changes"] + records.get("changes", []),
         "visits": book["visits"],
         **{k: v for k, v in ctx.tables.items() if k != "parties"},
     }
-    return ev.evaluate_more(extra, pno), keys, ctx
+    return ev.evaluate_more(extra, pno), keys
 
 
 def _answer(app_id: str, policy: dict, found: list[dict], verdict: str, st: dict) -> dict:
@@ -380,7 +392,8 @@ def _done(client: Client, app_id: str) -> Result | None:
 
 def screen(client: Client, doc, *, record: bool = True) -> Result:
     """Screen one request document for ``client``: 400 (every field error), 403 (out of the key's
-    scope), 429 (rate), or 200 with the answer. A retry of an application id returns the first answer."""
+    scope), 429 (rate), 409 (the policy number is held outside the key's scope), or 200 with the
+    answer. A retry of an application id returns the first answer."""
     started = time.perf_counter()
     try:
         app_id, records = parse(doc)
@@ -395,8 +408,12 @@ def screen(client: Client, doc, *, record: bool = True) -> Result:
     done = _done(client, app_id)
     if done is not None:
         return done
+    scope = context.Scope.of(client)
+    held = context.owner(policy["policy_no"])
+    if held.refused_by(scope):
+        return Result(409, {"detail": HELD_ELSEWHERE})
     st = evaluator()
-    found, keys, ctx = evaluate(records, st)
+    found, keys = evaluate(records, st, scope=scope, in_book=held.in_book)
     codes = sorted(f["check"] for f in found)
     verdict = verdict_of(codes)
     answer = _answer(app_id, policy, found, verdict, st)
@@ -420,7 +437,8 @@ def screen(client: Client, doc, *, record: bool = True) -> Result:
                 values,
             )
             answer["screening_id"] = cur.fetchone()[0]
-            context.remember(records["parties"], keys, st["ix"], ctx.existing)
+            if not held.in_book:  # the book's rows change with the book only
+                context.remember(policy, records["parties"], keys, st["ix"], held.existing, scope)
     except IntegrityError:  # the same application id screened concurrently: the first answer stands
         return _done(client, app_id)
     return Result(200, answer, findings=found)
