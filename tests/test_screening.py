@@ -395,3 +395,33 @@ def test_book_load_rebuilds_the_context_store(home, tmp_path, django_capture_on_
     assert (
         state.load_id == load.pk and state.parties == ContextParty.objects.filter(source="book").count() > 40
     )
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["[" * 20000 + "]" * 20000, '{"a":' * 7000 + "1" + "}" * 7000],
+    ids=["arrays", "objects"],
+)
+def test_deeply_nested_json_is_a_400(client, home, body):
+    """A 40 KB body of nested brackets exhausts the JSON decoder's recursion: a 400 that says why."""
+    assert len(body) < 64 * 1024
+    resp = post(client, key(), body)
+    assert resp.status_code == 400, resp.status_code
+    assert resp.json()["errors"][0]["message"] == "malformed JSON: arrays and objects nested too deeply"
+    assert Screening.objects.count() == 0
+
+
+def test_compliance_page_refuses_days_it_cannot_show(client, home):
+    from custos.access.models import Role
+    from tests.conftest import make_user
+
+    client.force_login(make_user("cmp", Role.COMPLIANCE))
+    for day in ("9999-12-31", "0001-01-01", "2024-02-30", "yesterday"):
+        resp = client.get("/screening/", {"day": day})
+        assert resp.status_code == 400, (day, resp.status_code)
+        assert "参数 day 应为 1900-01-01 至 9998-12-31 之间的日期" in resp.content.decode()
+    for day in ("9998-12-31", "1900-01-01", "2024-01-10"):
+        assert client.get("/screening/", {"day": day}).status_code == 200, day
+    client.cookies["django_language"] = "en"
+    resp = client.get("/screening/", {"day": "0001-01-01"})
+    assert "The day parameter must be a date (YYYY-MM-DD) from 1900-01-01" in resp.content.decode()

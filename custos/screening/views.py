@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from custos.access import readlog
 from custos.access.service import AccessContext, ReadLogUnavailable
@@ -24,13 +26,33 @@ def _ctx(request) -> AccessContext:
     return ctx
 
 
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(9998, 12, 31)  # the day before and after exist
+
+
+def _day(text: str) -> dt.date | None:
+    """The ``day`` parameter as a date in the range the page can show, or None."""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None
+
+
 @login_required
 def dashboard(request):
     ctx = _ctx(request)
-    try:
-        day = dt.date.fromisoformat(request.GET.get("day", ""))
-    except ValueError:
-        day = timezone.localdate()
+    status, day = 200, timezone.localdate()
+    if request.GET.get("day"):
+        asked = _day(request.GET["day"])
+        if asked is None:  # the page of today, with why the day asked for is not shown
+            status = 400
+            messages.error(
+                request,
+                gettext("参数 day 应为 %(first)s 至 %(last)s 之间的日期（YYYY-MM-DD），已显示今天。")
+                % {"first": FIRST_DAY.isoformat(), "last": LAST_DAY.isoformat()},
+            )
+        else:
+            day = asked
     start, end = pages.day_range(day)
     qs = pages.scoped(ctx).filter(created_at__gte=start, created_at__lt=end)
     data = pages.summary(qs)
@@ -50,6 +72,7 @@ def dashboard(request):
             "latest": latest,
             **data,
         },
+        status=status,
     )
 
 
