@@ -147,12 +147,14 @@ def findings(*, verify_audit: bool = True) -> list[str]:
         )
     if verify_audit:
         from custos.audit import service
+        from custos.audit.record import verify_changes
 
         try:
             service.checkpoint()
             result = service.verify()
+            changes = verify_changes()
         except Exception as exc:
             out.append(f"audit log cannot be verified: {type(exc).__name__}: {exc}")
         else:
-            out.extend(f"audit log: {p}" for p in result.problems)
+            out.extend(f"audit log: {p}" for p in result.problems + changes)
     return out

@@ -2,18 +2,24 @@
 
 (The read path is custos/access/service.py.)"""
 
+import logging
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from custos.access.models import Profile
-from custos.audit import service as audit
+from custos.audit.record import AuditWriteError, acting
+
+log = logging.getLogger("custos.security")
 
 
 def deactivate_departed_staff(today=None) -> list[str]:
     """Deactivate every active user whose Profile.staff_no is a Staff row with left_on on or before
     today; returns their usernames. Called after each successful book load (custos/book/tasks.py), so
-    staff who leave lose access the day the staff table says so. Each deactivation is audited."""
+    staff who leave lose access the day the staff table says so. Each deactivation is recorded
+    (`user.deactivated`, custos.audit.record) in its own transaction: one that cannot be recorded
+    does not happen."""
     from custos.book.models import Staff
 
     today = today or timezone.localdate()
@@ -24,13 +30,14 @@ def deactivate_departed_staff(today=None) -> list[str]:
     )
     names = []
     for user in users:
-        with transaction.atomic():
-            type(user).objects.filter(pk=user.pk).update(is_active=False)
-        staff_no = Profile.objects.filter(user=user).values_list("staff_no", flat=True).first() or ""
-        names.append(user.username)
         try:
-            audit.append(username=user.username, staff_no=staff_no, action="deactivate", model="user",
-                         record_ids=[user.pk], purpose="staff left_on reached", client="system")  # fmt: skip
-        except audit.AuditWriteError:
-            pass  # the deactivation itself has happened; the audit gap shows as a missing entry only
+            with transaction.atomic(), acting(None, client="system", reason="staff left_on reached"):
+                user.is_active = False
+                user.save(update_fields=["is_active"])  # recorded by the signal: user.deactivated
+        except AuditWriteError:
+            # fail closed: unrecorded, so not deactivated; the scope filter already shows the user
+            # nothing from left_on, and the next load tries again
+            log.exception("audit log unavailable: %s not deactivated", user.username)
+            continue
+        names.append(user.username)
     return names

@@ -9,7 +9,10 @@ hashed form is identical on every database.
 import json
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import models
+
+from custos.crypto.fields import EncryptedJSONField, EncryptedTextField
 
 
 class AuditEntry(models.Model):
@@ -118,3 +121,37 @@ class ArchivedLeaf(models.Model):
 
     class Meta:
         ordering = ["seq"]
+
+
+class ChangeEvent(models.Model):
+    """One change of customer information, of who may see what, or of a workflow state that decides
+    money or discipline, written by `custos.audit.record.record` together with the Merkle-log entry
+    at `seq` (one transaction: neither exists without the other).
+
+    The values are sealed here (before, after, reason); the log entry carries the changed field names
+    and `digest`, an HMAC of this row's content, so an edit of this row (a re-sealed value, a swapped
+    ciphertext, a deleted row) is found by `custos audit verify` (`record.verify_changes`)."""
+
+    seq = models.BigIntegerField(unique=True)  # the leaf index of its Merkle-log entry
+    at = models.DateTimeField(db_index=True)  # the entry's time
+    content_type = models.ForeignKey("contenttypes.ContentType", on_delete=models.PROTECT, related_name="+")
+    object_id = models.CharField(max_length=64, db_index=True)
+    action = models.CharField(max_length=32, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    username = models.CharField(max_length=150, db_index=True)  # the actor's name when it happened
+    staff_no = models.CharField(max_length=64, blank=True)
+    client = models.CharField(max_length=64, blank=True)
+    fields = models.JSONField(default=list)  # the names of the fields changed
+    before = EncryptedJSONField()
+    after = EncryptedJSONField()
+    reason = EncryptedTextField()
+    digest = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["content_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.username} {self.action} {self.content_type_id}:{self.object_id}"

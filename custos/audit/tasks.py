@@ -24,10 +24,12 @@ def periodic_checkpoint():
 def run_verify(run_id: int) -> VerifyRun:
     VerifyRun.objects.filter(pk=run_id).update(status=VerifyRun.Status.RUNNING)
     try:
+        from custos.audit.record import verify_changes
+
         service.checkpoint()
         result = service.verify()
         problems, entries, checkpoints, seconds = (
-            result.problems,
+            result.problems + verify_changes(),
             result.entries,
             result.checkpoints,
             result.seconds,

@@ -1,5 +1,8 @@
 """Django admin: users with their custos profile, API tokens, and staff as read-only reference data
-(personal fields of staff are not shown). Branches, partners and loads: custos.book.admin."""
+(personal fields of staff are not shown). Branches, partners and loads: custos.book.admin.
+
+Every change of a user, profile or token is recorded in the tamper-evident log by the models' signals
+(custos.access.apps.watch_who_may_see_what); AuditedAdminMixin names the signed-in admin as its actor."""
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -7,6 +10,7 @@ from django.contrib.auth.admin import UserAdmin
 
 from custos.access.models import Profile
 from custos.api.models import ApiToken
+from custos.audit.record import AuditedAdminMixin
 from custos.book.models import Staff
 
 
@@ -17,7 +21,7 @@ class ProfileInline(admin.StackedInline):
     max_num = 1
 
 
-class CustosUserAdmin(UserAdmin):
+class CustosUserAdmin(AuditedAdminMixin, UserAdmin):
     inlines = [ProfileInline]
     list_display = ("username", "role", "is_active", "is_staff", "last_login")
 
@@ -34,14 +38,14 @@ admin.site.register(User, CustosUserAdmin)
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("user", "role", "staff_no", "branch_code", "channel", "partner_code")
     list_filter = ("role", "channel")
     search_fields = ("user__username", "staff_no", "branch_code", "partner_code")
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("prefix", "user", "name", "created_at", "last_used_at", "revoked")
     fields = ("user", "name", "prefix", "created_at", "last_used_at", "revoked")
     readonly_fields = ("user", "name", "prefix", "created_at", "last_used_at")

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from custos.access.models import Profile, Role
 from custos.api.models import ApiToken
+from custos.audit.record import acting_cli
 from custos.domain.codes import CHANNEL
 
 
@@ -50,7 +51,7 @@ class Command(BaseCommand):
             validate_password(password)
         except ValidationError as exc:
             raise CommandError("password rejected: " + " ".join(exc.messages))
-        with transaction.atomic():
+        with transaction.atomic(), acting_cli("custos createuser"):  # recorded by the models' signals
             user = User(username=username, is_staff=opts["superuser"], is_superuser=opts["superuser"])
             user.set_password(password)
             user.save()

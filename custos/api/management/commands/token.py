@@ -2,8 +2,10 @@
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from custos.api.models import ApiToken
+from custos.audit.record import acting_cli
 
 
 class Command(BaseCommand):
@@ -24,10 +26,18 @@ class Command(BaseCommand):
             user = get_user_model().objects.filter(username=opts["user"], is_active=True).first()
             if user is None:
                 raise CommandError(f"no active user {opts['user']}")
-            _, secret = ApiToken.issue(user, opts["name"])
+            with transaction.atomic(), acting_cli("custos token create"):  # recorded: token.created
+                _, secret = ApiToken.issue(user, opts["name"])
             self.stdout.write(secret)
         elif action == "revoke":
-            n = ApiToken.objects.filter(prefix=opts["prefix"], revoked=False).update(revoked=True)
+            n = 0
+            with transaction.atomic(), acting_cli("custos token revoke"):
+                for token in ApiToken.objects.select_for_update().filter(
+                    prefix=opts["prefix"], revoked=False
+                ):
+                    token.revoked = True
+                    token.save(update_fields=["revoked"])  # save(), not update(): recorded, token.revoked
+                    n += 1
             if not n:
                 raise CommandError(f"no active token with prefix {opts['prefix']}")
             self.stdout.write(f"revoked {n} token(s)")

@@ -2,6 +2,9 @@
 for a calling system (printed once); `custos screenkey list`; `custos screenkey revoke NAME`."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from custos.audit.record import acting_cli
 
 
 class Command(BaseCommand):
@@ -27,13 +30,14 @@ class Command(BaseCommand):
                 raise CommandError(f"a client named {o['name']!r} exists")
             if o["rate"] < 1:
                 raise CommandError("--rate must be at least 1")
-            _, secret = Client.issue(
-                o["name"],
-                partner_codes=o["partner"],
-                channels=o["channel"],
-                branch_codes=o["branch"],
-                rate_per_minute=o["rate"],
-            )
+            with transaction.atomic(), acting_cli("custos screenkey create"):  # screening_key.created
+                _, secret = Client.issue(
+                    o["name"],
+                    partner_codes=o["partner"],
+                    channels=o["channel"],
+                    branch_codes=o["branch"],
+                    rate_per_minute=o["rate"],
+                )
             self.stdout.write(secret)
         elif action == "list":
             for c in Client.objects.order_by("name"):
@@ -41,6 +45,10 @@ class Command(BaseCommand):
                 state = "active" if c.active else "revoked"
                 self.stdout.write(f"{c.name}\t{c.prefix}…\t{scope}\t{c.rate_per_minute}/min\t{state}")
         else:
-            if not Client.objects.filter(name=o["name"]).update(active=False):
-                raise CommandError(f"no client named {o['name']!r}")
+            with transaction.atomic(), acting_cli("custos screenkey revoke"):
+                found = Client.objects.select_for_update().filter(name=o["name"]).first()
+                if found is None:
+                    raise CommandError(f"no client named {o['name']!r}")
+                found.active = False
+                found.save(update_fields=["active"])  # save(), not update(): screening_key.revoked
             self.stdout.write(f"revoked {o['name']}")

@@ -1,0 +1,34 @@
+"""The actions `custos.audit.record` writes for changes, with the labels the audit pages show.
+
+Kept apart from `record` (no imports) so the audit log's action registry can include them."""
+
+from django.utils.translation import gettext_lazy as _
+
+CHANGE_ACTIONS: dict[str, object] = {
+    # who may see what (custos.access.apps.watch_who_may_see_what: every save, whoever makes it)
+    "user.created": _("用户创建"),
+    "user.changed": _("用户修改"),
+    "user.deactivated": _("用户停用"),
+    "user.reactivated": _("用户启用"),
+    "user.deleted": _("用户删除"),
+    "profile.created": _("角色与范围设定"),
+    "profile.changed": _("角色与范围修改"),
+    "profile.deleted": _("角色与范围删除"),
+    "token.created": _("接口令牌创建"),
+    "token.changed": _("接口令牌修改"),
+    "token.revoked": _("接口令牌吊销"),
+    "token.deleted": _("接口令牌删除"),
+    "screening_key.created": _("筛查密钥创建"),
+    "screening_key.changed": _("筛查密钥修改"),
+    "screening_key.revoked": _("筛查密钥吊销"),
+    "screening_key.deleted": _("筛查密钥删除"),
+    # customer information and the remediation workflow (custos.remediation.services)
+    "party.corrected": _("客户信息更正"),
+    "correction.approved": _("更正复核通过"),
+    "correction.rejected": _("更正复核驳回"),
+    "correction.verified": _("更正回访确认"),
+    "correction.failed": _("更正回访未确认"),
+    "task.transition": _("整改任务状态变更"),
+    # the book (custos.book.services.load_book: one entry per load that changed it)
+    "book.loaded": _("数据册载入"),
+}
