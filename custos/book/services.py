@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from custos.audit.record import record
 from custos.book.loader.errors import Issues, LoadFailure
 from custos.book.loader.mapping import load_mapping
 from custos.book.loader.snapshot import write_snapshot
@@ -135,7 +136,9 @@ def load_book(
             report(45, "writing", force=True)
             report.in_transaction = True
             try:
-                counts = write(validated, load.pk, mode, report.span(45, 85))
+                with transaction.atomic():  # the book and its audit record commit together
+                    counts = write(validated, load.pk, mode, report.span(45, 85))
+                    _record_load(load, user, counts)
             finally:
                 report.in_transaction = False
                 report.close()
@@ -165,6 +168,20 @@ def load_book(
         ]
     report(100, "done", force=True)
     return _finish(load, BookLoad.Status.DONE, progress=100)
+
+
+def _record_load(load: BookLoad, user, counts: dict) -> None:
+    """One entry in the tamper-evident log per load that changes the book: the file's hash and the
+    counts (sealed in the event row, custos.audit.record), not a row each. Last in the load's
+    transaction: if it cannot be written, nothing is loaded."""
+    after = {
+        "sha256": load.sha256,
+        "mode": load.mode,
+        "source_name": load.source_name,
+        "row_counts": load.row_counts,
+        "change_counts": counts,
+    }
+    record(user, "book.loaded", load, None, after, f"load #{load.pk}", model="book_load")
 
 
 def _failed(load: BookLoad, issues: Issues, report: _Progress) -> BookLoad:

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from custos import paths
 from custos.access.models import Profile, Role
+from custos.audit.record import record
 from custos.book.models import Party, Policy
 from custos.checks.models import CheckRun, Finding
 from custos.domain import masking
@@ -192,8 +193,10 @@ def transition(
 ):
     frm = task.status
     check_transition(frm, to)
-    _bump(task, version, kept, status=to, **extra)
-    _event(task.pk, actor, "transition", frm, to, reason)
+    with transaction.atomic():  # the task, its event and the audit record: together or not at all
+        _bump(task, version, kept, status=to, **extra)
+        _event(task.pk, actor, "transition", frm, to, reason)
+        record(actor, "task.transition", task, {"status": frm}, {"status": to}, reason)
 
 
 # --- scope ----------------------------------------------------------------------------------------
@@ -803,6 +806,7 @@ def review_correction(correction: Correction, reviewer, *, approve: bool, note: 
             transition(task, S.CORRECTED, reviewer, f"approved {correction.field} {note}", version=version)
         else:
             transition(task, S.CONTACTING, reviewer, f"rejected {correction.field}: {note}", version=version)
+        _record_review(correction, reviewer, approve, note)  # last: the audit lock is held to the commit
     return correction
 
 
@@ -833,6 +837,33 @@ def _apply(correction: Correction, user, now) -> None:
         old_value=correction.old_value, new_value=correction.new_value, correction=correction,
         applied_by=user, applied_at=now,
     )  # fmt: skip
+
+
+def _record_review(correction: Correction, reviewer, approve: bool, note: str) -> None:
+    """The review in the tamper-evident log: the party's corrected value (sealed, from _apply) and
+    the decision. Called last in review_correction's transaction (custos.audit.record)."""
+    if approve:
+        party_pk = (
+            Party.objects.filter(policy_no=correction.policy_no, role=correction.role, seq=correction.seq)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        record(
+            reviewer,
+            "party.corrected",
+            (Party, party_pk),
+            {correction.field: correction.old_value},
+            {correction.field: correction.new_value},
+            f"correction #{correction.pk}",
+        )
+    record(
+        reviewer,
+        "correction.approved" if approve else "correction.rejected",
+        correction,
+        {"status": Correction.Status.PROPOSED},
+        {"status": correction.status, "review_note": note[:500]},
+        f"task #{correction.task_id}",
+    )
 
 
 # --- verification and closing ---------------------------------------------------------------------
@@ -869,6 +900,15 @@ def verify_task(task: Task, user, *, contact: str, success: bool, note: str = ""
         else:
             transition(task, S.CONTACTING, user, f"return visit failed {note}", version=version)
             Correction.objects.filter(pk__in=[c.pk for c in applied]).update(status=Correction.Status.FAILED)
+        for c in applied:  # the verification of each correction in the tamper-evident log
+            record(
+                user,
+                "correction.verified" if success else "correction.failed",
+                c,
+                {"status": c.status},
+                {"status": "verified" if success else "failed"},
+                f"task #{task.pk}: return visit {note}",
+            )
     return task
 
 
