@@ -31,7 +31,8 @@ def enqueued(monkeypatch):
     return calls
 
 
-def test_openapi_schema_is_published(client):
+def test_openapi_schema_is_published(client, settings):
+    settings.CUSTOS_API_DOCS_PUBLIC = True  # behind sign-in otherwise: tests/test_security_probe.py
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200
     spec = response.json()

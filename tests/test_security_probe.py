@@ -171,3 +171,59 @@ def test_every_generated_response_is_no_store_static_files_are_not(client, small
     static = client.get("/static/custos/custos.css")
     assert static.status_code == 200
     assert "no-store" not in static.get("Cache-Control", "")
+
+
+# --- sign-in: lock-out by username and address; API documentation behind sign-in (item 11) ----------
+
+
+def test_failures_from_one_address_do_not_lock_the_user_out_elsewhere(client):
+    from django.conf import settings
+
+    make_user("li", Role.AGENT, staff_no="A1")
+    attacker, own = {"REMOTE_ADDR": "10.9.9.9"}, {"REMOTE_ADDR": "10.0.0.7"}
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/login/", {"username": "li", "password": "wrong-password-1"}, **attacker)
+    locked = client.post("/login/", {"username": "li", "password": PASSWORD}, **attacker)
+    assert locked.status_code == 429  # the guessing address is locked for this username
+    assert AuditEntry.objects.filter(action="lockout", username="li", client="10.9.9.9").exists()
+    signed_in = client.post("/login/", {"username": "li", "password": PASSWORD}, **own)
+    assert signed_in.status_code == 302 and "_auth_user_id" in client.session  # the owner is not
+
+
+def test_api_documentation_needs_sign_in_unless_configured_public(client, settings):
+    from custos.api.models import ApiToken
+
+    settings.CUSTOS_API_DOCS_PUBLIC = False
+    schema = client.get("/api/v1/openapi.json")
+    assert schema.status_code == 401 and "detail" in schema.json()
+    docs = client.get("/api/v1/docs")
+    assert docs.status_code == 302 and docs["Location"].startswith("/login/?next=/api/v1/docs")
+    assert client.get("/api/v1/openapi.json", HTTP_AUTHORIZATION="Bearer ct_not-a-token").status_code == 401
+    user = make_user("dev", Role.IT_SECURITY)
+    _token, raw = ApiToken.issue(user, "t")
+    by_token = client.get("/api/v1/openapi.json", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert by_token.status_code == 200 and by_token.json()["openapi"].startswith("3.")
+    make_user("agent", Role.AGENT)
+    assert client.login(username="agent", password=PASSWORD)
+    assert client.get("/api/v1/openapi.json").status_code == 200
+    assert client.get("/api/v1/docs").status_code == 200
+    client.logout()
+    settings.CUSTOS_API_DOCS_PUBLIC = True
+    assert client.get("/api/v1/openapi.json").status_code == 200
+
+
+def test_api_documentation_is_closed_by_default_outside_debug():
+    import subprocess
+    import sys
+
+    code = "import django; django.setup(); from django.conf import settings; print(settings.CUSTOS_API_DOCS_PUBLIC)"
+    env = {
+        k: v
+        for k, v in __import__("os").environ.items()
+        if k not in ("CUSTOS_DEBUG", "CUSTOS_API_DOCS_PUBLIC")
+    }
+    env["DJANGO_SETTINGS_MODULE"] = "custos.settings"
+    for debug, expected in (("0", "False"), ("1", "True")):
+        out = subprocess.run([sys.executable, "-c", code], env={**env, "CUSTOS_DEBUG": debug},
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+        assert out.strip() == expected

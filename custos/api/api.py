@@ -17,6 +17,7 @@ from ninja.security import HttpBearer
 from custos.access.capabilities import can
 from custos.access.service import AccessContext, ReadLogUnavailable
 from custos.access.signals import record_request
+from custos.api.docs_auth import require_sign_in
 from custos.api.models import ApiToken
 from custos.book.models import BookLoad, Party
 from custos.core.uploads import UploadRejected, accept_upload
@@ -82,6 +83,7 @@ api = CustosAPI(
     description="Book loads and masked customer look-ups of custos. Bearer-token authentication.",
     urls_namespace="api",
     auth=TokenAuth(),
+    docs_decorator=require_sign_in,  # schema and docs need sign-in outside development (docs_auth.py)
 )
 
 
