@@ -76,6 +76,8 @@ MIDDLEWARE = [
     "custos.access.middleware.RequireOTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A BadRequest or a value the database cannot hold: a 400 page that says why, not a 500.
+    "custos.web.middleware.BadRequestMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last: turns a locked-out login attempt into the lock-out page.
     "axes.middleware.AxesMiddleware",

@@ -227,3 +227,40 @@ def test_api_documentation_is_closed_by_default_outside_debug():
         out = subprocess.run([sys.executable, "-c", code], env={**env, "CUSTOS_DEBUG": debug},
                              capture_output=True, text=True, check=True).stdout  # fmt: skip
         assert out.strip() == expected
+
+
+# --- ids beyond 64 bits and other bad numbers are a 400 that names the parameter (item 5) ----------
+
+BAD_IDS = ["9223372036854775808", "99999999999999999999999", "-1", "0", "1e3", "abc", "²", "１"]
+
+
+@pytest.mark.parametrize("param", ["run", "load", "opened_run", "closed_run"])
+def test_findings_list_refuses_a_bad_id_with_a_400_naming_it(login, small_book, param):
+    client = login("comp", Role.COMPLIANCE)
+    for value in BAD_IDS:
+        response = client.get("/findings/list/", {param: value})
+        assert response.status_code == 400, value
+        assert param in response.content.decode() and "9223372036854775807" in response.content.decode()
+    assert client.get("/findings/list/", {param: "9223372036854775807"}).status_code == 200
+    assert client.get("/findings/list/", {param: " 12 "}).status_code == 200
+
+
+@pytest.mark.parametrize("param", ["run", "load", "opened_run", "closed_run"])
+def test_findings_api_refuses_a_bad_id_naming_it(client, small_book, param):
+    from custos.api.models import ApiToken
+
+    _token, raw = ApiToken.issue(make_user("comp", Role.COMPLIANCE), "t")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+    for path in ("/api/v1/findings", "/api/v1/findings/summary"):
+        for value in ("9223372036854775808", "-1", "0"):
+            response = client.get(path, {param: value}, **auth)
+            assert response.status_code == 422, (path, value)
+            assert response.json()["detail"][0]["loc"][-1] == param
+        assert client.get(path, {param: "9223372036854775807"}, **auth).status_code == 200
+
+
+def test_a_path_id_beyond_64_bits_is_a_400_not_a_500(login, small_book):
+    client = login("comp", Role.COMPLIANCE)
+    response = client.get("/findings/9223372036854775808/")
+    assert response.status_code in (400, 404) and "no-store" in response["Cache-Control"]  # never a 500
+    assert client.get("/findings/9223372036854775807/").status_code == 404

@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from custos.access.service import AccessContext, ReadLogUnavailable
 from custos.checks import services
 from custos.checks.models import Finding
+from custos.core.params import ID_MAX
 
 router = Router(tags=["findings"])
 
@@ -82,10 +83,10 @@ class FindingFilters(Schema):
     agent: str | None = None
     partner: str | None = None
     policy_no: str | None = None
-    run: int | None = None  # findings this check run found
-    load: int | None = None  # findings the latest run of this load found
-    opened_run: int | None = None
-    closed_run: int | None = None
+    run: int | None = Field(None, ge=1, le=ID_MAX)  # findings this check run found
+    load: int | None = Field(None, ge=1, le=ID_MAX)  # findings the latest run of this load found
+    opened_run: int | None = Field(None, ge=1, le=ID_MAX)
+    closed_run: int | None = Field(None, ge=1, le=ID_MAX)
 
 
 def _out(row: dict) -> dict:

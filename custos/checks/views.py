@@ -19,6 +19,7 @@ from custos.book import labels
 from custos.book.models import Branch
 from custos.checks import services
 from custos.checks.models import CheckRun, Finding
+from custos.core.params import id_param
 from custos.domain import codes
 
 PAGE_SIZE = 50
@@ -112,9 +113,9 @@ def finding_list(request):
     ctx = AccessContext.for_request(request)
     params = {k: request.GET.get(k, "").strip() for k in FILTER_KEYS}
     params["status"] = params["status"] if params["status"] in ("open", "closed", "all") else "open"
-    for k in services.FILTERS_INT:
-        if params[k] and not params[k].isdigit():
-            params[k] = ""
+    for k in services.FILTERS_INT:  # a bad id is a 400 that names it (custos.core.params)
+        value = id_param(request.GET, k)
+        params[k] = "" if value is None else str(value)
     qs = services.filter_findings(services.scoped_findings(ctx), params).order_by("-id")
     paginator = Paginator(qs.values_list("pk", flat=True), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
@@ -193,6 +194,7 @@ def finding_detail(request, pk: int):
             "last_seen_run": runs.get(f["last_seen_run_id"]),
             "closed_run": runs.get(f["closed_run_id"]),
             "close_reason_label": _label(Finding.CloseReason, f["close_reason"]) if f["close_reason"] else "",
+            "detail": services.describe_detail(f["detail"]),
             "watermark": True,
         },
     )

@@ -5,11 +5,19 @@ system whose working language is Chinese whatever the browser says, so only the 
 picked with the switcher (the language cookie) overrides settings.LANGUAGE_CODE.
 """
 
+import logging
+
 from django.conf import settings
+from django.core.exceptions import BadRequest
+from django.db import DataError
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.middleware.locale import LocaleMiddleware
+from django.shortcuts import render
 from django.utils import translation
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
+
+log = logging.getLogger("custos.security")
 
 
 class ChineseByDefaultLocaleMiddleware(LocaleMiddleware):
@@ -67,3 +75,30 @@ class NoStoreMiddleware:
         if "no-store" not in response.get("Cache-Control", ""):  # a view's own no-store stays as set
             add_never_cache_headers(response)
         return response
+
+
+class BadRequestMiddleware:
+    """Input a view cannot serve is a 400 that says why, never a 500: a BadRequest raised by a view
+    (custos.core.params.BadParameter names the parameter), and — the net under every page's own
+    checks — a value the database cannot hold (SQLite's OverflowError for an integer beyond 64 bits,
+    PostgreSQL's DataError: a number out of range, a NUL character). The API's own operations answer
+    these through their exception handlers (custos.api.api); this covers what reaches Django."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, BadRequest):
+            message = str(exception) or _("请求无效。")
+        elif isinstance(exception, OverflowError | DataError):
+            log.warning("400 for a value the database cannot hold: %s %s: %s", request.method, request.path,
+                        exception)  # fmt: skip
+            message = _("请求中有数据库无法保存的值（超出范围的数字或空字符）。")
+        else:
+            return None
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": message}, status=400)
+        return render(request, "web/400.html", {"reason": message}, status=400)
