@@ -125,7 +125,7 @@ def test_load_detail_and_errors_by_role(client, token):
     )
     body = client.get(f"/api/v1/loads/{load.pk}", **token(Role.COMPLIANCE)).json()
     assert body["status"] == "failed" and body["errors"] == [
-        {"file": "parties.csv", "row": 4, "column": "mobile", "message": "bad"}
+        {"file": "parties.csv", "row": 4, "column": "mobile", "code": "", "message": "bad"}
     ]
     body = client.get(f"/api/v1/loads/{load.pk}", **token(Role.AGENT, username="ag", staff_no="A1")).json()
     assert body["error_count"] == 1 and body["errors"] is None

@@ -94,6 +94,13 @@ _TABLE = [
         _("查看加载错误明细（可能引用数据册中的值）"),
         shown_on=(P("load", record="load"),),
     ),
+    Capability(
+        "load.error_report",
+        frozenset({R.IT_SECURITY, R.COMPLIANCE}),
+        _("查看加载错误原文（含数据册中的值，每次查看留痕）"),
+        pages=(P("load-error-report", record="load"),),
+        api=(_API("api", "load_error_report"),),
+    ),
     # --- extraction --------------------------------------------------------------------------------
     Capability(
         "extract.request",

@@ -22,6 +22,7 @@ ACTIONS: dict[str, object] = {
     "evidence": _("证明材料查看"),
     "screening": _("投保筛查查看"),
     "unmask": _("查看明文"),
+    "load_errors": _("加载错误原文查看"),
     # sign-in
     "login": _("登录"),
     "logout": _("退出"),

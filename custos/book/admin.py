@@ -6,6 +6,7 @@ custos.access (scope, masking, audit log); they are deliberately not registered 
 
 from django.contrib import admin
 
+from custos.book.load_errors import shown_errors
 from custos.book.models import BookLoad, Branch, Partner
 
 
@@ -39,7 +40,9 @@ class BookLoadAdmin(ReadOnly):
 
     @admin.display(description="errors")
     def error_list(self, obj):
-        return "\n".join(f"{e['file']}:{e['row']}:{e['column']}: {e['message']}" for e in obj.errors[:200])
+        # masked like the load page: the full text is the audited error report (custos.book.load_errors)
+        shown = shown_errors(obj)[:200]
+        return "\n".join(f"{e['file']}:{e['row']}:{e['column']}: {e['message']}" for e in shown)
 
 
 @admin.register(Branch)

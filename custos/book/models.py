@@ -38,9 +38,12 @@ class BookLoad(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
     row_counts = models.JSONField(default=dict)  # {table: rows read}
     change_counts = models.JSONField(default=dict)  # {table: {"new": n, "updated": n, "gone": n}}
-    errors = models.JSONField(default=list)  # [{file,row,column,message}] (first N)
+    # [{file,row,column,message,code,template,value}] (first N; custos.book.loader.errors.Issue):
+    # sealed, since messages quote values of the book. People see them masked (errors.shown); the
+    # full text is the report IT security reads through an audited read (book.services.error_report).
+    errors = EncryptedJSONField(default=list)
     error_count = models.IntegerField(default=0)
-    warnings = models.JSONField(default=list)
+    warnings = EncryptedJSONField(default=list)  # same shape; headers may be book values
     progress = models.IntegerField(default=0)  # 0..100
     progress_note = models.CharField(max_length=200, blank=True)
     snapshot_path = models.CharField(max_length=500, blank=True)

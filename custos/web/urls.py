@@ -13,6 +13,7 @@ urlpatterns = [
     path("loads/new/", views.upload, name="upload"),
     path("loads/<int:pk>/", views.load_detail, name="load"),
     path("loads/<int:pk>/status/", views.load_status, name="load-status"),
+    path("loads/<int:pk>/errors/", views.load_error_report, name="load-error-report"),
     path("parties/", views.party_lookup, name="party-lookup"),
     path("parties/<int:party_id>/unmask/<str:field>/", sec.unmask_request, name="unmask"),
     path("unmask/<str:token>/", sec.unmask_value, name="unmask-value"),

@@ -7,8 +7,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from custos.access.capabilities import can, role_of
-from custos.access.service import PARTY_FIELDS, AccessContext, ReadLogUnavailable
+from custos.access.service import PARTY_FIELDS, AccessContext, ReadLogUnavailable, client_address
 from custos.access.signals import record_request
+from custos.book import load_errors
 from custos.book.models import MODELS, BookLoad
 from custos.core.uploads import UploadRejected, accept_upload
 from custos.web.forms import LookupForm, UploadForm
@@ -28,13 +29,19 @@ def _load_context(request, load: BookLoad) -> dict:
         for t in order
     ]
     show_errors = can(request.user, "load.errors")
+    errors = load_errors.shown_errors(load) if show_errors else []
     return {
         "load": load,
         "running": load.status in RUNNING,
         "show_errors": show_errors,
+        # values of the book quoted in messages are masked; the full text is the audited report
+        "errors": errors,
+        "warnings": load_errors.shown_warnings(load),
+        "note": load_errors.shown_note(load),
+        "can_read_report": bool(load.errors or load.warnings) and can(request.user, "load.error_report"),
         "counts": counts,
-        # Error messages may quote values of the book: the page carries the viewer's watermark.
-        "watermark": bool(show_errors and load.errors),
+        # masked values are still values of the book: the page carries the viewer's watermark
+        "watermark": bool(errors),
     }
 
 
@@ -84,6 +91,18 @@ def load_status(request, pk: int):
     """The progress / result fragment, polled every second by htmx while the load runs."""
     load = get_object_or_404(BookLoad, pk=pk)
     return render(request, "web/_load_status.html", _load_context(request, load))
+
+
+@login_required
+def load_error_report(request, pk: int):
+    """The load's errors with the book's values in clear, for IT security and compliance; every
+    view is an audit entry (custos.book.load_errors.error_report)."""
+    load = get_object_or_404(BookLoad, pk=pk)
+    try:
+        report = load_errors.error_report(request.user, load, client=client_address(request))
+    except ReadLogUnavailable:
+        return render(request, "web/audit_unavailable.html", status=503)
+    return render(request, "web/load_errors.html", {"load": load, "report": report, "watermark": True})
 
 
 @login_required

@@ -26,7 +26,7 @@ from custos.book.models import MODELS
 from custos.domain.bookformat import LOAD_ORDER, TABLES, Table
 from custos.domain.codes import LOOKUPS
 
-from .errors import Issue, Issues
+from .errors import Issue, Issues, literal
 from .mapping import Mapping
 from .seal import row_sealer
 from .sources import (
@@ -137,10 +137,16 @@ def validate(
 ) -> Validated:
     out = Validated(tmpdir=tempfile.TemporaryDirectory(prefix="custos-spool-"))
     for name in book.ignored:
-        issues.warning(name, None, None, "not a table of the book format: ignored")
+        issues.warning(name, None, None, "not a table of the book format: ignored", "not_a_table")
     for table in LOAD_ORDER:
         if mode == "full" and TABLES[table].required and table not in book.tables:
-            issues.error(f"{table}.csv", None, None, f"required table {table} is missing from the book")
+            issues.error(
+                f"{table}.csv",
+                None,
+                None,
+                f"required table {table} is missing from the book",
+                "missing_table",
+            )
     keysets: dict[str, set[str]] = {}
     # References into a table that could not be read (or, in a full load, is not in the book) are
     # not checked: the error about that table says enough.
@@ -185,10 +191,10 @@ def _validate_table(
     try:
         return _read_rows(tf, reader, table, mapping, mode, issues, keysets, unchecked, tmp, progress)
     except RowError as e:
-        issues.error(fname, None, None, f"{e}; the rest of the file was not read")
+        issues.error(fname, None, None, f"{e}; the rest of the file was not read", "unreadable_row")
     except Exception as e:  # a reader failing mid-file (corrupt parquet/xlsx)
         msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-        issues.error(fname, None, None, f"cannot read the file: {msg}")
+        issues.error(fname, None, None, f"cannot read the file: {msg}", "unreadable")
     finally:
         reader.close()
     return None
@@ -208,19 +214,19 @@ def _read_rows(
         low = h.lower()
         col = colmap.get(low) or (low if low in table.column_names else None)
         if not h:
-            issues.error(fname, 1, f"#{i + 1}", "empty column name in the header")
+            issues.error(fname, 1, f"#{i + 1}", "empty column name in the header", "empty_header")
         elif (col or h) in seen:
-            issues.error(fname, 1, h, "column appears twice in the header")
+            issues.error(fname, 1, h, "column appears twice in the header", "duplicate_column")
             col = None
         else:
             seen[col or h] = i
         if col is None and h:
-            issues.warning(fname, 1, h, "column is not in the book format: kept as extra")
+            issues.warning(fname, 1, h, "column is not in the book format: kept as extra", "extra_column")
         targets.append(col)
     present = {c for c in targets if c}
     for col in table.columns:
         if col.required and col.name not in present:
-            issues.error(fname, 1, col.name, "required column is missing")
+            issues.error(fname, 1, col.name, "required column is missing", "missing_column")
     # plan: (index in the row, column name, output position, converter, max length, not_empty)
     out_cols = table.column_names
     pos = {c: i for i, c in enumerate(out_cols)}
@@ -234,6 +240,7 @@ def _read_rows(
     empty_row = [None if table.column(c).type != "text" else "" for c in out_cols]
     key_pos = [pos[k] for k in table.key]
     key_of_keyset = len(table.key) == 1
+    key_cols = ",".join(table.key)
     own_keys: set = set()
     refs = [
         (pos[col], col, ref_table, _Refs())
@@ -303,7 +310,7 @@ def _read_rows(
                                 try:
                                     out = conv(v)
                                 except Bad as e:
-                                    err(fname, rownum, col, str(e))
+                                    err(fname, rownum, col, *e.parts)
                                     row[p] = None if not is_code else ""
                                     continue
                                 if not is_code and len(cache) < CACHE_MAX:
@@ -329,7 +336,7 @@ def _read_rows(
             else:
                 key = "\x1f".join(map(str, key_get(row)))
             if key in own_keys:
-                err(fname, rownum, ",".join(table.key), f"duplicate key {key.replace(chr(31), '/')!r}")
+                issues.add(_duplicate(fname, rownum, key_cols, key))
             elif key:
                 own_keys.add(key)
                 if record is not None:
@@ -351,6 +358,7 @@ def _read_rows(
                             rownum,
                             h,
                             f"value has {len(v)} characters, more than the {TEXT_MAX} allowed",
+                            "too_long",
                         )
                         continue
                     if extra is None:
@@ -387,7 +395,13 @@ def _read_rows(
             )
         if is_xlsx:
             for rownum, i, coord in reader.formulas:
-                err(fname, rownum, header[i] if i < len(header) else None, f"cell {coord} holds a formula")
+                err(
+                    fname,
+                    rownum,
+                    header[i] if i < len(header) else None,
+                    f"cell {coord} holds a formula",
+                    "formula",
+                )
     finally:
         sink.close()
     spool.rows = nrows
@@ -405,7 +419,8 @@ def _read_rows(
             more = pending.counts[v] - len(rows)
             for r in rows:
                 suffix = f" (and {more} more rows)" if more and r == rows[-1] else ""
-                err(fname, r, col, f"{v[:64]!r} is not a {ref_key} in {ref_table}{suffix}")
+                rest = f" is not a {ref_key} in {ref_table}{suffix}"
+                err(fname, r, col, f"{v[:64]!r}{rest}", "reference", "{value!r}" + literal(rest), v[:64])
     progress(1.0, f"checked {fname}: {nrows:,} rows")
     return spool
 
@@ -500,18 +515,16 @@ def _scan_in_two(scan, split, tf, reader, table, issues, sink, own_keys, refs, s
     result.unlink()
     spool.more.append(child_spool)
     off = first.last_row - 1
-    shifted = [Issue(e.file, None if e.row is None else e.row + off, e.column, e.message) for e in errors]
+    shifted = [e.at_row(None if e.row is None else e.row + off) for e in errors]
     key_cols = ",".join(table.key)
     for key, row in record:
         if key in own_keys:
-            shifted.append(
-                Issue(tf.name, row + off, key_cols, f"duplicate key {key.replace(chr(31), '/')!r}")
-            )
+            shifted.append(_duplicate(tf.name, row + off, key_cols, key))
         else:
             own_keys.add(key)
     shifted.sort(key=lambda e: e.row or 0)
     for e in shifted:
-        issues.error(e.file, e.row, e.column, e.message)
+        issues.add(e)
     issues.error_count += error_count - len(errors)
     for (_p, _c, _t, pending), (missing, counts) in zip(refs, child_refs, strict=True):
         for v, rows in missing.items():
@@ -522,6 +535,13 @@ def _scan_in_two(scan, split, tf, reader, table, issues, sink, own_keys, refs, s
         row, detail = row_error
         raise RowError(f"row {row + off}: {detail}", row + off, detail)
     return n1 + n2
+
+
+def _duplicate(fname: str, row: int, key_cols: str, key: str) -> Issue:
+    shown = key.replace("\x1f", "/")
+    return Issue(
+        fname, row, key_cols, f"duplicate key {shown!r}", "duplicate_key", "duplicate key {value!r}", shown
+    )
 
 
 def _dump(batch: list[tuple], sink) -> None:
@@ -539,18 +559,18 @@ def _slow_row(values, rownum, fname, header, ncols, plan, empty_row, lenient, er
             if len(values) < ncols:
                 values = values + [None] * (ncols - len(values))
             elif any(v is not None for v in values[ncols:]):
-                err(fname, rownum, None, f"row has {len(values)} cells, the header {ncols}")
+                err(fname, rownum, None, f"row has {len(values)} cells, the header {ncols}", "row_width")
                 return None, None
             else:
                 values = values[:ncols]
         else:
-            err(fname, rownum, None, f"row has {len(values)} fields, the header {ncols}")
+            err(fname, rownum, None, f"row has {len(values)} fields, the header {ncols}", "row_width")
             return None, None
     bad = False
     for i, v in enumerate(values):
         if isinstance(v, str) and (m := CONTROL.search(v)):
             what = "NUL byte" if m[0] == "\x00" else f"control character U+{ord(m[0]):04X}"
-            err(fname, rownum, header[i] or f"#{i + 1}", f"{what} in the value")
+            err(fname, rownum, header[i] or f"#{i + 1}", f"{what} in the value", "control_character")
             bad = True
     if bad:
         return None, None
@@ -574,17 +594,23 @@ def _slow_row(values, rownum, fname, header, ncols, plan, empty_row, lenient, er
                 except TypeError:
                     pass
                 except Bad as e:
-                    err(fname, rownum, col, str(e))
+                    err(fname, rownum, col, *e.parts)
                     bad = True
                     continue
             s = clean_text(excel_text(v))
         if not s:
             if not_empty:
-                err(fname, rownum, col, "must not be empty")
+                err(fname, rownum, col, "must not be empty", "empty")
                 bad = True
             continue
         if len(s) > maxlen:
-            err(fname, rownum, col, f"value has {len(s)} characters, more than the {maxlen} allowed")
+            err(
+                fname,
+                rownum,
+                col,
+                f"value has {len(s)} characters, more than the {maxlen} allowed",
+                "too_long",
+            )
             bad = True
             continue
         if conv is None:
@@ -593,7 +619,7 @@ def _slow_row(values, rownum, fname, header, ncols, plan, empty_row, lenient, er
             try:
                 row[p] = conv(s)
             except Bad as e:
-                err(fname, rownum, col, str(e))
+                err(fname, rownum, col, *e.parts)
                 bad = True
     return row, original
 

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 from custos.domain.bookformat import LONG_TERM
 
+from .errors import literal
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FULLWIDTH = {
     **{0xFF10 + i: 0x30 + i for i in range(10)},
@@ -46,7 +48,17 @@ CACHE_MAX = 200_000
 
 
 class Bad(Exception):
-    pass
+    """A value that cannot be read: `template` quotes it as `{value!r}` or `{value}` (so a page can
+    show it masked, custos.book.loader.errors.shown), `code` names the problem."""
+
+    def __init__(self, template: str, value, code: str):
+        self.template, self.value, self.code = template, str(value), code
+        super().__init__(template.format(value=self.value))
+
+    @property
+    def parts(self) -> tuple[str, str, str, str]:
+        """(message, code, template, value): the arguments of Issues.error after the cell."""
+        return str(self), self.code, self.template, self.value
 
 
 def clean_text(v: str) -> str:
@@ -59,11 +71,11 @@ def clean_text(v: str) -> str:
 def _date_from_text(s: str) -> str:
     m = _DATE.fullmatch(s) or _DATE8.fullmatch(s)
     if not m:
-        raise Bad(f"{s[:40]!r} is not a date (YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD)")
+        raise Bad("{value!r} is not a date (YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD)", s[:40], "not_date")
     try:
         return dt.date(int(m[1]), int(m[2]), int(m[3])).isoformat()
     except ValueError:
-        raise Bad(f"{s!r} is not a valid date")
+        raise Bad("{value!r} is not a valid date", s, "invalid_date")
 
 
 class DateConv:
@@ -125,7 +137,7 @@ class TimestampConv:
             else:
                 d = dt.datetime.fromisoformat(t)
         except ValueError:
-            raise Bad(f"{s[:40]!r} is not an ISO 8601 timestamp")
+            raise Bad("{value!r} is not an ISO 8601 timestamp", s[:40], "not_timestamp")
         return d.replace(tzinfo=SHANGHAI) if d.tzinfo is None else d
 
     def native(self, v):
@@ -139,10 +151,10 @@ class TimestampConv:
 class IntConv:
     def __call__(self, s: str) -> int:
         if not _INT.fullmatch(s):
-            raise Bad(f"{s[:40]!r} is not a whole number")
+            raise Bad("{value!r} is not a whole number", s[:40], "not_int")
         n = int(s)
         if not INT_MIN <= n <= INT_MAX:
-            raise Bad(f"{n} is out of range")
+            raise Bad("{value} is out of range", n, "out_of_range")
         return n
 
     def native(self, v) -> int:
@@ -160,14 +172,14 @@ class DecimalConv:
 
     def __call__(self, s: str) -> str:
         if not _DEC.fullmatch(s):
-            raise Bad(f"{s[:40]!r} is not a number")
+            raise Bad("{value!r} is not a number", s[:40], "not_number")
         try:
             d = Decimal(s)
         except InvalidOperation:
-            raise Bad(f"{s[:40]!r} is not a number")
+            raise Bad("{value!r} is not a number", s[:40], "not_number")
         q = d.quantize(Decimal("0.01"))
         if q != d:
-            raise Bad(f"{s} has more than 2 decimal places")
+            raise Bad("{value} has more than 2 decimal places", s, "decimals")
         return str(q)
 
     def native(self, v) -> str:
@@ -176,7 +188,7 @@ class DecimalConv:
         if isinstance(v, float):
             r = round(v, 2)
             if abs(r - v) > 1e-7:
-                raise Bad(f"{v} has more than 2 decimal places")
+                raise Bad("{value} has more than 2 decimal places", v, "decimals")
             return self(f"{r:.2f}")
         if isinstance(v, int | Decimal):
             return self(str(v))
@@ -191,5 +203,5 @@ class CodeConv:
     def __call__(self, s: str) -> str:
         code = self.lookup.get(s)
         if code is None:
-            raise Bad(f"{s[:40]!r} is not a {self.kind} code")
+            raise Bad("{value!r} is not a " + literal(self.kind) + " code", s[:40], "not_code")
         return code
