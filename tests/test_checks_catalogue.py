@@ -100,6 +100,7 @@ def fullwidth(s: str) -> str:
 
 
 X_ID = rid_x()
+NINGXIA = "宁夏回族自治区中卫市中宁县青年路"  # + house number, estate, building, unit, room
 STAFF_ID = rid("440106", "1985-07-07", 11)
 
 def mobile_change(request_no: str | None) -> tuple[str, dict]:
@@ -149,6 +150,8 @@ CASES: list[Case] = [
     Case("NM02 客户", setp("applicant", name="客户"), "NM02", fld="name"),
     Case("NM02 surname + 先生", setp("applicant", name="王先生"), "NM02"),
     Case("NM02 repeated", setp("applicant", name="啊啊啊"), "NM02"),
+    Case("NM02 not for a two-character name of one character", setp("applicant", name="林林"), "NM02",
+         present=False),
     Case("NM03 digit", setp("applicant", name="张3"), "NM03", fld="name"),
     Case("NM03 mixed scripts", setp("applicant", name="张Wei"), "NM03"),
     Case("NM03 not for a minority name with ·", setp("applicant", name="阿依古丽·买买提"), "NM03", present=False),
@@ -178,6 +181,9 @@ CASES: list[Case] = [
     Case("RL03 not for self with the same data", lambda p: p["insured"].update(
         {**{k: p["applicant"][k] for k in ("name", "gender", "birth_date", "id_type", "id_no")},
          "relation": "self"}), "RL03", "insured", present=False),
+    Case("RL03 not when the applicant's name is missing (NM01's finding)", lambda p: (p["insured"].update(
+        {**{k: p["applicant"][k] for k in ("name", "gender", "birth_date", "id_type", "id_no")},
+         "relation": "self"}), p["applicant"].update(name=None)), "RL03", "insured", present=False),
     Case("RL04 husband of 21", setp("insured", relation="spouse", birth_date="2002-06-01", gender="F",
                                     id_no=rid("110105", "2002-06-01", 12)), "RL04", "insured", present=False),
     Case("RL04 wife of 19", setp("insured", relation="spouse", birth_date="2004-06-01", gender="F",
@@ -215,7 +221,11 @@ CASES: list[Case] = [
     Case("AD03 not for a rural address without number", setp("applicant", address="河北省保定市清苑区东闾乡南王村"),
          "AD03", present=False),
     Case("AD04 branch address", setp("applicant", address="北京市东城区东长安街10号营业厅"), "AD04", fld="address"),
-    Case("AD04 near copy of an outlet", setp("applicant", address="北京市东城区东长安街10号营业厅1"), "AD04"),
+    Case("AD04 near copy of an outlet", setp("applicant", address="北京市东城区东长安街10号营业大厅"), "AD04"),
+    Case("AD04 a copy of a partner's address", setp("applicant", address=NINGXIA + "965号幸福小区26栋1单元2504室"),
+         "AD04"),
+    Case("AD04 not for another house, building and room on the partner's road and estate",
+         setp("applicant", address=NINGXIA + "487号幸福小区27栋2单元602室"), "AD04", present=False),
     Case("AD04 outlet wording", setp("applicant", address="北京市西城区金融街邮政支局3号"), "AD04"),
     Case("AD06 postcode of another province", setp("applicant", postcode="510000"), "AD06", fld="postcode"),
     Case("AD06 not 6 digits", setp("applicant", postcode="1000"), "AD06"),
@@ -237,6 +247,7 @@ CASES: list[Case] = [
 
 # Cross-policy groups: (label, policies as list of mutations, check, index of policies expected, present)
 SHARED = "13966660000"
+OWNED = rid("110105", "1970-01-01", 31)  # a man's number
 
 
 def group_cases() -> list[tuple[str, list[Callable], str, list[int], bool]]:
@@ -257,7 +268,12 @@ def group_cases() -> list[tuple[str, list[Callable], str, list[int], bool]]:
         ("ID09 one number, two names",
          [setp("applicant", id_no=rid("110105", "1970-01-01", 21), birth_date="1970-01-01", name="周同名")] * 2
          + [setp("applicant", id_no=rid("110105", "1970-01-01", 21), birth_date="1970-01-01", name="冒名顶替")],
-         "ID09", [2], True),
+         "ID09", [0, 1, 2], True),
+        ("ID09 an impostor's two policies and the owner's one",
+         [setp("applicant", id_no=OWNED, birth_date="1970-01-01", name="周本人", gender="M")]
+         + [both(setp("applicant", id_no=OWNED, birth_date="1985-06-06", name="吴冒用", gender="F"),
+                 setpol(applied_on=f"2024-0{k}-10")) for k in (2, 3)],
+         "ID09", [0, 1, 2], True),
     ]
 
 
@@ -265,6 +281,7 @@ def group_cases() -> list[tuple[str, list[Callable], str, list[int], bool]]:
 class Built:
     findings: set
     policies: dict  # case name -> policy numbers
+    details: dict  # (check, policy_no, role, seq, field) -> detail
 
 
 @pytest.fixture(scope="module")
@@ -312,13 +329,17 @@ def built(tmp_path_factory) -> Built:
     ]
     branches = [{"branch_code": "B1", "name": "北京分公司", "level": "province",
                  "address": "北京市东城区东长安街10号营业厅", "phone": "010-65550000"}]
+    partners = [{"partner_code": "N1", "name": "中宁县某网点", "kind": "bank", "branch_code": "B1",
+                 "status": "active", "address": NINGXIA + "965号幸福小区26栋1单元2504室"}]
     write_snapshot(root, {"policies": policies, "parties": parties, "staff": staff, "branches": branches,
-                          "partners": [], "visits": visits, "changes": changes,
+                          "partners": partners, "visits": visits, "changes": changes,
                           "blacklist": [{"staff_no": "S3", "id_no": None, "name": "周黑名"}]})
     table = run_checks(root, settings=CheckSettings(as_of=AS_OF))
     assert table.schema.equals(FINDING_SCHEMA)
-    found = {(r["check"], r["policy_no"], r["role"], r["seq"], r["field"]) for r in table.to_pylist()}
-    return Built(found, names)
+    rows = table.to_pylist()
+    found = {(r["check"], r["policy_no"], r["role"], r["seq"], r["field"]) for r in rows}
+    details = {(r["check"], r["policy_no"], r["role"], r["seq"], r["field"]): r["detail"] for r in rows}
+    return Built(found, names, details)
 
 
 def _codes_for(built: Built, policy_no: str, role: str) -> set[tuple[str, str]]:
@@ -373,3 +394,18 @@ def test_settings_disable_and_threshold(tmp_path):
     assert s.param("PH06", "min_applicants") == 4
     assert s.fingerprint() != CheckSettings().fingerprint()
     assert s.as_dict()["params"]["PH06"] == {"min_applicants": 4}
+
+
+def test_id09_ranks_the_owner_first_when_the_impostor_is_the_majority(built):
+    """The owner's row (the ID's own birth date and sex, the earliest policy) ranks 1 of 2; the
+    impostor's two rows rank 2 — every row is flagged, the detail says which is likely wrong."""
+    owner, *impostor = built.policies["ID09 an impostor's two policies and the owner's one"]
+    assert built.details["ID09", owner, "applicant", 1, "id_no"] == "rank=1/2 birth=1 sex=1 earliest=1 rows=1"
+    for pno in impostor:
+        assert built.details["ID09", pno, "applicant", 1, "id_no"] == "rank=2/2 birth=0 sex=0 earliest=0 rows=2"
+    # where birth date, sex and the first policy agree for both, the variant on more rows ranks first
+    first, _, other = built.policies["ID09 one number, two names"]
+    assert built.details["ID09", first, "applicant", 1, "id_no"] == "rank=1/2 birth=1 sex=1 earliest=1 rows=2"
+    assert built.details["ID09", other, "applicant", 1, "id_no"] == "rank=2/2 birth=1 sex=1 earliest=1 rows=1"
+    # the other checks say nothing more than their message
+    assert {d for (c, *_), d in built.details.items() if c != "ID09"} == {None}

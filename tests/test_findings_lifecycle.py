@@ -229,3 +229,30 @@ def test_the_proposed_value_is_kept_and_refreshed(book, monkeypatch):
     assert Finding.objects.get().proposed == "440106199001011234"
     run_check()
     assert Finding.objects.get().proposed == ""
+
+
+def test_a_findings_detail_is_stored_and_refreshed_with_it(book, monkeypatch):
+    """ID09's ranking (the engine's ``detail`` column) opens with the finding and follows the book."""
+    import pyarrow as pa
+
+    def with_detail(detail):
+        t = findings_table([("ID03", "P1", "applicant", 1, "id_no", "440106199001011235")])
+        return t.append_column("detail", pa.array([detail], pa.string()))
+
+    install_fakes(
+        monkeypatch,
+        [
+            with_detail("rank=2/2 birth=0 sex=0 earliest=0 rows=2"),
+            with_detail("rank=1/2 birth=1 sex=1 earliest=1 rows=2"),
+        ],
+    )
+    run_check()
+    assert Finding.objects.get(check_code="ID03").detail == "rank=2/2 birth=0 sex=0 earliest=0 rows=2"
+    run_check()
+    assert (
+        Finding.objects.get(status="open", check_code="ID03").detail
+        == "rank=1/2 birth=1 sex=1 earliest=1 rows=2"
+    )
+    assert "出生日期与身份证号码一致" in services.describe_detail(
+        Finding.objects.get(check_code="ID03").detail
+    )

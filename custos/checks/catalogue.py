@@ -35,6 +35,7 @@ class Check:
     sql: str | tuple[Rule, ...]  # a SELECT, or single-row rules (see Rule)
     params: dict[str, Any] = field(default_factory=dict)
     cross_record: bool = False
+    detail: bool = False  # the SELECT also returns ``detail`` (why, e.g. ID09's ranking of variants)
 
     @property
     def rel_where(self) -> str:
@@ -215,6 +216,16 @@ def street(col: str) -> str:
 
 
 STREET_A = street("a")
+# AD04's numbered parts: every run of Arabic or Chinese numerals, in order, blanks between — the house
+# number, building, unit, floor and room. Two addresses on one road whose numbers differ (青年路965号…
+# 26栋1单元2504室 and 青年路487号…27栋2单元602室) are two addresses, however many characters they share.
+NUMBERS_RE = f"[^0-9{CHINESE_NUMERALS}]+"
+
+
+def numbers(col: str) -> str:
+    return f"regexp_replace({col}, '{NUMBERS_RE}', ' ', 'g')"
+
+
 # The party is not a member of staff (by ID number). DuckDB runs it as an anti-join without its
 # correlated-subquery machinery (custos.checks.engine.compiler.native_sql); Spark plans NOT EXISTS as
 # a hash anti-join, and NOT IN as a null-aware one that stalled the 1 M-policy book (2026-11-26).
@@ -381,18 +392,36 @@ CATALOGUE: list[Check] = [
             -- more than one distinct name or birth date (NULLs ignored, as count(DISTINCT …) > 1 did)
             GROUP BY id_n HAVING min(name_n) <> max(name_n) OR min(birth_date) <> max(birth_date)
           ),
-          v AS (  -- how often each (name, birth date) variant occurs under the number
-            SELECT pt.id_n, pt.name_n, pt.birth_date, count(*) AS n FROM pt JOIN c ON c.id_n = pt.id_n
-            GROUP BY pt.id_n, pt.name_n, pt.birth_date
+          r AS (  -- every row of a conflicted number
+            SELECT pt.policy_no, pt.role, pt.seq, pt.id_no, pt.id_n, pt.name_n, pt.birth_date, pt.applied_on,
+                   CASE WHEN pt.birth_date = pt.id_birth THEN 1 ELSE 0 END AS b_ok,
+                   CASE WHEN pt.gender = pt.id_gender THEN 1 WHEN pt.gender IS NULL THEN NULL ELSE 0 END AS s_ok
+            FROM pt JOIN c ON c.id_n = pt.id_n WHERE pt.name_n IS NOT NULL
           ),
-          top AS (SELECT id_n, max(n) AS n FROM v GROUP BY id_n),
-          ties AS (SELECT v.id_n, count(*) AS k FROM v JOIN top ON top.id_n = v.id_n AND v.n = top.n GROUP BY v.id_n)
-          SELECT pt.policy_no, pt.role, pt.seq, 'id_no' AS field, pt.id_no AS value, NULL AS proposed
-          FROM pt JOIN v ON v.id_n = pt.id_n AND v.name_n = pt.name_n
-                          AND v.birth_date IS NOT DISTINCT FROM pt.birth_date
-                  JOIN top ON top.id_n = pt.id_n JOIN ties ON ties.id_n = pt.id_n
-          WHERE v.n < top.n OR ties.k > 1
+          v AS (  -- each (name, birth date) variant and the evidence that it is the number's owner
+            SELECT id_n, name_n, birth_date, count(*) AS n, max(b_ok) AS b_ok,
+                   coalesce(min(s_ok), 0) AS s_ok, min(applied_on) AS first_on
+            FROM r GROUP BY id_n, name_n, birth_date
+          ),
+          e AS (
+            SELECT v.*, CASE WHEN v.first_on = min(v.first_on) OVER (PARTITION BY v.id_n) THEN 1 ELSE 0 END
+                        AS first_ok, count(*) OVER (PARTITION BY v.id_n) AS k
+            FROM v
+          ),
+          rk AS (  -- rank 1: the likeliest owner; the ID's own birth date first, then its sex, the
+                   -- earliest policy, the most rows; variants with the same evidence share a rank
+            SELECT e.*, rank() OVER (PARTITION BY e.id_n ORDER BY e.b_ok DESC, e.s_ok DESC, e.first_ok DESC,
+                                     e.n DESC) AS rnk
+            FROM e
+          )
+          SELECT r.policy_no, r.role, r.seq, 'id_no' AS field, r.id_no AS value, NULL AS proposed,
+                 'rank=' || CAST(rk.rnk AS VARCHAR) || '/' || CAST(rk.k AS VARCHAR)
+                 || ' birth=' || CAST(rk.b_ok AS VARCHAR) || ' sex=' || CAST(rk.s_ok AS VARCHAR)
+                 || ' earliest=' || CAST(rk.first_ok AS VARCHAR) || ' rows=' || CAST(rk.n AS VARCHAR) AS detail
+          FROM r JOIN rk ON rk.id_n = r.id_n AND rk.name_n = r.name_n
+                        AND rk.birth_date IS NOT DISTINCT FROM r.birth_date
           """,
+        detail=True,
         cross_record=True,
     ),
     Check(
@@ -466,7 +495,8 @@ CATALOGUE: list[Check] = [
         "Placeholder name (客户, 先生, 测试, 某某, a repeated character…)",
         "M82",
         row(
-            f"name_ph OR {repeated('name_n')}"
+            # one character repeated three or more times: 林林, 丹丹 are real names
+            f"name_ph OR ({repeated('name_n')} AND length(name_n) >= 3)"
             " OR (substr(name_n, 1, 1) IN ('x', 'X', '*') AND regexp_matches(name_n, '^[xX*]+$'))"
             f" OR ({ends_any('name_n', ('先生', '女士', '小姐'))} AND length(name_n) = 3"
             f" AND regexp_matches(substr(name_n, 1, 1), '^[{HAN}]$'))",
@@ -595,8 +625,9 @@ CATALOGUE: list[Check] = [
         "Relation is 'self' but name, ID or birth date differ from the applicant's",
         "M82",
         rel_check(
-            """role = 'insured' AND relation = 'self' AND (name_n IS DISTINCT FROM o_name
-             OR id_n IS DISTINCT FROM o_id OR birth_date IS DISTINCT FROM o_birth_date)"""
+            # a value missing on either side is NM01's, ID01's or BD01's finding, not a contradiction
+            """role = 'insured' AND relation = 'self' AND (name_n <> o_name OR id_n <> o_id
+             OR birth_date <> o_birth_date)"""
         ),
         cross_record=True,
     ),
@@ -818,8 +849,9 @@ CATALOGUE: list[Check] = [
             WHERE role = 'applicant' AND addr_n IS NOT NULL
               AND {NOT_STAFF}
           ),
-          -- blocking: a candidate pair shares the street (…路/街/道/巷/弄) and the first 6 characters, and
-          -- the lengths differ by at most a quarter (a pair whose character sets reach Jaccard 0.8)
+          -- the tokens: a candidate pair shares the road (…路/街/道/巷/弄), the first 6 characters and
+          -- every numbered part (house number, building, unit, room), and the lengths differ by at most a
+          -- quarter (a pair whose character sets reach Jaccard 0.8)
           kc AS (
             SELECT a, {STREET_A} AS k1, substr(a, 1, 6) AS k2,
                    length(a) AS n FROM ca
@@ -831,7 +863,7 @@ CATALOGUE: list[Check] = [
           ),
           cand AS (
             SELECT DISTINCT kc.a AS a, ko.a AS o FROM kc JOIN ko ON kc.k1 = ko.k1 AND kc.k2 = ko.k2
-            WHERE 4 * abs(kc.n - ko.n) <= greatest(kc.n, ko.n)
+            WHERE 4 * abs(kc.n - ko.n) <= greatest(kc.n, ko.n) AND {numbers("kc.a")} = {numbers("ko.a")}
           ),
           ch AS (  -- distinct characters of every address in a candidate pair
             SELECT DISTINCT x.s, substr(x.s, n.i, 1) AS c

@@ -1,13 +1,13 @@
 """Reconcile one check run's result with the findings in the database, set-wise.
 
-The engine's result (a pyarrow table: check, policy_no, role, seq, field, value) is staged into a
-temporary table — executemany on SQLite, COPY on PostgreSQL — and compared with the open findings by
-a handful of UPDATE and INSERT … SELECT statements; nothing goes through the ORM row by row.
+The engine's result (a pyarrow table: check, policy_no, role, seq, field, value, proposed, detail) is
+staged into a temporary table — executemany on SQLite, COPY on PostgreSQL — and compared with the open
+findings by a handful of UPDATE and INSERT … SELECT statements; nothing goes through the ORM row by row.
 
 For each identity (check, policy_no, role, seq, field):
 
-- open and found again        → kept: last_seen_run, value and the policy's channel/branch/agent/partner
-                                are refreshed;
+- open and found again        → kept: last_seen_run, value, proposed, detail and the policy's
+                                channel/branch/agent/partner are refreshed;
 - open and not found          → closed (close_reason "passed"), but only when its check was enabled in
                                 this run; a finding whose party (or, for policy-level checks, policy)
                                 is gone from the book is closed ("gone") whatever its check;
@@ -32,7 +32,7 @@ from custos.book.models import Party, Policy
 from custos.checks.models import CheckRun, Finding
 
 IDENTITY = ("check", "policy_no", "role", "seq", "field")
-COLUMNS = (*IDENTITY, "value", "proposed")
+COLUMNS = (*IDENTITY, "value", "proposed", "detail")
 STAGE = "custos_finding_stage"
 META = "custos_check_meta"
 POLICY_ROLE = "policy"
@@ -56,8 +56,9 @@ class Counts:
 def normalise(result: pa.Table) -> pa.Table:
     """The engine's result with the contract's columns and types, one row per identity
     (the first value wins if the engine repeated an identity)."""
-    if "proposed" not in result.column_names:
-        result = result.append_column("proposed", pa.nulls(result.num_rows, pa.string()))
+    for col in ("proposed", "detail"):
+        if col not in result.column_names:
+            result = result.append_column(col, pa.nulls(result.num_rows, pa.string()))
     missing = [c for c in COLUMNS if c not in result.column_names]
     if missing:
         raise ValueError(f"engine result lacks column(s): {', '.join(missing)}")
@@ -71,15 +72,16 @@ def normalise(result: pa.Table) -> pa.Table:
                 ("field", pa.string()),
                 ("value", pa.string()),
                 ("proposed", pa.string()),
+                ("detail", pa.string()),
             ]
         )
     )
-    for col in ("value", "proposed"):
+    for col in ("value", "proposed", "detail"):
         t = t.set_column(t.schema.get_field_index(col), col, pc.fill_null(t[col], ""))
     if t.num_rows == 0:
         return t
     deduped = t.group_by(list(IDENTITY), use_threads=False).aggregate(
-        [("value", "first"), ("proposed", "first")]
+        [("value", "first"), ("proposed", "first"), ("detail", "first")]
     )
     return deduped.rename_columns(list(COLUMNS)) if deduped.num_rows != t.num_rows else t
 
@@ -108,7 +110,7 @@ def _stage(cursor, result: pa.Table, metas: Iterable[CheckMeta]) -> None:
     cursor.execute(
         f"CREATE TEMPORARY TABLE {STAGE} (check_code varchar(16) NOT NULL, policy_no varchar(64) NOT NULL,"
         " role varchar(16) NOT NULL, seq integer NOT NULL, field varchar(32) NOT NULL, value text NOT NULL,"
-        " proposed text NOT NULL)"
+        " proposed text NOT NULL, detail text NOT NULL)"
     )
     cursor.execute(
         f"CREATE TEMPORARY TABLE {META} (check_code varchar(16) PRIMARY KEY, category varchar(12) NOT NULL,"
@@ -118,7 +120,7 @@ def _stage(cursor, result: pa.Table, metas: Iterable[CheckMeta]) -> None:
     if connection.vendor == "postgresql":
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
         with raw.copy(
-            f"COPY {STAGE} (check_code, policy_no, role, seq, field, value, proposed) FROM STDIN"
+            f"COPY {STAGE} (check_code, policy_no, role, seq, field, value, proposed, detail) FROM STDIN"
         ) as copy:
             for row in _rows(result):
                 copy.write_row(row)
@@ -127,8 +129,8 @@ def _stage(cursor, result: pa.Table, metas: Iterable[CheckMeta]) -> None:
                 copy.write_row(row)
     else:
         cursor.executemany(
-            f"INSERT INTO {STAGE} (check_code, policy_no, role, seq, field, value, proposed)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            f"INSERT INTO {STAGE} (check_code, policy_no, role, seq, field, value, proposed, detail)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             list(_rows(result)),
         )
         cursor.executemany(
@@ -189,7 +191,7 @@ def reconcile(run: CheckRun, result: pa.Table, metas: Iterable[CheckMeta], enabl
 
         # 2. keep what is open and found again; refresh the value and the policy's attributes.
         c.execute(
-            f"UPDATE {f_t} AS f SET last_seen_run_id = %s, value = s.value, proposed = s.proposed,"
+            f"UPDATE {f_t} AS f SET last_seen_run_id = %s, value = s.value, proposed = s.proposed, detail = s.detail,"
             " channel = COALESCE(p.channel, f.channel), branch_code = COALESCE(p.branch_code, f.branch_code),"
             " agent_no = COALESCE(p.agent_no, f.agent_no), partner_code = COALESCE(p.partner_code, f.partner_code)"
             f" FROM {STAGE} s LEFT JOIN {pol_t} p ON p.policy_no = s.policy_no"
@@ -201,10 +203,10 @@ def reconcile(run: CheckRun, result: pa.Table, metas: Iterable[CheckMeta], enabl
         # 3. open what was found and has no open row.
         c.execute(
             f"INSERT INTO {f_t} (check_code, policy_no, role, seq, field, category, severity, status,"
-            " close_reason, value, proposed, opened_run_id, last_seen_run_id, opened_at, settings_fingerprint, recurs_id,"
+            " close_reason, value, proposed, detail, opened_run_id, last_seen_run_id, opened_at, settings_fingerprint, recurs_id,"
             " channel, branch_code, agent_no, partner_code)"
             " SELECT s.check_code, s.policy_no, s.role, s.seq, s.field, m.category, m.severity, 'open', '',"
-            " s.value, s.proposed, %s, %s, %s, %s,"
+            " s.value, s.proposed, s.detail, %s, %s, %s, %s,"
             f" (SELECT MAX(r.id) FROM {f_t} r WHERE r.check_code = s.check_code AND r.policy_no = s.policy_no"
             "   AND r.role = s.role AND r.seq = s.seq AND r.field = s.field AND r.status = 'closed'),"
             " COALESCE(p.channel, ''), COALESCE(p.branch_code, ''), COALESCE(p.agent_no, ''),"

@@ -105,6 +105,9 @@ class Finding(models.Model):
     value = EncryptedTextField(deterministic=True)
     # the value custos proposes (e.g. the 18-digit ID); sealed, masked
     proposed = EncryptedTextField(deterministic=True)
+    # why, where the check says more than its message (ID09: how the number's variants rank); no
+    # personal data
+    detail = models.CharField(max_length=200, blank=True, default="")
 
     opened_run = models.ForeignKey(CheckRun, on_delete=models.PROTECT, related_name="opened_findings")
     last_seen_run = models.ForeignKey(CheckRun, on_delete=models.PROTECT, related_name="+")

@@ -18,6 +18,7 @@ import pyarrow as pa
 from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from custos.book.models import BookLoad, Branch, Party, Policy
 from custos.checks.lifecycle import CheckMeta, normalise, reconcile
@@ -346,8 +347,25 @@ def explain(code: str) -> dict:
 FINDING_FIELDS = (
     "id", "check_code", "policy_no", "role", "seq", "field", "category", "severity", "status", "close_reason",
     "value", "proposed", "channel", "branch_code", "agent_no", "partner_code", "opened_run_id", "last_seen_run_id",
-    "closed_run_id", "opened_at", "closed_at", "settings_fingerprint", "recurs_id",
+    "closed_run_id", "opened_at", "closed_at", "settings_fingerprint", "recurs_id", "detail",
 )  # fmt: skip
+
+
+def describe_detail(detail: str) -> str:
+    """A finding's ``detail`` in words: ID09's ``rank=2/2 birth=0 sex=1 earliest=0 rows=1`` (how this
+    name/birth-date variant of the number ranks as its owner); any other text as it is."""
+    parts = dict(p.split("=", 1) for p in (detail or "").split() if "=" in p)
+    if not {"rank", "birth", "sex", "earliest", "rows"} <= parts.keys() or "/" not in parts["rank"]:
+        return detail or ""
+    rank, of = parts["rank"].split("/", 1)
+    words = [
+        _("同一号码的%(of)s种姓名/出生日期中排第%(rank)s（第1最可能是号码本人）") % {"of": of, "rank": rank},
+        _("出生日期与身份证号码一致") if parts["birth"] == "1" else _("出生日期与身份证号码不一致或为空"),
+        _("性别与身份证号码一致") if parts["sex"] == "1" else _("性别与身份证号码不一致或为空"),
+        _("含最早投保的保单") if parts["earliest"] == "1" else _("不含最早投保的保单"),
+        _("共%(rows)s条记录") % {"rows": parts["rows"]},
+    ]
+    return "；".join(str(w) for w in words)
 
 
 def read_findings(ctx, qs: QuerySet[Finding], action: str, *, purpose: str = "") -> list[dict]:

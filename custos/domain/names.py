@@ -19,7 +19,7 @@ def is_placeholder(value: str | None) -> bool:
         return False
     if n.lower() in refdata.placeholders("name"):
         return True
-    if len(n) >= 2 and len(set(n)) == 1:
+    if len(n) >= 3 and len(set(n)) == 1:  # 林林, 丹丹 are real names
         return True
     if re.fullmatch(r"[xX*]+", n):
         return True

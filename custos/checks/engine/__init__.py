@@ -3,7 +3,8 @@
 Input is a snapshot directory of Parquet files named after the book-format tables
 (``branches staff partners policies parties`` required, ``changes visits`` optional) plus an
 optional ``blacklist.parquet`` (``staff_no, id_no, name``: the industry blacklist). Output is one
-Arrow table of findings, sorted: ``check, policy_no, role, seq, field, value, proposed``.
+Arrow table of findings, sorted: ``check, policy_no, role, seq, field, value, proposed, detail``
+(``detail``: why, where a check says more than its message — ID09's ranking of the variants).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ FINDING_SCHEMA = pa.schema(
         ("field", pa.string()),
         ("value", pa.string()),
         ("proposed", pa.string()),
+        ("detail", pa.string()),
     ]
 )
 

@@ -36,7 +36,7 @@ from custos.checks.catalogue import (
 from custos.checks.engine.prepare import PREPARE, _lit, prepare_fused
 from custos.domain.normalize import CHINESE_NUMERALS
 
-OUTPUT_COLUMNS = ("check", "policy_no", "role", "seq", "field", "value", "proposed")
+OUTPUT_COLUMNS = ("check", "policy_no", "role", "seq", "field", "value", "proposed", "detail")
 ORDER = 'ORDER BY "check", policy_no, role, seq, field, value'
 _SPARK_NAMES = {"STRLEN": "OCTET_LENGTH"}  # DuckDB functions sqlglot leaves as they are
 
@@ -56,10 +56,11 @@ def _transpile(sql: str, dialect: str) -> str:
 
 
 def _wrap(code: str, body: str) -> str:
+    detail = "detail" if BY_CODE[code].detail else "NULL"
     return (
         f"SELECT '{code}' AS \"check\", CAST(policy_no AS VARCHAR) AS policy_no, CAST(role AS VARCHAR) AS role, "
         f"CAST(seq AS BIGINT) AS seq, CAST(field AS VARCHAR) AS field, CAST(value AS VARCHAR) AS value, "
-        f"CAST(proposed AS VARCHAR) AS proposed FROM ({body}) q_{code}"
+        f"CAST(proposed AS VARCHAR) AS proposed, CAST({detail} AS VARCHAR) AS detail FROM ({body}) q_{code}"
     )
 
 
@@ -141,7 +142,7 @@ RULE_TWINS: dict[tuple[str, str], str] = {
     ("ID11", "id_no"): "38d444f29417226d",
     ("ID12", "id_valid_until"): "34766bc2e69f371b",
     ("NM01", "name"): "12c8fe3d9e93db11",
-    ("NM02", "name"): "1d2fe6951884f271",
+    ("NM02", "name"): "42b02be113b15ad6",
     ("NM03", "name"): "f32c98872d9fcab4",
     ("NM04", "name"): "c4683872fa583eca",
     ("BD01", "birth_date"): "df29ce606d92659f",
@@ -234,7 +235,7 @@ def _rows_from_mask(rules, source: str) -> str:
     return (
         f'SELECT k.code AS "check", CAST(f.policy_no AS VARCHAR) AS policy_no, CAST(f.role AS VARCHAR) AS role, '
         f"CAST(f.seq AS BIGINT) AS seq, CAST(k.fld AS VARCHAR) AS field, CASE k.i {value} END AS value, "
-        f"CASE k.i {proposed} END AS proposed "
+        f"CASE k.i {proposed} END AS proposed, CAST(NULL AS VARCHAR) AS detail "
         f"FROM {source} f "
         f"JOIN (SELECT * FROM (VALUES {keys}) AS t(i, bit, code, fld)) k ON (f.rule_mask & k.bit) <> 0"
     )

@@ -1301,7 +1301,7 @@ static void custos_rules(duckdb_function_info info, duckdb_data_chunk input, duc
 			int hit = T(A_NAME_PH);
 			if (!hit && has[A_NAME_N]) {
 				uint32_t used;
-				hit = repeated_text(nm, nl) || all_of(nm, nl, "xX*") ||
+				hit = (repeated_text(nm, nl) && char_length(nm, nl) >= 3) || all_of(nm, nl, "xX*") ||
 				      (any_word(nm, nl, NAME_SUFFIXES, 3, 1) && char_length(nm, nl) == 3 &&
 				       is_han(next_cp((const unsigned char *)nm, nl, &used)));
 			}
