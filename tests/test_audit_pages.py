@@ -125,11 +125,13 @@ def test_security_check_reports_problems_one_line_each(settings, tmp_path, monke
     from custos.crypto import keyring
 
     path = tmp_path / "keyring.json"
+    monkeypatch.setenv("CUSTOS_HOME", str(tmp_path))  # pytest's tmp_path is 700, as custos init leaves it
     monkeypatch.setenv("CUSTOS_KEYRING", str(path))
     prepare_keyring(path)
     settings.SECRET_KEY = keyring.read(path)["django_secret_key"]
     monkeypatch.delenv("CUSTOS_SECRET_KEY", raising=False)
-    settings.SESSION_COOKIE_SECURE = True
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
+    settings.SECURE_HSTS_SECONDS = 31536000
     settings.DEBUG = False
     call_command("security", "check")
     assert "all good" in capsys.readouterr().out

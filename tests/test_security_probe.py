@@ -264,3 +264,55 @@ def test_a_path_id_beyond_64_bits_is_a_400_not_a_500(login, small_book):
     response = client.get("/findings/9223372036854775808/")
     assert response.status_code in (400, 404) and "no-store" in response["Cache-Control"]  # never a 500
     assert client.get("/findings/9223372036854775807/").status_code == 404
+
+
+# --- `custos security check` reports the production settings that matter here ------------------------
+
+
+@pytest.fixture
+def production(settings, tmp_path, monkeypatch):
+    """A deployment as docs/operations.md sets it up: custos init's home and keyring, TLS."""
+    from custos.access.management.commands.init import prepare_keyring
+    from custos.crypto import keyring
+
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    monkeypatch.setenv("CUSTOS_HOME", str(home))
+    monkeypatch.setenv("CUSTOS_KEYRING", str(home / "keyring.json"))
+    monkeypatch.delenv("CUSTOS_SECRET_KEY", raising=False)
+    prepare_keyring(home / "keyring.json")
+    settings.SECRET_KEY = keyring.read(home / "keyring.json")["django_secret_key"]
+    settings.DEBUG = False
+    settings.CUSTOS_OTP_REQUIRED = True
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
+    settings.SECURE_HSTS_SECONDS = 31536000
+    return home
+
+
+def test_security_check_passes_a_production_deployment(production):
+    from custos.access import posture
+
+    assert posture.findings(verify_audit=False) == []
+
+
+def test_security_check_reports_the_settings_the_probe_found(production, settings):
+    import os
+
+    from custos.access import posture
+
+    settings.AXES_LOCKOUT_PARAMETERS = ["username"]
+    settings.CUSTOS_API_DOCS_PUBLIC = True
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != "custos.web.middleware.NoStoreMiddleware"]
+    settings.SECURE_HSTS_SECONDS = 0
+    settings.CSRF_COOKIE_SECURE = False
+    settings.SESSION_EXPIRE_AT_BROWSER_CLOSE = False
+    settings.ALLOWED_HOSTS = ["*"]
+    os.chmod(production, 0o755)
+    found = "\n".join(posture.findings(verify_audit=False))
+    for expected in ["lock-out by username alone", "API schema and documentation are public",
+                     "NoStoreMiddleware", "HSTS", "CSRF cookie", "outlive the browser", "ALLOWED_HOSTS",
+                     "mode 755, must be 700"]:  # fmt: skip
+        assert expected in found, expected
+    settings.AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+    settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+    assert "no lock-out" in "\n".join(posture.findings(verify_audit=False))

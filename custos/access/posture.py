@@ -100,6 +100,40 @@ def _secret_key_from_keyring() -> bool:
     )
 
 
+def _home_findings() -> list[str]:
+    """CUSTOS_HOME holds the SQLite database, uploads, evidence and extraction files: 700, as
+    `custos init` leaves it."""
+    try:
+        mode = stat.S_IMODE(os.stat(paths.home()).st_mode)
+    except FileNotFoundError:
+        return []
+    if mode & 0o077:
+        return [f"CUSTOS_HOME {paths.home()} has mode {mode:03o}, must be 700"]
+    return []
+
+
+def _lockout_findings() -> list[str]:
+    """django-axes is on (its backend and middleware) and locks a username per address: by username
+    alone anyone could lock any account (docs/security.md, sign-in)."""
+    from django.utils.module_loading import import_string
+
+    try:
+        from axes.backends import AxesStandaloneBackend
+
+        backends = [import_string(b) for b in settings.AUTHENTICATION_BACKENDS]
+        has_backend = any(isinstance(b, type) and issubclass(b, AxesStandaloneBackend) for b in backends)
+    except ImportError:
+        has_backend = False
+    if not has_backend or "axes.middleware.AxesMiddleware" not in settings.MIDDLEWARE:
+        return ["no lock-out after failed logins (django-axes backend or middleware missing)"]
+    params = getattr(settings, "AXES_LOCKOUT_PARAMETERS", None) or []
+    combos = [[p] if isinstance(p, str) else list(p) for p in params]
+    if any(set(c) <= {"username", "user_agent"} for c in combos):
+        return ["lock-out by username alone: anyone can lock any account out "
+                "(AXES_LOCKOUT_PARAMETERS must combine username and ip_address)"]  # fmt: skip
+    return []
+
+
 def findings(*, verify_audit: bool = True) -> list[str]:
     """Everything wrong with this deployment, one line each."""
     out: list[str] = []
@@ -132,6 +166,21 @@ def findings(*, verify_audit: bool = True) -> list[str]:
         out.append("TOTP second factor is not required (CUSTOS_OTP_REQUIRED=0)")
     if not settings.SESSION_COOKIE_SECURE:
         out.append("cookies are not marked Secure (set CUSTOS_SECURE_COOKIES=1 behind TLS)")
+    else:
+        if not settings.CSRF_COOKIE_SECURE:
+            out.append("the CSRF cookie is not marked Secure while the session cookie is")
+        if not settings.SECURE_HSTS_SECONDS:
+            out.append("no HSTS (SECURE_HSTS_SECONDS is 0) although custos runs behind TLS")
+    if not settings.SESSION_EXPIRE_AT_BROWSER_CLOSE:
+        out.append("sessions outlive the browser (SESSION_EXPIRE_AT_BROWSER_CLOSE off)")
+    if "*" in settings.ALLOWED_HOSTS:
+        out.append("ALLOWED_HOSTS accepts any host name ('*'): set CUSTOS_ALLOWED_HOSTS")
+    out.extend(_home_findings())
+    out.extend(_lockout_findings())
+    if getattr(settings, "CUSTOS_API_DOCS_PUBLIC", False):
+        out.append("the API schema and documentation are public (CUSTOS_API_DOCS_PUBLIC or CUSTOS_DEBUG on)")
+    if "custos.web.middleware.NoStoreMiddleware" not in settings.MIDDLEWARE:
+        out.append("responses may be cached: custos.web.middleware.NoStoreMiddleware is not in MIDDLEWARE")
     for key in keys():
         if key["due"]:
             out.append(
