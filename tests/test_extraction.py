@@ -18,6 +18,7 @@ from custos.crypto.fields import Keys
 from custos.domain import canary as cn
 from custos.domain import ids, phones
 from custos.domain.spreadsheet import neutralise
+from custos.extraction import canaries, leaks
 from custos.extraction import services as svc
 from custos.extraction.models import Canary, Extraction, ExtractionEvent
 from tests.conftest import build_small_book, make_user
@@ -53,7 +54,7 @@ def add_policies(
             issued_on=dt.date(2020, 1, 1) + dt.timedelta(days=i), first_load=load, last_load=load,
         )  # fmt: skip
         for role in ("applicant", "insured"):
-            p = cn.make_canary(rng)
+            p = canaries.make_canary(rng)
             Party.objects.create(
                 policy_no=no, role=role, seq=1, name=p.name, gender=p.gender, birth_date=p.birth_date,
                 id_type="resident_id", id_no=p.id_no, mobile=p.mobile, address=p.address,
@@ -311,7 +312,7 @@ def test_canaries_are_unique_valid_and_never_real(book, people, keys):
 
 def test_a_canary_that_collides_with_a_real_party_is_discarded(book, people, monkeypatch):
     real = Party.objects.filter(policy_no="PX000000", role="applicant").get()
-    original = cn.make_canary
+    original = canaries.make_canary
     calls = {"n": 0}
 
     def colliding(rng, near=None):
@@ -321,7 +322,7 @@ def test_a_canary_that_collides_with_a_real_party_is_discarded(book, people, mon
             return cn.CanaryPerson(**{**person.__dict__, "id_no": real.id_no})
         return person
 
-    monkeypatch.setattr(cn, "make_canary", colliding)
+    monkeypatch.setattr(canaries, "make_canary", colliding)
     ext = generated(people)
     assert calls["n"] == 4  # one discarded, three kept
     keys = Keys.from_keyring()
@@ -460,7 +461,7 @@ def test_a_canary_counts_by_its_id_or_mobile_or_two_fields_in_one_row_not_by_a_s
     mobile, address = keys.open_(c.mobile_enc, "canary.mobile"), keys.open_(c.address_enc, "canary.address")
 
     def hits(rows):
-        return svc._canary_hits(keys, rows).get(c.pk)
+        return leaks._canary_hits(keys, rows).get(c.pk)
 
     assert hits([["姓名", "地址"], [name, "广东省广州市天河区某路1号"], ["王五", address]]) is None
     assert hits([[name, "13900000000"]]) is None

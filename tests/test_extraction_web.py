@@ -7,7 +7,7 @@ import pytest
 
 from custos.api.models import ApiToken
 from custos.extraction import services as svc
-from custos.extraction.models import Extraction
+from custos.extraction.models import Extraction, LeakTrace
 from tests.conftest import build_small_book, make_user
 from tests.test_extraction import WHY, add_policies, fast_passwords, keys  # noqa: F401 - fixtures
 
@@ -105,7 +105,12 @@ def test_others_get_404_and_compliance_sees_everything(client, world):
     assert client.get(f"/extractions/{ext.pk}/").status_code == 200
 
 
-def test_trace_page_names_the_recipient(client, world):
+def test_trace_page_names_the_recipient(client, world, django_capture_on_commit_callbacks, monkeypatch):
+    """The upload is traced by the job (run inline here: tests/test_extraction_trace_job.py runs a real
+    consumer); the trace's page shows the result, stored with the trace."""
+    from huey.contrib.djhuey import HUEY
+
+    monkeypatch.setattr(HUEY, "immediate", True)
     ext = svc.request_extraction(
         world["cs"], purpose="经营分析", scope={}, fields=["name", "id_no"], justification=WHY,
         recipient_user=world["cs2"], file_format="csv",
@@ -116,12 +121,18 @@ def test_trace_page_names_the_recipient(client, world):
     as_user(client, world["comp"])
     upload = io.BytesIO(data)
     upload.name = "found.csv"
-    r = client.post("/extractions/trace/", {"file": upload})
-    page = r.content.decode()
-    assert r.status_code == 200 and f"#{ext.pk}" in page and "cs2" in page and "certain" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        r = client.post("/extractions/trace/", {"file": upload, "note": "某论坛发现"})
+    lt = LeakTrace.objects.get()
+    assert r.status_code == 302 and r["Location"] == f"/extractions/trace/{lt.pk}/"
+    page = client.get(r["Location"]).content.decode()
+    assert f"#{ext.pk}" in page and "cs2" in page and "certain" in page and "某论坛发现" in page
+    assert "hx-trigger" not in page  # finished: no more polling
+    assert f"#{lt.pk}" in client.get("/extractions/trace/").content.decode()
     bad = io.BytesIO(b"x")
     bad.name = "found.pdf"
-    assert "只能比对" in client.post("/extractions/trace/", {"file": bad}).content.decode()
+    r = client.post("/extractions/trace/", {"file": bad})
+    assert r.status_code == 400 and "只能比对" in r.content.decode()
 
 
 # --- API --------------------------------------------------------------------------------------------------

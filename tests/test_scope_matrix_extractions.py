@@ -40,6 +40,9 @@ PAGES = {
     "extractions/<int:pk>/download/": ("POST", (302,)),  # not generated: refused with a message
     "extractions/<int:pk>/<str:action>/": ("POST", (302,)),  # approve own: refused with a message
 }
+# a leak trace's pages: the tracing roles see every trace (the id of one that does not exist is a 404),
+# every other role gets 403 whatever the id
+TRACE_PAGES = {"extractions/trace/<int:pk>/", "extractions/trace/<int:pk>/status/"}
 ROLE_PAGES = {  # who may open the list pages at all
     "extractions/": set(ROLES),
     "extractions/new/": set(svc.REQUEST_ROLES),
@@ -59,7 +62,7 @@ API = {
 
 def test_every_extraction_route_is_in_this_matrix():
     pages = {r for r in url_patterns() if r.startswith("extractions/")}
-    assert pages == set(PAGES), f"classify in {__file__}: {pages ^ set(PAGES)}"
+    assert pages == set(PAGES) | TRACE_PAGES, f"classify in {__file__}: {pages ^ (set(PAGES) | TRACE_PAGES)}"
     ops = {op for op in api_operations() if op[1].startswith("/api/v1/extractions")}
     assert ops == API, f"classify in {__file__}: {ops ^ API}"
 
@@ -157,3 +160,21 @@ def test_extraction_api(client, world, extractions, role):
         assert resp.status_code == 404, f"{role} {action} out of scope: {resp.status_code}"
         assert_no_details(resp, f"{role} {action} out of scope")
     assert Extraction.objects.get(pk=extractions["other"].pk).state == Extraction.State.APPROVED
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_leak_trace_pages(client, world, role):
+    from custos.extraction.models import LeakTrace
+
+    trace = LeakTrace.objects.create(source_name="ZZ-LEAK.csv", sha256="0" * 64, status="done")
+    client.force_login(world["users"][role])
+    for route in TRACE_PAGES:
+        inside, outside = page_path(route, trace.pk), page_path(route, NOWHERE)
+        if role in svc.TRACE_ROLES:
+            assert client.get(inside).status_code == 200, f"{role} {route}"
+            assert client.get(outside).status_code == 404, f"{role} {route}"
+        else:
+            for path in (inside, outside):
+                resp = client.get(path)
+                assert resp.status_code == 403, f"{role} {path}: {resp.status_code}"
+                assert "ZZ-LEAK" not in resp.content.decode()

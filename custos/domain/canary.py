@@ -4,10 +4,11 @@ An approved extraction is made traceable three ways, all derived from one secret
 (`extraction_key`: an HMAC of the extraction's id and random nonce under a key of the keyring, so
 nobody can recompute them from the database alone):
 
-1. **Canaries** — a few synthetic customers unique to the extraction (`make_canary`): a real-looking
-   name, a resident ID number with a valid GB 11643 check digit and a real county code, a mobile in a
-   segment MIIT allocated for calls, an address and a fixed line of the same county. Placed at
-   pseudo-random positions (`canary_positions`). They survive any copy, paste, re-sort or re-save.
+1. **Canaries** — a few synthetic customers unique to the extraction (`CanaryPerson`, made by
+   `custos.extraction.canaries` with custos.synth, which this pure module does not import): a
+   real-looking name, a resident ID number with a valid GB 11643 check digit and a real county code, a
+   mobile in a segment MIIT allocated for calls, an address and a fixed line of the same county. Placed
+   at pseudo-random positions (`canary_positions`). They survive any copy, paste, re-sort or re-save.
 2. **Row order** — the real rows are ordered by a keyed hash of their identity (`row_order`): two
    recipients of overlapping scopes receive the same rows in independent orders. Survives copy-paste
    of a contiguous block; lost when the leaker re-sorts.
@@ -28,9 +29,6 @@ import math
 import random
 import re
 from dataclasses import dataclass
-
-from custos.domain import ids, phones
-from custos.synth import base as synth
 
 MARK = " "  # appended to one text cell of a marked row
 _WS_END = re.compile(r"[ \u00a0\u3000]$")
@@ -99,60 +97,6 @@ class CanaryPerson:
             "email": self.email,
             "nationality": "CHN",
         }
-
-
-_CALL_SEGMENTS: list[str] | None = None
-
-
-def _call_segments() -> list[str]:
-    global _CALL_SEGMENTS
-    if _CALL_SEGMENTS is None:
-        from custos.domain import refdata
-
-        _CALL_SEGMENTS = sorted(p for p, s in refdata.mobile_segments().items() if s["valid"] and len(p) == 3)
-    return _CALL_SEGMENTS
-
-
-def _place(rng: random.Random, near: list[str]) -> synth.Place:
-    """A county near the extraction's customers (same prefecture as one of their ID prefixes), else anywhere."""
-    for code in rng.sample(near, min(len(near), 5)):
-        same = [p for p in synth.PLACE_LIST if p.pref.code == code[:4]]
-        if same:
-            return rng.choice(same)
-    return synth.ANY_PLACE(rng)
-
-
-def make_canary(rng: random.Random, near: list[str] | None = None) -> CanaryPerson:
-    """One synthetic customer that passes the checks a real one passes (valid ID check digit and date,
-    allocated mobile segment, no placeholder patterns). Uniqueness against the book and other canaries
-    is the caller's business: it has the database."""
-    place = _place(rng, near or [])
-    male = rng.random() < 0.5
-    while True:
-        birth = synth.ordinal(1955, 1, 1) + rng.randrange(365 * 45)
-        seq = rng.randrange(1, 500) * 2 + (1 if male else 0)
-        id_no = synth.resident_id(place.county.code, birth, seq)
-        if not ids.is_placeholder(id_no) and ids.check_digit(id_no[:17]) == id_no[17]:
-            break
-    segments = _call_segments()
-    while True:
-        mobile = f"{rng.choice(segments)}{rng.randrange(10**8):08d}"
-        if phones.mobile_valid(mobile) and not phones.mobile_placeholder(mobile):
-            break
-    surname = synth.SURNAME(rng)
-    name = synth.han_name(rng, surname, male)
-    address, postcode, _street = synth.address(rng, place)
-    return CanaryPerson(
-        name=name,
-        gender="M" if male else "F",
-        birth_date=dt.date.fromordinal(birth),
-        id_no=id_no,
-        mobile=mobile,
-        phone=synth.fixed_line(rng, place.area_code),
-        address=address,
-        postcode=postcode,
-        email=synth.email(rng, mobile),
-    )
 
 
 def fake_policy_no(rng: random.Random, template: str) -> str:

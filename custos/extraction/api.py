@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib.auth import get_user_model
 from ninja import Router, Schema, Status
 
 from custos.access.service import client_address
@@ -71,6 +70,8 @@ class ExtractionOut(Schema):
     expires_at: dt.datetime | None
     downloaded_at: dt.datetime | None
     row_count: int
+    scope_rows: int  # at request: customers matching the filters in the requester's scope
+    recipient_rows: int  # of those, the ones the recipient may see: the file holds only these
     error: str
     history: list[EventOut]
 
@@ -92,6 +93,8 @@ def _out(ext: Extraction) -> dict:
         "expires_at": ext.expires_at,
         "downloaded_at": ext.downloaded_at,
         "row_count": ext.row_count,
+        "scope_rows": ext.scope_rows,
+        "recipient_rows": ext.recipient_rows,
         "error": ext.error,
         "history": [
             {
@@ -130,7 +133,7 @@ ERRORS = {400: Error, 403: Error, 404: Error, 409: Error, 410: Error, 503: Error
 def list_extractions(request, state: str = "", limit: int = 50, offset: int = 0):
     qs = svc.visible_to(request.user).prefetch_related("events")
     if state:
-        qs = qs.filter(state=svc._clean(state))  # NUL: PostgreSQL refuses it in a query
+        qs = qs.filter(state=svc.clean_text(state))  # NUL: PostgreSQL refuses it in a query
     # offsets past any possible row are still offsets the databases can bind (not a 500)
     limit, offset = max(1, min(limit, 500)), max(0, min(offset, 2**62))
     return [_out(e) for e in qs[offset : offset + limit]]
@@ -138,13 +141,6 @@ def list_extractions(request, state: str = "", limit: int = 50, offset: int = 0)
 
 @router.post("", response={201: ExtractionOut, **ERRORS}, summary="Request an extraction")
 def create_extraction(request, body: RequestIn):
-    recipient = None
-    if body.recipient_username:
-        name = body.recipient_username
-        if "\x00" not in name:  # no username holds NUL (and PostgreSQL refuses it in a query: a 500)
-            recipient = get_user_model().objects.filter(username=name, is_active=True).first()
-        if recipient is None:
-            return Status(400, {"detail": "recipient_username: no such active user"})
     try:
         ext = svc.request_extraction(
             request.user,
@@ -152,13 +148,15 @@ def create_extraction(request, body: RequestIn):
             scope=body.scope.model_dump(),
             fields=body.fields,
             justification=body.justification,
-            recipient_user=recipient,
+            recipient_username=body.recipient_username,
             recipient_name=body.recipient_name,
             recipient_org=body.recipient_org,
             recipient_partner_code=body.recipient_partner_code,
             file_format=body.file_format,
             client=client_address(request),
         )
+    except svc.RecipientRefused as exc:  # one answer for an unknown user and one who may not receive
+        return Status(400, {"detail": f"recipient_username: {exc}"})
     except (svc.ExtractionError, AuditWriteError) as exc:
         return _fail(exc)
     return Status(201, _out(ext))

@@ -31,3 +31,8 @@ def files_dir() -> Path:
     d = paths.home() / "extractions"
     d.mkdir(mode=0o700, parents=True, exist_ok=True)
     return d
+
+
+def trace_max_bytes() -> int:
+    """Largest leaked file the trace page accepts (bytes); larger uploads are refused with a 413."""
+    return _setting("CUSTOS_LEAK_TRACE_MAX_BYTES", 100_000_000)

@@ -1,10 +1,9 @@
 from django import forms
-from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from custos.domain import codes
 from custos.extraction.models import Extraction
-from custos.extraction.services import FIELD_LABELS, SENSITIVE_FIELDS
+from custos.extraction.workflow import FIELD_LABELS, SENSITIVE_FIELDS
 
 
 def _choices(table: dict) -> list[tuple[str, str]]:
@@ -40,13 +39,8 @@ class RequestForm(forms.Form):
     file_format = forms.ChoiceField(label=_("文件格式"), choices=Extraction.Format.choices, initial="xlsx")
 
     def clean_recipient_username(self):
-        name = self.cleaned_data.get("recipient_username", "").strip()
-        if not name:
-            return None
-        user = get_user_model().objects.filter(username=name, is_active=True).first()
-        if user is None:
-            raise forms.ValidationError(_("没有这个用户。"))
-        return user
+        # looked up by the service, which answers alike for an unknown user and one who may not receive
+        return self.cleaned_data.get("recipient_username", "").strip()
 
 
 class DecisionForm(forms.Form):
@@ -56,6 +50,10 @@ class DecisionForm(forms.Form):
 class TraceForm(forms.Form):
     file = forms.FileField(
         label=_("泄露文件"),
-        help_text=_("CSV 或 XLSX；文件只用于本次比对，不会保存。"),
+        help_text=_("CSV 或 XLSX；文件只用于本次比对，比对结束即删除，只保留文件名、大小和 SHA-256。"),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx"}),
     )
+    note = forms.CharField(
+        label=_("案件说明"), max_length=500, required=False,
+        help_text=_("在哪里发现、案件编号等，随比对结果保存。"),
+    )  # fmt: skip

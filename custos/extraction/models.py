@@ -41,6 +41,10 @@ class Extraction(models.Model):
     recipient_org = models.CharField(max_length=200, blank=True)
     recipient_partner_code = models.CharField(max_length=64, blank=True)  # when the org is a partner
     file_format = models.CharField(max_length=4, choices=Format.choices, default=Format.XLSX)
+    # At request time: customers matching the filters in the requester's scope, and of those the ones
+    # the recipient may see (the file holds only these; generation counts them again).
+    scope_rows = models.IntegerField(default=0)
+    recipient_rows = models.IntegerField(default=0)
     state = models.CharField(max_length=12, choices=State.choices, default=State.REQUESTED, db_index=True)
 
     approver = models.ForeignKey(
@@ -120,3 +124,44 @@ class Canary(models.Model):
 
     class Meta:
         ordering = ["extraction_id", "position"]
+
+
+class LeakTrace(models.Model):
+    """One trace of a leaked file (泄露溯源), run as a job: the upload is stored until the job has read
+    it (then deleted), the result — the candidate extractions and their evidence — stays for the case."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("比对中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    client = models.CharField(max_length=64, blank=True)  # the uploader's address, for the audit entry
+    source_name = models.CharField(max_length=200)
+    note = models.CharField(max_length=500, blank=True)  # the case: where the file was found, reference
+    file_bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    file_path = models.CharField(max_length=500, blank=True)  # the stored upload; "" once deleted
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.IntegerField(default=0)  # percent
+    progress_note = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows = models.IntegerField(default=0)  # rows read from the file
+    # {"rows": n, "candidates": [{"extraction": id, "canaries": [[id, fields]], "matched": …}, …]}
+    result = models.JSONField(default=dict)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"trace #{self.pk} {self.source_name} ({self.status})"
+
+    @property
+    def running(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

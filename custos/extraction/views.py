@@ -1,13 +1,11 @@
 """Extraction pages: new request, my requests, the executives' approvals queue, compliance's list of
-all extractions, one extraction with its history and actions, and the leak-trace page.
+all extractions, one extraction with its history and actions, and the leak traces (upload, then a
+page that follows the trace job).
 
 Thin: parse, call custos.extraction.services, render. An extraction the viewer may not see is a 404.
 """
 
 from __future__ import annotations
-
-import tempfile
-from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -21,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from custos.access.capabilities import can
 from custos.access.service import ReadLogUnavailable, client_address
 from custos.audit.service import AuditWriteError
+from custos.extraction import conf
 from custos.extraction import services as svc
 from custos.extraction.forms import DecisionForm, RequestForm, TraceForm
 from custos.extraction.models import Extraction
@@ -94,19 +93,23 @@ def new(request):
                 scope={k: d.get(k) for k in ("branch", "channel", "status", "date_from", "date_to")},
                 fields=d["fields"],
                 justification=d["justification"],
-                recipient_user=d["recipient_username"],
+                recipient_username=d["recipient_username"],
                 recipient_name=d["recipient_name"],
                 recipient_org=d["recipient_org"],
                 recipient_partner_code=d["recipient_partner_code"],
                 file_format=d["file_format"],
                 client=client_address(request),
             )
+        except svc.RecipientRefused as exc:
+            form.add_error("recipient_username", str(exc))
         except svc.ExtractionError as exc:
             form.add_error(None, str(exc))
         except AuditWriteError:
             form.add_error(None, str(AUDIT_DOWN))
         else:
             messages.success(request, _("提取申请 #%(id)s 已提交，等待总经理室审批。") % {"id": ext.pk})
+            if ext.recipient_rows < ext.scope_rows:
+                messages.warning(request, svc.narrowing_note(ext))
             return redirect("extraction", pk=ext.pk)
     return render(request, "extraction/new.html", {"form": form})
 
@@ -178,25 +181,57 @@ def download(request, pk: int):
 @login_required
 @require_http_methods(["GET", "POST"])
 def trace(request):
+    """Upload a leaked file: checked (type, size), stored, traced by a job; the page of the trace
+    follows its progress. Over the size limit: 413 before the body is read."""
     if not svc.can_trace(request.user):
         raise PermissionDenied
-    form = TraceForm(request.POST or None, request.FILES or None)
-    result = None
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        suffix = Path(upload.name).suffix.lower()
-        if suffix not in (".csv", ".xlsx"):
-            form.add_error("file", _("只能比对 CSV 或 XLSX 文件。"))
+    status, refused = 200, ""
+    form = TraceForm()
+    if request.method == "POST":
+        limit = conf.trace_max_bytes()
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit + 64 * 1024:  # the file alone is over the limit: do not even read it
+            refused = str(svc.TraceRejected.too_large(limit))
+            status = 413
         else:
-            with tempfile.TemporaryDirectory(prefix="custos-trace-") as tmp:
-                path = Path(tmp) / f"leak{suffix}"
-                with open(path, "wb") as f:
-                    for chunk in upload.chunks():
-                        f.write(chunk)
+            form = TraceForm(request.POST, request.FILES)
+            if form.is_valid():
                 try:
-                    result = svc.trace(path, user=request.user, client=client_address(request))
-                except AuditWriteError:
-                    form.add_error(None, str(AUDIT_DOWN))
-                except Exception as exc:  # unreadable upload: say so, never 500
-                    form.add_error("file", _("无法读取文件：%(e)s") % {"e": type(exc).__name__})
-    return render(request, "extraction/trace.html", {"form": form, "result": result})
+                    lt = svc.start_trace(
+                        form.cleaned_data["file"], request.user, client_address(request),
+                        note=form.cleaned_data["note"],
+                    )  # fmt: skip
+                except svc.TraceRejected as exc:
+                    form.add_error("file", str(exc))
+                    status = exc.status
+                else:
+                    return redirect("extraction-trace-detail", pk=lt.pk)
+            else:
+                status = 400
+    traces = svc.traces_visible_to(request.user)[:50]
+    ctx = {"form": form, "traces": traces, "refused": refused}
+    return render(request, "extraction/trace.html", ctx, status=status)
+
+
+def _trace(request, pk: int):
+    if not svc.can_trace(request.user):
+        raise PermissionDenied
+    lt = svc.traces_visible_to(request.user).filter(pk=pk).first() if 0 < pk < 2**63 else None
+    if lt is None:
+        raise Http404
+    result = svc.TraceResult.from_stored(lt.result) if lt.status == lt.Status.DONE else None
+    return {"lt": lt, "result": result}
+
+
+@login_required
+def trace_detail(request, pk: int):
+    return render(request, "extraction/trace_detail.html", _trace(request, pk))
+
+
+@login_required
+def trace_status(request, pk: int):
+    """The progress / result fragment, polled every second by htmx while the trace runs."""
+    return render(request, "extraction/_trace_status.html", _trace(request, pk))

@@ -58,14 +58,18 @@ class Command(BaseCommand):
         n = services.expire()
         self.stdout.write(f"{n} extraction(s) expired")
 
+    def _progress(self, percent: int, note: str) -> None:
+        self.stderr.write(f"\r{percent:3d}% {note}", ending="")
+
     def _trace(self, options):
         path = Path(options["file"])
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
         try:
-            result = services.trace(path)
+            result = services.trace(path, progress=self._progress)
         except (OSError, ValueError) as exc:
             raise CommandError(f"cannot read {path}: {exc}") from exc
+        self.stderr.write("")
         self.stdout.write(f"{path.name}: {result.rows} rows read")
         if not result.candidates:
             self.stdout.write("no extraction matches this file (no canary, no known rows)")
