@@ -3,14 +3,14 @@ reference tables of custos.domain.refdata (read once).
 
 Every function accepts any string (or None) and returns a string; an empty or missing value stays
 empty; the same value always gives the same mask. What is kept is enough to recognise a record on
-the telephone, never enough to reuse it. The rule: **at least half of the characters of a value are
-hidden**, not counting a leading part that is public or shared by very many people — an address's
+the telephone, never enough to reuse it. The rule: **at least half of the letters and digits of a
+value are hidden**, not counting a leading part that is public or shared by very many people — an address's
 administrative prefix (province, city, county: a region), a fixed line's area code (a city), a
 mobile's three-digit network prefix, a name's first character (the surname) and an e-mail's domain
 (the mail provider). A house number is never shown: nothing of an address after its administrative
 prefix is. docs/security.md has the table of forms.
 
-- name      张*伟, 张* (two characters), * (one), 司马** (司马光: compound surname, the given name hidden),
+- name      张*伟, 张* (two characters), * (one), 司** (司马光: compound surname, the given name hidden),
             欧**娜, 买*·*力 (dotted names), J*** S**** (Latin names: first letter of each word)
 - ID        4401**********1234 (18 characters: first 4 and last 4); shorter documents keep their
             letter prefix (H, M, E, USA …) and the last digits, never more than half: M*****075
@@ -41,8 +41,8 @@ _DOTS = "·•・.．‧"
 COMPOUND_SURNAMES = frozenset(
     "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 闻人 独孤 南宫 "
     "西门 端木 万俟 澹台 公冶 宗政 濮阳 淳于 单于 太叔 申屠 仲孙 赫连 呼延 第五 拓跋 东郭 百里 "
-    "司空 左丘 梁丘 公羊 谷梁 段干 乐正 漆雕 壤驷 巫马 公西 颛孙 子车 亓官 鲜于 闾丘 东门 西门 "
-    "欧陽 司馬 諸葛 長孫 夏侯 軒轅 令狐 鍾離 獨孤".split()
+    "司空 左丘 梁丘 公羊 谷梁 段干 乐正 漆雕 壤驷 巫马 公西 颛孙 子车 亓官 鲜于 闾丘 东门 "
+    "欧陽 司馬 諸葛 長孫 軒轅 鍾離 獨孤".split()
 )
 
 
@@ -228,6 +228,8 @@ def phone(value: str | None) -> str:
     if not parsed or not parsed[0]:
         return _hide(v)
     digits, ends = parsed
+    if digits.startswith("+"):  # another country's number
+        return _digits(digits[1:])
     if _is_mobile(digits):
         return digits[:3] + MASK * 4 + digits[-4:]
     area = _area_code(digits)
