@@ -50,6 +50,19 @@ def test_names_addresses_emails():
     assert not addresses.postcode_ok("510000", "北京市朝阳区建国路1号")
     assert addresses.postcode_ok("100020", "北京市")
     assert addresses.jaccard("abc", "abd") == 0.5
+
+
+def test_ad04_compares_the_road_and_the_numbered_parts_not_only_characters():
+    road = "宁夏回族自治区中卫市中宁县青年路"
+    outlet = road + "965号幸福小区26栋1单元2504室"
+    assert addresses.street(outlet) == "青年路" and addresses.numbers(outlet) == ["965", "26", "1", "2504"]
+    other = road + "487号幸福小区27栋2单元602室"
+    assert addresses.jaccard(outlet, other) >= 0.8  # what the character sets alone called the same
+    assert not addresses.same_address(other, outlet)
+    assert addresses.same_address(road + "965号幸福花园小区26栋1单元2504室", outlet)
+    assert addresses.is_outlet_address(outlet + " ", [outlet])
+    assert not addresses.is_outlet_address(other, [outlet])
+    assert addresses.is_outlet_address("北京市西城区金融街邮政支局3号", [])
     assert emails.is_valid("a.b@example.cn") and not emails.is_valid("a..b@example.cn")
 
 

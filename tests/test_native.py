@@ -281,7 +281,7 @@ def test_the_compiler_substitutes_the_street_key_only_with_native():
 
 def _rule_fragments() -> list[str]:
     """Every expression native_sql substitutes, over a column ``v``."""
-    from custos.checks.catalogue import RUNS, RURAL, VAGUE_ENDS, repeated
+    from custos.checks.catalogue import OUTLET_WORDS, POLITE_SUFFIXES, RUNS, RURAL, VAGUE_ENDINGS, repeated
     from custos.checks.engine.compiler import _REGEX_FUNCTIONS
     from custos.checks.engine.prepare import _lit, contains_any, ends_any
 
@@ -290,8 +290,9 @@ def _rule_fragments() -> list[str]:
         contains_any("v", RUNS),
         contains_any("v", RURAL),
         contains_any("v", ("234567", "765432")),
-        ends_any("v", VAGUE_ENDS),
-        ends_any("v", ("先生", "女士", "小姐")),
+        contains_any("v", OUTLET_WORDS),
+        ends_any("v", VAGUE_ENDINGS),
+        ends_any("v", POLITE_SUFFIXES),
         *(f"regexp_matches(v, {_lit(regex)})" for regex in _REGEX_FUNCTIONS),
         "regexp_replace(v, '[^0-9]', '', 'g')",
     ]

@@ -67,6 +67,7 @@ def test_the_extension_has_no_memory_error_or_undefined_behaviour_on_hostile_val
     require(_runtime("libasan.so") is not None, "no AddressSanitizer runtime (libasan) beside the C compiler")
     require(_runtime("libubsan.so") is not None, "no UBSan runtime (libubsan) beside the C compiler")
     (tmp_path / "custos_ref.h").write_text(native.ref_header(), encoding="utf-8")
+    (tmp_path / "custos_words.h").write_text(native.words_header(), encoding="utf-8")
     ext = tmp_path / "custos_native.duckdb_extension"
     subprocess.run(
         ["cc", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",

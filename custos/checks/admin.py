@@ -21,9 +21,18 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(CheckRun)
 class CheckRunAdmin(ReadOnlyAdmin):
     list_display = (
-        "id", "load", "engine", "status", "started_at", "duration_seconds", "policies_checked",
-        "findings_opened", "findings_kept", "findings_closed", "findings_open",
-    )  # fmt: skip
+        "id",
+        "load",
+        "engine",
+        "status",
+        "started_at",
+        "duration_seconds",
+        "policies_checked",
+        "findings_opened",
+        "findings_kept",
+        "findings_closed",
+        "findings_open",
+    )
     list_filter = ("status", "engine")
     exclude = ("settings",)
     readonly_fields = ("settings_fingerprint",)
@@ -32,9 +41,21 @@ class CheckRunAdmin(ReadOnlyAdmin):
 @admin.register(Finding)
 class FindingAdmin(ReadOnlyAdmin):
     list_display = (
-        "id", "check_code", "policy_no", "role", "seq", "field", "category", "severity", "status",
-        "masked_value", "channel", "branch_code", "opened_run", "closed_run",
-    )  # fmt: skip
+        "id",
+        "check_code",
+        "policy_no",
+        "role",
+        "seq",
+        "field",
+        "category",
+        "severity",
+        "status",
+        "masked_value",
+        "channel",
+        "branch_code",
+        "opened_run",
+        "closed_run",
+    )
     list_filter = ("status", "category", "severity", "check_code", "channel")
     search_fields = ("policy_no", "agent_no", "partner_code", "branch_code")
     exclude = ("value", "proposed")

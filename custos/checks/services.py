@@ -345,10 +345,31 @@ def explain(code: str) -> dict:
 
 
 FINDING_FIELDS = (
-    "id", "check_code", "policy_no", "role", "seq", "field", "category", "severity", "status", "close_reason",
-    "value", "proposed", "channel", "branch_code", "agent_no", "partner_code", "opened_run_id", "last_seen_run_id",
-    "closed_run_id", "opened_at", "closed_at", "settings_fingerprint", "recurs_id", "detail",
-)  # fmt: skip
+    "id",
+    "check_code",
+    "policy_no",
+    "role",
+    "seq",
+    "field",
+    "category",
+    "severity",
+    "status",
+    "close_reason",
+    "value",
+    "proposed",
+    "channel",
+    "branch_code",
+    "agent_no",
+    "partner_code",
+    "opened_run_id",
+    "last_seen_run_id",
+    "closed_run_id",
+    "opened_at",
+    "closed_at",
+    "settings_fingerprint",
+    "recurs_id",
+    "detail",
+)
 
 
 def describe_detail(detail: str) -> str:
@@ -401,8 +422,13 @@ CATEGORY_ORDER = ("missing", "false", "suspicious")
 def summary_counts(qs: QuerySet[Finding]) -> dict:
     """Counts of findings by category, severity, check and channel (for `qs`, already filtered)."""
     out: dict = {"total": qs.count()}
-    for key, column in (("by_category", "category"), ("by_severity", "severity"), ("by_check", "check_code"),
-                        ("by_channel", "channel"), ("by_status", "status")):  # fmt: skip
+    for key, column in (
+        ("by_category", "category"),
+        ("by_severity", "severity"),
+        ("by_check", "check_code"),
+        ("by_channel", "channel"),
+        ("by_status", "status"),
+    ):
         out[key] = {r[column]: r["n"] for r in qs.values(column).annotate(n=Count("id")).order_by(column)}
     return out
 

@@ -120,8 +120,9 @@ def finding_list(request):
     paginator = Paginator(qs.values_list("pk", flat=True), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     try:
-        rows = services.read_findings(ctx, Finding.objects.filter(pk__in=list(page.object_list)).order_by("-id"),
-                                      action="list")  # fmt: skip
+        rows = services.read_findings(
+            ctx, Finding.objects.filter(pk__in=list(page.object_list)).order_by("-id"), action="list"
+        )
     except ReadLogUnavailable:
         return render(request, "web/audit_unavailable.html", status=503)
     explained = {}
@@ -163,10 +164,11 @@ def finding_detail(request, pk: int):
         f = rows[0]
         others = services.read_findings(
             ctx,
-            Finding.objects.filter(policy_no=f["policy_no"], role=f["role"], seq=f["seq"]).exclude(pk=pk)
+            Finding.objects.filter(policy_no=f["policy_no"], role=f["role"], seq=f["seq"])
+            .exclude(pk=pk)
             .order_by("status", "-id"),
             action="detail",
-        )  # fmt: skip
+        )
     except ReadLogUnavailable:
         return render(request, "web/audit_unavailable.html", status=503)
     for r in [f, *others]:

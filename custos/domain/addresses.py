@@ -7,9 +7,14 @@ import re
 from custos.domain import refdata
 from custos.domain.normalize import CHINESE_NUMERALS, address_form
 
-OUTLET_WORDS = ("邮政", "邮局", "营业所", "营业部", "支行", "网点", "支局")
-VAGUE_ENDINGS = ("附近", "对面", "旁边", "路", "街", "道")
-RURAL = ("村", "乡", "镇", "组", "屯", "嘎查")
+# The word lists of the address checks, one copy: the catalogue's SQL and custos_native's generated
+# header (custos.checks.native.words_header) are built from them.
+OUTLET_WORDS = ("邮政", "邮局", "营业所", "营业部", "支行", "网点", "支局")  # AD04
+VAGUE_ENDINGS = ("附近", "对面", "旁边", "路", "街", "道")  # AD03
+RURAL = ("村", "乡", "镇", "组", "屯", "嘎查")  # AD03: no house number needed
+# AD04's road: 2–8 characters that are not a province/city/district/county/town/township, then an ending
+STREET_EXCLUDED = "省市区县镇乡"
+STREET_ENDS = "路街道巷弄"
 
 
 def is_placeholder(value: str | None) -> bool:
@@ -43,6 +48,47 @@ def jaccard(a: str, b: str) -> float:
     if not sa and not sb:
         return 1.0
     return len(sa & sb) / len(sa | sb)
+
+
+RE_STREET = re.compile(f"[^{STREET_EXCLUDED}]{{2,8}}[{STREET_ENDS}]")
+RE_NUMBERS = re.compile(f"[0-9{CHINESE_NUMERALS}]+")
+
+
+def street(address: str) -> str:
+    """AD04's road token: the first 2–8 characters that are not a province/city/district/county/town/
+    township, ending in 路/街/道/巷/弄; '' when there is none."""
+    m = RE_STREET.search(address)
+    return m.group(0) if m else ""
+
+
+def numbers(address: str) -> list[str]:
+    """AD04's numbered parts, in order: house number, building, unit, floor, room (Arabic or Chinese)."""
+    return RE_NUMBERS.findall(address)
+
+
+def same_address(a: str, b: str, threshold: float = 0.8) -> bool:
+    """AD04: two normalised addresses are one place when they are equal, or share the road, the first
+    six characters and every numbered part, are within a quarter of each other's length, and their
+    characters reach a Jaccard ``threshold`` (the estate's name written slightly differently)."""
+    if a == b:
+        return True
+    road = street(b)
+    return (
+        road != ""
+        and street(a) == road
+        and a[:6] == b[:6]
+        and 4 * abs(len(a) - len(b)) <= max(len(a), len(b))
+        and numbers(a) == numbers(b)
+        and jaccard(a, b) >= threshold
+    )
+
+
+def is_outlet_address(value: str | None, outlets, threshold: float = 0.8) -> bool:
+    """AD04 (for a customer who is not staff): the address is an outlet's or contains outlet wording."""
+    n = address_form(value)
+    if not n:
+        return False
+    return has_outlet_wording(n) or any(same_address(n, o, threshold) for o in outlets)
 
 
 def province(value: str | None) -> str | None:

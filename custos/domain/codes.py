@@ -129,8 +129,3 @@ LOOKUPS = {
 def to_code(kind: str, value: str) -> str | None:
     """English code for an input value (code or Chinese label), None when unknown."""
     return LOOKUPS[kind].get(value.strip())
-
-
-def label_zh(table: dict[str, tuple[str, ...]], code: str) -> str:
-    labels = table.get(code)
-    return labels[0] if labels else code

@@ -10,7 +10,9 @@ from custos.domain.normalize import name_form
 HAN = "㐀-䶿一-鿿豈-﫿"
 RE_HAN_NAME = re.compile(f"[{HAN}]+(·[{HAN}]+)*")
 RE_LATIN_NAME = re.compile(r"[A-Za-z]+([ ·][A-Za-z]+)*")
-RE_POLITE = re.compile(f"[{HAN}](先生|女士|小姐)")
+# a surname and a polite form of address instead of a given name (王先生)
+POLITE_SUFFIXES = ("先生", "女士", "小姐")
+RE_POLITE = re.compile(f"[{HAN}]({'|'.join(POLITE_SUFFIXES)})")
 
 
 def is_placeholder(value: str | None) -> bool:

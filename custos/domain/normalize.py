@@ -21,14 +21,15 @@ HALFWIDTH = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" + _
 assert len(FULLWIDTH) == len(HALFWIDTH)
 _TABLE = str.maketrans(FULLWIDTH, HALFWIDTH)
 
-# Middle-dot variants used in minority and foreign names; all become U+00B7.
-DOTS = "•・‧∙⋅●.．"
-_DOT_TABLE = str.maketrans({c: "·" for c in "•・‧∙⋅"})
+# Middle-dot variants used in minority and foreign names; all become U+00B7 (the engines' SQL and
+# custos_native read this string too).
+DOT_VARIANTS = "•・‧∙⋅"
+_DOT_TABLE = str.maketrans({c: "·" for c in DOT_VARIANTS})
 
 # Characters removed from an address before comparing (blanks and common punctuation).
 ADDRESS_DROP = " ,，.。、-_/()（）#"
 
-# Chinese numerals count as a house number in an address.
+# Chinese numerals count as a house number in an address (AD03) and as a numbered part (AD04).
 CHINESE_NUMERALS = "零〇一二两三四五六七八九十百千"
 
 
@@ -51,14 +52,6 @@ def name_form(value: str | None) -> str | None:
     if v is None:
         return None
     return v.translate(_DOT_TABLE)
-
-
-def digits_only(value: str | None) -> str | None:
-    v = clean(value)
-    if v is None:
-        return None
-    out = "".join(c for c in v if c.isascii() and c.isdigit())
-    return out or None
 
 
 def address_form(value: str | None) -> str | None:

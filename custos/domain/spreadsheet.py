@@ -18,8 +18,3 @@ def neutralise(cell) -> str:
     None becomes ""."""
     text = "" if cell is None else str(cell)
     return "'" + text if text.startswith(FORMULA_START) else text
-
-
-def is_neutral(text: str) -> bool:
-    """True when a spreadsheet would not read `text` as a formula."""
-    return not text.startswith(FORMULA_START)

@@ -162,10 +162,33 @@ RULE_TWINS: dict[tuple[str, str], str] = {
 TWIN_PARAMS = frozenset({"as_of", "max_len", "min_age", "min_len", "tail_zeros"})  # parse_rule_spec's
 # custos_rules' arguments after the rule list, in its order (``A_ROLE`` … in custos_native.c)
 RULE_ARGS = (
-    "role", "id_type", "gender", "name_n", "name_d", "id_n", "mobile_n", "phone_n", "addr_n", "postcode_n",
-    "email_n", "prov", "birth_date", "id_valid_until", "applied_on", "id17", "seg_valid", "id18", "id15",
-    "gb_known", "area_known", "name_ph", "id_ph", "mobile_ph", "addr_ph", "postcode_in_prov",
-)  # fmt: skip
+    "role",
+    "id_type",
+    "gender",
+    "name_n",
+    "name_d",
+    "id_n",
+    "mobile_n",
+    "phone_n",
+    "addr_n",
+    "postcode_n",
+    "email_n",
+    "prov",
+    "birth_date",
+    "id_valid_until",
+    "applied_on",
+    "id17",
+    "seg_valid",
+    "id18",
+    "id15",
+    "gb_known",
+    "area_known",
+    "name_ph",
+    "id_ph",
+    "mobile_ph",
+    "addr_ph",
+    "postcode_in_prov",
+)
 _RULE_ARG_TYPES = ("VARCHAR",) * 12 + ("DATE",) * 3 + ("BIGINT", "INTEGER") + ("BOOLEAN",) * 9
 assert len(_RULE_ARG_TYPES) == len(RULE_ARGS)
 

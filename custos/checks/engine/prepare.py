@@ -24,7 +24,7 @@ from CheckSettings before compiling.
 from __future__ import annotations
 
 from custos.domain import refdata
-from custos.domain.normalize import ADDRESS_DROP, FULLWIDTH, HALFWIDTH
+from custos.domain.normalize import ADDRESS_DROP, DOT_VARIANTS, FULLWIDTH, HALFWIDTH
 
 RID_TYPES = "('resident_id', 'household_register')"
 
@@ -233,17 +233,38 @@ _PARTY_COLS = (
 )
 # (value, custos_slow bit, the SQL's own fast-path test, fast expression, exact expression)
 _CLEAN = (
-    ("name_n", 1, f"NOT regexp_matches(p.name, {_lit(_NAME_SPECIAL)})", "NULLIF(p.name, '')", clean("p.name")),
+    (
+        "name_n",
+        1,
+        f"NOT regexp_matches(p.name, {_lit(_NAME_SPECIAL)})",
+        "NULLIF(p.name, '')",
+        clean("p.name"),
+    ),
     ("id_n", 2, _ascii_plain("p.id_no", " "), "NULLIF(upper(p.id_no), '')", f"upper({clean('p.id_no')})"),
-    ("mobile_s", 4, _ascii_plain("p.mobile", " -()"), "NULLIF(p.mobile, '')",
-     f"regexp_replace({clean('p.mobile')}, {_SEP}, '', 'g')"),
-    ("phone_n", 8, _ascii_plain("p.phone", " -()"), "NULLIF(p.phone, '')",
-     f"regexp_replace({clean('p.phone')}, {_SEP}, '', 'g')"),
-    ("addr_n", 16, f"NOT regexp_matches(p.address, {_lit(_ADDR_SPECIAL)})", "NULLIF(p.address, '')",
-     addr("p.address")),
+    (
+        "mobile_s",
+        4,
+        _ascii_plain("p.mobile", " -()"),
+        "NULLIF(p.mobile, '')",
+        f"regexp_replace({clean('p.mobile')}, {_SEP}, '', 'g')",
+    ),
+    (
+        "phone_n",
+        8,
+        _ascii_plain("p.phone", " -()"),
+        "NULLIF(p.phone, '')",
+        f"regexp_replace({clean('p.phone')}, {_SEP}, '', 'g')",
+    ),
+    (
+        "addr_n",
+        16,
+        f"NOT regexp_matches(p.address, {_lit(_ADDR_SPECIAL)})",
+        "NULLIF(p.address, '')",
+        addr("p.address"),
+    ),
     ("postcode_n", 32, _ascii_plain("p.postcode", " "), "NULLIF(p.postcode, '')", clean("p.postcode")),
     ("email_n", 64, _ascii_plain("p.email", " "), "NULLIF(lower(p.email), '')", f"lower({clean('p.email')})"),
-)  # fmt: skip
+)
 
 
 def _ptm_head(native: bool) -> str:
@@ -320,17 +341,24 @@ f AS (
 # native field may be NULL where the C code leaves the value to the SQL).
 _LOOKUPS = (
     ("gb_known", "g.code IS NOT NULL", False),
-    ("seg_valid", f"CASE WHEN f.mobile_i IS NOT NULL THEN {_segment_valid_int('f.mobile_i')}"
-                  f" ELSE {_segment_valid('f.mobile_n')} END", False),
+    (
+        "seg_valid",
+        f"CASE WHEN f.mobile_i IS NOT NULL THEN {_segment_valid_int('f.mobile_i')}"
+        f" ELSE {_segment_valid('f.mobile_n')} END",
+        False,
+    ),
     ("area_known", _area_known("f.phone_n"), True),
     ("name_ph", _in("lower(f.name_n)", _placeholders("name")), True),
     ("id_ph", _in("CASE WHEN f.f18 OR f.f15 THEN lower(f.id_n) END", _placeholders("id_no")), False),
     ("mobile_ph", _in("f.mobile_n", _placeholders("mobile")), False),
-    ("addr_ph", _in(f"CASE WHEN strlen(f.addr_n) <= {_ADDR_PH_BYTES} THEN f.addr_n END", _placeholders("address")),
-     False),
+    (
+        "addr_ph",
+        _in(f"CASE WHEN strlen(f.addr_n) <= {_ADDR_PH_BYTES} THEN f.addr_n END", _placeholders("address")),
+        False,
+    ),
     ("prov", "f.prov", False),
     ("postcode_in_prov", _postcode_in_province("f.prov", "f.postcode_n"), False),
-)  # fmt: skip
+)
 
 
 def _ptm_tail(native: bool) -> str:
@@ -348,14 +376,14 @@ def _ptm_tail(native: bool) -> str:
         )
     else:
         lookups = ", ".join(f"{sql} AS {name}" for name, sql, _ in _LOOKUPS)
-        dots = "regexp_matches(f.name_n, '[•・‧∙⋅]')"
+        dots = f"regexp_matches(f.name_n, '[{DOT_VARIANTS}]')"
         source = f"""(SELECT *, CASE WHEN role = 'applicant' THEN {_province("addr_n")} END AS prov FROM f) f
 LEFT JOIN policies po ON po.policy_no = f.policy_no
 LEFT JOIN (SELECT DISTINCT code FROM ref_gb2260) g
   ON g.code = CASE WHEN f.f18 OR f.f15 THEN substr(f.id_n, 1, 6) END"""
     return f"""SELECT f.policy_no, f.role, f.seq, f.relation, f.gender, f.birth_date, f.id_type, f.id_valid_until,
        {", ".join(f"CASE WHEN f.{r} IS DISTINCT FROM f.{_NORM[r]} THEN f.{r} END AS {r}_x" for r in RAW)},
-       CASE WHEN {dots} THEN translate(f.name_n, '•・‧∙⋅', '·····') END AS name_dx,
+       CASE WHEN {dots} THEN translate(f.name_n, '{DOT_VARIANTS}', '{"·" * len(DOT_VARIANTS)}') END AS name_dx,
        f.name_n, f.id_n, f.mobile_n, f.phone_n, f.addr_n, f.postcode_n, f.email_n,
        f.f18, f.f15, f.id_type IN {RID_TYPES} AND f.f18 AS id18, f.id_type IN {RID_TYPES} AND f.f15 AS id15,
        f.id_y, f.id_m, f.id_d,
@@ -426,9 +454,18 @@ _ROLE_SCOPED = {
 _NARROW_KEYS = ("policy_no", "role", "seq", "relation", "gender", "birth_date", "applied_on")
 _NARROW_RAW = tuple(r for r in RAW if r != "postcode")  # the postcode is ROW_ONLY
 _NARROW_DERIVED = (
-    "name_n", "id_n", "mobile_n", "phone_n", "addr_n", "email_n",
-    "id18", "id15", "id_birth", "id_gender", "mobile_digits",
-)  # fmt: skip
+    "name_n",
+    "id_n",
+    "mobile_n",
+    "phone_n",
+    "addr_n",
+    "email_n",
+    "id18",
+    "id15",
+    "id_birth",
+    "id_gender",
+    "mobile_digits",
+)
 
 
 def fused_ptm(mask: str, role_scoped: bool = True, native: bool = False) -> str:

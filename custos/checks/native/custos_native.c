@@ -53,6 +53,7 @@
 #include <string.h>
 
 #include "custos_ref.h"
+#include "custos_words.h"
 
 DUCKDB_EXTENSION_EXTERN
 
@@ -465,7 +466,6 @@ enum {
 	L_NAME_DOTS, L_COUNT
 };
 
-static const char *const DOT_VARIANTS[] = {"\xe2\x80\xa2", "\xe3\x83\xbb", "\xe2\x80\xa7", "\xe2\x88\x99", "\xe2\x8b\x85"};
 
 static void custos_lookup(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
 	(void)info;
@@ -513,9 +513,9 @@ static void custos_lookup(duckdb_function_info info, duckdb_data_chunk input, du
 			s = str_of(&col[1][i], &len);
 			ph = name_placeholder(s, len);
 			for (uint32_t j = 0; j + 2 < len && !has_dots; j++)
-				if ((unsigned char)s[j] == 0xE2 || (unsigned char)s[j] == 0xE3)
-					for (int k = 0; k < 5 && !has_dots; k++)
-						has_dots = memcmp(s + j, DOT_VARIANTS[k], 3) == 0;
+				if ((unsigned char)s[j] >= 0xE0) /* a three-byte character's lead byte: every variant is one */
+					for (int k = 0; k < N_DOT_VARIANTS && !has_dots; k++)
+						has_dots = s[j] == DOT_VARIANTS[k][0] && memcmp(s + j, DOT_VARIANTS[k], 3) == 0;
 		}
 		if (ph < 0)
 			duckdb_validity_set_row_invalid(cval[L_NAME_PH], i);
@@ -572,12 +572,19 @@ static void custos_lookup(duckdb_function_info info, duckdb_data_chunk input, du
 
 /* ---- custos_street ------------------------------------------------------------------------------ */
 
-static int street_excluded(uint32_t cp) { /* 省市区县镇乡 */
-	return cp == 0x7701 || cp == 0x5E02 || cp == 0x533A || cp == 0x53BF || cp == 0x9547 || cp == 0x4E61;
+static inline int one_of(uint32_t cp, const uint32_t *set, int n) {
+	for (int k = 0; k < n; k++)
+		if (cp == set[k])
+			return 1;
+	return 0;
 }
 
-static int street_end(uint32_t cp) { /* 路街道巷弄 */
-	return cp == 0x8DEF || cp == 0x8857 || cp == 0x9053 || cp == 0x5DF7 || cp == 0x5F04;
+static int street_excluded(uint32_t cp) { /* domain.addresses.STREET_EXCLUDED */
+	return one_of(cp, STREET_EXCLUDED, N_STREET_EXCLUDED);
+}
+
+static int street_end(uint32_t cp) { /* domain.addresses.STREET_ENDS */
+	return one_of(cp, STREET_ENDS, N_STREET_ENDS);
 }
 
 static void custos_street(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
@@ -1077,15 +1084,10 @@ static int str_is(const char *s, uint32_t len, const char *lit) {
 	return len == l && !memcmp(s, lit, l);
 }
 
-static const char *const NAME_SUFFIXES[] = {"\xe5\x85\x88\xe7\x94\x9f", "\xe5\xa5\xb3\xe5\xa3\xab",
-                                            "\xe5\xb0\x8f\xe5\xa7\x90"}; /* 先生 女士 小姐 */
-static const char *const VAGUE[] = {"\xe9\x99\x84\xe8\xbf\x91", "\xe5\xaf\xb9\xe9\x9d\xa2", "\xe6\x97\x81\xe8\xbe\xb9",
-                                    "\xe8\xb7\xaf", "\xe8\xa1\x97", "\xe9\x81\x93"}; /* 附近 对面 旁边 路 街 道 */
-static const char *const RURAL_WORDS[] = {"\xe6\x9d\x91", "\xe4\xb9\xa1", "\xe9\x95\x87", "\xe7\xbb\x84",
-                                          "\xe5\xb1\xaf", "\xe5\x98\x8e\xe6\x9f\xa5"}; /* 村 乡 镇 组 屯 嘎查 */
+/* NAME_SUFFIXES, VAGUE, RURAL_WORDS: custos_words.h, generated from custos/domain */
 
-/* AD03's house number: an ASCII digit or one of 零〇一二两三四五六七八九十百千 (catalogue.HOUSE_NUMBER_RE,
- * from domain.normalize.CHINESE_NUMERALS): a digit byte first, then the numerals */
+/* AD03's house number: an ASCII digit or one of HOUSE_NUMERALS (catalogue.HOUSE_NUMBER_RE, from
+ * domain.normalize.CHINESE_NUMERALS): a digit byte first, then the numerals */
 static int has_house_number(const char *s, uint32_t len) {
 	const unsigned char *p = (const unsigned char *)s;
 	for (uint32_t i = 0; i < len; i++) /* a digit byte is never part of a longer character: look for one first */
@@ -1097,11 +1099,8 @@ static int has_house_number(const char *s, uint32_t len) {
 			continue;
 		}
 		uint32_t used;
-		switch (next_cp(p + i, len - i, &used)) {
-		case 0x96F6: case 0x3007: case 0x4E00: case 0x4E8C: case 0x4E24: case 0x4E09: case 0x56DB: case 0x4E94:
-		case 0x516D: case 0x4E03: case 0x516B: case 0x4E5D: case 0x5341: case 0x767E: case 0x5343:
+		if (one_of(next_cp(p + i, len - i, &used), HOUSE_NUMERALS, N_HOUSE_NUMERALS))
 			return 1;
-		}
 		i += used;
 	}
 	return 0;
@@ -1302,7 +1301,7 @@ static void custos_rules(duckdb_function_info info, duckdb_data_chunk input, duc
 			if (!hit && has[A_NAME_N]) {
 				uint32_t used;
 				hit = (repeated_text(nm, nl) && char_length(nm, nl) >= 3) || all_of(nm, nl, "xX*") ||
-				      (any_word(nm, nl, NAME_SUFFIXES, 3, 1) && char_length(nm, nl) == 3 &&
+				      (any_word(nm, nl, NAME_SUFFIXES, N_NAME_SUFFIXES, 1) && char_length(nm, nl) == 3 &&
 				       is_han(next_cp((const unsigned char *)nm, nl, &used)));
 			}
 			SET(R_NM02, hit);
@@ -1359,9 +1358,9 @@ static void custos_rules(duckdb_function_info info, duckdb_data_chunk input, duc
 			int rep = has[A_ADDR_N] && repeated_text(ad, al);
 			SET(R_AD02, T(A_ADDR_PH) || rep);
 			if (spec.bit[R_AD03] >= 0 && has[A_ADDR_N] && F(A_ADDR_PH) && !rep) {
-				int vague = any_word(ad, al, VAGUE, 6, 1) ||
+				int vague = any_word(ad, al, VAGUE, N_VAGUE, 1) ||
 				            ((int64_t)al < 4 * spec.min_len && (int64_t)char_length(ad, al) < spec.min_len) ||
-				            (!has_house_number(ad, al) && !any_word(ad, al, RURAL_WORDS, 6, 0));
+				            (!has_house_number(ad, al) && !any_word(ad, al, RURAL_WORDS, N_RURAL_WORDS, 0));
 				SET(R_AD03, vague);
 			}
 		}

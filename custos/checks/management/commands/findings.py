@@ -37,9 +37,15 @@ class Command(BaseCommand):
         qs = findings_for_export(options["status"])
         try:
             readlog.append(
-                user=None, staff_no="", action="export", model="finding", record_ids=[],
-                fields=list(CSV_COLUMNS), client="cli", purpose=f"findings export --status {options['status']}",
-            )  # fmt: skip
+                user=None,
+                staff_no="",
+                action="export",
+                model="finding",
+                record_ids=[],
+                fields=list(CSV_COLUMNS),
+                client="cli",
+                purpose=f"findings export --status {options['status']}",
+            )
         except readlog.ReadLogUnavailable as exc:
             raise CommandError(str(exc)) from exc
         try:
