@@ -247,10 +247,10 @@ def test_upload_is_deleted_once_its_load_ends(custos_home):
 
 @pytestmark_db
 def test_snapshot_opens_sealed_values_in_a_helper_process(custos_home, monkeypatch):
-    from custos.book.loader import snapshot as snap
+    from custos.book.loader import snapshot_write
     from custos.crypto.snapshot import read_arrow
 
-    monkeypatch.setattr(snap, "PARALLEL_OPEN_FROM", 1)  # every batch: half in the spawned process
+    monkeypatch.setattr(snapshot_write, "PARALLEL_OPEN_FROM", 1)  # every batch: half in the spawned process
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     load = load_book(BASIC)
     assert load.status == "done"

@@ -11,6 +11,7 @@ from django.db import connection
 from custos.book.loader import snapshot as snap
 from custos.book.loader import write as writer
 from custos.book.services import load_book
+from custos.core.duckdb_ext import extension_file
 from custos.crypto.snapshot import read_arrow
 from custos.domain.bookformat import LOAD_ORDER, TABLES
 from tests.conftest import require
@@ -39,8 +40,8 @@ def _same_parquet(a: Path, b: Path) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_duckdb_snapshot_equals_python_snapshot(tmp_path):
-    require(snap._extension_file("sqlite_scanner") is not None, "duckdb-ext-sqlite is not installed")
-    require(snap._extension_file("postgres_scanner") is not None, "duckdb-ext-postgres is not installed")
+    require(extension_file("sqlite_scanner") is not None, "duckdb-ext-sqlite is not installed")
+    require(extension_file("postgres_scanner") is not None, "duckdb-ext-postgres is not installed")
     load = load_book(BASIC)
     assert load.status == "done"
     book = tmp_path / "py"

@@ -215,9 +215,10 @@ def _reseal_evidence() -> int:
 
 def _extraction_file_keys() -> set[str]:
     """Key ids of extraction files still on disk (they expire and are deleted; not re-sealed)."""
+    from custos.core.filemagic import extraction_file_key_id
+
     try:
         from custos.extraction.models import Extraction
-        from custos.extraction.services import FILE_MAGIC
     except ImportError:  # pragma: no cover
         return set()
     out = set()
@@ -227,8 +228,8 @@ def _extraction_file_keys() -> set[str]:
                 head = f.read(64)
         except OSError:
             continue
-        if head.startswith(FILE_MAGIC):
-            out.add(head[5 : 5 + head[4]].decode())
+        if (kid := extraction_file_key_id(head)) is not None:
+            out.add(kid)
     return out
 
 

@@ -111,9 +111,9 @@ def load_full_crypto(con: duckdb.DuckDBPyConnection) -> bool:
     encrypted Parquet needs it; reading does not, but without it DuckDB decrypts with its built-in
     read-only module, which made reading the 1 M-policy book's parties cost 2.9 CPU s instead of
     2.1 (the same as an unencrypted file; 2026-11-26). False when the wheel is missing."""
-    from custos.book.loader.snapshot import _extension_file
+    from custos.core.duckdb_ext import extension_file
 
-    ext = _extension_file("httpfs")
+    ext = extension_file("httpfs")
     if ext is None:
         return False
     con.execute(f"INSTALL {_sql_text(str(ext))}")

@@ -9,7 +9,7 @@ def write(attach: str, out: str) -> dict[str, int]:
     import django
 
     django.setup()  # the table definitions and the sealed columns' associated data come from the models
-    from custos.book.loader import snapshot
+    from custos.book.loader import snapshot_write
 
-    with snapshot._opening_helper():  # this child's own helper for opening sealed values
-        return snapshot.write_with_duckdb(attach, Path(out), None, "sqlite")
+    with snapshot_write.opening_helper():  # this child's own helper for opening sealed values
+        return snapshot_write.write_with_duckdb(attach, Path(out), None, "sqlite")
