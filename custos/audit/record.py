@@ -202,14 +202,19 @@ def record(
 ) -> ChangeEvent:
     """Record one change: a ChangeEvent row and its Merkle-log entry, together or not at all.
 
-    actor: the user who made it (None: the system); action: "<object>.<verb>" ("profile.changed");
-    obj: the model instance changed (or a (model class, pk) pair); before/after: dicts of field values
-    (`snapshot(instance)`; None for a creation / deletion); reason: free text, sealed; fields: the
-    changed field names (default: `diff(before, after)`); model: the log's model name (default the
-    model's name). Call it inside the transaction that makes the change, as its last step.
+    actor: the user who made it (None: the enclosing `acting` block's, else the system); action:
+    "<object>.<verb>" ("profile.changed"), registered in change_actions.py; obj: the model instance
+    changed (or a (model class, pk) pair); before/after: dicts of field values (`snapshot(instance)`;
+    None for a creation / deletion); reason: free text, sealed; client: the address (default the
+    `acting` block's); fields: the changed field names (default `diff(before, after)`); model: the
+    log's model name (default the model's name). Call it inside the transaction that makes the
+    change, as its last step.
     Raises AuditWriteError when it cannot be written — the caller's transaction must then roll back.
     """
     klass, object_id, default_model = _label(obj)
+    acting_now = current_acting()  # who and where, when the caller does not say (inside `acting`)
+    actor = actor if actor is not None else acting_now.actor
+    client = client or acting_now.client
     model = (model or default_model)[:32]
     before, after = _json(before), _json(after)
     fields = sorted(fields) if fields is not None else diff(before, after)
@@ -322,8 +327,8 @@ def verify_changes(batch: int = 2000) -> list[str]:
                 problems.append(
                     f"change event at entry {ev.seq} ({ev.action}) does not match its log entry: altered"
                 )
-    orphans = (
-        AuditEntry.objects.filter(purpose__startswith=PURPOSE_PREFIX)
+    orphans = (  # entries of a change (its action; action is indexed) whose event row is gone
+        AuditEntry.objects.filter(action__in=list(CHANGE_ACTIONS), purpose__startswith=PURPOSE_PREFIX)
         .exclude(seq__in=ChangeEvent.objects.values("seq"))
         .values_list("seq", flat=True)[:20]
     )
