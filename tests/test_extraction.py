@@ -564,3 +564,42 @@ def test_replacing_the_blind_index_key_rebuilds_indexes_and_keeps_nonces_and_tra
     assert client.login(username="sec", password="correct-horse-42")
     page = client.get("/security/keys/").content.decode()
     assert "已签发文件的追溯密钥与加密随机数密钥保持不变" in page and "更换未完成" not in page
+
+
+# --- layering ---------------------------------------------------------------------------------------------
+
+
+def _imports(path) -> set[str]:
+    """Modules a file imports, at any depth (lazy imports inside functions count too)."""
+    import ast
+
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+            out |= {f"{node.module}.{a.name}" for a in node.names}
+    return out
+
+
+def test_the_pure_canary_module_does_not_import_synth_and_extraction_has_no_import_cycle():
+    from pathlib import Path
+
+    import custos
+
+    root = Path(custos.__file__).parent
+    assert not {m for m in _imports(root / "domain" / "canary.py") if m.startswith("custos.synth")}
+    mods = {p.stem: p for p in (root / "extraction").glob("*.py") if p.stem != "__init__"}
+    graph = {
+        name: {m.split(".")[2] for m in _imports(p) if m.startswith("custos.extraction.")}
+        & set(mods) - {name}
+        for name, p in mods.items()
+    }
+
+    def reaches(a, b, seen=()):
+        return any(n == b or (n not in seen and reaches(n, b, (*seen, n))) for n in graph[a])
+
+    cycles = sorted(f"{a} <-> {b}" for a in graph for b in graph[a] if reaches(b, a))
+    assert cycles == [], cycles
+    assert max(len(p.read_text(encoding="utf-8").splitlines()) for p in mods.values()) <= 900
