@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A BadRequest or a value the database cannot hold: a 400 page that says why, not a 500.
     "custos.web.middleware.BadRequestMiddleware",
+    # The audit log cannot take a read's or a change's entry: a 503 that says nothing was done.
+    "custos.web.middleware.FailClosedMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last: turns a locked-out login attempt into the lock-out page.
     "axes.middleware.AxesMiddleware",

@@ -102,3 +102,32 @@ class BadRequestMiddleware:
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": message}, status=400)
         return render(request, "web/400.html", {"reason": message}, status=400)
+
+
+class FailClosedMiddleware:
+    """The net under every page and endpoint that reads or changes customer information: when the
+    audit log cannot take the entry (ReadLogUnavailable for a read, AuditWriteError for a change
+    recorded through custos.audit.record), nothing was returned or changed, and the answer is a 503
+    that says so, not a 500. Views that handle these themselves keep their own answer."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from custos.access.readlog import ReadLogUnavailable
+        from custos.audit.service import AuditWriteError
+
+        if isinstance(exception, ReadLogUnavailable):
+            write = False
+        elif isinstance(exception, AuditWriteError):
+            write = True
+        else:
+            return None
+        log.error("503, the audit log is unavailable: %s %s: %s", request.method, request.path, exception)
+        if request.path.startswith("/api/"):
+            detail = _("审计日志不可用，操作未执行。") if write else _("审计日志不可用，未返回任何客户信息。")
+            return JsonResponse({"detail": str(detail)}, status=503)
+        return render(request, "web/audit_unavailable.html", {"write": write}, status=503)
