@@ -16,7 +16,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from pathlib import Path
 
@@ -95,6 +95,58 @@ class Validated:
             self.tmpdir.cleanup()
 
 
+@dataclass
+class Context:
+    """What the check of every table file of one load shares."""
+
+    mapping: Mapping
+    mode: str
+    issues: Issues
+    tmp: Path  # where the spools go
+    keysets: dict[str, set[str]] = field(default_factory=dict)  # keys of the tables read so far
+    # References into a table that could not be read (or, in a full load, is not in the book) are
+    # not checked: the error about that table says enough.
+    unchecked: set[str] = field(default_factory=set)
+
+
+@dataclass
+class FileCheck:
+    """One table file being checked."""
+
+    ctx: Context
+    tf: TableFile
+    table: Table
+    reader: object
+    progress: Callable[[float, str], None]
+
+
+@dataclass
+class Pass:
+    """One pass of the row check over a reader (the whole file, or one half of a large CSV file):
+    where its rows, errors, keys and unresolved references go. `record` (a list or None) receives
+    (key, row) of each first occurrence of a key."""
+
+    reader: object
+    issues: Issues
+    sink: object
+    own_keys: set
+    refs: list
+    progress: Callable[[float, str], None]
+    record: list | None = None
+
+
+@dataclass(frozen=True)
+class RowShape:
+    """How the slow path reads a row of one file."""
+
+    fname: str
+    header: list[str]
+    ncols: int
+    plan: list[tuple]  # (index in the row, column name, output position, converter, max length, not_empty)
+    empty_row: list
+    lenient: bool  # xlsx and Parquet: missing trailing cells are empty
+
+
 def _max_length(table: str, column: str) -> int:
     f = MODELS[table]._meta.get_field(column)
     return f.max_length or TEXT_MAX
@@ -147,10 +199,9 @@ def validate(
                 f"required table {table} is missing from the book",
                 "missing_table",
             )
-    keysets: dict[str, set[str]] = {}
-    # References into a table that could not be read (or, in a full load, is not in the book) are
-    # not checked: the error about that table says enough.
-    unchecked = {t for t in LOAD_ORDER if t not in book.tables} if mode == "full" else set()
+    ctx = Context(mapping, mode, issues, Path(out.tmpdir.name))
+    if mode == "full":
+        ctx.unchecked = {t for t in LOAD_ORDER if t not in book.tables}
     total = sum(tf.size for tf in book.tables.values()) or 1
     done = 0
     for table in LOAD_ORDER:
@@ -161,12 +212,10 @@ def validate(
         def sub(frac: float, note: str, _done=done, _tf=tf) -> None:
             progress((_done + frac * _tf.size) / total, note)
 
-        spool = _validate_table(
-            tf, TABLES[table], mapping, mode, issues, keysets, unchecked, Path(out.tmpdir.name), sub
-        )
+        spool = _validate_table(ctx, tf, TABLES[table], sub)
         done += tf.size
         if spool is None:
-            unchecked.add(table)
+            ctx.unchecked.add(table)
         if spool is not None:
             out.spools[table] = spool
             out.row_counts[table] = spool.rows
@@ -174,22 +223,15 @@ def validate(
 
 
 def _validate_table(
-    tf: TableFile,
-    table: Table,
-    mapping: Mapping,
-    mode: str,
-    issues: Issues,
-    keysets: dict[str, set[str]],
-    unchecked: set[str],
-    tmp: Path,
-    progress: Callable[[float, str], None],
+    ctx: Context, tf: TableFile, table: Table, progress: Callable[[float, str], None]
 ) -> Spool | None:
     fname = tf.name
+    issues = ctx.issues
     reader = tf.read(issues)
     if reader is None:
         return None
     try:
-        return _read_rows(tf, reader, table, mapping, mode, issues, keysets, unchecked, tmp, progress)
+        return _read_rows(FileCheck(ctx, tf, table, reader, progress))
     except RowError as e:
         issues.error(fname, None, None, f"{e}; the rest of the file was not read", "unreadable_row")
     except Exception as e:  # a reader failing mid-file (corrupt parquet/xlsx)
@@ -200,9 +242,10 @@ def _validate_table(
     return None
 
 
-def _read_rows(
-    tf, reader, table: Table, mapping, mode, issues, keysets, unchecked, tmp, progress
-) -> Spool | None:
+def _read_rows(fc: FileCheck) -> Spool | None:
+    tf, reader, table, progress = fc.tf, fc.reader, fc.table, fc.progress
+    ctx = fc.ctx
+    mapping, mode, issues, keysets, unchecked = ctx.mapping, ctx.mode, ctx.issues, ctx.keysets, ctx.unchecked
     fname = tf.name
     name = table.name
     colmap = mapping.columns.get(name, {})
@@ -249,7 +292,7 @@ def _read_rows(
     ]
     ncols = len(header)
     is_xlsx = isinstance(reader, XlsxReader)
-    spool = Spool(name, tmp / f"{name}.spool", columns=out_cols, present=tuple(sorted(present)))
+    spool = Spool(name, ctx.tmp / f"{name}.spool", columns=out_cols, present=tuple(sorted(present)))
     sink = open(spool.path, "wb")  # noqa: SIM115
     # seal personal values as batches are spooled: a forked second process seals its half
     seal = row_sealer(MODELS[name], [*out_cols, "original", "extra"])
@@ -276,10 +319,19 @@ def _read_rows(
     key_get = itemgetter(*key_pos)
     absent_none = [p for c, p in pos.items() if c not in present and empty_row[p] is None]
     gt = operator.gt
+    shape = RowShape(fname, header, ncols, plan, empty_row, is_xlsx or isinstance(reader, ParquetReader))
 
-    def scan(reader, issues, sink, own_keys, refs, progress, record) -> int:
-        """Check the rows of one reader; spool them to `sink`; returns how many there were.
-        `record` (a list or None) receives (key, row) of each first occurrence of a key."""
+    def scan(p: Pass) -> int:
+        """Check the rows of one reader; spool them to its sink; returns how many there were."""
+        reader, issues, sink, own_keys, refs, progress, record = (
+            p.reader,
+            p.issues,
+            p.sink,
+            p.own_keys,
+            p.refs,
+            p.progress,
+            p.record,
+        )
         batch: list[tuple] = []
         nrows = 0
         last = time.monotonic()
@@ -317,17 +369,7 @@ def _read_rows(
                                     cache[v] = out
                             row[p] = out
             if row is None:
-                row, original = _slow_row(
-                    values,
-                    rownum,
-                    fname,
-                    header,
-                    ncols,
-                    plan,
-                    empty_row,
-                    is_xlsx or isinstance(reader, ParquetReader),
-                    err,
-                )
+                row, original = _slow_row(values, rownum, shape, err)
                 if row is None:
                     continue
             # keys (also of rows with errors: a bad cell must not make every reference to the row fail)
@@ -386,13 +428,12 @@ def _read_rows(
 
     err = issues.error
     split = _split(tf, reader)
+    main = Pass(reader, issues, sink, own_keys, refs, progress)
     try:
         if split is None:
-            nrows = scan(reader, issues, sink, own_keys, refs, progress, None)
+            nrows = scan(main)
         else:
-            nrows = _scan_in_two(
-                scan, split, tf, reader, table, issues, sink, own_keys, refs, spool, progress
-            )
+            nrows = _scan_in_two(scan, split, fc, main, spool)
         if is_xlsx:
             for rownum, i, coord in reader.formulas:
                 err(
@@ -451,12 +492,14 @@ def _split(tf: TableFile, reader) -> tuple[int, int] | None:
     return start, mid
 
 
-def _scan_in_two(scan, split, tf, reader, table, issues, sink, own_keys, refs, spool, progress) -> int:
+def _scan_in_two(scan, split: tuple[int, int], fc: FileCheck, main: Pass, spool: Spool) -> int:
     """Check a large CSV file in two processes: this one reads the first half while a forked child
     (which inherits the key sets of the tables read before) reads the second. The child returns its
     errors, keys and unresolved references with row numbers counted from its own start; they are
     shifted and merged here in row order, so the result is the same as reading the file in one go.
     If the child fails, this process reads the second half itself."""
+    tf, reader, table = fc.tf, fc.reader, fc.table
+    issues, own_keys, refs = main.issues, main.own_keys, main.refs
     start, mid = split
     first = CsvReader.byte_range(tf.path, reader.encoding, reader.header, start, mid)
     child_spool = spool.path.with_suffix(".2.spool")
@@ -472,7 +515,9 @@ def _scan_in_two(scan, split, tf, reader, table, issues, sink, own_keys, refs, s
             row_error = None
             with open(child_spool, "wb") as csink:
                 try:
-                    n = scan(second, child_issues, csink, set(), child_refs, lambda f, note: None, record)
+                    n = scan(
+                        Pass(second, child_issues, csink, set(), child_refs, lambda f, note: None, record)
+                    )
                 except RowError as e:
                     n, row_error = 0, (e.row, e.detail or str(e))
             second.close()
@@ -493,7 +538,7 @@ def _scan_in_two(scan, split, tf, reader, table, issues, sink, own_keys, refs, s
         finally:
             os._exit(code)
     try:
-        n1 = scan(first, issues, sink, own_keys, refs, progress, None)
+        n1 = scan(replace(main, reader=first))
     except BaseException:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
@@ -507,7 +552,7 @@ def _scan_in_two(scan, split, tf, reader, table, issues, sink, own_keys, refs, s
             tf.path, reader.encoding, reader.header, mid, tf.size, first.last_row + 1
         )
         try:
-            return n1 + scan(second, issues, sink, own_keys, refs, progress, None)
+            return n1 + scan(replace(main, reader=second))
         finally:
             second.close()
     with open(result, "rb") as f:
@@ -550,10 +595,19 @@ def _dump(batch: list[tuple], sink) -> None:
     sink.write(data)
 
 
-def _slow_row(values, rownum, fname, header, ncols, plan, empty_row, lenient, err):
+def _slow_row(values, rownum: int, shape: RowShape, err):
     """Row by row, value by value: strips, converts full-width characters, keeps the original,
-    names every bad cell. Returns (row, original); row is None when the row cannot be read at
-    all, and bad cells are left empty (the error is recorded, so nothing is written anyway)."""
+    names every bad cell (`err`: Issues.error of the pass). Returns (row, original); row is None
+    when the row cannot be read at all, and bad cells are left empty (the error is recorded, so
+    nothing is written anyway)."""
+    fname, header, ncols, plan, empty_row, lenient = (
+        shape.fname,
+        shape.header,
+        shape.ncols,
+        shape.plan,
+        shape.empty_row,
+        shape.lenient,
+    )
     if len(values) != ncols:
         if lenient:
             if len(values) < ncols:
