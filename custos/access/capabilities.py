@@ -313,6 +313,8 @@ SIGNED_IN_PAGES = frozenset(
         "extraction",
         "extraction-download",
         "extraction-act",
+        "extraction-trace-detail",  # a leak trace: 404 unless leak.trace (traces_visible_to)
+        "extraction-trace-status",
         "remediation:evidence",
         "remediation:letter-batch",
     }

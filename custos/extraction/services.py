@@ -28,6 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from custos.access.capabilities import can
 from custos.access.models import Role
 from custos.access.service import AccessContext
 from custos.crypto.fields import Keys
@@ -138,7 +139,7 @@ def request_extraction(
     requester's scope ∩ the filters ∩ the recipient's scope (workflow.extraction_parties); scope_rows
     and recipient_rows record both counts, so the approver sees how far the recipient narrowed it."""
     profile = profile_of(user)
-    if profile is None or profile.role not in REQUEST_ROLES or has_left(profile):
+    if profile is None or not can(user, "extract.request"):
         raise NotAllowed(_("您的角色不能申请数据提取。"))
     purpose, justification = clean_text(purpose), clean_text(justification)
     recipient_name, recipient_org = clean_text(recipient_name), clean_text(recipient_org)
@@ -263,7 +264,7 @@ def reject(ext: Extraction, user, note: str = "", client: str = "") -> Extractio
 
 
 def cancel(ext: Extraction, user, note: str = "", client: str = "") -> Extraction:
-    if user.pk != ext.requester_id and role_of(user) != Role.COMPLIANCE:
+    if user.pk != ext.requester_id and not can(user, "extract.cancel"):
         raise NotAllowed(_("只有申请人或合规可以撤销提取申请。"))
     move(ext, S.CANCELLED, user, note or _("撤销"), client, file_path="")
     delete_file(ext)

@@ -16,10 +16,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from custos.access.capabilities import can, profile_of, role_of, roles_with  # noqa: F401 (re-exported)
+from custos.access.capabilities import has_left as left
 from custos.access.models import Profile, Role
 from custos.access.service import AccessContext
 from custos.audit import service as audit
-from custos.book.models import Branch, Partner, Party, Policy, Staff
+from custos.book.models import Branch, Partner, Party, Policy
 from custos.domain import codes
 from custos.extraction.models import Extraction, ExtractionEvent
 
@@ -53,10 +55,11 @@ DIGEST_FIELDS = ("policy_no", "name", "id_no", "mobile", "phone", "address", "em
 MARK_FIELDS = ("name", "address", "policy_no")
 JUSTIFICATION_MIN = 10
 
-REQUEST_ROLES = frozenset(set(Role.values) - {Role.AUDITOR})
-APPROVER_ROLES = frozenset({Role.EXECUTIVE})
-OVERSIGHT_ROLES = frozenset({Role.COMPLIANCE, Role.AUDITOR})  # see every extraction
-TRACE_ROLES = frozenset({Role.COMPLIANCE, Role.IT_SECURITY})
+# The holders of the extraction capabilities (custos/access/capabilities.py), for the tests' matrices.
+REQUEST_ROLES = roles_with("extract.request")
+APPROVER_ROLES = roles_with("extract.approve")
+OVERSIGHT_ROLES = roles_with("extract.oversee")  # see every extraction
+TRACE_ROLES = roles_with("leak.trace")
 
 TRANSITIONS = {
     S.REQUESTED: {S.APPROVED, S.REJECTED, S.CANCELLED},
@@ -89,44 +92,32 @@ class Gone(ExtractionError):
 # --- who may do what --------------------------------------------------------------------------------
 
 
-def profile_of(user) -> Profile | None:
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
-        return None
-    return Profile.objects.filter(user=user).first()
-
-
-def role_of(user) -> str | None:
-    p = profile_of(user)
-    return p.role if p else None
-
-
 def can_request(user) -> bool:
-    return role_of(user) in REQUEST_ROLES
+    return can(user, "extract.request")
 
 
 def can_approve(user) -> bool:
-    return role_of(user) in APPROVER_ROLES
+    return can(user, "extract.approve")
 
 
 def can_oversee(user) -> bool:
-    return role_of(user) in OVERSIGHT_ROLES
+    return can(user, "extract.oversee")
 
 
 def can_trace(user) -> bool:
-    return role_of(user) in TRACE_ROLES
+    return can(user, "leak.trace")
 
 
 def visible_to(user) -> QuerySet[Extraction]:
     """Extractions a user may see: all for compliance and auditors; otherwise those they requested,
     receive, or (executives) may decide or decided."""
     qs = Extraction.objects.select_related("requester", "approver", "recipient_user")
-    role = role_of(user)
-    if role is None:
+    if profile_of(user) is None:
         return qs.none()
-    if role in OVERSIGHT_ROLES:
+    if can(user, "extract.oversee"):
         return qs
     cond = Q(requester=user) | Q(recipient_user=user)
-    if role in APPROVER_ROLES:
+    if can(user, "extract.approve"):
         cond |= Q(state=S.REQUESTED) | Q(approver=user)
     return qs.filter(cond)
 
@@ -166,12 +157,7 @@ def check_partners(ext: Extraction, recipient_user: bool = True) -> None:
 
 
 def has_left(profile: Profile) -> bool:
-    return bool(
-        profile.staff_no
-        and Staff.objects.filter(
-            staff_no=profile.staff_no, left_on__isnull=False, left_on__lte=timezone.localdate()
-        ).exists()
-    )
+    return left(profile.staff_no)
 
 
 # --- state changes ------------------------------------------------------------------------------------
