@@ -341,12 +341,17 @@ NOT_DECISIONS = {
     "custos/settings.py",  # the per-company knobs the table reads (CUSTOS_UNMASK_ROLES, CUSTOS_OTP_ROLES)
 }
 # Consumers not moved to the table yet, each a TODO for its owner: the line must go, not be added to.
-NOT_YET_MOVED = {
-    "custos/remediation/services.py",
-}
+NOT_YET_MOVED: set[str] = set()
 # Lines that read a role as a fact about the person, not as a permission: partner staff belong to a
 # partner, whose confidentiality agreement must be valid before they receive customer data.
-FACTS = ("p.role == Role.PARTNER_STAFF",)
+# Remediation routes tasks by role (routing, not a permission): new tasks to the partner's staff or
+# the channel manager, overdue ones to the compliance officers of the branch.
+FACTS = (
+    "p.role == Role.PARTNER_STAFF",
+    "WHERE p.role = 'compliance'",
+    "WHERE p.role = 'partner_staff'",
+    "WHERE p.role = 'channel_manager'",
+)
 
 
 def role_decisions():

@@ -32,7 +32,8 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from custos import paths
-from custos.access.models import Profile, Role
+from custos.access.capabilities import can, roles_with
+from custos.access.models import Profile
 from custos.audit.record import record
 from custos.book.models import Party, Policy
 from custos.checks.models import CheckRun, Finding
@@ -60,8 +61,9 @@ EDITABLE_FIELDS = (
     "name", "gender", "birth_date", "id_type", "id_no", "id_valid_until", "nationality", "relation",
     "mobile", "phone", "address", "postcode", "email", "occupation_code",
 )  # fmt: skip
-MANAGER_ROLES = {Role.CHANNEL_MANAGER, Role.CUSTOMER_SERVICE, Role.COMPLIANCE}
-REVIEWER_ROLES = {Role.CUSTOMER_SERVICE, Role.COMPLIANCE, Role.OPERATIONS, Role.CHANNEL_MANAGER}
+# The holders of task.assign and task.review (custos/access/capabilities.py), for the tests' matrices.
+MANAGER_ROLES = roles_with("task.assign")
+REVIEWER_ROLES = roles_with("task.review")
 
 
 # --- refusals -------------------------------------------------------------------------------------
@@ -218,10 +220,6 @@ def task_for(user, task_id: int) -> Task:
     if task is None:
         raise Task.DoesNotExist(f"task {task_id}")
     return task
-
-
-def _role(user) -> str | None:
-    return Profile.objects.filter(user=user).values_list("role", flat=True).first()
 
 
 def _require_scope(user, task: Task) -> None:
@@ -553,7 +551,7 @@ def assign_tasks(*, now: dt.datetime | None = None, reassign_departed: bool = Tr
 def reassign(task_ids: Iterable[int], to_user, by_user, reason: str = "") -> int:
     """Bulk reassignment by a manager: every task must be in both the manager's and the new
     assignee's scope, or nothing is reassigned."""
-    if _role(by_user) not in MANAGER_ROLES:
+    if not can(by_user, "task.assign"):
         raise NotAllowed("只有管理人员可以批量指派任务。 / Only managers may reassign tasks.")
     ids = sorted({int(i) for i in task_ids})
     if not ids:
@@ -779,7 +777,7 @@ def review_correction(correction: Correction, reviewer, *, approve: bool, note: 
         raise SelfApproval(
             "不能复核自己提交的更正（双人复核）。 / You cannot review your own correction (four eyes)."
         )
-    if _role(reviewer) not in REVIEWER_ROLES:
+    if not can(reviewer, "task.review"):
         raise NotAllowed("您的角色不能复核更正。 / Your role cannot review corrections.")
     _require_scope(reviewer, task)
     if correction.status != Correction.Status.PROPOSED:
@@ -874,7 +872,7 @@ def verify_task(task: Task, user, *, contact: str, success: bool, note: str = ""
     """A return visit by customer service to the corrected contact. Success verifies the applied
     corrections (and the task); failure sends the task back to contacting."""
     check_version(version)
-    if _role(user) != Role.CUSTOMER_SERVICE:
+    if not can(user, "task.verify"):
         raise NotAllowed("回访须由客服人员完成。 / Return visits are made by customer service.")
     _require_scope(user, task)
     applied = list(task.corrections.filter(status=Correction.Status.APPLIED))
@@ -941,7 +939,7 @@ def draw_samples(
         raise RemediationError(
             f"抽检比例须在 0 到 1 之间：{share}。 / The sample share must be between 0 and 1: {share}."
         )
-    if scope is not None and _role(_ctx(scope).user) != Role.COMPLIANCE:
+    if scope is not None and not can(_ctx(scope), "sample.draw"):
         raise NotAllowed("抽检由合规人员抽取。 / Samples are drawn by compliance.")
     tasks = Task.objects.all() if scope is None else scoped_tasks(scope)
     pool = list(tasks.filter(status=S.CLOSED).exclude(samples__isnull=False).values_list("id", flat=True))
@@ -967,7 +965,7 @@ def record_sample(sample: Sample, user, *, passed: bool, note: str = "") -> Samp
     which then carries the note) and counts against whoever closed it (Sample.closer)."""
     if sample.result != Sample.Result.PENDING:
         raise IllegalTransition("该抽检已有结果。 / This sample already has a result.")
-    if _role(user) not in (Role.CUSTOMER_SERVICE, Role.COMPLIANCE):
+    if not can(user, "sample.check"):
         raise NotAllowed(
             "抽检须由客服或合规人员完成。 / Samples are checked by customer service or compliance."
         )
