@@ -224,6 +224,8 @@ CASES: list[Case] = [
     Case("AD04 near copy of an outlet", setp("applicant", address="北京市东城区东长安街10号营业大厅"), "AD04"),
     Case("AD04 a copy of a partner's address", setp("applicant", address=NINGXIA + "965号幸福小区26栋1单元2504室"),
          "AD04"),
+    Case("AD04 a room added to a partner's address",
+         setp("applicant", address=NINGXIA + "965号幸福小区26栋1单元2504室9号"), "AD04"),
     Case("AD04 not for another house, building and room on the partner's road and estate",
          setp("applicant", address=NINGXIA + "487号幸福小区27栋2单元602室"), "AD04", present=False),
     Case("AD04 outlet wording", setp("applicant", address="北京市西城区金融街邮政支局3号"), "AD04"),

@@ -61,6 +61,11 @@ def test_ad04_compares_the_road_and_the_numbered_parts_not_only_characters():
     assert not addresses.same_address(other, outlet)
     assert addresses.same_address(road + "965号幸福花园小区26栋1单元2504室", outlet)
     assert addresses.is_outlet_address(outlet + " ", [outlet])
+    # a room added to the outlet's own address is the outlet's address; another house number is not
+    assert addresses.same_address("黑龙江省鸡西市鸡冠区复兴东路16号1室", "黑龙江省鸡西市鸡冠区复兴东路16号")
+    assert not addresses.same_address(
+        "黑龙江省鸡西市鸡冠区复兴东路18号1室", "黑龙江省鸡西市鸡冠区复兴东路16号"
+    )
     assert not addresses.is_outlet_address(other, [outlet])
     assert addresses.is_outlet_address("北京市西城区金融街邮政支局3号", [])
     assert emails.is_valid("a.b@example.cn") and not emails.is_valid("a..b@example.cn")

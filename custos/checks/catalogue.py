@@ -48,6 +48,7 @@ from custos.checks.declare import (  # noqa: F401
     family_shared,
     may_run,
     numbers,
+    numbers_agree,
     rel_check,
     repeated,
     row,
@@ -642,9 +643,9 @@ CATALOGUE: list[Check] = [
             WHERE role = 'applicant' AND addr_n IS NOT NULL
               AND {NOT_STAFF}
           ),
-          -- the tokens: a candidate pair shares the road (…路/街/道/巷/弄), the first 6 characters and
-          -- every numbered part (house number, building, unit, room), and the lengths differ by at most a
-          -- quarter (a pair whose character sets reach Jaccard 0.8)
+          -- the tokens: a candidate pair shares the road (…路/街/道/巷/弄) and the first 6 characters, its
+          -- numbered parts (house number, building, unit, room) agree as far as both go, and the lengths
+          -- differ by at most a quarter (a pair whose character sets reach Jaccard 0.8)
           kc AS (
             SELECT a, {STREET_A} AS k1, substr(a, 1, 6) AS k2,
                    length(a) AS n FROM ca
@@ -656,7 +657,7 @@ CATALOGUE: list[Check] = [
           ),
           cand AS (
             SELECT DISTINCT kc.a AS a, ko.a AS o FROM kc JOIN ko ON kc.k1 = ko.k1 AND kc.k2 = ko.k2
-            WHERE 4 * abs(kc.n - ko.n) <= greatest(kc.n, ko.n) AND {numbers("kc.a")} = {numbers("ko.a")}
+            WHERE 4 * abs(kc.n - ko.n) <= greatest(kc.n, ko.n) AND {numbers_agree("kc.a", "ko.a")}
           ),
           ch AS (  -- distinct characters of every address in a candidate pair
             SELECT DISTINCT x.s, substr(x.s, n.i, 1) AS c

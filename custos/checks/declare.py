@@ -222,6 +222,17 @@ def numbers(col: str) -> str:
     return f"trim(regexp_replace({col}, '{NUMBERS_RE}', ' ', 'g'))"
 
 
+def numbers_agree(a: str, b: str) -> str:
+    """The numbered parts of the address columns ``a`` and ``b`` agree as far as both go: one's are the
+    other's followed by more (an outlet's 16号 and a customer's 16号1室), none differs."""
+    na, nb = numbers(a), numbers(b)
+    sa, sb = f"({na} || ' ')", f"({nb} || ' ')"  # '16 ' is a prefix of '16 1 ', not of '168 '
+    return (
+        f"({na} = '' OR {nb} = '' OR substr({sa}, 1, length({sb})) = {sb}"
+        f" OR substr({sb}, 1, length({sa})) = {sa})"
+    )
+
+
 # The party is not a member of staff (by ID number). DuckDB runs it as an anti-join without its
 # correlated-subquery machinery (custos.checks.engine.compiler.native_sql); Spark plans NOT EXISTS as
 # a hash anti-join, and NOT IN as a null-aware one that stalled the 1 M-policy book (2026-11-26).

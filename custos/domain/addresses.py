@@ -67,18 +67,20 @@ def numbers(address: str) -> list[str]:
 
 
 def same_address(a: str, b: str, threshold: float = 0.8) -> bool:
-    """AD04: two normalised addresses are one place when they are equal, or share the road, the first
-    six characters and every numbered part, are within a quarter of each other's length, and their
-    characters reach a Jaccard ``threshold`` (the estate's name written slightly differently)."""
+    """AD04: two normalised addresses are one place when they are equal, or share the road and the
+    first six characters, their numbered parts agree as far as both go (one's are the other's followed
+    by more: 16号 and 16号1室), they are within a quarter of each other's length, and their characters
+    reach a Jaccard ``threshold`` (the estate's name written slightly differently)."""
     if a == b:
         return True
+    na, nb = numbers(a), numbers(b)
     road = street(b)
     return (
         road != ""
         and street(a) == road
         and a[:6] == b[:6]
         and 4 * abs(len(a) - len(b)) <= max(len(a), len(b))
-        and numbers(a) == numbers(b)
+        and (na[: len(nb)] == nb or nb[: len(na)] == na)
         and jaccard(a, b) >= threshold
     )
 
