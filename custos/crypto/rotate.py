@@ -12,56 +12,21 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import connection, transaction
 
 from custos import paths
-from custos.crypto import keyring
+from custos.crypto import keyring, registry
 from custos.crypto.fields import PREFIX, EncryptedTextField, keys
+from custos.crypto.registry import Column
 
 BATCH = 2000
 
 
-@dataclass(frozen=True)
-class Column:
-    db_table: str
-    column: str
-    ad: str  # associated data; "{}" is replaced by the row's `ad_from` column
-    deterministic: bool = False
-    ad_from: str | None = None
-    only: tuple[str, ...] = ()  # with ad_from: the values of that column whose rows are sealed
-
-
-def _extra_columns() -> list[Column]:
-    """Values sealed by hand into plain columns (not EncryptedTextField)."""
-    from custos.book.models import SEALED_PARTY_FIELDS, PartyHistory
-
-    out = [
-        Column(PartyHistory._meta.db_table, c, "book_party.{}", True, "field", SEALED_PARTY_FIELDS)
-        for c in ("old_value", "new_value")
-    ]
-    try:
-        from custos.extraction.models import Canary
-
-        out += [
-            Column(Canary._meta.db_table, f"{n}_enc", f"canary.{n}")
-            for n in ("name", "id_no", "mobile", "address")
-        ]
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from custos.remediation.models import ContactAttempt
-
-        out.append(Column(ContactAttempt._meta.db_table, "contact_sealed", "remediation.attempt.contact"))
-    except ImportError:  # pragma: no cover
-        pass
-    return out
-
-
 def columns() -> list[Column]:
-    """Every encrypted column: each EncryptedTextField of an installed model, and _extra_columns()."""
+    """Every encrypted column: each EncryptedTextField of an installed model, and the columns the apps
+    seal by hand (custos.crypto.registry)."""
     from django.apps import apps
 
     out = []
@@ -71,7 +36,7 @@ def columns() -> list[Column]:
         for f in model._meta.concrete_fields:
             if isinstance(f, EncryptedTextField):
                 out.append(Column(model._meta.db_table, f.column, f.ad, f.deterministic))
-    return out + _extra_columns()
+    return out + registry.extra_columns()
 
 
 def status_path() -> Path:
@@ -186,53 +151,6 @@ def _reseal_column(c: Column, progress) -> tuple[int, int]:
         progress(len(rows), len(updates))
 
 
-def _reseal_evidence() -> int:
-    """Evidence files of remediation (sealed text files under CUSTOS_HOME/evidence)."""
-    try:
-        from custos.remediation.models import Evidence
-    except ImportError:  # pragma: no cover
-        return 0
-    k = keys()
-    head = f"{PREFIX}{k.current_id}:"
-    n = 0
-    for ev in Evidence.objects.only("path").iterator():
-        p = Path(ev.path)
-        try:
-            sealed = p.read_text()
-        except FileNotFoundError:
-            continue
-        if sealed.startswith(head):
-            continue
-        value = k.open_(sealed, "remediation.evidence")
-        tmp = p.with_name(p.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(k.seal(value, "remediation.evidence"))
-        os.replace(tmp, p)
-        n += 1
-    return n
-
-
-def _extraction_file_keys() -> set[str]:
-    """Key ids of extraction files still on disk (they expire and are deleted; not re-sealed)."""
-    from custos.core.filemagic import extraction_file_key_id
-
-    try:
-        from custos.extraction.models import Extraction
-    except ImportError:  # pragma: no cover
-        return set()
-    out = set()
-    for path in Extraction.objects.exclude(file_path="").values_list("file_path", flat=True):
-        try:
-            with open(path, "rb") as f:
-                head = f.read(64)
-        except OSError:
-            continue
-        if (kid := extraction_file_key_id(head)) is not None:
-            out.add(kid)
-    return out
-
-
 def reencrypt() -> dict:
     """Re-seal everything under the primary key, then retire keys no value uses any more."""
     status = read_status()
@@ -251,7 +169,9 @@ def reencrypt() -> dict:
         status["column"] = f"{c.db_table}.{c.column} ({i + 1}/{len(cols)})"
         _write_status(status)
         _reseal_column(c, progress)
-    status["evidence_files"] = _reseal_evidence()
+    files = registry.reseal_files()
+    status["sealed_files"] = files
+    status["evidence_files"] = files.get("evidence", 0)
     status["retired"] = retire_unused()
     status.update(state="done", finished_at=keyring.now(), column="")
     _write_status(status)
@@ -260,7 +180,7 @@ def reencrypt() -> dict:
 
 def retire_unused() -> list[str]:
     """Remove from the keyring every non-primary data key that no stored value uses."""
-    used = set(counts_by_key()) | _extraction_file_keys()
+    used = set(counts_by_key()) | registry.keys_in_use_outside_tables()
     k = keys(reload=True)
     retired = []
     with keyring.editing() as data:

@@ -8,4 +8,8 @@ class RemediationConfig(AppConfig):
     verbose_name = "remediation"
 
     def ready(self) -> None:
-        from custos.remediation import signals  # noqa: F401  (connects the sync after each check run)
+        from custos.crypto import registry
+        from custos.remediation import sealing, signals  # noqa: F401  (signals: the sync after each check run)
+
+        registry.sealed_columns(sealing.sealed_columns)
+        registry.sealed_files("evidence", sealing.reseal_evidence)
