@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from custos.access.service import AccessContext, ReadLogUnavailable
 from custos.audit import service as audit
 from custos.book.models import Party, Policy, Staff
+from custos.core.filemagic import EXTRACTION_FILE
 from custos.crypto.fields import Keys
 from custos.domain import canary as cn
 from custos.domain.spreadsheet import neutralise
@@ -40,7 +41,7 @@ from custos.extraction.workflow import (
 )
 
 S = Extraction.State
-FILE_MAGIC = b"CXF1"  # the first bytes of a stored extraction file (crypto/rotate.py reads it too)
+FILE_MAGIC = EXTRACTION_FILE  # the first bytes of a stored extraction file (custos.core.filemagic)
 
 
 def _fingerprint_master(keys: Keys) -> bytes:
