@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "custos.extraction",
     "custos.remediation",
     "custos.screening",
+    "custos.integrity",
 ]
 
 MIDDLEWARE = [

@@ -9,6 +9,7 @@ urlpatterns = [
     path("extractions/", include("custos.extraction.urls")),
     path("remediation/", include("custos.remediation.urls")),
     path("screening/", include("custos.screening.urls")),
+    path("security/integrity/", include("custos.integrity.urls")),
     path("", include("custos.web.urls")),
 ]
 

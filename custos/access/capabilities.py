@@ -262,6 +262,13 @@ _TABLE = [
         _("查看权限表"),
         pages=(P("capabilities"),),
     ),
+    Capability(
+        "integrity.verify",
+        frozenset({R.IT_SECURITY, R.AUDITOR}),
+        _("查看客户信息完整性校验（防篡改标签）的结果"),
+        pages=(P("integrity-runs"),),
+        commands=("integrity verify",),
+    ),
     # --- apps to come: declared now, their authors add the interfaces ------------------------------
     Capability(
         "commission.view",

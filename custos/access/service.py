@@ -36,6 +36,7 @@ from custos.access.models import Profile, Role
 from custos.access.readlog import ReadLogUnavailable
 from custos.book.models import Branch, Party, Policy
 from custos.domain import masking
+from custos.integrity import services as integrity
 
 __all__ = ["AccessContext", "ReadLogUnavailable", "PARTY_FIELDS"]
 
@@ -154,8 +155,12 @@ class AccessContext:
         Raises ReadLogUnavailable, returning nothing, when the read cannot be logged."""
         fields = list(fields or PARTY_FIELDS)
         scoped = queryset.filter(policy_no__in=self.policies().values("policy_no"))
-        rows = list(scoped.order_by("policy_no", "role", "seq").values("pk", *fields)[:limit])
-        ids = [r.pop("pk") for r in rows]
+        ids = list(scoped.order_by("policy_no", "role", "seq").values_list("pk", flat=True)[:limit])
+        # read in the statement that checks each row's integrity tag; a row changed behind custos's
+        # back refuses the read (Tampered, a ReadLogUnavailable: audited, alerted, nothing returned)
+        found = integrity.read_checked(self, Party, ids, fields, action)
+        ids = [pk for pk in ids if pk in found]
+        rows = [found[pk] for pk in ids]
         readlog.append(
             user=self.user,
             staff_no=self.staff_no,

@@ -29,6 +29,7 @@ from custos.access import readlog
 from custos.access.capabilities import can, role_can
 from custos.access.models import UnmaskGrant
 from custos.book.models import Party
+from custos.integrity import services as integrity
 
 PURPOSES = [
     ("revisit", _("回访核实")),
@@ -138,7 +139,9 @@ def reveal(ctx, token: str):
     grant = live_grant(ctx, token)
     if grant is None:
         return None
-    value = Party.objects.filter(pk=grant.party_id).values_list(grant.field, flat=True).first()
+    # checked against the party's integrity tag first (Tampered: audited, alerted, nothing shown)
+    value = integrity.read_checked(ctx, Party, [grant.party_id], [grant.field], "unmask")
+    value = value.get(grant.party_id, {}).get(grant.field)
     if isinstance(value, dt.date):
         value = value.isoformat()
     return value

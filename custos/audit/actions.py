@@ -37,6 +37,9 @@ ACTIONS: dict[str, object] = {
     "alert_ack": _("告警确认"),
     "key_rotate": _("密钥轮换"),
     "key_replace_index": _("更换索引密钥"),
+    # customer rows' integrity tags (custos.integrity): a verification run, a read refused
+    "integrity_verify": _("客户信息完整性校验"),
+    "integrity_refused": _("客户信息完整性校验失败，拒绝读取"),
     # every transition of an extraction is "extraction.<state>" (custos.extraction.services._audit,
     # Extraction.State; a test keeps these in step)
     "extraction.requested": _("提取申请"),

@@ -11,6 +11,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from custos.crypto.fields import BlindIndexField, EncryptedJSONField, EncryptedTextField
+from custos.integrity.rows import Tagged
 
 
 def Sealed(max_length: int | None = None):  # noqa: N802 - a field factory
@@ -104,7 +105,7 @@ class Branch(BookRow):
         return f"{self.branch_code} {self.name}"
 
 
-class Staff(BookRow):
+class Staff(BookRow, Tagged):
     staff_no = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=100)
     gender = models.CharField(max_length=1, blank=True)
@@ -125,7 +126,7 @@ class Staff(BookRow):
         return f"{self.staff_no} {self.name}"
 
 
-class Partner(BookRow):
+class Partner(BookRow, Tagged):
     partner_code = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16)
@@ -162,7 +163,7 @@ class Policy(BookRow):
         return self.policy_no
 
 
-class Party(BookRow):
+class Party(BookRow, Tagged):
     policy_no = models.CharField(max_length=64)
     role = models.CharField(max_length=16)
     seq = models.IntegerField()
@@ -191,7 +192,7 @@ class Party(BookRow):
         return f"{self.policy_no}/{self.role}/{self.seq}"
 
 
-class PartyHistory(models.Model):
+class PartyHistory(Tagged):
     """One party value changed between two loads of the book."""
 
     policy_no = models.CharField(max_length=64)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import secrets
+from collections.abc import Callable
 
 from django.apps import apps
 from django.db import connection, transaction
@@ -26,6 +27,14 @@ from custos.crypto import keyring
 from custos.crypto.fields import BlindIndexField, EncryptedTextField, Keys, keys
 
 CHUNK = 5000
+# (before, after) pairs registered by apps whose rows cover the indexes (custos.integrity's tags):
+# `before()` runs first in the rebuild's transaction, `after(its result)` once every index is rebuilt
+_REBUILD_HOOKS: list[tuple[Callable[[], object], Callable[[object], None]]] = []
+
+
+def on_rebuild(before: Callable[[], object], after: Callable[[object], None]) -> None:
+    if (before, after) not in _REBUILD_HOOKS:
+        _REBUILD_HOOKS.append((before, after))
 
 
 def indexed_models() -> list[tuple[type, list[BlindIndexField]]]:
@@ -54,6 +63,7 @@ def _rebuild(new: Keys) -> dict[str, int]:
     qn = connection.ops.quote_name
     counts: dict[str, int] = {}
     with transaction.atomic():
+        states = [(before(), after) for before, after in _REBUILD_HOOKS]
         for model, fields in indexed_models():
             table, pk = qn(model._meta.db_table), qn(model._meta.pk.column)
             sources = list(dict.fromkeys(f.source for f in fields))
@@ -93,6 +103,8 @@ def _rebuild(new: Keys) -> dict[str, int]:
                 cur.execute(f"UPDATE {table} SET {sets} FROM custos_reindex r WHERE {table}.{pk} = r.pk")
                 cur.execute("DROP TABLE custos_reindex")
             counts[model._meta.label] = n
+        for state, after in states:
+            after(state)
     return counts
 
 

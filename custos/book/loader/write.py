@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from custos.book.models import MODELS, Branch, PartyHistory
 from custos.crypto.fields import compare_sql
 from custos.domain.bookformat import LOAD_ORDER, PARTY_VALUE_FIELDS, TABLES
+from custos.integrity import loading as integrity
 
 from .seal import crypto_columns, row_sealer
 from .validate import Spool, Validated
@@ -85,7 +86,12 @@ def _write_table(cur, spool: Spool, load_id: int, mode: str, progress) -> dict[s
         dropped = (
             _drop_secondary_indexes(cur, model._meta.db_table) if spool.rows >= REBUILD_INDEXES_FROM else []
         )
+        tagged = integrity.FirstLoad(cur, model, all_cols) if integrity.spec_for(model) else None
+        if tagged:  # customer rows: numbered here and tagged as they are written (custos.integrity)
+            extra_cols, seal = [*tagged.COLUMNS, *extra_cols], tagged.wrap(seal)
         _fill_stage(cur, spool, target, [*all_cols, *extra_cols], progress, suffix=extra_vals, seal=seal)
+        if tagged:
+            tagged.finish(cur)
         if dropped:
             progress(0.8, f"writing {spool.table}: indexing")
             for sql in dropped:
@@ -122,12 +128,17 @@ def _write_table(cur, spool: Spool, load_id: int, mode: str, progress) -> dict[s
                 f"WHERE {_distinct('t', 'c', f, sealed)}",
                 [f, load_id],
             )
+    marker = integrity.new_marker() if integrity.spec_for(model) else None
+    retag = []  # customer rows whose values change get a marker, then their new tag (custos.integrity)
+    if marker:
+        covered = " OR ".join(_distinct(target, "s", c, sealed) for c in [*present, "original", "extra"])
+        retag = [f"integrity_tag = CASE WHEN {covered} THEN '{marker}' ELSE integrity_tag END"]
     sets = ", ".join(
         [
             f"{qn(c)} = s.{qn(c)}"
             for c in [*present, "original", "extra", *(b.column for b in bidx if b.source in present)]
         ]
-        + [f"last_load_id = {int(load_id)}", "gone_load_id = NULL"]
+        + [f"last_load_id = {int(load_id)}", "gone_load_id = NULL", *retag]
     )
     target_key = " AND ".join(f"{target}.{qn(k)} = s.{qn(k)}" for k in table.key)
     cur.execute(f"UPDATE {target} SET {sets} FROM {stage} s WHERE {target_key}")
@@ -135,6 +146,8 @@ def _write_table(cur, spool: Spool, load_id: int, mode: str, progress) -> dict[s
     extra_cols, extra_vals = "", ""
     if model is Branch:
         extra_cols, extra_vals = ", path", ", ''"
+    if marker:
+        extra_cols, extra_vals = ", integrity_tag", f", '{marker}'"
     cur.execute(
         f"INSERT INTO {target} ({col_list}, first_load_id, last_load_id, gone_load_id{extra_cols}) "
         f"SELECT {', '.join('s.' + qn(c) for c in all_cols)}, {int(load_id)}, {int(load_id)}, NULL{extra_vals} "
@@ -148,6 +161,8 @@ def _write_table(cur, spool: Spool, load_id: int, mode: str, progress) -> dict[s
             [load_id, load_id],
         )
         gone = cur.rowcount
+    if marker:
+        integrity.finish_merge(cur, model, load_id, marker)
     cur.execute(f"DROP TABLE {changed}")
     cur.execute(f"DROP TABLE {stage}")
     progress(1.0, f"wrote {spool.table}")
