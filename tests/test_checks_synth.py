@@ -48,7 +48,10 @@ def test_recall_and_precision(book):
     assert roles == sorted(roles), "the CSV snapshot groups the parties by role (crypto.snapshot.CLUSTER_BY)"
     found = _keys(run_checks(snap, settings=CheckSettings(as_of=AS_OF)))
     missed = truth - set(found)
-    extra = set(found) - truth
+    # ID09 flags every row of a conflicted number (the owner's too, ranked in its detail): the truth
+    # names the injected copies, so the other rows of those numbers are expected as well
+    conflicted = {found[k].strip().upper() for k in truth & set(found) if k[0] == "ID09"}
+    extra = {k for k in set(found) - truth if not (k[0] == "ID09" and found[k].strip().upper() in conflicted)}
     for k in sorted(extra):
         print("not injected:", k, "value:", found[k], "-", BY_CODE[k[0]].message_en)
     assert {t[0] for t in truth} == set(BY_CODE), "the book has every defect type"
