@@ -70,9 +70,16 @@ def test_init_tightens_a_loose_keyring(tmp_path):
 
 def test_createuser_and_token(home):
     result = custos(
-        home, "createuser", "agent7", "--role", "agent", "--staff-no", "A7", "--token",
+        home,
+        "createuser",
+        "agent7",
+        "--role",
+        "agent",
+        "--staff-no",
+        "A7",
+        "--token",
         env={"CUSTOS_USER_PASSWORD": "agent-password-7"},
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr
     assert "user agent7 (agent) created" in result.stdout
     assert "API token (shown once): ct_" in result.stdout

@@ -156,13 +156,27 @@ def world(db):
     load = build_small_book()
     run = CheckRun.objects.create(load=BookLoad.objects.get(pk=load.pk), status="done")
     findings = {}
-    for policy_no, branch, channel, agent, partner in [("P4", "GZ", "bancassurance", "A1", "BK1"),
-                                                       ("P3", "BJ", "agency", "A2", "")]:  # fmt: skip
+    for policy_no, branch, channel, agent, partner in [
+        ("P4", "GZ", "bancassurance", "A1", "BK1"),
+        ("P3", "BJ", "agency", "A2", ""),
+    ]:
         findings[policy_no] = Finding.objects.create(
-            check_code="PH02", policy_no=policy_no, role="applicant", seq=1, field="mobile",
-            category="false", severity="high", value="13812345678", opened_run=run, last_seen_run=run,
-            opened_at=timezone.now(), channel=channel, branch_code=branch, agent_no=agent, partner_code=partner,
-        )  # fmt: skip
+            check_code="PH02",
+            policy_no=policy_no,
+            role="applicant",
+            seq=1,
+            field="mobile",
+            category="false",
+            severity="high",
+            value="13812345678",
+            opened_run=run,
+            last_seen_run=run,
+            opened_at=timezone.now(),
+            channel=channel,
+            branch_code=branch,
+            agent_no=agent,
+            partner_code=partner,
+        )
     users, tokens = {}, {}
     for role in ROLES:
         users[role] = make_user(f"u-{role}", role, **SCOPES[role])
@@ -172,12 +186,31 @@ def world(db):
 
     system = Client.issue("matrix")[0]
     screenings = {
-        p: Screening.objects.create(client=system, application_id=p, policy_no=p, channel=ch, branch_code=br,
-                                    agent_no=ag, partner_code=pa, verdict="pass", findings="[]", response="{}")
-        for p, br, ch, ag, pa in [("P4", "GZ", "bancassurance", "A1", "BK1"), ("P3", "BJ", "agency", "A2", "")]
-    }  # fmt: skip
-    return {"load": load, "findings": findings, "parties": parties, "users": users, "tokens": tokens,
-            "screenings": screenings}  # fmt: skip
+        p: Screening.objects.create(
+            client=system,
+            application_id=p,
+            policy_no=p,
+            channel=ch,
+            branch_code=br,
+            agent_no=ag,
+            partner_code=pa,
+            verdict="pass",
+            findings="[]",
+            response="{}",
+        )
+        for p, br, ch, ag, pa in [
+            ("P4", "GZ", "bancassurance", "A1", "BK1"),
+            ("P3", "BJ", "agency", "A2", ""),
+        ]
+    }
+    return {
+        "load": load,
+        "findings": findings,
+        "parties": parties,
+        "users": users,
+        "tokens": tokens,
+        "screenings": screenings,
+    }
 
 
 def record_id(world, kind: str, policy_no: str):
@@ -300,10 +333,14 @@ def test_api(client, world, role):
             assert resp.status_code == 401, f"{ctx}: {resp.status_code}"
         elif spec.kind == "record" and spec.json_key:
             inside, outside = (
-                client.post(path, json.dumps({spec.json_key: record_id(world, spec.record, p)}),
-                            content_type="application/json", **auth)
+                client.post(
+                    path,
+                    json.dumps({spec.json_key: record_id(world, spec.record, p)}),
+                    content_type="application/json",
+                    **auth,
+                )
                 for p in ("P4", "P3")
-            )  # fmt: skip
+            )
             assert inside.status_code in spec.ok, f"{ctx} in scope: {inside.status_code}"
             assert outside.status_code == 404, f"{ctx} out of scope: {outside.status_code}"
             assert_no_details(outside, ctx + " out of scope")

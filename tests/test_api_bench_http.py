@@ -59,10 +59,14 @@ def test_wrk_rotates_through_the_requests_and_counts_answers(recorder):
     url, seen = recorder
     reqs = [
         Request("/a?x=1"),
-        Request("/b", "POST", json.dumps({"id_no": "11010119900101123X", "q": "it's \"quoted\""}),
-                {"X-Token": "t'1\"", "Content-Type": "application/json"}),
+        Request(
+            "/b",
+            "POST",
+            json.dumps({"id_no": "11010119900101123X", "q": 'it\'s "quoted"'}),
+            {"X-Token": "t'1\"", "Content-Type": "application/json"},
+        ),
         Request("/missing"),
-    ]  # fmt: skip
+    ]
     figures = run_wrk(url, reqs, seconds=1, connections=2, threads=1)
     assert figures["requests"] >= 3 and figures["errors"] == 0
     assert figures["ok"] + figures["non_2xx"] == figures["requests"]

@@ -94,8 +94,12 @@ def test_the_table_is_well_formed():
         else:
             assert cap.pages or cap.api or cap.commands or cap.shown_on, f"{cap.name}: offered nowhere"
     assert caps.second_factor_roles() == {
-        Role.COMPLIANCE, Role.CUSTOMER_SERVICE, Role.OPERATIONS, Role.EXECUTIVE, Role.IT_SECURITY,
-    }  # fmt: skip
+        Role.COMPLIANCE,
+        Role.CUSTOMER_SERVICE,
+        Role.OPERATIONS,
+        Role.EXECUTIVE,
+        Role.IT_SECURITY,
+    }
 
 
 def test_can_refuses_departed_inactive_and_profileless_users(world):  # noqa: F811
@@ -151,14 +155,20 @@ def cworld(rworld, settings):  # noqa: F811
     Partner.objects.filter(partner_code="BK1").update(contract_until=dt.date.today() + dt.timedelta(days=365))
     requester = make_user("c-requester", Role.CUSTOMER_SERVICE)
     extraction = Extraction.objects.create(
-        requester=requester, purpose="capability check", scope={"branch": "GZ"}, fields=["name"],
-        recipient_name="x", recipient_org="y", nonce="0" * 32,
-    )  # fmt: skip
+        requester=requester,
+        purpose="capability check",
+        scope={"branch": "GZ"},
+        fields=["name"],
+        recipient_name="x",
+        recipient_org="y",
+        nonce="0" * 32,
+    )
     alert = SecurityAlert.objects.create(kind=SecurityAlert.Kind.LOCKOUT, detail="capability check")
     BookLoad.objects.filter(pk=rworld["load"].pk).update(
-        status="failed", error_count=1,
+        status="failed",
+        error_count=1,
         errors=[{"file": "policies.csv", "row": 2, "column": "id_no", "message": "ZZ-LOAD-ERROR"}],
-    )  # fmt: skip
+    )
     return {**rworld, "extraction": extraction, "alert": alert}
 
 
@@ -203,8 +213,13 @@ def api_call(w, op: str):
 
 API_BODIES = {
     "create_load": "multipart",
-    "create_extraction": {"purpose": "capability check", "fields": ["name"], "recipient_name": "r",
-                          "recipient_org": "o", "file_format": "csv"},
+    "create_extraction": {
+        "purpose": "capability check",
+        "fields": ["name"],
+        "recipient_name": "r",
+        "recipient_org": "o",
+        "file_format": "csv",
+    },
     "add_attempt": {"method": "phone", "contact": "13900000000", "outcome": "no_answer"},
     "verify": {"contact": "13900000000", "success": True},
     "review": {"approve": False},
@@ -214,7 +229,7 @@ API_BODIES = {
     "letters": {"tasks": []},
     "partner_notice": {"partner": "BK1", "format": "xlsx"},
     "propose": "multipart",
-}  # fmt: skip
+}
 
 
 def refused(resp) -> bool:

@@ -80,11 +80,19 @@ def test_sqlite_file_wal_and_snapshot_hold_no_id_numbers_or_phones(tmp_path):
     assert not list((home / "uploads").glob("*/*")) if (home / "uploads").exists() else True
     # the values are there, sealed: the same home reads them back through the ORM
     r = subprocess.run(
-        [sys.executable, "-c", "import django,os;os.environ['DJANGO_SETTINGS_MODULE']='custos.settings';"
-         "django.setup();from custos.book.models import Party;"
-         "print(Party.objects.get(policy_no='PL0001',role='applicant').id_no)"],
-        env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import django,os;os.environ['DJANGO_SETTINGS_MODULE']='custos.settings';"
+            "django.setup();from custos.book.models import Party;"
+            "print(Party.objects.get(policy_no='PL0001',role='applicant').id_no)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert r.stdout.strip() == "440101198005061234", r.stderr
 
 

@@ -50,16 +50,31 @@ def add_policies(
     for i in range(n):
         no = f"{prefix}{i:06d}"
         Policy.objects.create(
-            policy_no=no, channel=channel, branch_code=branch, agent_no="A1", status="in_force",
-            issued_on=dt.date(2020, 1, 1) + dt.timedelta(days=i), first_load=load, last_load=load,
-        )  # fmt: skip
+            policy_no=no,
+            channel=channel,
+            branch_code=branch,
+            agent_no="A1",
+            status="in_force",
+            issued_on=dt.date(2020, 1, 1) + dt.timedelta(days=i),
+            first_load=load,
+            last_load=load,
+        )
         for role in ("applicant", "insured"):
             p = canaries.make_canary(rng)
             Party.objects.create(
-                policy_no=no, role=role, seq=1, name=p.name, gender=p.gender, birth_date=p.birth_date,
-                id_type="resident_id", id_no=p.id_no, mobile=p.mobile, address=p.address,
-                first_load=load, last_load=load,
-            )  # fmt: skip
+                policy_no=no,
+                role=role,
+                seq=1,
+                name=p.name,
+                gender=p.gender,
+                birth_date=p.birth_date,
+                id_type="resident_id",
+                id_no=p.id_no,
+                mobile=p.mobile,
+                address=p.address,
+                first_load=load,
+                last_load=load,
+            )
 
 
 @pytest.fixture
@@ -137,8 +152,11 @@ def test_request_approve_generate_download_expire(book, people, fmt):
     assert ("extract", "cs") in actions  # the read itself, in the requester's name and scope
     assert ("extraction.downloaded", "cs2") in actions
     assert [a for a, _u in actions if a.startswith("extraction.")] == [
-        "extraction.requested", "extraction.approved", "extraction.generated", "extraction.downloaded"
-    ]  # fmt: skip
+        "extraction.requested",
+        "extraction.approved",
+        "extraction.generated",
+        "extraction.downloaded",
+    ]
     assert svc.expire(timezone.now() + dt.timedelta(days=8)) == 1
     ext.refresh_from_db()
     assert ext.state == S.EXPIRED
@@ -357,10 +375,22 @@ def test_formula_injection_is_neutralised_in_every_cell(book, people, fmt):
         assert any(c.rstrip(" ").replace("_x000D_", "\r") == "'" + value for c in cells), value
 
 
-@pytest.mark.parametrize("cell, expected", [
-    ("=1+1", "'=1+1"), ("+86", "'+86"), ("-5", "'-5"), ("@x", "'@x"), ("\tx", "'\tx"), ("\rx", "'\rx"),
-    ("张三", "张三"), ("a=b", "a=b"), (None, ""), (12, "12"), ("", ""),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "cell, expected",
+    [
+        ("=1+1", "'=1+1"),
+        ("+86", "'+86"),
+        ("-5", "'-5"),
+        ("@x", "'@x"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("张三", "张三"),
+        ("a=b", "a=b"),
+        (None, ""),
+        (12, "12"),
+        ("", ""),
+    ],
+)
 def test_neutralise(cell, expected):
     assert neutralise(cell) == expected
 

@@ -38,20 +38,40 @@ def bank(db):
     until = timezone.localdate() + dt.timedelta(days=365)
     Partner.objects.filter(partner_code="BK1").update(contract_until=until)
     Partner.objects.create(
-        partner_code="BK2", name="另一银行福田支行", kind="bank", branch_code="SZ", status="active",
-        contract_until=until, first_load=load, last_load=load,
-    )  # fmt: skip
+        partner_code="BK2",
+        name="另一银行福田支行",
+        kind="bank",
+        branch_code="SZ",
+        status="active",
+        contract_until=until,
+        first_load=load,
+        last_load=load,
+    )
     for i in range(3):
         no = f"PB{i}"
         Policy.objects.create(
-            policy_no=no, channel="bancassurance", branch_code="SZ", agent_no="A2", partner_code="BK2",
-            status="in_force", first_load=load, last_load=load,
-        )  # fmt: skip
+            policy_no=no,
+            channel="bancassurance",
+            branch_code="SZ",
+            agent_no="A2",
+            partner_code="BK2",
+            status="in_force",
+            first_load=load,
+            last_load=load,
+        )
         for j, role in enumerate(("applicant", "insured")):
             Party.objects.create(
-                policy_no=no, role=role, seq=1, name=f"王{i}{j}", gender="F", id_type="resident_id",
-                id_no=f"44030419850101{i}{j}00", mobile=f"1390000{i}{j}00", first_load=load, last_load=load,
-            )  # fmt: skip
+                policy_no=no,
+                role=role,
+                seq=1,
+                name=f"王{i}{j}",
+                gender="F",
+                id_type="resident_id",
+                id_no=f"44030419850101{i}{j}00",
+                mobile=f"1390000{i}{j}00",
+                first_load=load,
+                last_load=load,
+            )
     return {
         "manager": make_user("banc-manager", "channel_manager", channel="bancassurance", staff_no="M1"),
         "clerk": make_user("clerk1", "partner_staff", partner_code="BK1", staff_no="B1"),
@@ -62,9 +82,15 @@ def bank(db):
 
 def request(people, recipient="clerk", **kw):
     return svc.request_extraction(
-        people["manager"], purpose="银保客户回访", scope=kw.pop("scope", {"channel": "bancassurance"}),
-        fields=FIELDS, justification=WHY, recipient_user=people[recipient], file_format="csv", **kw,
-    )  # fmt: skip
+        people["manager"],
+        purpose="银保客户回访",
+        scope=kw.pop("scope", {"channel": "bancassurance"}),
+        fields=FIELDS,
+        justification=WHY,
+        recipient_user=people[recipient],
+        file_format="csv",
+        **kw,
+    )
 
 
 def bancassurance_parties() -> int:
@@ -93,23 +119,45 @@ def test_a_partner_clerk_receives_only_their_outlets_customers(bank):
 
 def test_the_page_and_the_api_tell_the_requester_the_file_is_narrowed(client, bank):
     client.force_login(bank["manager"])
-    form = {"purpose": "银保客户回访", "channel": "bancassurance", "fields": FIELDS, "justification": WHY,
-            "recipient_username": "clerk1", "file_format": "csv"}  # fmt: skip
+    form = {
+        "purpose": "银保客户回访",
+        "channel": "bancassurance",
+        "fields": FIELDS,
+        "justification": WHY,
+        "recipient_username": "clerk1",
+        "file_format": "csv",
+    }
     page = client.post("/extractions/new/", form, follow=True).content.decode()
     assert "只能看到其中 4 名" in page
     token = ApiToken.issue(bank["manager"], "t")[1]
-    body = {"purpose": "银保客户回访", "scope": {"channel": "bancassurance"}, "fields": FIELDS,
-            "justification": WHY, "recipient_username": "clerk1", "file_format": "csv"}  # fmt: skip
-    r = client.post("/api/v1/extractions", json.dumps(body), content_type="application/json",
-                    HTTP_AUTHORIZATION=f"Bearer {token}")  # fmt: skip
+    body = {
+        "purpose": "银保客户回访",
+        "scope": {"channel": "bancassurance"},
+        "fields": FIELDS,
+        "justification": WHY,
+        "recipient_username": "clerk1",
+        "file_format": "csv",
+    }
+    r = client.post(
+        "/api/v1/extractions",
+        json.dumps(body),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
     assert r.status_code == 201 and (r.json()["scope_rows"], r.json()["recipient_rows"]) == (10, 4)
 
 
 def _leave(people):
     Staff.objects.create(
-        staff_no="B1", name="柜员", branch_code="GZ", channel="bancassurance", position="clerk",
-        left_on=timezone.localdate(), first_load=BookLoad.objects.first(), last_load=BookLoad.objects.first(),
-    )  # fmt: skip
+        staff_no="B1",
+        name="柜员",
+        branch_code="GZ",
+        channel="bancassurance",
+        position="clerk",
+        left_on=timezone.localdate(),
+        first_load=BookLoad.objects.first(),
+        last_load=BookLoad.objects.first(),
+    )
 
 
 def _deactivate(people):
@@ -141,9 +189,15 @@ def test_a_recipient_who_lost_their_scope_before_generation_gets_nothing(bank, c
 
 def test_an_external_recipient_at_a_partner_gets_only_that_partners_customers(bank):
     ext = svc.request_extraction(
-        bank["manager"], purpose="银保客户回访", scope={"channel": "bancassurance"}, fields=FIELDS,
-        justification=WHY, recipient_name="李行长", recipient_org="另一银行", recipient_partner_code="BK2",
-    )  # fmt: skip
+        bank["manager"],
+        purpose="银保客户回访",
+        scope={"channel": "bancassurance"},
+        fields=FIELDS,
+        justification=WHY,
+        recipient_name="李行长",
+        recipient_org="另一银行",
+        recipient_partner_code="BK2",
+    )
     assert (ext.scope_rows, ext.recipient_rows) == (10, 6)
     svc.approve(ext, bank["exec"], enqueue=False)
     assert svc.generate(ext.pk).row_count == 6
@@ -161,10 +215,15 @@ def refused_recipients(bank) -> dict[str, str]:
     off.save()
     make_user("noprofile")
     Partner.objects.create(
-        partner_code="BK3", name="过期银行", kind="bank", branch_code="GZ", status="active",
+        partner_code="BK3",
+        name="过期银行",
+        kind="bank",
+        branch_code="GZ",
+        status="active",
         contract_until=timezone.localdate() - dt.timedelta(days=1),
-        first_load=BookLoad.objects.first(), last_load=BookLoad.objects.first(),
-    )  # fmt: skip
+        first_load=BookLoad.objects.first(),
+        last_load=BookLoad.objects.first(),
+    )
     make_user("clerk3", "partner_staff", partner_code="BK3")
     return {
         "no-such-user-x": "does not exist",
@@ -179,9 +238,15 @@ def refused_recipients(bank) -> dict[str, str]:
 def _leave_staff(staff_no):
     load = BookLoad.objects.first()
     Staff.objects.create(
-        staff_no=staff_no, name="离职员工", branch_code="GZ", channel="agency", position="clerk",
-        left_on=timezone.localdate() - dt.timedelta(days=1), first_load=load, last_load=load,
-    )  # fmt: skip
+        staff_no=staff_no,
+        name="离职员工",
+        branch_code="GZ",
+        channel="agency",
+        position="clerk",
+        left_on=timezone.localdate() - dt.timedelta(days=1),
+        first_load=load,
+        last_load=load,
+    )
 
 
 def test_the_api_answers_alike_for_an_unknown_recipient_and_one_who_may_not_receive(client, bank):
@@ -189,10 +254,20 @@ def test_the_api_answers_alike_for_an_unknown_recipient_and_one_who_may_not_rece
     token = ApiToken.issue(bank["manager"], "t")[1]
 
     def post(username, scope):
-        body = {"purpose": "银保客户回访", "scope": scope, "fields": FIELDS, "justification": WHY,
-                "recipient_username": username, "file_format": "csv"}  # fmt: skip
-        return client.post("/api/v1/extractions", json.dumps(body), content_type="application/json",
-                           HTTP_AUTHORIZATION=f"Bearer {token}")  # fmt: skip
+        body = {
+            "purpose": "银保客户回访",
+            "scope": scope,
+            "fields": FIELDS,
+            "justification": WHY,
+            "recipient_username": username,
+            "file_format": "csv",
+        }
+        return client.post(
+            "/api/v1/extractions",
+            json.dumps(body),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+        )
 
     answers = {}
     for name, why in names.items():
@@ -213,8 +288,15 @@ def test_the_request_page_answers_alike_too(client, bank):
     client.force_login(bank["manager"])
     answers = set()
     for name in names:
-        form = {"purpose": "银保客户回访", "branch": "GZ", "channel": "bancassurance", "fields": FIELDS,
-                "justification": WHY, "recipient_username": name, "file_format": "csv"}  # fmt: skip
+        form = {
+            "purpose": "银保客户回访",
+            "branch": "GZ",
+            "channel": "bancassurance",
+            "fields": FIELDS,
+            "justification": WHY,
+            "recipient_username": name,
+            "file_format": "csv",
+        }
         page = client.post("/extractions/new/", form).content.decode()
         errors = re.findall(r'id="id_recipient_username_error"><li>([^<]*)</li>', page)
         assert errors, f"{name}: no error on the recipient field"

@@ -36,9 +36,14 @@ def leaked(db):
         "comp": make_user("comp", "compliance", staff_no="C1"),
     }
     ext = svc.request_extraction(
-        people["cs"], purpose="经营分析", scope={}, fields=["name", "id_no", "mobile"], justification=WHY,
-        recipient_user=people["cs2"], file_format="csv",
-    )  # fmt: skip
+        people["cs"],
+        purpose="经营分析",
+        scope={},
+        fields=["name", "id_no", "mobile"],
+        justification=WHY,
+        recipient_user=people["cs2"],
+        file_format="csv",
+    )
     svc.approve(ext, people["exec"], enqueue=False)
     svc.generate(ext.pk)
     _name, data = svc.download(ext, people["cs2"])
@@ -88,9 +93,13 @@ def test_the_trace_runs_in_the_job_consumer_and_the_page_follows_it(client, leak
 def test_the_status_fragment_shows_the_progress_of_a_running_trace(client, leaked):
     _ext, people, _data = leaked
     lt = LeakTrace.objects.create(
-        created_by=people["comp"], source_name="x.csv", sha256="0" * 64, status="running", progress=42,
+        created_by=people["comp"],
+        source_name="x.csv",
+        sha256="0" * 64,
+        status="running",
+        progress=42,
         progress_note="比对已生成的提取",
-    )  # fmt: skip
+    )
     client.force_login(people["comp"])
     page = client.get(f"/extractions/trace/{lt.pk}/status/").content.decode()
     assert 'aria-valuenow="42"' in page and "42% 比对已生成的提取" in page and "hx-trigger" in page

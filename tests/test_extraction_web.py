@@ -112,9 +112,14 @@ def test_trace_page_names_the_recipient(client, world, django_capture_on_commit_
 
     monkeypatch.setattr(HUEY, "immediate", True)
     ext = svc.request_extraction(
-        world["cs"], purpose="经营分析", scope={}, fields=["name", "id_no"], justification=WHY,
-        recipient_user=world["cs2"], file_format="csv",
-    )  # fmt: skip
+        world["cs"],
+        purpose="经营分析",
+        scope={},
+        fields=["name", "id_no"],
+        justification=WHY,
+        recipient_user=world["cs2"],
+        file_format="csv",
+    )
     svc.approve(ext, world["exec"], enqueue=False)
     svc.generate(ext.pk)
     _name, data = svc.download(ext, world["cs2"])

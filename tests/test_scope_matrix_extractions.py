@@ -69,9 +69,15 @@ def test_every_extraction_route_is_in_this_matrix():
 
 def _extraction(requester, **kw) -> Extraction:
     return Extraction.objects.create(
-        requester=requester, purpose=kw.pop("purpose", "matrix check"), scope={"branch": "GZ"},
-        fields=["name", "gender"], recipient_name="x", recipient_org="y", nonce="0" * 32, **kw,
-    )  # fmt: skip
+        requester=requester,
+        purpose=kw.pop("purpose", "matrix check"),
+        scope={"branch": "GZ"},
+        fields=["name", "gender"],
+        recipient_name="x",
+        recipient_org="y",
+        nonce="0" * 32,
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -83,9 +89,12 @@ def extractions(world):
     outsider = make_user("x-requester", Role.CUSTOMER_SERVICE, branch_code="BJ")
     approver = make_user("x-exec", Role.EXECUTIVE)
     other = _extraction(
-        outsider, purpose=OTHER_PURPOSE, state=Extraction.State.APPROVED, approver=approver,
+        outsider,
+        purpose=OTHER_PURPOSE,
+        state=Extraction.State.APPROVED,
+        approver=approver,
         recipient_user=outsider,
-    )  # fmt: skip
+    )
     own = {r: _extraction(world["users"][r]) for r in ROLES if r in svc.REQUEST_ROLES}
     return {"other": other, "own": own}
 
@@ -138,8 +147,13 @@ def test_extraction_api(client, world, extractions, role):
     if role not in svc.OVERSIGHT_ROLES:
         assert extractions["other"].pk not in listed, f"{role} lists an extraction out of scope"
 
-    request = {"purpose": "matrix request", "fields": ["name", "gender"], "recipient_name": "r",
-               "recipient_org": "o", "file_format": "csv"}  # fmt: skip
+    request = {
+        "purpose": "matrix request",
+        "fields": ["name", "gender"],
+        "recipient_name": "r",
+        "recipient_org": "o",
+        "file_format": "csv",
+    }
     resp = post("/api/v1/extractions", {**request, "scope": {"branch": "BJ"}})  # rows outside the scope
     if role in svc.REQUEST_ROLES:
         assert resp.status_code == 400 and "没有符合条件" in resp.json()["detail"], f"{role}: {resp.content}"

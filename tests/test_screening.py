@@ -199,8 +199,13 @@ def test_cross_record_across_calls(client, home):
     verdicts = []
     for i, name in enumerate(names):
         birth = f"198{i}-0{5 + i}-0{1 + i}"
-        p = person(name=name, id_no=rid(birth), birth_date=birth, mobile="13966661234",
-                   address=f"北京市朝阳区建国路{10 + i}号{i + 1}栋402室")  # fmt: skip
+        p = person(
+            name=name,
+            id_no=rid(birth),
+            birth_date=birth,
+            mobile="13966661234",
+            address=f"北京市朝阳区建国路{10 + i}号{i + 1}栋402室",
+        )
         body = post(
             client,
             secret,
@@ -227,8 +232,23 @@ def test_batch_file_command(home, tmp_path):
 
     from django.core.management import CommandError, call_command
 
-    cols = ["policy_no", "channel", "branch_code", "agent_no", "applied_on", "role", "seq", "relation", "name",
-            "gender", "birth_date", "id_type", "id_no", "mobile", "address"]  # fmt: skip
+    cols = [
+        "policy_no",
+        "channel",
+        "branch_code",
+        "agent_no",
+        "applied_on",
+        "role",
+        "seq",
+        "relation",
+        "name",
+        "gender",
+        "birth_date",
+        "id_type",
+        "id_no",
+        "mobile",
+        "address",
+    ]
     good = person()
     bad = person(id_no=rid("1980-05-01")[:17] + ("1" if rid("1980-05-01")[17] != "1" else "2"))
     rows = []
@@ -296,9 +316,17 @@ def test_policy_change_screened_again(client, home):
         "C1", parties=[person(mobile="13957460000"), person("insured")], issued_on="2024-01-12"
     )
     change["changes"] = [
-        {"role": "applicant", "seq": 1, "field": "mobile", "old_value": "13957468213", "new_value": "13957460000",
-         "changed_at": "2024-06-01T10:00:00", "changed_by": "OP1", "request_no": ""}
-    ]  # fmt: skip
+        {
+            "role": "applicant",
+            "seq": 1,
+            "field": "mobile",
+            "old_value": "13957468213",
+            "new_value": "13957460000",
+            "changed_at": "2024-06-01T10:00:00",
+            "changed_by": "OP1",
+            "request_no": "",
+        }
+    ]
     body = post(client, secret, change).json()
     assert {(f["code"], f["field"]) for f in body["findings"]} == {("SC01", "mobile")}
     assert ContextParty.objects.filter(policy_no="N1").count() == 2

@@ -87,8 +87,13 @@ def test_verdicts_do_not_depend_on_another_scopes_context(client, home):
     shared = "13966661234"
     for i, name in enumerate(["赵一鸣", "钱二强", "孙三立"]):
         birth = f"198{i}-0{5 + i}-0{1 + i}"
-        p = person(name=name, id_no=rid(birth), birth_date=birth, mobile=shared,
-                   address=f"北京市朝阳区建国路{10 + i}号{i + 1}栋402室")  # fmt: skip
+        p = person(
+            name=name,
+            id_no=rid(birth),
+            birth_date=birth,
+            mobile=shared,
+            address=f"北京市朝阳区建国路{10 + i}号{i + 1}栋402室",
+        )
         found = codes(post(client, a, bank(f"A{10 + i}", f"N{10 + i}", PT1, [p, {**p, "role": "insured"}])))
     assert "PH06" in found
     # Inside the scope the cross-record checks see A's context ...
@@ -103,8 +108,13 @@ def test_verdicts_do_not_depend_on_another_scopes_context(client, home):
     assert codes(real) == codes(fresh) == set()
     assert real.json()["verdict"] == fresh.json()["verdict"] == "pass"
     # A's three families on one phone do not count towards B's fourth
-    p = person(name="周五福", id_no=rid("1984-09-05"), birth_date="1984-09-05", mobile=shared,
-               address="北京市朝阳区建国路20号5栋402室")  # fmt: skip
+    p = person(
+        name="周五福",
+        id_no=rid("1984-09-05"),
+        birth_date="1984-09-05",
+        mobile=shared,
+        address="北京市朝阳区建国路20号5栋402室",
+    )
     assert "PH06" not in codes(post(client, b, bank("B3", "N4", PT2, [p, {**p, "role": "insured"}])))
     # and the other way round: B's screenings are not A's context (B's ID number under another name)
     who = {**who, "name": "李正名"}
@@ -150,8 +160,11 @@ def test_screenings_never_replace_the_books_rows_nor_read_its_history_out_of_sco
         assert before and {r[2] for r in before} == {"book"}
         other_channel = "internet" if pol["channel"] != "internet" else "agency"
         outsider = key(f"outsider-{n}", channels=[other_channel])
-        doc = {"application_id": f"X{n}", "policy": {**pol, "channel": other_channel, "partner_code": ""},
-               "parties": parties[pno]}  # fmt: skip
+        doc = {
+            "application_id": f"X{n}",
+            "policy": {**pol, "channel": other_channel, "partner_code": ""},
+            "parties": parties[pno],
+        }
         resp = post(client, outsider, doc)
         assert resp.status_code == 409, resp.content
         assert not {"SC01", "PH08"} & set(str(resp.content))
@@ -168,8 +181,11 @@ def test_screenings_never_replace_the_books_rows_nor_read_its_history_out_of_sco
     other_channel = "internet" if pol["channel"] != "internet" else "agency"
     outsider = key("outsider", channels=[other_channel])
     probe = {**p, "policy_no": "Q1", "name": "冒名顶"}
-    doc = {"application_id": "Q1", "policy": {**pol, "policy_no": "Q1", "channel": other_channel,
-           "partner_code": ""}, "parties": [probe]}  # fmt: skip
+    doc = {
+        "application_id": "Q1",
+        "policy": {**pol, "policy_no": "Q1", "channel": other_channel, "partner_code": ""},
+        "parties": [probe],
+    }
     assert "ID09" not in codes(post(client, outsider, doc))
     doc = {
         "application_id": "Q2",

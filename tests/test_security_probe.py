@@ -46,9 +46,11 @@ def _recorders(trees) -> dict[str, set[int]]:
     recorder (to a fixed point): readlog.append, read_parties, signals.record, extraction's helpers…"""
     found: dict[str, set[int]] = {"append": set()}
     defs = [
-        n for tree in trees for n in ast.walk(tree)
+        n
+        for tree in trees
+        for n in ast.walk(tree)
         if isinstance(n, ast.FunctionDef) and "action" in [a.arg for a in n.args.args + n.args.kwonlyargs]
-    ]  # fmt: skip
+    ]
     changed = True
     while changed:
         changed = False
@@ -58,10 +60,11 @@ def _recorders(trees) -> dict[str, set[int]]:
             if pos is not None and params[0] in ("self", "cls"):
                 pos -= 1
             forwards = any(
-                isinstance(c, ast.Call) and _name(c) in found
+                isinstance(c, ast.Call)
+                and _name(c) in found
                 and any(isinstance(a, ast.Name) and a.id == "action" for a in _action_arg(c, found[_name(c)]))
                 for c in ast.walk(fn)
-            )  # fmt: skip
+            )
             if forwards and (fn.name not in found or (pos is not None and pos not in found[fn.name])):
                 found.setdefault(fn.name, set()).update({pos} if pos is not None else set())
                 changed = True
@@ -137,8 +140,11 @@ def test_every_outcome_is_searchable(login):
 
 def test_an_invalid_audit_search_says_why(login):
     client = login("sec", Role.IT_SECURITY)
-    for params, field in [({"action": "nonsense"}, "action"), ({"since": "yesterday"}, "since"),
-                          ({"record": "1;2"}, "record")]:  # fmt: skip
+    for params, field in [
+        ({"action": "nonsense"}, "action"),
+        ({"since": "yesterday"}, "since"),
+        ({"record": "1;2"}, "record"),
+    ]:
         response = client.get("/audit/", params)
         assert response.status_code == 400, params
         html = response.content.decode()
@@ -157,8 +163,15 @@ def test_every_generated_response_is_no_store_static_files_are_not(client, small
     user = make_user("comp", Role.COMPLIANCE, staff_no="C1")
     _token, raw = ApiToken.issue(user, "t")
     assert client.login(username="comp", password=PASSWORD)
-    for url in ["/", "/parties/?policy_no=P1", "/findings/", "/findings/list/", "/me/access/",
-                "/audit/?username=x", "/no/such/page/"]:  # fmt: skip
+    for url in [
+        "/",
+        "/parties/?policy_no=P1",
+        "/findings/",
+        "/findings/list/",
+        "/me/access/",
+        "/audit/?username=x",
+        "/no/such/page/",
+    ]:
         response = client.get(url)
         assert response.status_code in (200, 404), url
         assert "no-store" in response.get("Cache-Control", ""), url
@@ -224,8 +237,13 @@ def test_api_documentation_is_closed_by_default_outside_debug():
     }
     env["DJANGO_SETTINGS_MODULE"] = "custos.settings"
     for debug, expected in (("0", "False"), ("1", "True")):
-        out = subprocess.run([sys.executable, "-c", code], env={**env, "CUSTOS_DEBUG": debug},
-                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env={**env, "CUSTOS_DEBUG": debug},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert out.strip() == expected
 
 
@@ -309,9 +327,16 @@ def test_security_check_reports_the_settings_the_probe_found(production, setting
     settings.ALLOWED_HOSTS = ["*"]
     os.chmod(production, 0o755)
     found = "\n".join(posture.findings(verify_audit=False))
-    for expected in ["lock-out by username alone", "API schema and documentation are public",
-                     "NoStoreMiddleware", "HSTS", "CSRF cookie", "outlive the browser", "ALLOWED_HOSTS",
-                     "mode 755, must be 700"]:  # fmt: skip
+    for expected in [
+        "lock-out by username alone",
+        "API schema and documentation are public",
+        "NoStoreMiddleware",
+        "HSTS",
+        "CSRF cookie",
+        "outlive the browser",
+        "ALLOWED_HOSTS",
+        "mode 755, must be 700",
+    ]:
         assert expected in found, expected
     settings.AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
     settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]

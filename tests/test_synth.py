@@ -71,7 +71,16 @@ def test_keys_and_references_hold(book3k):
     assert {r["level"] for r in branches.values()} == {"head", "province", "city", "county", "outlet"}
     assert all(r["parent_code"] in branches for r in branches.values() if r["level"] != "head")
     assert all(s["supervisor_no"] in staff for s in staff.values() if s["supervisor_no"])
-    assert {s["position"] for s in staff.values()} >= {"agent", "sales_manager", "operations", "customer_service", "compliance", "finance", "it", "executive"}  # fmt: skip
+    assert {s["position"] for s in staff.values()} >= {
+        "agent",
+        "sales_manager",
+        "operations",
+        "customer_service",
+        "compliance",
+        "finance",
+        "it",
+        "executive",
+    }
     assert any(s["left_on"] for s in staff.values())
     assert len({p["policy_no"] for p in policies}) == len(policies)
     assert {p["channel"] for p in policies} == set(CHANNELS)
@@ -93,7 +102,31 @@ def test_every_check_of_the_catalogue_is_injected(book3k):
     defects = read(out / "truth/defects.csv")
     counts = Counter(d["check"] for d in defects)
     assert set(CHECKS) == set(counts)
-    assert set(CHECKS) == {*(f"ID{i:02d}" for i in range(1, 13)), "NM01", "NM02", "NM03", "NM04", "BD01", "BD02", "BD03", "RL01", "RL02", "RL03", "RL04", *(f"PH0{i}" for i in range(1, 9)), *(f"AD0{i}" for i in range(1, 7)), "EM01", "EM02", "SC01", "SC02", "SC03", "SC04", "XC01", "XC02", "XC03"}  # fmt: skip
+    assert set(CHECKS) == {
+        *(f"ID{i:02d}" for i in range(1, 13)),
+        "NM01",
+        "NM02",
+        "NM03",
+        "NM04",
+        "BD01",
+        "BD02",
+        "BD03",
+        "RL01",
+        "RL02",
+        "RL03",
+        "RL04",
+        *(f"PH0{i}" for i in range(1, 9)),
+        *(f"AD0{i}" for i in range(1, 7)),
+        "EM01",
+        "EM02",
+        "SC01",
+        "SC02",
+        "SC03",
+        "SC04",
+        "XC01",
+        "XC02",
+        "XC03",
+    }
     assert all(n >= 3 for n in counts.values()), counts
     assert summary["defects"] == dict(sorted(counts.items()))
     parties = {(r["policy_no"], r["role"], r["seq"]) for r in read(out / "parties.csv")}
@@ -148,8 +181,26 @@ def _age(birth: str, at: str) -> int:
     return a.year - b.year - ((a.month, a.day) < (b.month, b.day))
 
 
-MALE = {"father", "son", "grandfather", "grandson", "elder_brother", "younger_brother", "father_in_law", "son_in_law"}  # fmt: skip
-FEMALE = {"mother", "daughter", "grandmother", "granddaughter", "elder_sister", "younger_sister", "mother_in_law", "daughter_in_law"}  # fmt: skip
+MALE = {
+    "father",
+    "son",
+    "grandfather",
+    "grandson",
+    "elder_brother",
+    "younger_brother",
+    "father_in_law",
+    "son_in_law",
+}
+FEMALE = {
+    "mother",
+    "daughter",
+    "grandmother",
+    "granddaughter",
+    "elder_sister",
+    "younger_sister",
+    "mother_in_law",
+    "daughter_in_law",
+}
 OLDER = {
     "father": 12,
     "mother": 12,
@@ -182,7 +233,10 @@ def test_families_are_consistent_where_nothing_was_injected(book3k):
             assert rel, r
             assert not (rel in MALE and r["gender"] != "M") and not (rel in FEMALE and r["gender"] != "F"), r
             if rel in OLDER:
-                assert _age(r["birth_date"], base["birth_date"]) >= OLDER[rel] or r["birth_date"] < base["birth_date"], r  # fmt: skip
+                assert (
+                    _age(r["birth_date"], base["birth_date"]) >= OLDER[rel]
+                    or r["birth_date"] < base["birth_date"]
+                ), r
             elif rel in ("son", "daughter", "grandson", "granddaughter", "younger_brother", "younger_sister"):
                 assert r["birth_date"] > base["birth_date"], r
             if rel == "spouse":
@@ -204,7 +258,9 @@ def test_clean_contacts_do_not_collide(book3k):
     out, _ = book3k
     touched = {d["policy_no"] for d in read(out / "truth/defects.csv")}
     staff_mobiles = {s["mobile"] for s in read(out / "staff.csv")}
-    outlet_phones = {b["phone"] for b in read(out / "branches.csv")} | {p["phone"] for p in read(out / "partners.csv")}  # fmt: skip
+    outlet_phones = {b["phone"] for b in read(out / "branches.csv")} | {
+        p["phone"] for p in read(out / "partners.csv")
+    }
     persons = {(r["policy_no"], r["role"], r["seq"]): r["person_id"] for r in read(out / "truth/persons.csv")}
     owners = defaultdict(set)
     for r in read(out / "parties.csv"):
@@ -284,7 +340,9 @@ def test_console_script_exit_status(tmp_path):
     import sys
 
     script = Path(sys.prefix) / "bin" / "custos"
-    ok = subprocess.run([script, "synth", "--policies", "50", "--seed", "1", tmp_path / "b"], capture_output=True, text=True)  # fmt: skip
+    ok = subprocess.run(
+        [script, "synth", "--policies", "50", "--seed", "1", tmp_path / "b"], capture_output=True, text=True
+    )
     assert ok.returncode == 0 and "50 policies" in ok.stdout and not ok.stderr
     bad = subprocess.run([script, "synth", "--policies", "0", tmp_path / "c"], capture_output=True, text=True)
     assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0

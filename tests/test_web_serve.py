@@ -26,14 +26,22 @@ def test_serve_runs_web_and_jobs_and_stops_on_sigterm(tmp_path):
     env["CUSTOS_HOME"] = str(tmp_path / "var")
     init = subprocess.run(
         [sys.executable, "-m", "custos.cli", "init", "--password", "admin-password-1"],
-        env=env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+    )
     assert init.returncode == 0, init.stderr
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "custos.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -65,8 +73,12 @@ def test_demo_prepares_everything_and_is_idempotent(tmp_path):
     def demo():
         return subprocess.run(
             [sys.executable, "-m", "custos.cli", "demo", "--no-serve", "--policies", "300"],
-            env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
 
     first = demo()
     assert first.returncode == 0, first.stderr[-2000:]

@@ -42,11 +42,16 @@ def keys(data: dict | None = None) -> list[dict]:
             created = _created(entry.get("created_at"))
             age = (now - created).days if created else None
             current = i == len(entries) - 1
-            out.append({
-                "kind": kind, "id": entry.get("id", "?"), "created": created, "age_days": age,
-                "current": current,
-                "due": bool(current and age is not None and age > settings.CUSTOS_KEY_MAX_AGE_DAYS),
-            })  # fmt: skip
+            out.append(
+                {
+                    "kind": kind,
+                    "id": entry.get("id", "?"),
+                    "created": created,
+                    "age_days": age,
+                    "current": current,
+                    "due": bool(current and age is not None and age > settings.CUSTOS_KEY_MAX_AGE_DAYS),
+                }
+            )
     return out
 
 
@@ -129,8 +134,10 @@ def _lockout_findings() -> list[str]:
     params = getattr(settings, "AXES_LOCKOUT_PARAMETERS", None) or []
     combos = [[p] if isinstance(p, str) else list(p) for p in params]
     if any(set(c) <= {"username", "user_agent"} for c in combos):
-        return ["lock-out by username alone: anyone can lock any account out "
-                "(AXES_LOCKOUT_PARAMETERS must combine username and ip_address)"]  # fmt: skip
+        return [
+            "lock-out by username alone: anyone can lock any account out "
+            "(AXES_LOCKOUT_PARAMETERS must combine username and ip_address)"
+        ]
     return []
 
 

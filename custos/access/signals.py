@@ -25,9 +25,13 @@ def staff_no_of(user) -> str:
 def record(action: str, *, username: str, staff_no: str = "", request=None, outcome: str = "ok", **kw):
     try:
         audit.append(
-            username=username or "", staff_no=staff_no, action=action, client=client_address(request),
-            outcome=outcome, **kw,
-        )  # fmt: skip
+            username=username or "",
+            staff_no=staff_no,
+            action=action,
+            client=client_address(request),
+            outcome=outcome,
+            **kw,
+        )
     except audit.AuditWriteError:
         log.exception("audit log unavailable: %s of %s not recorded", action, username)
 
@@ -35,8 +39,14 @@ def record(action: str, *, username: str, staff_no: str = "", request=None, outc
 def record_request(action: str, request, *, outcome: str = "ok", **kw) -> None:
     """An audit entry for something the signed-in user of request did (upload, OTP, alert ack…)."""
     user = getattr(request, "user", None)
-    record(action, username=getattr(user, "username", ""), staff_no=staff_no_of(user), request=request,
-           outcome=outcome, **kw)  # fmt: skip
+    record(
+        action,
+        username=getattr(user, "username", ""),
+        staff_no=staff_no_of(user),
+        request=request,
+        outcome=outcome,
+        **kw,
+    )
 
 
 @receiver(user_logged_in, dispatch_uid="custos-audit-login")

@@ -78,10 +78,16 @@ def purpose_statement(purpose: str, purpose_text: str) -> str:
 
 def _log(ctx, party_id, field, purpose, outcome):
     return readlog.append(
-        user=ctx.user, staff_no=ctx.staff_no, action="unmask", model="party",
-        record_ids=[party_id] if party_id is not None else [], fields=[field], client=ctx.client,
-        purpose=purpose, outcome=outcome,
-    )  # fmt: skip
+        user=ctx.user,
+        staff_no=ctx.staff_no,
+        action="unmask",
+        model="party",
+        record_ids=[party_id] if party_id is not None else [],
+        fields=[field],
+        client=ctx.client,
+        purpose=purpose,
+        outcome=outcome,
+    )
 
 
 def request(ctx, party_id: int, field: str, *, purpose: str, purpose_text: str = "") -> UnmaskGrant:

@@ -61,20 +61,26 @@ class CustosAPI(NinjaAPI):
                 responses = op.setdefault("responses", {})
                 responses.setdefault(
                     "401",
-                    {"description": "Missing or invalid bearer token",
-                     "content": {"application/json": {"schema": detail_str}}},
-                )  # fmt: skip
+                    {
+                        "description": "Missing or invalid bearer token",
+                        "content": {"application/json": {"schema": detail_str}},
+                    },
+                )
                 responses.setdefault(
                     "400",
-                    {"description": "A body that cannot be parsed, or a value the database cannot hold "
-                                    "(a NUL character, a number out of range)",
-                     "content": {"application/json": {"schema": detail_str}}},
-                )  # fmt: skip
+                    {
+                        "description": "A body that cannot be parsed, or a value the database cannot hold "
+                        "(a NUL character, a number out of range)",
+                        "content": {"application/json": {"schema": detail_str}},
+                    },
+                )
                 responses.setdefault(
                     "422",
-                    {"description": "Parameters that do not validate",
-                     "content": {"application/json": {"schema": detail_list}}},
-                )  # fmt: skip
+                    {
+                        "description": "Parameters that do not validate",
+                        "content": {"application/json": {"schema": detail_list}},
+                    },
+                )
         return schema
 
 

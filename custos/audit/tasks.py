@@ -39,9 +39,13 @@ def run_verify(run_id: int) -> VerifyRun:
         problems, entries, checkpoints, seconds = [f"{type(exc).__name__}: {exc}"], 0, 0, 0.0
     status = VerifyRun.Status.PASSED if not problems else VerifyRun.Status.FAILED
     VerifyRun.objects.filter(pk=run_id).update(
-        status=status, problems=problems[:50], entries=entries, checkpoints=checkpoints, seconds=seconds,
+        status=status,
+        problems=problems[:50],
+        entries=entries,
+        checkpoints=checkpoints,
+        seconds=seconds,
         finished_at=timezone.now(),
-    )  # fmt: skip
+    )
     if problems:
         from custos.watch.models import SecurityAlert
         from custos.watch.services import raise_alert

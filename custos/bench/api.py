@@ -56,8 +56,19 @@ def pad_audit_log(target: int, batch: int = 50_000) -> int:
             at = time.time_ns() // 1000
             rows = []
             for seq in range(start, start + n):
-                values = (seq, at, "bench", "", "bench", "party", f"[{seq % 1_000_003}]",
-                          '["id_no","mobile","name"]', "audit verify benchmark", "127.0.0.1", "ok")  # fmt: skip
+                values = (
+                    seq,
+                    at,
+                    "bench",
+                    "",
+                    "bench",
+                    "party",
+                    f"[{seq % 1_000_003}]",
+                    '["id_no","mobile","name"]',
+                    "audit verify benchmark",
+                    "127.0.0.1",
+                    "ok",
+                )
                 rows.append((*values, merkle.leaf_hash(service.entry_bytes(*values))))
             if connection.vendor == "postgresql":
                 with connection.cursor() as cur:
@@ -280,9 +291,12 @@ class ApiBench:
                 cpu_srv0 = srv.cpu_seconds()
                 with BackendSampler() as db_cpu:
                     figures = run_wrk(
-                        srv.url, reqs, seconds=options["seconds"], connections=options["connections"],
+                        srv.url,
+                        reqs,
+                        seconds=options["seconds"],
+                        connections=options["connections"],
                         threads=options["wrk_threads"],
-                    )  # fmt: skip
+                    )
                 server_cpu = srv.cpu_seconds() - cpu_srv0
             # the server has stopped: every request it took is either answered or abandoned
             seq1 = last_seq()

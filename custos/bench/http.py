@@ -107,11 +107,28 @@ def gunicorn_server(
     log_dir = Path(tempfile.mkdtemp(prefix="custos-gunicorn-"))
     log_path = log_dir / "gunicorn.log"
     cmd = [
-        sys.executable, "-m", "gunicorn", "custos.wsgi:application",
-        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", worker_class,
-        "--threads", str(threads), "--timeout", str(timeout), "--graceful-timeout", "10",
-        "--log-level", "warning", "--error-logfile", str(log_path), *extra_args,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "custos.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        worker_class,
+        "--threads",
+        str(threads),
+        "--timeout",
+        str(timeout),
+        "--graceful-timeout",
+        "10",
+        "--log-level",
+        "warning",
+        "--error-logfile",
+        str(log_path),
+        *extra_args,
+    ]
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             cmd, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -235,10 +252,25 @@ def run_wrk(
     cpu0 = _children_cpu()
     try:
         proc = subprocess.run(
-            [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
-             "--timeout", f"{timeout_s}s", "--latency", "-s", script, base_url.rstrip("/") + "/"],
-            capture_output=True, text=True, timeout=seconds + timeout_s + 60,
-        )  # fmt: skip
+            [
+                wrk,
+                "-t",
+                str(threads),
+                "-c",
+                str(connections),
+                "-d",
+                f"{max(1, round(seconds))}s",
+                "--timeout",
+                f"{timeout_s}s",
+                "--latency",
+                "-s",
+                script,
+                base_url.rstrip("/") + "/",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + timeout_s + 60,
+        )
     finally:
         os.unlink(script)
     wrk_cpu = _children_cpu() - cpu0

@@ -227,10 +227,14 @@ class ScreenBench:
             url = srv.url + "/api/v1/screen"
             # warm-up: every worker builds its evaluator
             warm = [
-                Request("/api/v1/screen", "POST", json.dumps(doc(a, f"warm-{run}-{i}"), ensure_ascii=True),
-                        {"Content-Type": "application/json", "Authorization": f"Bearer {secret}"})
+                Request(
+                    "/api/v1/screen",
+                    "POST",
+                    json.dumps(doc(a, f"warm-{run}-{i}"), ensure_ascii=True),
+                    {"Content-Type": "application/json", "Authorization": f"Bearer {secret}"},
+                )
                 for i, a in enumerate(load_apps[:400])
-            ]  # fmt: skip
+            ]
             run_wrk(srv.url, warm, seconds=3, connections=options["connections"] or options["workers"])
             mismatches, details = 0, []
             for i, a in enumerate(parity_apps):
@@ -257,10 +261,14 @@ class ScreenBench:
             if details:
                 figures["parity_examples"] = details
             reqs = [
-                Request("/api/v1/screen", "POST", json.dumps(doc(a, f"bench-{run}-{i}"), ensure_ascii=True),
-                        {"Content-Type": "application/json", "Authorization": f"Bearer {secret}"})
+                Request(
+                    "/api/v1/screen",
+                    "POST",
+                    json.dumps(doc(a, f"bench-{run}-{i}"), ensure_ascii=True),
+                    {"Content-Type": "application/json", "Authorization": f"Bearer {secret}"},
+                )
                 for i, a in enumerate(load_apps)
-            ]  # fmt: skip
+            ]
             db = connection.settings_dict.get("NAME") or ""
             cpu0, pg0 = srv.cpu_seconds(), _pg_cpu(db)
             la0 = os.getloadavg()[0]

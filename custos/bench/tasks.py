@@ -33,9 +33,12 @@ CODES = [("PH03", "mobile"), ("AD03", "address"), ("NM02", "name"), ("ID03", "id
 def _policy(i: int) -> dict:
     channel = CHANNELS[i % 5]
     return {
-        "policy_no": f"P{i:09d}", "channel": channel, "branch_code": f"B{i % 40:02d}",
-        "agent_no": f"A{i % 5000:05d}", "partner_code": f"K{i % 800:04d}" if channel == "bancassurance" else "",
-    }  # fmt: skip
+        "policy_no": f"P{i:09d}",
+        "channel": channel,
+        "branch_code": f"B{i % 40:02d}",
+        "agent_no": f"A{i % 5000:05d}",
+        "partner_code": f"K{i % 800:04d}" if channel == "bancassurance" else "",
+    }
 
 
 class _Cpu:
@@ -134,12 +137,25 @@ class TasksBench:
         for party in rng.sample(range(n // 2 * 2), defective):
             pol = _policy(party // 2)
             for code, field in rng.sample(CODES, rng.choice((1, 1, 2, 3))):
-                batch.append(Finding(
-                    check_code=code, policy_no=pol["policy_no"], role="applicant" if party % 2 else "insured",
-                    seq=1, field=field, category="false", severity="high", value="x", opened_run=run,
-                    last_seen_run=run, opened_at=now, channel=pol["channel"], branch_code=pol["branch_code"],
-                    agent_no=pol["agent_no"], partner_code=pol["partner_code"],
-                ))  # fmt: skip
+                batch.append(
+                    Finding(
+                        check_code=code,
+                        policy_no=pol["policy_no"],
+                        role="applicant" if party % 2 else "insured",
+                        seq=1,
+                        field=field,
+                        category="false",
+                        severity="high",
+                        value="x",
+                        opened_run=run,
+                        last_seen_run=run,
+                        opened_at=now,
+                        channel=pol["channel"],
+                        branch_code=pol["branch_code"],
+                        agent_no=pol["agent_no"],
+                        partner_code=pol["partner_code"],
+                    )
+                )
             if len(batch) >= 10_000:
                 Finding.objects.bulk_create(batch)
                 batch = []
@@ -185,19 +201,30 @@ class TasksBench:
             "database": connection.vendor + (" (file, WAL)" if connection.vendor == "sqlite" else ""),
             "load_average_1_5_15_min_before": [round(x, 2) for x in load_before],
             "load_average_1_5_15_min_after": [round(x, 2) for x in os.getloadavg()],
-            "parties": n, "policies": n // 2, "defective_parties": defective, "open_findings": findings,
+            "parties": n,
+            "policies": n // 2,
+            "defective_parties": defective,
+            "open_findings": findings,
             "prepare_book_and_findings": prepare,
-            "first_sync": {**sync, "target_wall_seconds": 60, "tasks_created": first.created,
-                           "findings_linked": first.linked, "tasks_assigned": first.assigned,
-                           "seconds_per_step": first.steps},
+            "first_sync": {
+                **sync,
+                "target_wall_seconds": 60,
+                "tasks_created": first.created,
+                "findings_linked": first.linked,
+                "tasks_assigned": first.assigned,
+                "seconds_per_step": first.steps,
+            },
             "second_sync_nothing_to_do": {**resync, "tasks_created": again.created},
             "sync_after_next_book_closed_a_quarter_of_findings": {
-                **after_close, "findings_closed": len(ids), "tasks_closed": third.closed,
+                **after_close,
+                "findings_closed": len(ids),
+                "tasks_closed": third.closed,
                 "seconds_per_step": third.steps,
             },
-            "invariants_after_first_sync": inv, "invariants_after_next_book": inv_after,
+            "invariants_after_first_sync": inv,
+            "invariants_after_next_book": inv_after,
             "my_tasks_page": page,
-        }  # fmt: skip
+        }
         self._print(figures, out)
         return figures
 
@@ -240,11 +267,15 @@ class TasksBench:
             cpus.append(s["cpu_seconds_custos"] + s.get("cpu_seconds_postgres_backend", 0))
         assert r.status_code == 200
         return {
-            "open_tasks_of_viewer": len(ids), "rows_on_first_page": shown, "queries_per_request": n_queries,
-            "requests": len(times), "median_ms": round(statistics.median(times) * 1000, 1),
-            "max_ms": round(max(times) * 1000, 1), "median_cpu_ms_custos_plus_db": round(
-                statistics.median(cpus) * 1000, 1), "target_ms": 300,
-        }  # fmt: skip
+            "open_tasks_of_viewer": len(ids),
+            "rows_on_first_page": shown,
+            "queries_per_request": n_queries,
+            "requests": len(times),
+            "median_ms": round(statistics.median(times) * 1000, 1),
+            "max_ms": round(max(times) * 1000, 1),
+            "median_cpu_ms_custos_plus_db": round(statistics.median(cpus) * 1000, 1),
+            "target_ms": 300,
+        }
 
     def _print(self, figures: dict, out, indent: str = "") -> None:
         for key, value in figures.items():

@@ -54,6 +54,8 @@ class TraceForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx"}),
     )
     note = forms.CharField(
-        label=_("案件说明"), max_length=500, required=False,
+        label=_("案件说明"),
+        max_length=500,
+        required=False,
         help_text=_("在哪里发现、案件编号等，随比对结果保存。"),
-    )  # fmt: skip
+    )

@@ -258,13 +258,22 @@ def generate(ext_id: int) -> Extraction:
         with transaction.atomic():
             Canary.objects.bulk_create(canary_rows)
             wf.move(
-                ext, S.GENERATED, None,
-                _("已生成：%(rows)s 行真实记录，%(c)s 条诱饵记录") % {"rows": len(rows), "c": len(canary_rows)},
-                generated_at=now, expires_at=now + dt.timedelta(days=conf.expiry_days()),
-                row_count=len(rows), canary_count=len(canary_rows), file_path=str(path),
-                file_sha256=hashlib.sha256(data).hexdigest(), file_bytes=len(data),
-                manifest=manifest, mark_field=mark_field, error="",
-            )  # fmt: skip
+                ext,
+                S.GENERATED,
+                None,
+                _("已生成：%(rows)s 行真实记录，%(c)s 条诱饵记录")
+                % {"rows": len(rows), "c": len(canary_rows)},
+                generated_at=now,
+                expires_at=now + dt.timedelta(days=conf.expiry_days()),
+                row_count=len(rows),
+                canary_count=len(canary_rows),
+                file_path=str(path),
+                file_sha256=hashlib.sha256(data).hexdigest(),
+                file_bytes=len(data),
+                manifest=manifest,
+                mark_field=mark_field,
+                error="",
+            )
     except (IntegrityError, ExtractionError, audit.AuditWriteError):
         path.unlink(missing_ok=True)
         raise

@@ -361,11 +361,14 @@ def trace(
     )
     if user is not None:
         wf.audit_event(
-            user, "extraction.trace", [c.extraction.pk for c in ranked],
-            (note or f"trace {Path(path).name}") + ": "
+            user,
+            "extraction.trace",
+            [c.extraction.pk for c in ranked],
+            (note or f"trace {Path(path).name}")
+            + ": "
             + ", ".join(f"#{c.extraction.pk}:{c.confidence}" for c in ranked[:5]),
             client,
-        )  # fmt: skip
+        )
     return TraceResult(rows=len(leaked), candidates=ranked)
 
 
@@ -481,9 +484,12 @@ def run(trace_id: int) -> str:
 
     try:
         result = trace(
-            Path(lt.file_path), user=lt.created_by, client=lt.client, progress=progress,
+            Path(lt.file_path),
+            user=lt.created_by,
+            client=lt.client,
+            progress=progress,
             note=f"trace #{lt.pk} {lt.source_name}",
-        )  # fmt: skip
+        )
     except audit.AuditWriteError:
         return _fail(lt, _("审计日志不可用，比对结果未保存。"))
     except Exception as exc:  # an unreadable upload: say so, keep nothing
@@ -492,9 +498,13 @@ def run(trace_id: int) -> str:
     finally:
         discard_upload(lt)
     LeakTrace.objects.filter(pk=lt.pk).update(
-        status=T.DONE, progress=100, progress_note="", rows=result.rows,
-        result=result.stored(), finished_at=timezone.now(),
-    )  # fmt: skip
+        status=T.DONE,
+        progress=100,
+        progress_note="",
+        rows=result.rows,
+        result=result.stored(),
+        finished_at=timezone.now(),
+    )
     return T.DONE
 
 

@@ -239,10 +239,16 @@ def approve(ext: Extraction, user, note: str = "", client: str = "", enqueue: bo
     check_partners(ext)
     now = timezone.now()
     move(
-        ext, S.APPROVED, user, note or _("批准"), client,
-        approver=user, decided_at=now, decision_note=note[:500],
+        ext,
+        S.APPROVED,
+        user,
+        note or _("批准"),
+        client,
+        approver=user,
+        decided_at=now,
+        decision_note=note[:500],
         expires_at=now + dt.timedelta(days=conf.expiry_days()),
-    )  # fmt: skip
+    )
     if enqueue:
         transaction.on_commit(lambda: tasks.run_generate(ext.pk))
     return ext

@@ -201,9 +201,11 @@ def trace(request):
             if form.is_valid():
                 try:
                     lt = svc.start_trace(
-                        form.cleaned_data["file"], request.user, client_address(request),
+                        form.cleaned_data["file"],
+                        request.user,
+                        client_address(request),
                         note=form.cleaned_data["note"],
-                    )  # fmt: skip
+                    )
                 except svc.TraceRejected as exc:
                     form.add_error("file", str(exc))
                     status = exc.status

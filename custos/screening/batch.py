@@ -141,11 +141,15 @@ def screen_file(path: Path, client, out: Path | None) -> dict:
         a = result.answer
         counts[a["verdict"]] += 1
         rows.append(
-            [a["application_id"], a["policy_no"], a["verdict"],
-             " ".join(f["code"] for f in a["findings"]),
-             "; ".join(f"{f['code']} {f['role']}{f['seq']}.{f['field']}" for f in a["findings"]),
-             "; ".join(dict.fromkeys(f["message_zh"] for f in a["findings"]))]
-        )  # fmt: skip
+            [
+                a["application_id"],
+                a["policy_no"],
+                a["verdict"],
+                " ".join(f["code"] for f in a["findings"]),
+                "; ".join(f"{f['code']} {f['role']}{f['seq']}.{f['field']}" for f in a["findings"]),
+                "; ".join(dict.fromkeys(f["message_zh"] for f in a["findings"])),
+            ]
+        )
     if out is not None:
         out = Path(out)
         with tempfile.NamedTemporaryFile(

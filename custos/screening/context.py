@@ -165,9 +165,21 @@ def build_from_snapshot(
                 for r in batch:
                     row = dict(zip(PARTY_COLUMNS, r[:n], strict=True))
                     id_n, mobile_n, addr_n, email_n, pk, channel, branch, partner = r[n:]
-                    yield (row["policy_no"], row["role"], int(row["seq"]), "book", ix.seal_party(dumps(row)),
-                           ix("id", id_n), ix("mobile", mobile_n), ix("addr", addr_n), ix("email", email_n),
-                           ix("pk", pk), channel or "", branch or "", partner or "")  # fmt: skip
+                    yield (
+                        row["policy_no"],
+                        row["role"],
+                        int(row["seq"]),
+                        "book",
+                        ix.seal_party(dumps(row)),
+                        ix("id", id_n),
+                        ix("mobile", mobile_n),
+                        ix("addr", addr_n),
+                        ix("email", email_n),
+                        ix("pk", pk),
+                        channel or "",
+                        branch or "",
+                        partner or "",
+                    )
                 counted["parties"] += len(batch)
                 if progress:
                     progress(counted["parties"])
@@ -180,8 +192,17 @@ def build_from_snapshot(
         ).fetchall():
             row = dict(zip(staff_cols, r[: len(staff_cols)], strict=True))
             id_n, mobile_n, name_n = r[len(staff_cols) :]
-            refs.append(("staff", row["staff_no"], dumps(row), ix("id", id_n), ix("mobile", mobile_n),
-                         ix("name", name_n), ix("staff_no", row["staff_no"])))  # fmt: skip
+            refs.append(
+                (
+                    "staff",
+                    row["staff_no"],
+                    dumps(row),
+                    ix("id", id_n),
+                    ix("mobile", mobile_n),
+                    ix("name", name_n),
+                    ix("staff_no", row["staff_no"]),
+                )
+            )
         for kind, table, code in (
             ("branch", "branches", "branch_code"),
             ("partner", "partners", "partner_code"),
@@ -230,9 +251,25 @@ def build_from_snapshot(
                         "JOIN pt t ON t.policy_no = p.policy_no AND t.role = p.role AND t.seq = p.seq "
                         "LEFT JOIN policies pol ON pol.policy_no = p.policy_no"
                     )
-                    _write(cur, PARTY_TABLE, ["policy_no", "role", "seq", "source", "payload", "k_id", "k_mobile",
-                                              "k_addr", "k_email", "k_pk", *SCOPE_COLUMNS], party_rows(),
-                           conflict="policy_no, role, seq")  # fmt: skip
+                    _write(
+                        cur,
+                        PARTY_TABLE,
+                        [
+                            "policy_no",
+                            "role",
+                            "seq",
+                            "source",
+                            "payload",
+                            "k_id",
+                            "k_mobile",
+                            "k_addr",
+                            "k_email",
+                            "k_pk",
+                            *SCOPE_COLUMNS,
+                        ],
+                        party_rows(),
+                        conflict="policy_no, role, seq",
+                    )
             previous = IndexState.objects.first()
             IndexState.objects.all().delete()
             state = IndexState.objects.create(
@@ -446,12 +483,33 @@ def remember(
     for p in parties:
         k = by.get((p["policy_no"], p["role"], int(p["seq"])), {})
         rows.append(
-            (p["policy_no"], p["role"], int(p["seq"]), "screen", ix.seal_party(dumps(p)), ix("id", k.get("id_n")),
-             ix("mobile", k.get("mobile_n")), ix("addr", k.get("addr_n")), ix("email", k.get("email_n")),
-             ix("pk", k.get("pk")), *held_as)
-        )  # fmt: skip
-    cols = ["policy_no", "role", "seq", "source", "payload", "k_id", "k_mobile", "k_addr", "k_email", "k_pk",
-            *SCOPE_COLUMNS]  # fmt: skip
+            (
+                p["policy_no"],
+                p["role"],
+                int(p["seq"]),
+                "screen",
+                ix.seal_party(dumps(p)),
+                ix("id", k.get("id_n")),
+                ix("mobile", k.get("mobile_n")),
+                ix("addr", k.get("addr_n")),
+                ix("email", k.get("email_n")),
+                ix("pk", k.get("pk")),
+                *held_as,
+            )
+        )
+    cols = [
+        "policy_no",
+        "role",
+        "seq",
+        "source",
+        "payload",
+        "k_id",
+        "k_mobile",
+        "k_addr",
+        "k_email",
+        "k_pk",
+        *SCOPE_COLUMNS,
+    ]
     gone = set(existing) - {(r[1], r[2]) for r in rows}
     in_scope, p_scope = scope.sql(f"{PARTY_TABLE}.")
     with connection.cursor() as cur:

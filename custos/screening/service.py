@@ -422,12 +422,22 @@ def screen(client: Client, doc, *, record: bool = True) -> Result:
     elapsed = (time.perf_counter() - started) * 1000
     k = st["keys"]
     values = [
-        client.pk, app_id, policy["policy_no"], policy.get("channel") or "", policy.get("branch_code") or "",
-        policy.get("agent_no") or "", policy.get("partner_code") or "", verdict, json.dumps(codes), len(found),
-        st["fingerprint"], k.seal(json.dumps(answer, ensure_ascii=False), RESPONSE_AD),
+        client.pk,
+        app_id,
+        policy["policy_no"],
+        policy.get("channel") or "",
+        policy.get("branch_code") or "",
+        policy.get("agent_no") or "",
+        policy.get("partner_code") or "",
+        verdict,
+        json.dumps(codes),
+        len(found),
+        st["fingerprint"],
+        k.seal(json.dumps(answer, ensure_ascii=False), RESPONSE_AD),
         k.seal(json.dumps(found, ensure_ascii=False, default=str), FINDINGS_AD),
-        connection.ops.adapt_datetimefield_value(timezone.now()), round(elapsed, 2),
-    ]  # fmt: skip
+        connection.ops.adapt_datetimefield_value(timezone.now()),
+        round(elapsed, 2),
+    ]
     try:
         with transaction.atomic(), connection.cursor() as cur:
             cur.execute(

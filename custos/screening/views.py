@@ -58,10 +58,19 @@ def dashboard(request):
     data = pages.summary(qs)
     latest = list(
         qs.select_related("client").only(
-            "id", "created_at", "application_id", "policy_no", "channel", "branch_code", "agent_no",
-            "partner_code", "verdict", "codes", "client__name",
+            "id",
+            "created_at",
+            "application_id",
+            "policy_no",
+            "channel",
+            "branch_code",
+            "agent_no",
+            "partner_code",
+            "verdict",
+            "codes",
+            "client__name",
         )[:100]
-    )  # fmt: skip
+    )
     return render(
         request,
         "screening/dashboard.html",

@@ -72,7 +72,14 @@ INSURED_KIN = {
     "telesales": (("A", 75), ("S", 12), ("C", 8), ("F", 3), ("M", 2)),
     "broker": (("A", 55), ("S", 15), ("C", 25), ("F", 3), ("M", 2)),
 }
-APP_AGE = {"bancassurance": (28, 68), "agency": (24, 58), "internet": (20, 45), "telesales": (25, 60), "broker": (26, 60), "group": (30, 60)}  # fmt: skip
+APP_AGE = {
+    "bancassurance": (28, 68),
+    "agency": (24, 58),
+    "internet": (20, 45),
+    "telesales": (25, 60),
+    "broker": (26, 60),
+    "group": (30, 60),
+}
 N_KIDS = Picker(((0, 15), (1, 50), (2, 30), (3, 5)))
 N_BEN = Picker(((0, 50), (1, 32), (2, 14), (3, 4)))
 STATUS = Picker((("in_force", 82), ("lapsed", 6), ("surrendered", 10), ("terminated", 2)))
@@ -93,15 +100,45 @@ class Member:
 
 class Person:
     __slots__ = (
-        "uid", "name", "gender", "birth", "id_type", "id_no", "valid", "nat", "mobile", "phone", "addr",
-        "pc", "email", "occ", "rows", "staff", "renamed",
-    )  # fmt: skip
+        "uid",
+        "name",
+        "gender",
+        "birth",
+        "id_type",
+        "id_no",
+        "valid",
+        "nat",
+        "mobile",
+        "phone",
+        "addr",
+        "pc",
+        "email",
+        "occ",
+        "rows",
+        "staff",
+        "renamed",
+    )
 
     def values(self) -> list:
         return [
-            "", "", "", "", self.name, self.gender, iso(self.birth) if self.birth else "", self.id_type,
-            self.id_no, self.valid, self.nat, self.mobile, self.phone, self.addr, self.pc, self.email, self.occ,
-        ]  # fmt: skip
+            "",
+            "",
+            "",
+            "",
+            self.name,
+            self.gender,
+            iso(self.birth) if self.birth else "",
+            self.id_type,
+            self.id_no,
+            self.valid,
+            self.nat,
+            self.mobile,
+            self.phone,
+            self.addr,
+            self.pc,
+            self.email,
+            self.occ,
+        ]
 
 
 class Family:
@@ -124,7 +161,9 @@ def relation(base_: Member, other: Member) -> str:
     if b == "A":
         return {"S": "spouse", "F": "father", "M": "mother"}.get(o) or ("son" if other.male else "daughter")
     if b == "S":
-        return {"A": "spouse", "F": "father_in_law", "M": "mother_in_law"}.get(o) or ("son" if other.male else "daughter")  # fmt: skip
+        return {"A": "spouse", "F": "father_in_law", "M": "mother_in_law"}.get(o) or (
+            "son" if other.male else "daughter"
+        )
     if b == "C":
         if o in ("A", "S"):
             return "father" if other.male else "mother"
@@ -415,7 +454,7 @@ class Chunk:
             p.valid = ""
         elif r < 0.003:
             p.id_type, p.nat = "hk_macau_permit", pk(rng, ("HKG", "MAC"))
-            p.id_no = f"{'H' if p.nat == 'HKG' else 'M'}{ri(rng, 10000000, 99999999)}{pk(rng, ('', f'{ri(rng, 0, 99):02d}'))}"  # fmt: skip
+            p.id_no = f"{'H' if p.nat == 'HKG' else 'M'}{ri(rng, 10000000, 99999999)}{pk(rng, ('', f'{ri(rng, 0, 99):02d}'))}"
             p.valid = iso(base.ordinal(ri(rng, 2026, 2035), ri(rng, 1, 12), ri(rng, 1, 28)))
         elif r < 0.004:
             p.id_type, p.nat, p.id_no = "taiwan_permit", "TWN", f"{ri(rng, 10000000, 99999999)}"
@@ -456,7 +495,12 @@ class Chunk:
         return p
 
     def _employer(self, place, applied: int) -> Person:
-        m = Member("A", self.rng.random() < 0.7, applied - int(self.rng.uniform(32, 60) * YEAR), base.SURNAME(self.rng))  # fmt: skip
+        m = Member(
+            "A",
+            self.rng.random() < 0.7,
+            applied - int(self.rng.uniform(32, 60) * YEAR),
+            base.SURNAME(self.rng),
+        )
         fam = self._family_stub(place, applied)
         return self._person(fam, m, applied)
 
@@ -615,11 +659,21 @@ class Chunk:
             self._truth("SC04", policy_no, "policy", 0, "role")
         self.w["policies"].writerow(
             [
-                policy_no, prod[0], prod[1], channel, branch, agent.staff_no if agent else "",
-                partner.code if partner else "", iso(applied), iso(issued), status, term,
-                f"{premium:.2f}", f"{premium * prod[5] * rng.uniform(0.8, 1.2):.2f}",
+                policy_no,
+                prod[0],
+                prod[1],
+                channel,
+                branch,
+                agent.staff_no if agent else "",
+                partner.code if partner else "",
+                iso(applied),
+                iso(issued),
+                status,
+                term,
+                f"{premium:.2f}",
+                f"{premium * prod[5] * rng.uniform(0.8, 1.2):.2f}",
             ]
-        )  # fmt: skip
+        )
         wp = self.w["parties"].writerow
         wpers = self.persons.append
         for p, r in rows:
@@ -661,7 +715,7 @@ class Chunk:
                     when,
                     city.operations[int(rng.random() * (len(city.operations)))].staff_no,
                     req,
-                ]  # fmt: skip
+                ]
             )
             self.counts["changes"] += 1
         if kind == "SC01":
@@ -678,7 +732,7 @@ class Chunk:
                     self._after(issued),
                     city.operations[int(rng.random() * (len(city.operations)))].staff_no,
                     "",
-                ]  # fmt: skip
+                ]
             )
             self.counts["changes"] += 1
             self._truth("SC01", policy_no, r[ROLE], r[SEQ], FIELD[field])
@@ -890,7 +944,16 @@ class Chunk:
         elif kind == "NM03":
             p = pick(lambda p: "·" not in p.name) or app_p
             n = p.name
-            v = pk(rng, (n + str(ri(rng, 1, 9)), n + "。", n[:1] + "*" + n[1:], n[:1] + "Li" + n[1:], n + "(" + n[-1] + ")"))  # fmt: skip
+            v = pk(
+                rng,
+                (
+                    n + str(ri(rng, 1, 9)),
+                    n + "。",
+                    n[:1] + "*" + n[1:],
+                    n[:1] + "Li" + n[1:],
+                    n + "(" + n[-1] + ")",
+                ),
+            )
             self._set(p, NAME, v)
             self._mark("NM03", p, "name")
         elif kind == "NM04":
@@ -898,7 +961,9 @@ class Chunk:
             if rng.random() < 0.5:
                 v = pk(rng, words.UYGHUR_M if p.gender == "M" else words.UYGHUR_F) + "艾合买提江"
             else:
-                v = pk(rng, words.UYGHUR_M if p.gender == "M" else words.UYGHUR_F) + pk(rng, ("阿不都热合曼", "吐尔逊买买提", "阿不都克里木"))  # fmt: skip
+                v = pk(rng, words.UYGHUR_M if p.gender == "M" else words.UYGHUR_F) + pk(
+                    rng, ("阿不都热合曼", "吐尔逊买买提", "阿不都克里木")
+                )
             self._set(p, NAME, v)
             self._mark("NM04", p, "name")
         elif kind == "BD01":
@@ -943,12 +1008,15 @@ class Chunk:
             self._mark("PH01", app_p, "mobile")
         elif kind == "PH02":
             p = pick(lambda p: p.mobile) or app_p
-            v = pk(rng, (
-                f"{pk(rng, ('140', '141', '144', '148'))}{ri(rng, 10000000, 99999999)}",
-                f"1{pk(rng, ('20', '21', '10', '00', '54', '64'))}{ri(rng, 10000000, 99999999)}",
-                p.mobile[:-1] if p.mobile else "1380013",
-                (p.mobile or "13912345678") + str(int(rng.random() * (10))),
-            ))  # fmt: skip
+            v = pk(
+                rng,
+                (
+                    f"{pk(rng, ('140', '141', '144', '148'))}{ri(rng, 10000000, 99999999)}",
+                    f"1{pk(rng, ('20', '21', '10', '00', '54', '64'))}{ri(rng, 10000000, 99999999)}",
+                    p.mobile[:-1] if p.mobile else "1380013",
+                    (p.mobile or "13912345678") + str(int(rng.random() * (10))),
+                ),
+            )
             self._set(p, MOB, v)
             self._mark("PH02", p, "mobile")
         elif kind == "PH03":
@@ -961,12 +1029,17 @@ class Chunk:
         elif kind == "PH04":
             p = pick(lambda p: p.mobile) or app_p
             ac = fam.place.area_code
-            v = pk(rng, (
-                f"{ri(rng, 20000000, 89999999)}",
-                f"0{ac}-{ri(rng, 100000, 999999)}",
-                f"0{ac}-{ri(rng, 100000000, 999999999)}",
-                f"{ac}-{ri(rng, 2000000, 8999999)}" if len(ac) == 3 else f"010-{ri(rng, 2000000, 8999999)}",
-            ))  # fmt: skip
+            v = pk(
+                rng,
+                (
+                    f"{ri(rng, 20000000, 89999999)}",
+                    f"0{ac}-{ri(rng, 100000, 999999)}",
+                    f"0{ac}-{ri(rng, 100000000, 999999999)}",
+                    f"{ac}-{ri(rng, 2000000, 8999999)}"
+                    if len(ac) == 3
+                    else f"010-{ri(rng, 2000000, 8999999)}",
+                ),
+            )
             self._set(p, PHONE, v)
             self._mark("PH04", p, "phone")
         elif kind == "PH05":
@@ -994,12 +1067,15 @@ class Chunk:
         elif kind == "AD03":
             place = fam.place
             st = base.street(rng, no_numerals=True)
-            v = pk(rng, (
-                f"{place.prefix}{st}",
-                f"{place.prefix}{st}附近",
-                f"{place.prefix}{pk(rng, words.COMMUNITIES)}对面",
-                f"{place.prefix}{st}{pk(rng, ('旁边', '对面'))}",
-            ))  # fmt: skip
+            v = pk(
+                rng,
+                (
+                    f"{place.prefix}{st}",
+                    f"{place.prefix}{st}附近",
+                    f"{place.prefix}{pk(rng, words.COMMUNITIES)}对面",
+                    f"{place.prefix}{st}{pk(rng, ('旁边', '对面'))}",
+                ),
+            )
             self._set(app_p, ADDR, v)
             self._mark("AD03", app_p, "address")
         elif kind == "AD04":
@@ -1026,7 +1102,16 @@ class Chunk:
             self.agg_addr.append((v, app_r[POL], app_p.uid))
         elif kind == "AD06":
             pc = app_r[PC]
-            other = pk(rng, [pp for code, pps in _PC.items() if code != fam.place.prov.code for pp in pps if pp[:1] != pc[:1]])  # fmt: skip
+            other = pk(
+                rng,
+                [
+                    pp
+                    for code, pps in _PC.items()
+                    if code != fam.place.prov.code
+                    for pp in pps
+                    if pp[:1] != pc[:1]
+                ],
+            )
             v = pk(rng, (other + pc[2:], pc[:5], pc + "0"))
             self._set(app_p, PC, v)
             self._mark("AD06", app_p, "postcode")

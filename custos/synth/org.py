@@ -133,7 +133,14 @@ class Org:
         head_addr = f"{head_place.prefix}建国门外大街{rng.randint(1, 99)}号"
         self.branches.append(["86", "总公司", "", "head", head_addr, base.fixed_line(rng, "10", True)])
         self._outlet_address(head_place, head_addr)
-        for role, n in (("executive", 3), ("compliance", 3), ("it", 5), ("finance", 3), ("customer_service", 4), ("operations", 3)):  # fmt: skip
+        for role, n in (
+            ("executive", 3),
+            ("compliance", 3),
+            ("it", 5),
+            ("finance", 3),
+            ("customer_service", 4),
+            ("operations", 3),
+        ):
             for _ in range(n):
                 self._person("86", head_place, "", role, "")
         for prov in chosen:
@@ -184,9 +191,21 @@ class Org:
         )
         addr, pc, _ = base.address(rng, place)
         s = Staff(
-            staff_no, name, "M" if male else "F", id_no, birth, m, addr, pc, branch, channel, position,
-            supervisor, hired, left,
-        )  # fmt: skip
+            staff_no,
+            name,
+            "M" if male else "F",
+            id_no,
+            birth,
+            m,
+            addr,
+            pc,
+            branch,
+            channel,
+            position,
+            supervisor,
+            hired,
+            left,
+        )
         self.staff.append(s)
         return s
 
@@ -203,11 +222,22 @@ class Org:
         addr, _, st = base.outlet_address(rng, place)
         self._outlet_address(place, addr, st)
         status = "active" if rng.random() < 0.88 else rng.choice(("suspended", "terminated"))
-        until = ordinal(rng.randint(2026, 2030), 12, 31) if status == "active" else ordinal(rng.randint(2016, 2025), 6, 30)  # fmt: skip
+        until = (
+            ordinal(rng.randint(2026, 2030), 12, 31)
+            if status == "active"
+            else ordinal(rng.randint(2016, 2025), 6, 30)
+        )
         p = Partner(
-            f"PT{self._partner_seq:06d}", name, kind, branch, addr, base.fixed_line(rng, place.area_code, True),
-            f"HT{rng.randint(2010, 2025)}{self._partner_seq:06d}", until, status,
-        )  # fmt: skip
+            f"PT{self._partner_seq:06d}",
+            name,
+            kind,
+            branch,
+            addr,
+            base.fixed_line(rng, place.area_code, True),
+            f"HT{rng.randint(2010, 2025)}{self._partner_seq:06d}",
+            until,
+            status,
+        )
         self.partners.append(p)
         return p
 
@@ -220,7 +250,9 @@ class Org:
         for role, n in (("compliance", 1), ("finance", 1), ("it", 1), ("operations", 2)):
             for _ in range(n):
                 self._person(pcode, cap_place, "", role, exec_.staff_no)
-        prefs = [capital] + rng.sample(prov.prefectures[1:], min(len(prov.prefectures) - 1, round(1 + 7 * scale)))  # fmt: skip
+        prefs = [capital] + rng.sample(
+            prov.prefectures[1:], min(len(prov.prefectures) - 1, round(1 + 7 * scale))
+        )
         for pref in prefs:
             places = [p for p in base.PLACE_LIST if p.pref is pref]
             city_code = f"{pcode}{pref.code[2:]}"
@@ -232,7 +264,13 @@ class Org:
             for role, n in (("operations", 2), ("customer_service", 2), ("finance", 1)):
                 for _ in range(n):
                     s = self._person(city_code, cplace, "", role, exec_.staff_no)
-                    (city.operations if role == "operations" else city.service if role == "customer_service" else []).append(s)  # fmt: skip
+                    (
+                        city.operations
+                        if role == "operations"
+                        else city.service
+                        if role == "customer_service"
+                        else []
+                    ).append(s)
             if rng.random() < 0.1:
                 self._person(city_code, cplace, "", "other", exec_.staff_no)
             for channel, n in (("group", 2), ("telesales", 3), ("broker", 1)):
@@ -262,21 +300,34 @@ class Org:
         self._branch(ccode, f"{short}支公司", city.code, "county", place)
         banc_mgr = self._person(ccode, place, "bancassurance", "sales_manager", "", anchor=True)
         banc = [self._person(ccode, place, "bancassurance", "agent", banc_mgr.staff_no, anchor=True)]
-        banc += [self._person(ccode, place, "bancassurance", "agent", banc_mgr.staff_no) for _ in range(rng.randint(2, 4))]  # fmt: skip
+        banc += [
+            self._person(ccode, place, "bancassurance", "agent", banc_mgr.staff_no)
+            for _ in range(rng.randint(2, 4))
+        ]
         partners = []
         for _ in range(rng.randint(2, 4)):
             bank = Picker(words.BANKS)(rng)
-            name = f"{short}农村商业银行{rng.choice('东南西北中')}支行" if bank == "农村商业银行" else f"{bank}{short}{rng.choice(('', '城东', '城西', '新区', '人民路', '中山路'))}支行"  # fmt: skip
+            name = (
+                f"{short}农村商业银行{rng.choice('东南西北中')}支行"
+                if bank == "农村商业银行"
+                else f"{bank}{short}{rng.choice(('', '城东', '城西', '新区', '人民路', '中山路'))}支行"
+            )
             partners.append(self._partner("bank", name, ccode, place))
         if rng.random() < 0.7:
-            partners.append(self._partner("post", f"{words.POST_BANK}{short}{rng.choice(('', '城区', '城南'))}支行", ccode, place))  # fmt: skip
+            partners.append(
+                self._partner(
+                    "post", f"{words.POST_BANK}{short}{rng.choice(('', '城区', '城南'))}支行", ccode, place
+                )
+            )
         n_out = 1 if rng.random() < 0.55 else 2
         for k in range(n_out):
             ocode = f"{ccode}{k + 1:02d}"
             addr, phone = self._branch(ocode, f"{short}支公司第{'一二'[k]}营业部", ccode, "outlet", place)
             mgr = self._person(ocode, place, "agency", "sales_manager", "", anchor=True)
             agents = [self._person(ocode, place, "agency", "agent", mgr.staff_no, anchor=True)]
-            agents += [self._person(ocode, place, "agency", "agent", mgr.staff_no) for _ in range(rng.randint(3, 8))]  # fmt: skip
+            agents += [
+                self._person(ocode, place, "agency", "agent", mgr.staff_no) for _ in range(rng.randint(3, 8))
+            ]
             o = Outlet(ocode, place, addr, phone, agents, banc, partners, city)
             city.outlets.append(o)
             self.outlets.append(o)

@@ -147,7 +147,16 @@ OCCUPATIONS = (
     "0001001", "0001003", "0101002", "0202001", "0301001", "0401002", "0501001", "0601002", "0702001",
     "0801001", "0902003", "1001001", "1101002", "1202001", "1301001", "1401001", "1501002", "2001001",
 )  # fmt: skip
-EMAIL_DOMAINS = (("qq.com", 55), ("163.com", 18), ("126.com", 8), ("139.com", 6), ("sina.com", 4), ("foxmail.com", 4), ("outlook.com", 3), ("hotmail.com", 2))  # fmt: skip
+EMAIL_DOMAINS = (
+    ("qq.com", 55),
+    ("163.com", 18),
+    ("126.com", 8),
+    ("139.com", 6),
+    ("sina.com", 4),
+    ("foxmail.com", 4),
+    ("outlook.com", 3),
+    ("hotmail.com", 2),
+)
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 # Mobile segments allocated by MIIT for voice (the brief's pinned list), with rough market shares.

@@ -94,8 +94,9 @@ class BadRequestMiddleware:
         if isinstance(exception, BadRequest):
             message = str(exception) or _("请求无效。")
         elif isinstance(exception, OverflowError | DataError):
-            log.warning("400 for a value the database cannot hold: %s %s: %s", request.method, request.path,
-                        exception)  # fmt: skip
+            log.warning(
+                "400 for a value the database cannot hold: %s %s: %s", request.method, request.path, exception
+            )
             message = _("请求中有数据库无法保存的值（超出范围的数字或空字符）。")
         else:
             return None

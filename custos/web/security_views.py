@@ -57,14 +57,24 @@ def unmask_request(request, party_id: int, field: str):
         raise Http404(_("未找到该客户，或不在您的查看范围内。"))
     form = UnmaskForm(request.POST or None)
     used = unmask.used_last_hour(request.user)
-    context = {"form": form, "party_id": party_id, "field": field, "field_label": _field_label(field),
-               "used": used, "limit": settings.CUSTOS_UNMASK_PER_HOUR, "watermark": True}  # fmt: skip
+    context = {
+        "form": form,
+        "party_id": party_id,
+        "field": field,
+        "field_label": _field_label(field),
+        "used": used,
+        "limit": settings.CUSTOS_UNMASK_PER_HOUR,
+        "watermark": True,
+    }
     if request.method == "POST" and form.is_valid():
         try:
             grant = unmask.request(
-                ctx, party_id, field,
-                purpose=form.cleaned_data["purpose"], purpose_text=form.cleaned_data["purpose_text"],
-            )  # fmt: skip
+                ctx,
+                party_id,
+                field,
+                purpose=form.cleaned_data["purpose"],
+                purpose_text=form.cleaned_data["purpose_text"],
+            )
         except unmask.RateLimited:
             return render(request, "web/unmask_blocked.html", context, status=429)
         except unmask.NotInScope:
@@ -79,7 +89,7 @@ def unmask_request(request, party_id: int, field: str):
                 "grant": grant,
                 "value": unmask.reveal(ctx, grant.token),
                 "seconds": settings.CUSTOS_UNMASK_SECONDS,
-            },  # fmt: skip
+            },
         )
     return render(request, "web/unmask.html", context, status=400 if request.method == "POST" else 200)
 
@@ -97,9 +107,14 @@ def unmask_value(request, token: str):
 
 def _field_label(field: str) -> str:
     return {
-        "name": _("姓名"), "id_no": _("证件号码"), "mobile": _("手机"), "phone": _("固定电话"),
-        "address": _("地址"), "email": _("电子邮箱"), "birth_date": _("出生日期"),
-    }.get(field, field)  # fmt: skip
+        "name": _("姓名"),
+        "id_no": _("证件号码"),
+        "mobile": _("手机"),
+        "phone": _("固定电话"),
+        "address": _("地址"),
+        "email": _("电子邮箱"),
+        "birth_date": _("出生日期"),
+    }.get(field, field)
 
 
 # --- second factor ---------------------------------------------------------------------------------
@@ -146,7 +161,7 @@ def otp_setup(request):
             "secret": base64.b32encode(device.bin_key).decode().rstrip("="),
             "uri": device.config_url,
             "next": _safe_next(request),
-        },  # fmt: skip
+        },
     )
 
 
@@ -199,10 +214,15 @@ def audit_log(request):
             from custos.access import readlog
 
             readlog.append(
-                user=request.user, staff_no=ctx.staff_no, action="audit_search", model="audit",
-                record_ids=[], fields=sorted(criteria), client=client_address(request),
+                user=request.user,
+                staff_no=ctx.staff_no,
+                action="audit_search",
+                model="audit",
+                record_ids=[],
+                fields=sorted(criteria),
+                client=client_address(request),
                 purpose=audit_search.describe(criteria),
-            )  # fmt: skip
+            )
         except ReadLogUnavailable:
             return render(request, "web/audit_unavailable.html", status=503)
         qs = audit_search.search(criteria)
@@ -218,7 +238,7 @@ def audit_log(request):
             "entries": page.object_list if page is not None else None,
             "query": query.urlencode(),
             "watermark": True,
-        },  # fmt: skip
+        },
         status=status,
     )
 

@@ -26,10 +26,19 @@ class Command(BaseCommand):
         if workers < 1:
             raise CommandError("--workers must be at least 1")
         web_cmd = [
-            sys.executable, "-m", "gunicorn", "custos.wsgi",
-            "--bind", bind, "--workers", str(workers), "--timeout", str(timeout),
-            "--access-logfile", "-",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "custos.wsgi",
+            "--bind",
+            bind,
+            "--workers",
+            str(workers),
+            "--timeout",
+            str(timeout),
+            "--access-logfile",
+            "-",
+        ]
         children = {"web": subprocess.Popen(web_cmd)}
         if not no_jobs:
             children["jobs"] = subprocess.Popen([sys.executable, "-m", "custos.cli", "run_huey"])
