@@ -34,6 +34,7 @@ from custos.crypto.fields import NONCE_AT, NONCE_CHARS, PREFIX, keys
 PLAIN, DATE, SEALED, HISTORY_VALUE = "plain", "date", "sealed", "history_value"
 TAG_CHARS = 32
 ZERO = "0" * TAG_CHARS
+SEP = "\x1f"  # between the components of the encoding
 SEALED_PARTY_FIELDS = ("id_no", "mobile", "phone", "address", "email")  # = book.models.SEALED_PARTY_FIELDS
 
 
@@ -98,10 +99,10 @@ def integrity_key() -> bytes:
 
 
 def message(db_table: str, comps) -> bytes:
-    """The canonical encoding: NUL-joined components; a component holding a NUL itself switches to
+    """The canonical encoding: U+001F-joined components; a component holding that character switches to
     JSON (marked by a leading \\x01), so that two different rows never encode alike."""
-    s = "\x00".join(comps)
-    if s.count("\x00") != len(comps) - 1:
+    s = SEP.join(comps)
+    if s.count(SEP) != len(comps) - 1:
         s = "\x01" + json.dumps(list(comps), ensure_ascii=False)
     return f"{db_table}\x00{s}".encode()
 
@@ -120,8 +121,8 @@ def tagger(db_table: str, key: bytes | None = None):
     dumps = json.dumps
 
     def tag_of(comps) -> str:
-        s = "\x00".join(comps)
-        if s.count("\x00") != len(comps) - 1:
+        s = SEP.join(comps)
+        if s.count(SEP) != len(comps) - 1:
             s = "\x01" + dumps(list(comps), ensure_ascii=False)
         return blake2b((head + s).encode(), key=key, digest_size=16).hexdigest()
 
