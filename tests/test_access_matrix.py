@@ -85,6 +85,7 @@ PAGES: dict[str, Spec] = {
     "security/keys/verify/": Spec("roles", method="POST", roles=frozenset({Role.IT_SECURITY}), ok=(302,)),
     "security/keys/rotate/": Spec("roles", method="POST", roles=frozenset({Role.IT_SECURITY}), ok=(302, 409)),
     "security/capabilities/": Spec("roles", roles=frozenset({Role.IT_SECURITY, Role.AUDITOR})),
+    "security/integrity/": Spec("roles", roles=frozenset({Role.IT_SECURITY, Role.AUDITOR})),
     "findings/": Spec("any"),
     "findings/list/": Spec("any"),
     "findings/<int:pk>/": Spec("record", record="finding", roles=ALL),
