@@ -48,7 +48,8 @@ PAGES = {
     "remediation/tasks/<int:pk>/attempts/": ("record", "task", "POST", ACTED),
     "remediation/tasks/<int:pk>/corrections/": ("record", "task", "POST", ACTED),
     "remediation/tasks/<int:pk>/corrections/<int:cid>/review/": ("record", "correction", "POST", ACTED),
-    "remediation/tasks/<int:pk>/corrections/<int:cid>/evidence/": ("record", "correction", "GET", (200,)),
+    # evidence: reviewers and the uploader only (test_evidence_is_for_reviewers_and_its_uploader)
+    "remediation/tasks/<int:pk>/corrections/<int:cid>/evidence/": ("record", "correction", "GET", (200, 403)),
     "remediation/tasks/<int:pk>/verify/": ("record", "task", "POST", ACTED),
     "remediation/tasks/<int:pk>/close/": ("record", "task", "POST", ACTED),
     "remediation/letters/<int:pk>/": ("record", "batch", "GET", (200,)),
@@ -226,3 +227,19 @@ def test_roles_outside_remediation_do_not_see_the_link(client, rworld):
         nav = re.search(r'<nav class="mainnav">.*?</nav>', client.get("/").content.decode(), re.S).group(0)
         assert ('href="/remediation/"' in nav) == (role in USERS), role
     assert Role.AUDITOR not in USERS and Role.AGENT in USERS
+
+
+@pytest.mark.parametrize("role", sorted(USERS))
+def test_evidence_is_for_reviewers_and_its_uploader(client, rworld, role):
+    """An evidence file is the customer's signed form in clear: in scope, the roles that review
+    corrections read it (the read is logged), the others are refused, as is everyone out of scope."""
+    from custos.access.capabilities import roles_with
+
+    client.force_login(rworld["users"][role])
+    path = fill(
+        "remediation/tasks/<int:pk>/corrections/<int:cid>/evidence/", ids(rworld, role, "correction", "P4")
+    )
+    resp = client.get(path)
+    assert resp.status_code == (200 if role in roles_with("task.review") else 403)
+    if resp.status_code == 403:
+        assert PDF not in resp.content

@@ -250,6 +250,10 @@ def evidence(request, pk, cid):
     from custos.access import readlog
 
     ctx = _ctx(request)
+    # An evidence file is a scan of what the customer signed, in clear: the reviewers of corrections
+    # (four eyes need it) and the person who uploaded it, nobody else (docs/remediation.md).
+    if not (can(ctx, "task.review") or c.evidence.uploaded_by_id == request.user.pk):
+        raise PermissionDenied(_("证明材料只有复核人员和上传人可以查看。"))
     try:
         readlog.append(user=request.user, staff_no=ctx.staff_no, action="evidence", model="evidence",
                        record_ids=[c.evidence_id], fields=["file"], client=ctx.client)  # fmt: skip
