@@ -6,7 +6,7 @@ directly, as a check run would leave them, so each test shows one rule in a few 
 import datetime as dt
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from custos.checks.models import CheckRun, Finding
 from custos.crypto import keyring
@@ -212,17 +212,28 @@ def test_refusals(small_book, people):
         svc.propose_correction(task, agent, "mobile", "13912345678")
     assert not Correction.objects.exists() and task.status == "open"
 
-    # illegal transition and closing without verification
-    with pytest.raises(svc.IllegalTransition, match="Illegal transition: open → verified"):
+    # illegal transition and closing without verification: refused in Chinese, or in the active language
+    with pytest.raises(
+        svc.IllegalTransition, match=r"不允许的状态变更：待处理\(open\) → 已回访确认\(verified\)。$"
+    ):
         svc.transition(task, "verified", cs)
-    with pytest.raises(svc.IllegalTransition, match="Only a verified correction closes a task"):
+    with pytest.raises(
+        svc.IllegalTransition, match=r"^只有已回访确认的更正才能关闭任务：任务当前为 待处理\(open\)。$"
+    ):
         svc.close_task(task, cs)
+    with translation.override("en"):
+        with pytest.raises(svc.IllegalTransition, match=r"^Illegal transition: Open\(open\) → Verified by"):
+            svc.transition(task, "verified", cs)
+        with pytest.raises(
+            svc.IllegalTransition, match=r"^Only a verified correction closes a task; this task"
+        ):
+            svc.close_task(task, cs)
     task.refresh_from_db()
     assert task.status == "open"
 
     # self-approval (four eyes)
     c = svc.propose_correction(task, cs, "name", "张三", version=task.version)  # name needs no request no
-    with pytest.raises(svc.SelfApproval, match="four eyes"):
+    with pytest.raises(svc.SelfApproval, match=r"^不能复核自己提交的更正（双人复核）。$"):
         svc.review_correction(c, cs, approve=True)
     c.refresh_from_db()
     assert c.status == "proposed"
@@ -279,7 +290,12 @@ def test_verification_must_reach_the_corrected_contact_and_failure_returns_to_co
     c = svc.propose_correction(task, people["agent"], "mobile", "13912345678")
     svc.review_correction(c, people["cs"], approve=True)
     task.refresh_from_db()
-    with pytest.raises(svc.RemediationError, match="corrected contact"):
+    with pytest.raises(svc.RemediationError, match="^回访须拨打/寄送到更正后的联系方式。$"):
+        svc.verify_task(task, people["cs2"], contact="13812345678", success=True)
+    with (
+        translation.override("en"),
+        pytest.raises(svc.RemediationError, match="must reach the corrected contact"),
+    ):
         svc.verify_task(task, people["cs2"], contact="13812345678", success=True)
     with pytest.raises(svc.NotAllowed):
         svc.verify_task(task, people["agent"], contact="13912345678", success=True)
@@ -470,12 +486,18 @@ def test_export_refusals_and_bad_acknowledgements_change_nothing(small_book, peo
     svc.review_correction(c, people["cs"], approve=True)
     task.refresh_from_db()
     svc.verify_task(task, people["cs2"], contact="广东省广州市天河区体育西路1号🏠", success=True)
-    with pytest.raises(svc.RemediationError, match=rf"Correction #{c.pk} \(P1/applicant/1 address\)"):
+    with pytest.raises(
+        svc.RemediationError, match=rf"^更正 #{c.pk}（P1/applicant/1 address）含 gbk 无法表示"
+    ):
         svc.export_corrections(tmp_path / "gbk.csv", encoding="gbk")  # the emoji has no GBK code
+    with translation.override("en"), pytest.raises(svc.RemediationError, match=rf"^Correction #{c.pk} \(P1/"):
+        svc.export_corrections(tmp_path / "gbk.csv", encoding="gbk")
     assert not (tmp_path / "gbk.csv").exists() and not Correction.objects.filter(exported_at__isnull=False)
     out = tmp_path / "changes.csv"
     out.write_text("earlier export")
-    with pytest.raises(CommandError, match="exists: not overwritten"):
+    with pytest.raises(CommandError, match="已存在，未覆盖。$"):
+        call_command("corrections", "export", str(out))
+    with translation.override("en"), pytest.raises(CommandError, match="exists: not overwritten.$"):
         call_command("corrections", "export", str(out))
     out.unlink()
     stdout = StringIO()
@@ -494,7 +516,9 @@ def test_export_refusals_and_bad_acknowledgements_change_nothing(small_book, peo
             svc.acknowledge(bad)
         assert Correction.objects.get().ack_status == ""  # all or nothing
     bad.write_text("policy_no,role,result\nP1,applicant,accepted\n")
-    with pytest.raises(CommandError, match="lacks the column"):
+    with pytest.raises(CommandError, match="回执缺少列 changed_at, field, seq。$"):
+        call_command("corrections", "ack", str(bad))
+    with translation.override("en"), pytest.raises(CommandError, match="lacks the column"):
         call_command("corrections", "ack", str(bad))
     # a rejection (GBK file) sends the verified task back to contacting, recorded
     ack = tmp_path / "ack.csv"
@@ -528,5 +552,5 @@ def test_tasks_sync_assign_and_sample_commands(small_book, people):
     out = StringIO()
     call_command("tasks", "sample", "--share", "1", stdout=out)
     assert out.getvalue().startswith("0 closed tasks drawn")
-    with pytest.raises(Exception, match="between 0 and 1"):
+    with pytest.raises(Exception, match="抽检比例须在 0 到 1 之间：5.0。"):
         call_command("tasks", "sample", "--share", "5")

@@ -55,7 +55,7 @@ def test_second_concurrent_correction_gets_a_conflict(custos_home, settings):
     won = [r for r in results.values() if isinstance(r, Correction)]
     lost = [r for r in results.values() if isinstance(r, svc.Conflict)]
     assert len(won) == 1 and len(lost) == 1, results
-    assert "Someone else changed this task first" in str(lost[0])
+    assert str(lost[0]) == "此任务已被他人修改，您的操作未保存；您填写的内容已保留，请刷新后核对再提交。"
     assert lost[0].kept["new_value"] in ("张三", "zhang.san@example.com")
     assert Correction.objects.count() == 1
     task.refresh_from_db()

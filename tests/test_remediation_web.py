@@ -127,7 +127,7 @@ def test_letters_pdf_and_partner_notice(tasks, people, tmp_path):  # noqa: F811
     assert r.content.startswith(b"%PDF")
 
 
-def test_api(tasks, people):  # noqa: F811
+def test_api(tasks, people, settings):  # noqa: F811
     token = ApiToken.issue(people["agent"], "test")[1]
     c = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     r = c.get("/api/v1/remediation/tasks")
@@ -138,7 +138,15 @@ def test_api(tasks, people):  # noqa: F811
     r = c.post(
         f"/api/v1/remediation/tasks/{t.pk}/corrections", {"field": "mobile", "new_value": "13912345678"}
     )
-    assert r.status_code == 400 and "request number" in r.json()["detail"]
+    assert r.status_code == 400 and "申请单号" in r.json()["detail"]  # in Chinese, or the chosen language
+    c.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    r = c.post(
+        f"/api/v1/remediation/tasks/{t.pk}/corrections", {"field": "mobile", "new_value": "13912345678"}
+    )
+    assert r.status_code == 400 and r.json()["detail"] == (
+        "Changing the contact data of an issued policy needs the customer's request number; refused."
+    )
+    del c.cookies[settings.LANGUAGE_COOKIE_NAME]
     r = c.post(f"/api/v1/remediation/tasks/{t.pk}/corrections",
                {"field": "mobile", "new_value": "13912345678", "request_no": "BQ1"})  # fmt: skip
     assert r.status_code == 201

@@ -1,6 +1,6 @@
 """Remediation in the REST API (/api/v1/remediation): tasks, attempts, corrections, review,
 verification, bulk assignment, progress. Scoped by the access service; refusals are 4xx with the
-service's bilingual message; a stale `version` is 409."""
+service's message in the request's language; a stale `version` is 409."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ router = Router(tags=["remediation"])
 
 
 class Refusal(Schema):
-    """A refused request: the reason (Chinese / English)."""
+    """A refused request: the reason, in the request's language (Chinese by default)."""
 
     detail: str
 

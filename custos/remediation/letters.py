@@ -8,6 +8,7 @@ import io
 
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from custos.book.models import Partner, Party
 from custos.domain.spreadsheet import neutralise
@@ -36,7 +37,7 @@ def customer_letters(ctx, task_ids, user, *, batch: LetterBatch | None = None) -
     batch, or `batch` generated again (for printing once more)."""
     tasks = list(svc.scoped_tasks(ctx).filter(pk__in=task_ids).exclude(status="closed").order_by("policy_no"))
     if not tasks:
-        raise svc.RemediationError("没有可生成信函的任务。 / No open tasks in scope to write to.")
+        raise svc.RemediationError(_("没有可生成信函的任务。"))
     from django.db.models import Q
 
     q = Q()
@@ -89,9 +90,7 @@ def partner_notice(
     name = partner.name if partner else partner_code
     deadline = max((r["due_on"] for r in rows), default=timezone.localdate())
     if not rows:
-        raise svc.RemediationError(
-            "该合作机构在您的范围内没有未关闭的任务。 / This partner has no open tasks in your scope."
-        )
+        raise svc.RemediationError(_("该合作机构在您的范围内没有未关闭的任务。"))
     if batch is None:
         batch = LetterBatch.objects.create(kind="partner", created_at=timezone.now(), created_by=user,
                                            partner_code=partner_code, count=len(rows))  # fmt: skip

@@ -19,7 +19,7 @@ services as svc; svc.sync_tasks(...)`):
     exchange     export of corrections to the core systems, and their acknowledgement
     reading      progress and corrections for pages and the API: scoped, masked, logged
 
-Every refusal is a RemediationError subclass whose str() is a clear, bilingual message. Tasks are
+Every refusal is a RemediationError subclass whose str() is a clear message (gettext). Tasks are
 visible to the people whose scope (custos.access) covers the policy; personal data is read only
 through the access service. See docs/remediation.md.
 """

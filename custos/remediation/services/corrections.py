@@ -7,6 +7,7 @@ import random
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from custos.access.capabilities import can
 from custos.access.models import Profile
@@ -63,11 +64,11 @@ def record_attempt(task: Task, user, method: str, contact: str, outcome: str, no
     check_version(version)
     _require_scope(user, task)
     if method not in ContactAttempt.Method.values:
-        raise RemediationError(f"未知的联系方式：{method}。 / Unknown contact method {method!r}.")
+        raise RemediationError(_("未知的联系方式：%(method)s。") % {"method": method})
     if outcome not in ContactAttempt.Outcome.values:
-        raise RemediationError(f"未知的联系结果：{outcome}。 / Unknown outcome {outcome!r}.")
+        raise RemediationError(_("未知的联系结果：%(outcome)s。") % {"outcome": outcome})
     if task.status == S.CLOSED:
-        raise IllegalTransition("任务已关闭，不能再登记联系。 / The task is closed: no more attempts.")
+        raise IllegalTransition(_("任务已关闭，不能再登记联系。"))
     with transaction.atomic():
         attempt = ContactAttempt.objects.create(
             task=task, at=at or timezone.now(), by=user, method=method, outcome=outcome, note=note[:500],
@@ -92,10 +93,7 @@ def attempt_contact(attempt: ContactAttempt) -> str:
 def _party(task: Task) -> Party:
     party = Party.objects.filter(policy_no=task.policy_no, role=task.role, seq=task.seq).first()
     if party is None:
-        raise RemediationError(
-            "该任务是保单层面的问题，没有可更正的客户信息。 / This task concerns the policy, not a party: "
-            "there is no customer value to correct."
-        )
+        raise RemediationError(_("该任务是保单层面的问题，没有可更正的客户信息。"))
     return party
 
 
@@ -134,25 +132,23 @@ def propose_correction(
     kept = {"field": field_name, "new_value": new_value, "request_no": request_no, "note": note}
     _require_scope(user, task)
     if field_name not in EDITABLE_FIELDS:
-        raise RemediationError(f"字段 {field_name} 不可更正。 / Field {field_name!r} cannot be corrected.")
+        raise RemediationError(_("字段 %(field)s 不可更正。") % {"field": field_name})
     request_no = (request_no or "").strip()
     forced = False
     if needs_request_no(task, field_name) and not request_no:
         if not force:
             raise RequestNumberRequired(
-                "已承保保单的联系方式（手机、电话、地址）变更必须有客户申请单号；未填写，已拒绝。"
-                " / Changing the contact data of an issued policy needs the customer's request number;"
-                " refused."
+                _("已承保保单的联系方式（手机、电话、地址）变更必须有客户申请单号；未填写，已拒绝。")
             )
         forced = True
     if task.status == S.CLOSED:
-        raise IllegalTransition("任务已关闭，不能再提交更正。 / The task is closed: no corrections.")
+        raise IllegalTransition(_("任务已关闭，不能再提交更正。"))
     party = _party(task)
     with transaction.atomic():
         if Correction.objects.filter(task__policy_no=task.policy_no, task__role=task.role, task__seq=task.seq,
                                      field=field_name, status=Correction.Status.PROPOSED).exists():  # fmt: skip
             raise Conflict(
-                "该字段已有一项更正在复核中。 / A correction of this field is already awaiting review.",
+                _("该字段已有一项更正在复核中。"),
                 kept=kept,
             )
         if task.status == S.REVIEW:
@@ -184,9 +180,7 @@ def proposed_fill(task: Task, finding_id) -> tuple[str, str]:
         .first()
     )
     if f is None or f.field not in EDITABLE_FIELDS:
-        raise RemediationError(
-            "该问题没有可采用的建议值。 / This finding of the task has no proposed value to use."
-        )
+        raise RemediationError(_("该问题没有可采用的建议值。"))
     return f.field, f.proposed
 
 
@@ -196,15 +190,13 @@ def review_correction(correction: Correction, reviewer, *, approve: bool, note: 
     check_version(version)
     task = correction.task
     if reviewer.pk == correction.proposed_by_id:
-        raise SelfApproval(
-            "不能复核自己提交的更正（双人复核）。 / You cannot review your own correction (four eyes)."
-        )
+        raise SelfApproval(_("不能复核自己提交的更正（双人复核）。"))
     if not can(reviewer, "task.review"):
-        raise NotAllowed("您的角色不能复核更正。 / Your role cannot review corrections.")
+        raise NotAllowed(_("您的角色不能复核更正。"))
     _require_scope(reviewer, task)
     if correction.status != Correction.Status.PROPOSED:
         raise IllegalTransition(
-            f"该更正已处理（{correction.get_status_display()}）。 / This correction is already {correction.status}."
+            _("该更正已处理（%(status)s）。") % {"status": correction.get_status_display()}
         )
     now = timezone.now()
     with transaction.atomic():
@@ -213,7 +205,7 @@ def review_correction(correction: Correction, reviewer, *, approve: bool, note: 
             reviewed_by=reviewer, reviewed_at=now, review_note=note[:500], applied_at=now if approve else None,
         )  # fmt: skip
         if n == 0:
-            raise Conflict("该更正已被他人复核。 / Someone else reviewed this correction first.")
+            raise Conflict(_("该更正已被他人复核。"))
         correction.refresh_from_db()
         pending = task.corrections.filter(status=Correction.Status.PROPOSED).exists()
         if approve:
@@ -238,8 +230,7 @@ def _apply(correction: Correction, user, now) -> None:
     party = qs.first()
     if _as_text(getattr(party, correction.field)) != correction.old_value:
         raise Conflict(
-            "客户信息在提交更正后已被修改，请重新提交更正。 / The party changed since the correction was"
-            " proposed; propose it again.",
+            _("客户信息在提交更正后已被修改，请重新提交更正。"),
             kept={"field": correction.field},  # not the value: the reviewer did not submit it
         )
     value = correction.new_value
@@ -295,16 +286,14 @@ def verify_task(task: Task, user, *, contact: str, success: bool, note: str = ""
     corrections (and the task); failure sends the task back to contacting."""
     check_version(version)
     if not can(user, "task.verify"):
-        raise NotAllowed("回访须由客服人员完成。 / Return visits are made by customer service.")
+        raise NotAllowed(_("回访须由客服人员完成。"))
     _require_scope(user, task)
     applied = list(task.corrections.filter(status=Correction.Status.APPLIED))
     if task.status != S.CORRECTED or not applied:
         check_transition(task.status, S.VERIFIED)
     corrected_contacts = [c.new_value for c in applied if c.field in ("mobile", "phone", "address")]
     if corrected_contacts and contact.strip() not in corrected_contacts:
-        raise RemediationError(
-            "回访须拨打/寄送到更正后的联系方式。 / The return visit must reach the corrected contact."
-        )
+        raise RemediationError(_("回访须拨打/寄送到更正后的联系方式。"))
     now = timezone.now()
     with transaction.atomic():
         ContactAttempt.objects.create(
@@ -339,10 +328,7 @@ def close_task(task: Task, user, reason: str = "", *, version: int | None = None
     _require_scope(user, task)
     check_transition(task.status, S.CLOSED)
     if Finding.objects.filter(pk__in=task.links.values("finding_id"), status=Finding.Status.OPEN).exists():
-        raise IllegalTransition(
-            "任务仍有未关闭的问题：更正导出核心系统后，由下一期数据复查关闭。 / Findings of this task are still"
-            " open: the next book's check run closes them once the correction reaches the core systems."
-        )
+        raise IllegalTransition(_("任务仍有未关闭的问题：更正导出核心系统后，由下一期数据复查关闭。"))
     transition(task, S.CLOSED, user, reason, version=version, closed_at=timezone.now(), closed_by=user,
                close_reason=Task.CloseReason.VERIFIED, reopened=False)  # fmt: skip
     return task
@@ -358,11 +344,9 @@ def draw_samples(
     AccessContext or a user — when given: a compliance officer draws from their own branches)."""
     share = float(conf.get("sample_share") if share is None else share)
     if not 0 <= share <= 1:
-        raise RemediationError(
-            f"抽检比例须在 0 到 1 之间：{share}。 / The sample share must be between 0 and 1: {share}."
-        )
+        raise RemediationError(_("抽检比例须在 0 到 1 之间：%(share)s。") % {"share": share})
     if scope is not None and not can(_ctx(scope), "sample.draw"):
-        raise NotAllowed("抽检由合规人员抽取。 / Samples are drawn by compliance.")
+        raise NotAllowed(_("抽检由合规人员抽取。"))
     tasks = Task.objects.all() if scope is None else scoped_tasks(scope)
     pool = list(tasks.filter(status=S.CLOSED).exclude(samples__isnull=False).values_list("id", flat=True))
     k = min(len(pool), round(len(pool) * share)) if pool else 0
@@ -386,13 +370,11 @@ def record_sample(sample: Sample, user, *, passed: bool, note: str = "") -> Samp
     """Record the re-check; a failure reopens the task (unless the party already has a new open task,
     which then carries the note) and counts against whoever closed it (Sample.closer)."""
     if sample.result != Sample.Result.PENDING:
-        raise IllegalTransition("该抽检已有结果。 / This sample already has a result.")
+        raise IllegalTransition(_("该抽检已有结果。"))
     if not can(user, "sample.check"):
-        raise NotAllowed(
-            "抽检须由客服或合规人员完成。 / Samples are checked by customer service or compliance."
-        )
+        raise NotAllowed(_("抽检须由客服或合规人员完成。"))
     if user.pk == sample.closer_id:
-        raise SelfApproval("不能抽检自己关闭的任务。 / You cannot check a task you closed yourself.")
+        raise SelfApproval(_("不能抽检自己关闭的任务。"))
     _require_scope(user, sample.task)
     with transaction.atomic():
         sample.result = Sample.Result.PASSED if passed else Sample.Result.FAILED

@@ -6,19 +6,14 @@ from __future__ import annotations
 
 
 class RemediationError(Exception):
-    """A refused action; str() is the message in both languages ("中文 / English": commands and the
-    API show it whole), localized() the half of the page's active language."""
+    """A refused action; str() is the message, translated (gettext) into the language active when
+    it was raised: the page's or the API request's (language cookie), else Chinese."""
 
     status = 400
 
     def localized(self) -> str:
-        from django.utils.translation import get_language
-
-        text = str(self)
-        zh, sep, en = text.partition(" / ")
-        if not sep:
-            return text
-        return en.strip() if (get_language() or "").startswith("en") else zh.strip()
+        """The message for a page (already in the request's language)."""
+        return str(self)
 
 
 class IllegalTransition(RemediationError):

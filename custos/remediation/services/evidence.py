@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from custos import paths
 from custos.remediation import conf
@@ -41,14 +42,12 @@ def store_evidence(filename: str, data: bytes, user) -> Evidence:
     """Check the file's size and type (by its first bytes, not its name) and store it encrypted."""
     limit = int(conf.get("evidence_max_bytes"))
     if not data:
-        raise EvidenceRejected("证明文件为空。 / The evidence file is empty.")
+        raise EvidenceRejected(_("证明文件为空。"))
     if len(data) > limit:
-        raise EvidenceRejected(
-            f"证明文件超过 {limit // 1024 // 1024} MB。 / The evidence file exceeds {limit} bytes."
-        )
+        raise EvidenceRejected(_("证明文件超过 %(mb)s MB。") % {"mb": f"{limit / 1024 / 1024:g}"})
     ctype = next((t for t, magic in conf.get("evidence_types").items() if data.startswith(magic)), None)
     if ctype is None:
-        raise EvidenceRejected("证明文件只接受 PDF、JPEG、PNG。 / Evidence must be a PDF, JPEG or PNG file.")
+        raise EvidenceRejected(_("证明文件只接受 PDF、JPEG、PNG。"))
     path = evidence_dir() / f"{secrets.token_hex(16)}.sealed"
     sealed = _keys().seal(base64.b64encode(data).decode(), "remediation.evidence")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

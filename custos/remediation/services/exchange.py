@@ -12,6 +12,7 @@ from pathlib import Path
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from custos.access.models import Profile
 from custos.domain.spreadsheet import neutralise
@@ -52,10 +53,10 @@ def export_corrections(out: Path, *, encoding: str = "utf-8", user=None) -> Expo
     whole (temporary file, then renamed). With nothing to export the file holds the header only and
     no batch is recorded (the returned batch is unsaved, rows 0)."""
     if encoding not in ("gbk", "utf-8"):
-        raise RemediationError("编码须为 gbk 或 utf-8。 / The encoding must be gbk or utf-8.")
+        raise RemediationError(_("编码须为 gbk 或 utf-8。"))
     out = Path(out)
     if out.exists():
-        raise RemediationError(f"{out} 已存在，未覆盖。 / {out} exists: not overwritten.")
+        raise RemediationError(_("%(path)s 已存在，未覆盖。") % {"path": out})
     with transaction.atomic():
         rows = list(
             Correction.objects.select_for_update()
@@ -76,9 +77,16 @@ def export_corrections(out: Path, *, encoding: str = "utf-8", user=None) -> Expo
             except UnicodeEncodeError as exc:
                 bad = exc.object[exc.start : exc.end]
                 raise RemediationError(
-                    f"更正 #{c.pk}（{c.policy_no}/{c.role}/{c.seq} {c.field}）含 {encoding} 无法表示的字符 {bad!r}，"
-                    f"请改用 utf-8；未导出任何更正。 / Correction #{c.pk} ({c.policy_no}/{c.role}/{c.seq} "
-                    f"{c.field}) has {bad!r}, which {encoding} cannot write: use utf-8; nothing was exported."
+                    _(
+                        "更正 #%(pk)s（%(party)s %(field)s）含 %(encoding)s 无法表示的字符 %(char)s，请改用 utf-8；未导出任何更正。"
+                    )
+                    % {
+                        "pk": c.pk,
+                        "party": f"{c.policy_no}/{c.role}/{c.seq}",
+                        "field": c.field,
+                        "encoding": encoding,
+                        "char": repr(bad),
+                    }  # fmt: skip
                 ) from exc
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
@@ -113,14 +121,14 @@ def acknowledge(path: Path) -> dict:
             text = raw.decode("gbk")
         except UnicodeDecodeError as exc:
             raise RemediationError(
-                f"{path}：既不是 UTF-8 也不是 GBK 编码。 / {path}: neither UTF-8 nor GBK (byte {exc.start})."
+                _("%(path)s：既不是 UTF-8 也不是 GBK 编码（第 %(byte)s 字节）。")
+                % {"path": path, "byte": exc.start}
             ) from exc
     reader = csv.DictReader(io.StringIO(text))
     missing = set(ACK_COLUMNS[:6]) - set(reader.fieldnames or ())
     if missing:
         raise RemediationError(
-            f"{path}：回执缺少列 {', '.join(sorted(missing))}。 / {path}: the acknowledgement lacks the "
-            f"column(s) {', '.join(sorted(missing))}."
+            _("%(path)s：回执缺少列 %(columns)s。") % {"path": path, "columns": ", ".join(sorted(missing))}
         )
     exported = {
         (c.policy_no, c.role, str(c.seq), c.field, _changed_at(c)): c
@@ -149,9 +157,7 @@ def acknowledge(path: Path) -> dict:
     if errors:
         more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
         raise RemediationError(
-            f"回执有误，未记录任何一行：{errors[0]}。 / The acknowledgement was refused, nothing recorded: "
-            + "; ".join(errors[:3])
-            + more
+            _("回执有误，未记录任何一行：%(errors)s。") % {"errors": "; ".join(errors[:3]) + more}
         )
     now = timezone.now()
     batches = set()

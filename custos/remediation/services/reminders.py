@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from custos.remediation import conf
 from custos.remediation.services.states import (
@@ -150,9 +151,9 @@ def email_notices(since: dt.datetime) -> int:
         .select_related("recipient", "task")
     )
     subjects = {
-        Notice.Kind.REMIND: "[custos] 整改任务即将到期 / remediation task due soon",
-        Notice.Kind.ESCALATE_MANAGER: "[custos] 整改任务已逾期（升级） / overdue remediation task escalated",
-        Notice.Kind.ESCALATE_COMPLIANCE: "[custos] 整改任务已逾期（升级合规） / overdue task escalated to compliance",
+        Notice.Kind.REMIND: _("[custos] 整改任务即将到期"),
+        Notice.Kind.ESCALATE_MANAGER: _("[custos] 整改任务已逾期（升级）"),
+        Notice.Kind.ESCALATE_COMPLIANCE: _("[custos] 整改任务已逾期（升级合规）"),
     }
     messages = [
         (subjects[n.kind], f"#{n.task_id} {n.task.policy_no} {n.task.role}/{n.task.seq}: "

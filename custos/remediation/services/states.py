@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from custos.access.capabilities import roles_with
 from custos.audit.record import record
@@ -53,11 +54,10 @@ def check_transition(frm: str, to: str) -> None:
     if to not in TRANSITIONS.get(frm, set()):
         if to == S.CLOSED:
             raise IllegalTransition(
-                f"只有已回访确认的更正才能关闭任务：任务当前为 {_label(frm)}。"
-                f" / Only a verified correction closes a task; this task is {frm}."
+                _("只有已回访确认的更正才能关闭任务：任务当前为 %(status)s。") % {"status": _label(frm)}
             )
         raise IllegalTransition(
-            f"不允许的状态变更：{_label(frm)} → {_label(to)}。 / Illegal transition: {frm} → {to}."
+            _("不允许的状态变更：%(frm)s → %(to)s。") % {"frm": _label(frm), "to": _label(to)}
         )
 
 
@@ -84,9 +84,7 @@ def check_version(version: int | None) -> None:
     """A caller's `version` is absent (None: no check) or the task version they saw, 0..MAX_VERSION;
     anything else (-1, 10**30) is refused, never read as "no version"."""
     if version is not None and not (isinstance(version, int) and 0 <= version <= MAX_VERSION):
-        raise BadVersion(
-            f"版本号须是 0 到 {MAX_VERSION} 之间的整数。 / The version must be an integer from 0 to {MAX_VERSION}."
-        )
+        raise BadVersion(_("版本号须是 0 到 %(max)s 之间的整数。") % {"max": MAX_VERSION})
 
 
 def _bump(task: Task, version: int | None, kept: dict | None = None, **changes) -> None:
@@ -96,9 +94,7 @@ def _bump(task: Task, version: int | None, kept: dict | None = None, **changes) 
     n = Task.objects.filter(pk=task.pk, version=expected).update(version=expected + 1, **changes)
     if n == 0:
         raise Conflict(
-            "此任务已被他人修改，您的操作未保存；您填写的内容已保留，请刷新后核对再提交。"
-            " / Someone else changed this task first: nothing was saved, your input is kept — reload and"
-            " submit again.",
+            _("此任务已被他人修改，您的操作未保存；您填写的内容已保留，请刷新后核对再提交。"),
             kept=kept,
         )
     task.version = expected + 1
@@ -140,4 +136,4 @@ def task_for(user, task_id: int) -> Task:
 
 def _require_scope(user, task: Task) -> None:
     if not _ctx(user).policies().filter(policy_no=task.policy_no).exists():
-        raise NotAllowed("此任务不在您的权限范围内。 / This task is outside your scope.")
+        raise NotAllowed(_("此任务不在您的权限范围内。"))

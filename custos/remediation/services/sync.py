@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from custos.access.capabilities import can
 from custos.checks.models import CheckRun, Finding
@@ -353,17 +354,14 @@ def reassign(task_ids: Iterable[int], to_user, by_user, reason: str = "") -> int
     """Bulk reassignment by a manager: every task must be in both the manager's and the new
     assignee's scope, or nothing is reassigned."""
     if not can(by_user, "task.assign"):
-        raise NotAllowed("只有管理人员可以批量指派任务。 / Only managers may reassign tasks.")
+        raise NotAllowed(_("只有管理人员可以批量指派任务。"))
     ids = sorted({int(i) for i in task_ids})
     if not ids:
         return 0
     mine = scoped_tasks(by_user).filter(pk__in=ids).exclude(status=S.CLOSED)
     theirs = scoped_tasks(to_user).filter(pk__in=ids)
     if mine.count() != len(ids) or theirs.count() != len(ids):
-        raise NotAllowed(
-            "部分任务已关闭或不在您或被指派人的权限范围内，未做任何指派。"
-            " / Some tasks are closed or outside your or the assignee's scope; nothing was reassigned."
-        )
+        raise NotAllowed(_("部分任务已关闭或不在您或被指派人的权限范围内，未做任何指派。"))
     now = timezone.now()
     with transaction.atomic():
         rows = list(Task.objects.select_for_update().filter(pk__in=ids).values("id", "status"))
