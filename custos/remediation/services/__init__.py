@@ -27,7 +27,6 @@ through the access service. See docs/remediation.md.
 from custos.checks.models import Finding
 from custos.remediation import conf
 from custos.remediation.services.corrections import (
-    attempt_contact,
     close_task,
     draw_samples,
     needs_request_no,
@@ -70,7 +69,6 @@ from custos.remediation.services.states import (
     EDITABLE_FIELDS,
     MANAGER_ROLES,
     MAX_VERSION,
-    REVIEWER_ROLES,
     TRANSITIONS,
     BadVersion,
     S,
@@ -100,7 +98,6 @@ __all__ = [
     "MANAGER_ROLES",
     "MAX_VERSION",
     "NotAllowed",
-    "REVIEWER_ROLES",
     "RemediationError",
     "RequestNumberRequired",
     "S",
@@ -109,7 +106,6 @@ __all__ = [
     "TRANSITIONS",
     "acknowledge",
     "assign_tasks",
-    "attempt_contact",
     "check_transition",
     "check_version",
     "close_task",

@@ -82,11 +82,6 @@ def record_attempt(task: Task, user, method: str, contact: str, outcome: str, no
     return attempt
 
 
-def attempt_contact(attempt: ContactAttempt) -> str:
-    """The clear contact of an attempt (for the unmask path only)."""
-    return _keys().open_(attempt.contact_sealed, "remediation.attempt.contact")
-
-
 # --- corrections ----------------------------------------------------------------------------------
 
 

@@ -28,9 +28,8 @@ EDITABLE_FIELDS = (
     "name", "gender", "birth_date", "id_type", "id_no", "id_valid_until", "nationality", "relation",
     "mobile", "phone", "address", "postcode", "email", "occupation_code",
 )  # fmt: skip
-# The holders of task.assign and task.review (custos/access/capabilities.py), for the tests' matrices.
+# The holders of task.assign (custos/access/capabilities.py), for the tests' matrices.
 MANAGER_ROLES = roles_with("task.assign")
-REVIEWER_ROLES = roles_with("task.review")
 
 
 # --- the state machine ----------------------------------------------------------------------------
