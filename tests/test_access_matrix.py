@@ -72,6 +72,8 @@ PAGES: dict[str, Spec] = {
     "loads/new/": Spec("roles", roles=frozenset(UPLOAD_ROLES)),
     "loads/<int:pk>/": Spec("any", record="load"),
     "loads/<int:pk>/status/": Spec("any", record="load"),
+    # the full load-error report (load.error_report): its roles get 404 for a load that does not exist
+    "loads/<int:pk>/errors/": Spec("absent", roles=frozenset({Role.COMPLIANCE, Role.IT_SECURITY})),
     "parties/": Spec("any"),
     "parties/<int:party_id>/unmask/<str:field>/": Spec(
         "record", record="party", roles=frozenset(UNMASK_ROLES)
@@ -114,6 +116,10 @@ API: dict[tuple[str, str], Spec] = {
     ("get", "/api/v1/findings"): Spec("any"),
     ("get", "/api/v1/findings/summary"): Spec("any"),
     ("get", "/api/v1/findings/{finding_id}"): Spec("record", record="finding", roles=ALL),
+    # the full load-error report (load.error_report): its roles get 404 for a load that does not exist
+    ("get", "/api/v1/loads/{load_id}/error-report"): Spec(
+        "absent", roles=frozenset({Role.COMPLIANCE, Role.IT_SECURITY})
+    ),
     # systems only (screening keys): a user's token is refused whatever the role
     ("post", "/api/v1/screen"): Spec("system"),
 }
@@ -329,6 +335,11 @@ def test_api(client, world, role):
             resp = client.post(path, {"file": upload}, **auth)
             expected = spec.ok if role in spec.roles else (403,)
             assert resp.status_code in expected, f"{ctx}: {resp.status_code}"
+        elif spec.kind == "absent":
+            resp = client.get(fill_api(path, 987654), **auth)
+            expected = (404,) if role in spec.roles else (403, 404)
+            assert resp.status_code in expected, f"{ctx}: {resp.status_code}"
+            assert_no_details(resp, ctx)
         elif spec.kind == "system":
             resp = client.post(path, "{}", content_type="application/json", **auth)
             assert resp.status_code == 401, f"{ctx}: {resp.status_code}"
