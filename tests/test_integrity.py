@@ -283,3 +283,14 @@ def test_every_customer_column_is_covered():
         columns = {f.column for f in model._meta.concrete_fields}
         not_covered = {"id", "integrity_tag", "first_load_id", "last_load_id", "gone_load_id"}
         assert set(spec.names) == columns - not_covered, model
+
+
+def test_the_integrity_page_is_in_the_navigation_of_its_roles_only(client, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    for role, shown in (("it_security", True), ("auditor", True), ("agent", False), ("compliance", False)):
+        user = make_user(f"nav-{role}", role)
+        client.force_login(user)
+        page = client.get("/me/access/").content.decode()
+        assert ('href="/security/integrity/"' in page) is shown, role
+        if shown:  # and the alert a failed run raises has its own label
+            assert SecurityAlert.Kind.INTEGRITY.label

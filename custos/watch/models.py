@@ -10,6 +10,7 @@ class SecurityAlert(models.Model):
         UNMASK_RATE = "unmask_rate", _("脱敏查看次数超限")
         LOCKOUT = "lockout", _("登录失败锁定")
         AUDIT_VERIFY = "audit_verify", _("审计日志校验失败")
+        INTEGRITY = "integrity", _("客户信息完整性校验失败")
 
     kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
     user = models.ForeignKey(

@@ -30,6 +30,7 @@ def shell(request):
         "nav_open_alerts": open_alerts,
         "nav_keys": "keys.manage" in caps,
         "nav_capabilities": "access.table" in caps,
+        "nav_integrity": "integrity.verify" in caps,
         "nav_remediation": "task.work" in caps,
         "nav_screening": "screening.view" in caps,
         "viewer_profile": profile,
