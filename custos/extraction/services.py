@@ -83,8 +83,7 @@ class RecipientRefused(ExtractionError):
 def _refused(name: str) -> RecipientRefused:
     return RecipientRefused(
         _(
-            "接收人 %(name)s 不能接收这次提取：不是有效的系统用户、其权限范围内没有符合条件的客户，"
-            "或其所属合作机构没有有效的保密协议。"
+            "接收人 %(name)s 不能接收这次提取：不是有效的系统用户、其权限范围内没有符合条件的客户，或其所属合作机构没有有效的保密协议。"
         )
         % {"name": name}
     )
