@@ -1,7 +1,5 @@
 """Masking of personal data (custos.domain.masking): examples from the design, then properties."""
 
-import re
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -92,9 +90,11 @@ def test_never_raises_and_never_returns_a_long_value_whole(v):
 
 @given(st.text(HAN, min_size=4, max_size=20))
 def test_address_detail_never_shown(detail):
-    out = masking.address("广东省广州市天河区" + detail)
-    assert out == "广东省广州市天河区****"
-    assert not re.search(re.escape(detail), out)
+    public = "广东省广州市天河区"
+    out = masking.address(public + detail)
+    # Only the public place names, then the mask. (A search for the detail
+    # in the output would fail by chance on a detail such as 广州市天.)
+    assert out == public + "****"
 
 
 # --- findings show every personal field masked (issue 16, item 11) ---------------------------------
