@@ -76,6 +76,33 @@ def test_dashboard_drills_into_a_branch(client, setup):
     assert row_cells(html, "SZ")[1:4] == ["1", "1", "100.00%"]
 
 
+def test_dashboard_drill_down_scopes_tiles_channels_branches_checks_and_trend(client, setup):
+    """?branch=GD (广东): GZ and SZ only — not BJ, not every branch of the country — and the tiles, the
+    channel table, the counts by check and the trend count GD's subtree alone (P1, P2, P3)."""
+    client.force_login(setup["compliance"])
+    html = text(client.get("/findings/?branch=GD"))
+    assert re.findall(r'<tr data-key="(\w+)">', html.split("分机构")[1].split("</table>")[0]) == ["GZ", "SZ"]
+    assert 'data-key="BJ"' not in html
+    # P1 false, P2 missing (P3 suspicious only): untrue 2 of 3, missing 1, false 1
+    assert 'id="kpi-policies">3<' in html and 'id="kpi-untrue">66.67%<' in html
+    assert 'id="kpi-missing">33.33%<' in html and 'id="kpi-false">33.33%<' in html
+    assert row_cells(html, "bancassurance")[1:4] == ["2", "2", "100.00%"]
+    assert row_cells(html, "agency")[1:4] == ["1", "0", "0.00%"]  # P3 only; P4 (BJ) is out
+    assert 'data-check="SC04"' not in html and 'data-check="PH02"' in html  # SC04 is P4's
+    assert '<strong id="branch-root" data-code="GD">GD</strong>' in html and 'href="?branch=HO"' in html
+    html = text(client.get("/findings/?branch=BJ"))
+    assert 'id="kpi-policies">1<' in html and 'data-key="GD"' not in html
+    assert row_cells(html, "agency")[1:4] == ["1", "1", "100.00%"]
+
+
+def test_dashboard_drill_down_stays_within_the_viewers_scope(client, setup):
+    client.force_login(setup["agent"])  # A1: P1 (GZ) and P3 (GZ)
+    html = text(client.get("/findings/?branch=GD"))
+    assert 'id="kpi-policies">2<' in html and 'data-key="SZ"' not in html
+    html = text(client.get("/findings/?branch=BJ"))
+    assert 'id="kpi-policies">0<' in html and 'data-check="PH02"' not in html
+
+
 def test_dashboard_in_an_agents_scope(client, setup):
     client.force_login(setup["agent"])  # P1 and P3
     html = text(client.get("/findings/"))
@@ -193,4 +220,4 @@ def test_code_valued_findings_show_the_codes_label():
         assert code_value("relation", "no-such-code") == "no-such-code"
         assert code_value("mobile", "138****5678") == "138****5678"
     with translation.override("en"):
-        assert code_value("relation", "spouse") == "spouse"
+        assert code_value("relation", "spouse").lower() == "spouse"

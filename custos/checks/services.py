@@ -455,11 +455,18 @@ _POLICY_COUNTS = {
 }
 
 
+def in_subtree(qs: QuerySet, branch_root: str | None) -> QuerySet:
+    """Policies or findings (both carry branch_code) of the branch subtree rooted at branch_root;
+    all of qs when branch_root is None."""
+    return qs.filter(branch_code__in=branch_subtree(branch_root)) if branch_root else qs
+
+
 def rates_by(ctx, dimension: str, *, branch_root: str | None = None) -> list[dict]:
     """The regulator's table: per channel (dimension="channel") or per branch under branch_root
-    (dimension="branch"), policies in scope and those with ≥1 open missing / false finding."""
-    policies = ctx.policies().filter(gone_load__isnull=True)
-    findings = scoped_findings(ctx).filter(status=Finding.Status.OPEN)
+    (dimension="branch"), policies in scope and those with ≥1 open missing / false finding. With
+    branch_root, both dimensions count only that branch's subtree (within the viewer's scope)."""
+    policies = in_subtree(ctx.policies().filter(gone_load__isnull=True), branch_root)
+    findings = in_subtree(scoped_findings(ctx).filter(status=Finding.Status.OPEN), branch_root)
     column = "channel" if dimension == "channel" else "branch_code"
     pol = {r[column]: r["n"] for r in policies.values(column).annotate(n=Count("id")).order_by()}
     fin = {r[column]: r for r in findings.values(column).annotate(**_POLICY_COUNTS).order_by()}
@@ -528,13 +535,14 @@ def counts_by_check(qs: QuerySet[Finding]) -> list[dict]:
     return rows
 
 
-def trend(ctx, limit: int = 20) -> list[dict]:
-    """Untrue / missing / false rates in scope at each of the last `limit` finished check runs: a finding
-    counts at run R when R opened it or an earlier run did and no run up to R closed it."""
+def trend(ctx, limit: int = 20, *, branch_root: str | None = None) -> list[dict]:
+    """Untrue / missing / false rates in scope (and branch_root's subtree) at each of the last `limit`
+    finished check runs: a finding counts at run R when R opened it or an earlier run did and no run up
+    to R closed it."""
     runs = list(CheckRun.objects.filter(status=CheckRun.Status.DONE).order_by("-id")[:limit])[::-1]
     out = []
-    scoped = scoped_findings(ctx)
-    policies = ctx.policies()
+    scoped = in_subtree(scoped_findings(ctx), branch_root)
+    policies = in_subtree(ctx.policies(), branch_root)
     for run in runs:
         open_at = scoped.filter(opened_run_id__lte=run.pk).filter(
             Q(closed_run__isnull=True) | Q(closed_run_id__gt=run.pk)

@@ -53,11 +53,31 @@ def _message(row: dict) -> str:
     return (row.get("message_en") if get_language() == "en" else row.get("message_zh")) or ""
 
 
-@login_required
-def dashboard(request):
-    ctx = AccessContext.for_request(request)
-    root = request.GET.get("branch") or (ctx.profile.branch_code if ctx.profile else "") or None
-    by_channel = services.rates_by(ctx, "channel")
+def _root(request, ctx) -> str | None:
+    """The branch the dashboard is about: ?branch= or the viewer's own branch (None: the whole scope)."""
+    return (
+        request.GET.get("branch", "").strip()[:64] or (ctx.profile.branch_code if ctx.profile else "") or None
+    )
+
+
+def _trail(root: str | None, own: str) -> list[dict]:
+    """The branches from the viewer's own level (the head office when they have none) down to root,
+    for the drill-down's trail of links."""
+    if not root:
+        return []
+    path = Branch.objects.filter(branch_code=root).values_list("path", flat=True).first() or f"/{root}/"
+    chain = [c for c in path.split("/") if c]
+    if own in chain:
+        chain = chain[chain.index(own) :]
+    names = dict(Branch.objects.filter(branch_code__in=chain).values_list("branch_code", "name"))
+    return [{"code": c, "name": names.get(c, c)} for c in chain]
+
+
+def dashboard_data(ctx, root: str | None) -> dict:
+    """Every aggregate of the dashboard, for the viewer's scope ∩ root's subtree: the tiles (total),
+    the channel and branch tables, the open findings by check and the trend. The page and its XLSX
+    export both show this."""
+    by_channel = services.rates_by(ctx, "channel", branch_root=root)
     for r in by_channel:
         r["label"] = _channel_label(r["key"])
     by_branch = services.rates_by(ctx, "branch", branch_root=root)
@@ -74,13 +94,29 @@ def dashboard(request):
         sum(r["false"] for r in by_channel),
         sum(r["untrue"] for r in by_channel),
     )
-    open_findings = services.scoped_findings(ctx).filter(status=Finding.Status.OPEN)
+    open_findings = services.in_subtree(
+        services.scoped_findings(ctx).filter(status=Finding.Status.OPEN), root
+    )
     by_check = services.counts_by_check(open_findings)
     for r in by_check:
         r["message"] = _message(r)
         r["category_label"] = _label(Finding.Category, r["category"])
         r["severity_label"] = _label(Finding.Severity, r["severity"])
-    trend = services.trend(ctx)
+    return {
+        "total": total,
+        "by_channel": by_channel,
+        "by_branch": by_branch,
+        "by_check": by_check,
+        "trend": services.trend(ctx, branch_root=root),
+    }
+
+
+@login_required
+def dashboard(request):
+    ctx = AccessContext.for_request(request)
+    root = _root(request, ctx)
+    data = dashboard_data(ctx, root)
+    by_channel, trend = data["by_channel"], data["trend"]
     chart = {
         "channels": [r["label"] for r in by_channel],
         "channel_rates": {k: [r[k + "_rate"] for r in by_channel] for k in ("untrue", "missing", "false")},
@@ -88,17 +124,16 @@ def dashboard(request):
         "trend": {k: [t[k + "_rate"] for t in trend] for k in ("untrue", "missing", "false")},
         "labels": {"untrue": _("不真实率"), "missing": _("信息缺失率"), "false": _("信息虚假率")},
     }
-    root_branch = Branch.objects.filter(branch_code=root).first() if root else None
+    own = ctx.profile.branch_code if ctx.profile else ""
+    trail = _trail(root, own)
     return render(
         request,
         "checks/dashboard.html",
         {
-            "total": total,
-            "by_channel": by_channel,
-            "by_branch": by_branch,
-            "branch_root": root_branch,
-            "by_check": by_check,
-            "trend": trend,
+            **data,
+            "branch_root": Branch.objects.filter(branch_code=root).first() if root else None,
+            "root": root or "",
+            "trail": trail,
             "chart": chart,
             "last_run": CheckRun.objects.filter(status=CheckRun.Status.DONE).select_related("load").first(),
         },
