@@ -203,6 +203,7 @@ CUSTOS_API_DOCS_PUBLIC = os.environ.get("CUSTOS_API_DOCS_PUBLIC", "1" if DEBUG e
 CUSTOS_OTP_REQUIRED = os.environ.get("CUSTOS_OTP_REQUIRED", "1") == "1"
 CUSTOS_OTP_ROLES = frozenset(filter(None, os.environ.get("CUSTOS_OTP_ROLES", "").split(",")))
 OTP_TOTP_ISSUER = "custos"
+OTP_TOTP_THROTTLE_FACTOR = 0  # custos.access.otp throttles instead: one mistyped code is not a lock-out
 
 # --- unmasking (docs/security.md) -------------------------------------------------------------------
 # Which roles may unmask a value (with a stated purpose). A table, so each company sets its own; it

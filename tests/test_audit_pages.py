@@ -91,6 +91,15 @@ def test_key_status_and_background_verify(login, monkeypatch):
     assert Checkpoint.objects.exists()
 
 
+def test_key_status_shows_state_not_server_paths_or_commands(login):
+    from custos import paths
+
+    html = login("sec", Role.IT_SECURITY).get("/security/keys/").content.decode()
+    assert 'id="keyring-state"' in html and "密钥环存在，文件权限正确。" in html
+    assert str(paths.keyring_path()) not in html and str(paths.home()) not in html
+    assert "custos keys" not in html and "replace-index-key" not in html and "--yes" not in html
+
+
 def test_key_status_is_for_it_security_only(login):
     assert login("c", Role.COMPLIANCE).get("/security/keys/").status_code == 403
 

@@ -68,7 +68,6 @@ def key_status() -> dict:
     last_cp = Checkpoint.objects.order_by("-tree_size").first()
     return {
         "keys": keys(),
-        "keyring_path": str(paths.keyring_path()),
         "keyring_mode": keyring_mode(),
         "max_age_days": settings.CUSTOS_KEY_MAX_AGE_DAYS,
         "entries": AuditEntry.objects.count(),

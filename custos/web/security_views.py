@@ -11,10 +11,11 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from custos.access import unmask
+from custos.access import otp, unmask
 from custos.access.capabilities import can
 from custos.access.service import AccessContext, ReadLogUnavailable, client_address
 from custos.audit import search as audit_search
@@ -126,6 +127,12 @@ def _audit(action, request, outcome="ok", **kw):
     record_request(action, request, outcome=outcome, **kw)
 
 
+def _otp_error(wait: int) -> str:
+    if not wait:
+        return _("验证码不正确，请重试。")
+    return _("验证码错误次数过多，请在 %(seconds)s 秒后再试。") % {"seconds": wait}
+
+
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
@@ -144,15 +151,15 @@ def otp_setup(request):
         device = TOTPDevice.objects.create(user=request.user, name="default", confirmed=False)
     form = OTPForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        allowed, _data = device.verify_is_allowed()
-        if allowed and device.verify_token(form.cleaned_data["token"]):
+        verified, wait = otp.check(device, form.cleaned_data["token"])
+        if verified:
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             otp_login(request, device)
             _audit("otp_setup", request)
             return redirect(_safe_next(request))
         _audit("otp_setup", request, outcome="failed")
-        form.add_error("token", _("验证码不正确，请重试。") if allowed else _("尝试次数过多，请稍后再试。"))
+        form.add_error("token", _otp_error(wait))
     return render(
         request,
         "web/otp_setup.html",
@@ -177,13 +184,13 @@ def otp_verify(request):
         return redirect("otp-setup")
     form = OTPForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        allowed, _data = device.verify_is_allowed()
-        if allowed and device.verify_token(form.cleaned_data["token"]):
+        verified, wait = otp.check(device, form.cleaned_data["token"])
+        if verified:
             otp_login(request, device)
             _audit("otp_verify", request)
             return redirect(_safe_next(request))
         _audit("otp_verify", request, outcome="failed")
-        form.add_error("token", _("验证码不正确，请重试。") if allowed else _("尝试次数过多，请稍后再试。"))
+        form.add_error("token", _otp_error(wait))
     return render(request, "web/otp_verify.html", {"form": form, "next": _safe_next(request)})
 
 
@@ -271,12 +278,21 @@ def alert_acknowledge(request, pk: int):
     return redirect("alerts")
 
 
+ROTATION_STATES = {"queued": _l("排队中"), "running": _l("进行中"), "done": _l("已完成")}
+
+
+def _key_context(status: dict, **extra) -> dict:
+    """The key page shows state only: no server path, column name or command (docs/operations.md)."""
+    state = (status.get("rotation") or {}).get("state", "")
+    return {**status, "rotation_state_label": ROTATION_STATES.get(state, state), **extra}
+
+
 @login_required
 def key_status(request):
     from custos.access import posture
 
     _require(request, "keys.manage")
-    return render(request, "web/keys.html", posture.key_status())
+    return render(request, "web/keys.html", _key_context(posture.key_status()))
 
 
 @login_required
@@ -304,7 +320,7 @@ def key_rotate(request):
         kid = rotate.rotate()
     except rotate.RotationInProgress:
         _audit("key_rotate", request, outcome="refused", model="keyring")
-        return render(request, "web/keys.html", {**posture.key_status(), "refused": True}, status=409)
+        return render(request, "web/keys.html", _key_context(posture.key_status(), refused=True), status=409)
     _audit("key_rotate", request, model="keyring", record_ids=[kid])
     reencrypt_task()
     return redirect("key-status")
