@@ -16,6 +16,7 @@ from custos.audit import search, service
 from custos.audit.models import AuditEntry, ChangeEvent
 from custos.crypto import keyring
 from tests.conftest import make_user
+from tests.test_findings_support import open_finding
 
 pytestmark = pytest.mark.django_db
 BASIC = Path(__file__).parent / "books" / "basic"
@@ -305,36 +306,26 @@ def test_screening_key_creation_and_revocation_are_recorded(capsys):
 # --- remediation and the book ---------------------------------------------------------------------------
 
 
-def test_a_correction_applied_to_a_party_is_recorded_with_the_review_and_the_transitions(small_book):
-    from django.utils import timezone
-
-    from custos.book.models import Party
-    from custos.checks.models import CheckRun, Finding
+def _task_on_a_false_mobile(load):
+    """P1's applicant: a PH03 finding on mobile 13812345678, and its task."""
+    from custos.checks.models import CheckRun
     from custos.remediation import services as svc
     from custos.remediation.models import Task
 
-    run = CheckRun.objects.create(load=small_book, status=CheckRun.Status.RUNNING)
-    Finding.objects.create(
-        check_code="PH03",
-        policy_no="P1",
-        role="applicant",
-        seq=1,
-        field="mobile",
-        category="false",
-        severity="high",
-        value="13812345678",
-        opened_run=run,
-        last_seen_run=run,
-        opened_at=timezone.now(),
-        channel="agency",
-        branch_code="GZ",
-        agent_no="A1",
-    )
+    run = CheckRun.objects.create(load=load, status=CheckRun.Status.RUNNING)
+    open_finding(run, "P1", code="PH03", field="mobile", value="13812345678")
     svc.sync_tasks(run)
-    task = Task.objects.get(policy_no="P1")
+    return Task.objects.get(policy_no="P1")
+
+
+def test_a_correction_applied_to_a_party_is_recorded_with_the_review_and_the_transitions(small_book):
+    from custos.book.models import Party
+    from custos.remediation import services as svc
+
+    task = _task_on_a_false_mobile(small_book)
     agent = make_user("agent1", Role.AGENT, staff_no="A1")
     cs = make_user("cs1", Role.CUSTOMER_SERVICE)
-    c = svc.propose_correction(task, agent, "mobile", "13912345678")
+    c = svc.propose_correction(task, agent, "mobile", "13957208146")
     svc.review_correction(c, cs, approve=True, note="材料齐全")
     party = Party.objects.get(policy_no="P1", role="applicant")
     [applied] = entries("party.corrected")
@@ -345,45 +336,24 @@ def test_a_correction_applied_to_a_party_is_recorded_with_the_review_and_the_tra
         ["mobile"],
     )
     ev = event_of(applied)
-    assert (ev.before, ev.after) == ({"mobile": "13812345678"}, {"mobile": "13912345678"})
+    assert (ev.before, ev.after) == ({"mobile": "13812345678"}, {"mobile": "13957208146"})
     assert [e.field_list for e in entries("correction.approved")] == [["review_note", "status"]]
     moves = [(event_of(e).before["status"], event_of(e).after["status"]) for e in entries("task.transition")]
     assert moves == [("open", "review"), ("review", "corrected")]
     for table in (AuditEntry._meta.db_table, ChangeEvent._meta.db_table):
-        assert "13912345678" not in _raw_rows(table)
-    svc.verify_task(task, make_user("cs2", Role.CUSTOMER_SERVICE), contact="13912345678", success=True)
+        assert "13957208146" not in _raw_rows(table)
+    svc.verify_task(task, make_user("cs2", Role.CUSTOMER_SERVICE), contact="13957208146", success=True)
     assert entries("correction.verified")[0].record_id_list == [c.pk]
     assert audit_record.verify_changes() == []
 
 
 def test_a_correction_is_not_applied_when_the_log_cannot_be_written(small_book):
-    from django.utils import timezone
-
     from custos.book.models import Party
-    from custos.checks.models import CheckRun, Finding
     from custos.remediation import services as svc
     from custos.remediation.models import Correction, Task
 
-    run = CheckRun.objects.create(load=small_book, status=CheckRun.Status.RUNNING)
-    Finding.objects.create(
-        check_code="PH03",
-        policy_no="P1",
-        role="applicant",
-        seq=1,
-        field="mobile",
-        category="false",
-        severity="high",
-        value="13812345678",
-        opened_run=run,
-        last_seen_run=run,
-        opened_at=timezone.now(),
-        channel="agency",
-        branch_code="GZ",
-        agent_no="A1",
-    )
-    svc.sync_tasks(run)
-    task = Task.objects.get(policy_no="P1")
-    c = svc.propose_correction(task, make_user("agent1", Role.AGENT, staff_no="A1"), "mobile", "13912345678")
+    task = _task_on_a_false_mobile(small_book)
+    c = svc.propose_correction(task, make_user("agent1", Role.AGENT, staff_no="A1"), "mobile", "13957208146")
     cs = make_user("cs1", Role.CUSTOMER_SERVICE)
     _block_inserts(AuditEntry._meta.db_table)
     with pytest.raises(audit_record.AuditWriteError):

@@ -168,3 +168,33 @@ def token_for(user) -> str:
     from custos.api.models import ApiToken
 
     return ApiToken.issue(user, "test")[1]
+
+
+def open_finding(
+    run, policy_no, role="applicant", seq=1, code="PH03", field="mobile", value="13800138000", **kw
+):
+    """An open false finding of `run` on a policy already in the database, carrying that policy's
+    channel, branch, agent and outlet as the engine would."""
+    from django.utils import timezone
+
+    from custos.checks.models import Finding
+
+    p = Policy.objects.get(policy_no=policy_no)
+    return Finding.objects.create(
+        check_code=code,
+        policy_no=policy_no,
+        role=role,
+        seq=seq,
+        field=field,
+        category=kw.pop("category", "false"),
+        severity=kw.pop("severity", "high"),
+        value=value,
+        opened_run=run,
+        last_seen_run=run,
+        opened_at=timezone.now(),
+        channel=p.channel,
+        branch_code=p.branch_code,
+        agent_no=p.agent_no,
+        partner_code=p.partner_code,
+        **kw,
+    )

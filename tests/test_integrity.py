@@ -16,7 +16,6 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
-from django.utils import timezone
 
 from custos.access.readlog import ReadLogUnavailable
 from custos.access.service import AccessContext
@@ -29,6 +28,7 @@ from custos.integrity.errors import Tampered
 from custos.integrity.models import IntegrityRun
 from custos.watch.models import SecurityAlert
 from tests.conftest import make_user
+from tests.test_findings_support import open_finding
 
 BASIC = Path(__file__).parent / "books" / "basic"
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -203,28 +203,13 @@ def test_verify_json_and_the_cap(tmp_path):
 
 
 def test_a_correction_applied_through_remediation_keeps_verify_at_0(small_book):
-    from custos.checks.models import CheckRun, Finding
+    from custos.checks.models import CheckRun
     from custos.remediation import services as svc
     from custos.remediation.models import Task
 
     assert verify()[0]  # rows written through the ORM are tagged
     run = CheckRun.objects.create(load=small_book, status=CheckRun.Status.RUNNING)
-    Finding.objects.create(
-        check_code="NM02",
-        policy_no="P1",
-        role="applicant",
-        seq=1,
-        field="name",
-        category="false",
-        severity="high",
-        value="张三伟",
-        opened_run=run,
-        last_seen_run=run,
-        opened_at=timezone.now(),
-        channel="agency",
-        branch_code="GZ",
-        agent_no="A1",
-    )
+    open_finding(run, "P1", code="NM02", field="name", value="张三伟")
     svc.sync_tasks(run)
     task = Task.objects.get(policy_no="P1", status="open")
     agent, cs = make_user("agent1", "agent", staff_no="A1"), make_user("cs1", "customer_service")
