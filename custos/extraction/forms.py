@@ -1,20 +1,20 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from custos.domain import codes
+from custos.book.labels import CODE_LABELS
 from custos.extraction.models import Extraction
 from custos.extraction.workflow import FIELD_LABELS, SENSITIVE_FIELDS
 
 
-def _choices(table: dict) -> list[tuple[str, str]]:
-    return [("", _("全部"))] + [(code, f"{labels[0]} {code}") for code, labels in table.items()]
+def _choices(kind: str) -> list[tuple[str, str]]:
+    return [("", _("全部")), *CODE_LABELS[kind].items()]
 
 
 class RequestForm(forms.Form):
     purpose = forms.CharField(label=_("提取用途"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
     branch = forms.CharField(label=_("机构（含下级）"), max_length=64, required=False)
-    channel = forms.ChoiceField(label=_("渠道"), choices=_choices(codes.CHANNEL), required=False)
-    status = forms.ChoiceField(label=_("保单状态"), choices=_choices(codes.POLICY_STATUS), required=False)
+    channel = forms.ChoiceField(label=_("渠道"), choices=_choices("channel"), required=False)
+    status = forms.ChoiceField(label=_("保单状态"), choices=_choices("policy_status"), required=False)
     date_from = forms.DateField(
         label=_("承保日期自"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
