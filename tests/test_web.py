@@ -196,7 +196,7 @@ def test_party_lookup_masks_logs_and_watermarks(login, small_book):
     assert "张*伟" in html and "4401**********1234" in html and "138****5678" in html
     assert "张三伟" not in html and "440106198005061234" not in html and "13812345678" not in html
     assert 'class="watermark"' in html and "S007 · cs" in html
-    assert 'id="policy-findings" href="/findings/list/?policy_no=P1&amp;status=all"' in html
+    assert 'class="policy-findings" href="/findings/list/?policy_no=P1&amp;status=all"' in html
     log = AuditEntry.objects.get(model="party")
     assert (log.username, log.action, log.outcome, len(log.record_id_list)) == ("cs", "lookup", "ok", 2)
 
@@ -204,7 +204,7 @@ def test_party_lookup_masks_logs_and_watermarks(login, small_book):
 def test_party_lookup_out_of_scope_shows_nothing(login, small_book):
     client = login("cs", Role.CUSTOMER_SERVICE, branch_code="BJ")
     html = client.get("/parties/", {"policy_no": "P1"}).content.decode()
-    assert "未找到该保单" in html and "张*伟" not in html
+    assert "未找到符合条件的保单" in html and "张*伟" not in html
     assert AuditEntry.objects.get(model="party").outcome == "empty"
 
 

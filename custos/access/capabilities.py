@@ -332,6 +332,7 @@ SIGNED_IN_API = frozenset(
         _API("api", "get_load"),
         _API("api", "policy_parties"),
         _API("api", "customer_lookup"),
+        _API("api", "customer_list"),
         _API("checks", "list_findings"),
         _API("checks", "summary"),
         _API("checks", "get_finding"),

@@ -14,6 +14,7 @@ from ninja.errors import HttpError, ValidationError
 from ninja.files import UploadedFile
 from ninja.security import HttpBearer
 
+from custos.access import search
 from custos.access.capabilities import can
 from custos.access.service import AccessContext, ReadLogUnavailable, client_address
 from custos.access.signals import record_request
@@ -267,7 +268,10 @@ def policy_parties(request, policy_no: str):
 
 class CustomerQuery(Schema):
     policy_no: str | None = Field(None, min_length=1, max_length=64)
-    id_no: str | None = Field(None, min_length=1, max_length=64)
+    id_no: str | None = Field(None, min_length=1, max_length=32)
+    mobile: str | None = Field(None, min_length=11, max_length=20, pattern=r"^[0-9+ -]+$")
+    name: str | None = Field(None, min_length=1, max_length=100)
+    birth_date: dt.date | None = None
 
 
 class CustomersOut(Schema):
@@ -275,43 +279,86 @@ class CustomersOut(Schema):
     parties: list[PartyOut]
 
 
-def _by_id_no(queryset, id_no: str):
-    """Parties with this ID number: an equality match on the keyed blind index where the column is
-    encrypted (custos.crypto), else on the stored value."""
-    if any(f.name == "id_no_bidx" for f in Party._meta.get_fields()):
-        from custos.crypto.fields import blind_index
+class PolicyOut(Schema):
+    policy_no: str
+    product_name: str
+    channel: str
+    branch_code: str
+    agent_no: str
+    partner_code: str
+    status: str
+    parties: list[PartyOut]
 
-        digest = blind_index(id_no, "id_no")
-        return queryset.filter(id_no_bidx=digest) if digest else queryset.none()
-    value = id_no.replace(" ", "").strip().upper()
-    return queryset.filter(id_no=value) if value else queryset.none()
+
+class CustomerListOut(Schema):
+    count: int  # policies in scope
+    page: int
+    pages: int
+    policies: list[PolicyOut]
+
+
+def _party_out(row: dict) -> dict:
+    return {k: ("" if v is None else v) for k, v in row.items() if k != "id"}
 
 
 @api.post(
     "/customers/lookup",
     response={200: CustomersOut, 404: Error, 503: Error},
     tags=["customers"],
-    summary="Masked parties by policy number or by ID number, in the caller's scope (every call is logged)",
-    description="Exactly one of policy_no and id_no. The ID number travels in the body, never in a URL. "
-    "Out of scope and unknown look the same: 404.",
+    summary="Masked parties by policy number (any case), ID number, mobile, or name with birth date, "
+    "in the caller's scope (every call is logged)",
+    description="At least one of policy_no, id_no, mobile, or name together with birth_date; given "
+    "together they must all match. ID numbers and mobiles are matched on their blind index and travel "
+    "in the body, never in a URL. Out of scope and unknown look the same: 404.",
 )
 def customer_lookup(request, query: CustomerQuery):
-    if (query.policy_no is None) == (query.id_no is None):
-        raise ValidationError([{"loc": ["body", "query"], "msg": "give exactly one of policy_no and id_no"}])
-    ctx = AccessContext.for_request(request)  # read_parties narrows the queryset to the caller's scope
-    if query.policy_no is not None:
-        qs, purpose = Party.objects.filter(policy_no=query.policy_no), "lookup by policy_no"
-    else:
-        qs, purpose = _by_id_no(Party.objects.all(), query.id_no), "lookup by id_no"
+    if bool(query.name) != bool(query.birth_date):
+        raise ValidationError([{"loc": ["body", "query"], "msg": "name and birth_date go together"}])
+    criteria = search.Criteria(
+        policy_no=query.policy_no or "",
+        id_no=query.id_no or "",
+        mobile=query.mobile or "",
+        name=query.name or "",
+        birth_date=query.birth_date,
+    )
+    if criteria.empty:
+        raise ValidationError(
+            [{"loc": ["body", "query"], "msg": "give policy_no, id_no, mobile, or name with birth_date"}]
+        )
+    ctx = AccessContext.for_request(request)  # scoped by the access service; the read is logged
     try:
-        rows = ctx.read_parties(qs, action="api", purpose=purpose, limit=200)
+        found = search.page(ctx, criteria, 1, per_page=200, action="api")
     except ReadLogUnavailable:
         raise HttpError(503, "the read log is unavailable; no data returned")
-    if not rows:
+    if not found.rows:
         return Status(404, {"detail": "no customer found in your scope"})
+    return {"count": len(found.rows), "parties": [_party_out(r) for r in found.rows]}
+
+
+@api.get(
+    "/customers",
+    response={200: CustomerListOut, 503: Error},
+    tags=["customers"],
+    summary="The caller's policies with their masked parties, a page at a time (every page is logged)",
+)
+def customer_list(request, page: int = 1, per_page: int = 20):
+    page, per_page = max(1, min(page, 10**9)), max(1, min(per_page, 100))
+    ctx = AccessContext.for_request(request)
+    try:
+        found = search.page(ctx, search.Criteria(), page, per_page=per_page, action="api")
+    except ReadLogUnavailable:
+        raise HttpError(503, "the read log is unavailable; no data returned")
     return {
-        "count": len(rows),
-        "parties": [{k: ("" if v is None else v) for k, v in r.items()} for r in rows],
+        "count": found.page.paginator.count,
+        "page": found.page.number,
+        "pages": found.page.paginator.num_pages,
+        "policies": [
+            {
+                **{k: p[k] or "" for k in search.POLICY_FIELDS},
+                "parties": [_party_out(r) for r in p["parties"]],
+            }
+            for p in found.policies
+        ],
     }
 
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 ACTIONS: dict[str, object] = {
     # reads of personal data (the record ids are the rows shown)
     "lookup": _("客户查询"),
+    "customer_list": _("客户清单"),
     "list": _("问题清单"),
     "detail": _("问题详情"),
     "api": _("接口读取"),
@@ -34,6 +35,7 @@ ACTIONS: dict[str, object] = {
     "upload": _("上传数据册"),
     "audit_search": _("审计日志查询"),
     "audit_verify": _("审计日志校验"),
+    "audit_proof": _("审计证明查看"),
     "alert_ack": _("告警确认"),
     "key_rotate": _("密钥轮换"),
     "key_replace_index": _("更换索引密钥"),

@@ -17,7 +17,34 @@ class UploadForm(forms.Form):
 
 
 class LookupForm(forms.Form):
-    policy_no = forms.CharField(label=_("保单号"), max_length=64, strip=True)
+    policy_no = forms.CharField(label=_("保单号"), max_length=64, strip=True, required=False)
+
+
+class PersonSearchForm(forms.Form):
+    """A search on a person's values: sent by POST (never in a URL), never shown back in clear."""
+
+    id_no = forms.CharField(label=_("证件号码"), max_length=32, strip=True, required=False)
+    mobile = forms.RegexField(
+        label=_("手机"),
+        regex=r"^[0-9+ -]{11,20}$",
+        max_length=20,
+        strip=True,
+        required=False,
+        error_messages={"invalid": _("请输入 11 位手机号码。")},
+    )
+    name = forms.CharField(label=_("姓名"), max_length=100, strip=True, required=False)
+    birth_date = forms.DateField(
+        label=_("出生日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("name")) != bool(data.get("birth_date")) and not self.errors:
+            missing = "birth_date" if data.get("name") else "name"
+            self.add_error(missing, _("按姓名查询须同时填写姓名和出生日期。"))
+        elif not self.errors and not (data.get("id_no") or data.get("mobile") or data.get("name")):
+            raise forms.ValidationError(_("请填写证件号码、手机，或姓名与出生日期。"))
+        return data
 
 
 class UnmaskForm(forms.Form):

@@ -1,18 +1,22 @@
 """Web pages: thin — parse the request, call a service, render."""
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from custos.access import search
 from custos.access.capabilities import can, role_of
 from custos.access.service import PARTY_FIELDS, AccessContext, ReadLogUnavailable, client_address
 from custos.access.signals import record_request
 from custos.book import load_errors
 from custos.book.models import MODELS, BookLoad
 from custos.core.uploads import UploadRejected, accept_upload
-from custos.web.forms import LookupForm, UploadForm
+from custos.web.forms import LookupForm, PersonSearchForm, UploadForm
 
 RUNNING = {BookLoad.Status.QUEUED, BookLoad.Status.VALIDATING, BookLoad.Status.WRITING}
 
@@ -105,26 +109,87 @@ def load_error_report(request, pk: int):
     return render(request, "web/load_errors.html", {"load": load, "report": report, "watermark": True})
 
 
+LOOKUP_SESSION_KEY = "custos_lookup_searches"
+LOOKUP_KEPT = 10  # searches on persons a session keeps (for paging and the way back from unmasking)
+LOOKUP_AD = "web.lookup"
+
+
+def _remember(request, criteria: search.Criteria) -> str:
+    """Keep a search on persons in the session, sealed, under a random token the URLs carry instead."""
+    import secrets
+
+    from custos.crypto.fields import keys
+
+    k = keys()
+    token = secrets.token_urlsafe(12)
+    kept = dict(request.session.get(LOOKUP_SESSION_KEY) or {})
+    kept[token] = {
+        "id_no": k.seal(criteria.id_no, LOOKUP_AD),
+        "mobile": k.seal(criteria.mobile, LOOKUP_AD),
+        "name": k.seal(criteria.name, LOOKUP_AD),
+        "birth_date": k.seal(criteria.birth_date.isoformat() if criteria.birth_date else "", LOOKUP_AD),
+    }
+    request.session[LOOKUP_SESSION_KEY] = dict(list(kept.items())[-LOOKUP_KEPT:])
+    return token
+
+
+def _recall(request, token: str) -> search.Criteria | None:
+    import datetime as dt
+
+    from custos.crypto.fields import open_value
+
+    stored = (request.session.get(LOOKUP_SESSION_KEY) or {}).get(token)
+    if not stored:
+        return None
+    values = {k: open_value(v, LOOKUP_AD) if v else "" for k, v in stored.items()}
+    birth = values.pop("birth_date")
+    return search.Criteria(**values, birth_date=dt.date.fromisoformat(birth) if birth else None)
+
+
 @login_required
+@require_http_methods(["GET", "POST"])
 def party_lookup(request):
+    """Every role's policies and customers in scope, a page at a time, and the search: policy number
+    (GET, any case), or ID number, mobile, name with birth date (POST, kept in the session under a
+    token). Masked; every page is a read entry of the audit log (custos.access.search)."""
     form = LookupForm(request.GET or None)
-    rows = None
-    status = 200
-    if form.is_valid():
-        ctx = AccessContext.for_request(request)
-        policy_no = form.cleaned_data["policy_no"]
+    person_form = PersonSearchForm(request.POST or None)
+    criteria, token, status, expired = search.Criteria(), "", 200, False
+    number = request.GET.get("page") or 1
+    if request.method == "POST":
+        number = 1
+        if person_form.is_valid():
+            criteria = search.Criteria(**person_form.cleaned_data)
+            token = _remember(request, criteria)
+        else:
+            status = 400
+    elif request.GET.get("s"):
+        token = request.GET["s"][:64]
+        criteria = _recall(request, token)
+        if criteria is None:
+            criteria, token, expired = search.Criteria(), "", True
+    elif form.is_valid() and form.cleaned_data["policy_no"]:
+        criteria = search.Criteria(policy_no=form.cleaned_data["policy_no"])
+    found = None
+    if status == 200:
         try:
-            rows = ctx.read_parties(
-                ctx.parties().filter(policy_no=policy_no), action="lookup", include_id=True
-            )
+            found = search.page(AccessContext.for_request(request), criteria, number)
         except ReadLogUnavailable:
             return render(request, "web/audit_unavailable.html", status=503)
+    query = {"s": token} if token else ({"policy_no": criteria.policy_no} if criteria.policy_no else {})
+    here = dict(query, page=found.page.number) if found else query
     return render(
         request,
         "web/lookup.html",
         {
             "form": form,
-            "rows": rows,
+            "person_form": person_form,
+            "criteria": criteria.masked(),
+            "searched": not criteria.empty,
+            "expired": expired,
+            "found": found,
+            "query": urlencode(query),
+            "back": reverse("party-lookup") + ("?" + urlencode(here) if here else ""),
             "fields": PARTY_FIELDS,
             "watermark": True,
             "can_unmask": can(request.user, "unmask"),
