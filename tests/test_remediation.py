@@ -182,16 +182,16 @@ def test_full_flow_attempt_correct_review_verify(small_book, people):
     assert "13812345678" not in task.attempts.get().contact_sealed
     ev = svc.store_evidence("申请书.pdf", PDF, agent)
     assert svc.open_evidence(ev) == PDF and PDF not in open(ev.path, "rb").read()
-    c = svc.propose_correction(task, agent, "mobile", "13912345678", request_no="BQ2026001", evidence=ev,
+    c = svc.propose_correction(task, agent, "mobile", "13957208146", request_no="BQ2026001", evidence=ev,
                                version=task.version)  # fmt: skip
     assert task.status == "review" and c.old_value == "13812345678"
     svc.review_correction(c, cs, approve=True, note="材料齐全")
     task.refresh_from_db()
     assert task.status == "corrected"
-    assert Party.objects.get(policy_no="P1", role="applicant").mobile == "13912345678"
+    assert Party.objects.get(policy_no="P1", role="applicant").mobile == "13957208146"
     h = CorrectionHistory.objects.get()
-    assert (h.old_value, h.new_value, h.applied_by) == ("13812345678", "13912345678", cs)
-    svc.verify_task(task, cs2, contact="13912345678", success=True)
+    assert (h.old_value, h.new_value, h.applied_by) == ("13812345678", "13957208146", cs)
+    svc.verify_task(task, cs2, contact="13957208146", success=True)
     assert task.status == "verified"
     assert Correction.objects.get().status == "verified"
     transitions = list(task.events.filter(action="transition").values_list("from_status", "to_status"))
@@ -209,7 +209,7 @@ def test_refusals(small_book, people):
 
     # change of contact data of an issued policy without a customer request number
     with pytest.raises(svc.RequestNumberRequired, match="申请单号"):
-        svc.propose_correction(task, agent, "mobile", "13912345678")
+        svc.propose_correction(task, agent, "mobile", "13957208146")
     assert not Correction.objects.exists() and task.status == "open"
 
     # illegal transition and closing without verification: refused in Chinese, or in the active language
@@ -269,7 +269,7 @@ def test_forced_contact_change_is_an_sc01_violation(small_book, people):
 
 def test_not_issued_policy_needs_no_request_number(small_book, people):
     task, _ = make_task(small_book)  # issued_on is empty in the small book
-    c = svc.propose_correction(task, people["agent"], "mobile", "13912345678")
+    c = svc.propose_correction(task, people["agent"], "mobile", "13957208146")
     assert not c.forced and not Violation.objects.exists()
 
 
@@ -287,7 +287,7 @@ def test_stale_version_is_a_conflict_that_keeps_the_input(small_book, people):
 
 def test_verification_must_reach_the_corrected_contact_and_failure_returns_to_contacting(small_book, people):
     task, _ = make_task(small_book)
-    c = svc.propose_correction(task, people["agent"], "mobile", "13912345678")
+    c = svc.propose_correction(task, people["agent"], "mobile", "13957208146")
     svc.review_correction(c, people["cs"], approve=True)
     task.refresh_from_db()
     with pytest.raises(svc.RemediationError, match="^回访须拨打/寄送到更正后的联系方式。$"):
@@ -298,8 +298,8 @@ def test_verification_must_reach_the_corrected_contact_and_failure_returns_to_co
     ):
         svc.verify_task(task, people["cs2"], contact="13812345678", success=True)
     with pytest.raises(svc.NotAllowed):
-        svc.verify_task(task, people["agent"], contact="13912345678", success=True)
-    svc.verify_task(task, people["cs2"], contact="13912345678", success=False, note="空号")
+        svc.verify_task(task, people["agent"], contact="13957208146", success=True)
+    svc.verify_task(task, people["cs2"], contact="13957208146", success=False, note="空号")
     assert task.status == "contacting"
     assert Correction.objects.get().status == "failed"
 
@@ -308,7 +308,7 @@ def test_rejected_correction_changes_nothing(small_book, people):
     from custos.book.models import Party
 
     task, _ = make_task(small_book)
-    c = svc.propose_correction(task, people["agent"], "mobile", "13912345678")
+    c = svc.propose_correction(task, people["agent"], "mobile", "13957208146")
     svc.review_correction(c, people["cs"], approve=False, note="无证明")
     task.refresh_from_db()
     assert task.status == "contacting" and Correction.objects.get().status == "rejected"
@@ -317,10 +317,10 @@ def test_rejected_correction_changes_nothing(small_book, people):
 
 def test_sampling_failure_reopens_and_counts_against_the_closer(small_book, people):
     task, run = make_task(small_book)
-    c = svc.propose_correction(task, people["agent"], "mobile", "13912345678")
+    c = svc.propose_correction(task, people["agent"], "mobile", "13957208146")
     svc.review_correction(c, people["cs"], approve=True)
     task.refresh_from_db()
-    svc.verify_task(task, people["cs2"], contact="13912345678", success=True)
+    svc.verify_task(task, people["cs2"], contact="13957208146", success=True)
     close(Finding.objects.get(), new_run(small_book))
     svc.sync_tasks(CheckRun.objects.latest("id"))
     task.refresh_from_db()

@@ -53,9 +53,9 @@ def test_pages(tasks, people):  # noqa: F811
     assert r.status_code == 200 and 'class="watermark"' in r.text
     assert "138****5678" in r.text and "13812345678" not in r.text  # masked through the access service
     assert agent.get(f"/remediation/tasks/{tasks['P2'].pk}/").status_code == 404  # outside scope
-    r = agent.post(f"/remediation/tasks/{t.pk}/corrections/", {"field": "mobile", "new_value": "13912345678",
+    r = agent.post(f"/remediation/tasks/{t.pk}/corrections/", {"field": "mobile", "new_value": "13957208146",
                                                                "version": t.version})  # fmt: skip
-    assert r.status_code == 400 and "申请单号" in r.text and 'value="13912345678"' in r.text  # input kept
+    assert r.status_code == 400 and "申请单号" in r.text and 'value="13957208146"' in r.text  # input kept
     r = agent.post(f"/remediation/tasks/{t.pk}/attempts/", {"method": "phone", "contact": "13812345678",
                                                             "outcome": "reached", "version": t.version})  # fmt: skip
     assert r.status_code == 302
@@ -87,7 +87,7 @@ def test_pages_in_english_with_the_language_cookie(tasks, people, settings):  # 
     # field, role, status and history labels in English too (the codes are not shown)
     assert "<td>Mobile</td>" in r.text and "Applicant/1" in r.text and "<td>Created</td>" in r.text
     assert "<td>mobile</td>" not in r.text and "<td>create</td>" not in r.text
-    r = agent.post(f"/remediation/tasks/{t.pk}/corrections/", {"field": "mobile", "new_value": "13912345678",
+    r = agent.post(f"/remediation/tasks/{t.pk}/corrections/", {"field": "mobile", "new_value": "13957208146",
                                                                "version": t.version})  # fmt: skip
     assert (
         r.status_code == 400 and "needs the customer's request number" in r.text and "申请单号" not in r.text
@@ -136,19 +136,19 @@ def test_api(tasks, people, settings):  # noqa: F811
     r = c.get(f"/api/v1/remediation/tasks/{t.pk}")
     assert r.status_code == 200 and r.json()["findings"][0]["value"] != "13800138000"
     r = c.post(
-        f"/api/v1/remediation/tasks/{t.pk}/corrections", {"field": "mobile", "new_value": "13912345678"}
+        f"/api/v1/remediation/tasks/{t.pk}/corrections", {"field": "mobile", "new_value": "13957208146"}
     )
     assert r.status_code == 400 and "申请单号" in r.json()["detail"]  # in Chinese, or the chosen language
     c.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     r = c.post(
-        f"/api/v1/remediation/tasks/{t.pk}/corrections", {"field": "mobile", "new_value": "13912345678"}
+        f"/api/v1/remediation/tasks/{t.pk}/corrections", {"field": "mobile", "new_value": "13957208146"}
     )
     assert r.status_code == 400 and r.json()["detail"] == (
         "Changing the contact data of an issued policy needs the customer's request number; refused."
     )
     del c.cookies[settings.LANGUAGE_COOKIE_NAME]
     r = c.post(f"/api/v1/remediation/tasks/{t.pk}/corrections",
-               {"field": "mobile", "new_value": "13912345678", "request_no": "BQ1"})  # fmt: skip
+               {"field": "mobile", "new_value": "13957208146", "request_no": "BQ1"})  # fmt: skip
     assert r.status_code == 201
     cid = r.json()["id"]
     r = c.post(
@@ -270,7 +270,7 @@ def test_task_history_notes_in_the_readers_language(tasks, people, settings):  #
     agent.post(f"/remediation/tasks/{t.pk}/attempts/", {"method": "phone", "contact": "13812345678",
                                                         "outcome": "reached", "version": t.version})  # fmt: skip
     t.refresh_from_db()
-    r = agent.post(f"/remediation/tasks/{t.pk}/corrections/", {"field": "mobile", "new_value": "13912345678",
+    r = agent.post(f"/remediation/tasks/{t.pk}/corrections/", {"field": "mobile", "new_value": "13957208146",
                                                                "request_no": "REQ-1", "version": t.version})  # fmt: skip
     assert r.status_code == 302
     reasons = list(t.events.values_list("reason", flat=True))

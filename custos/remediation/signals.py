@@ -28,3 +28,18 @@ def sync_after_check(sender, instance: CheckRun, created: bool, raw: bool = Fals
             sync_tasks(instance)
     except Exception:
         log.exception("task sync after check run %s failed", instance.pk)
+
+
+@receiver(post_save, sender="access.Profile", dispatch_uid="remediation_assign_new_seller")
+def assign_to_new_seller(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:
+    """An agent's or outlet's account, once it exists, gets the tasks of the customers it sold (they
+    waited unassigned, or with a channel manager by the orphan rule). Not for other profiles."""
+    if raw or not (instance.staff_no or instance.partner_code):
+        return
+    from custos.remediation.services import assign_tasks
+
+    try:
+        with transaction.atomic():
+            assign_tasks()
+    except Exception:
+        log.exception("task assignment after the profile of user %s was saved failed", instance.user_id)

@@ -18,6 +18,7 @@ services as svc; svc.sync_tasks(...)`):
     reminders    reminders and escalation of overdue tasks
     exchange     export of corrections to the core systems, and their acknowledgement
     reading      progress and corrections for pages and the API: scoped, masked, logged
+    validation   a correction's new value through the catalogue's checks (the online evaluator)
 
 Every refusal is a RemediationError subclass whose str() is a clear message (gettext). Tasks are
 visible to the people whose scope (custos.access) covers the policy; personal data is read only
@@ -58,6 +59,7 @@ from custos.remediation.services.exchange import (
     export_corrections,
 )
 from custos.remediation.services.reading import (
+    commission_holds,
     progress,
     read_corrections,
 )
@@ -85,6 +87,11 @@ from custos.remediation.services.sync import (
     reassign,
     sync_tasks,
 )
+from custos.remediation.services.validation import (
+    Objection,
+    ValueRefused,
+    objections,
+)
 
 __all__ = [
     "ACK_COLUMNS",
@@ -98,17 +105,20 @@ __all__ = [
     "MANAGER_ROLES",
     "MAX_VERSION",
     "NotAllowed",
+    "Objection",
     "RemediationError",
     "RequestNumberRequired",
     "S",
     "SelfApproval",
     "SyncCounts",
     "TRANSITIONS",
+    "ValueRefused",
     "acknowledge",
     "assign_tasks",
     "check_transition",
     "check_version",
     "close_task",
+    "commission_holds",
     "conf",
     "draw_samples",
     "email_notices",
@@ -116,6 +126,7 @@ __all__ = [
     "export_corrections",
     "invariants",
     "needs_request_no",
+    "objections",
     "open_evidence",
     "progress",
     "propose_correction",

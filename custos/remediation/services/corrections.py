@@ -46,6 +46,7 @@ from custos.remediation.services.states import (
     scoped_tasks,
     transition,
 )
+from custos.remediation.services.validation import check_new_value
 
 # --- contact attempts -----------------------------------------------------------------------------
 
@@ -139,6 +140,7 @@ def propose_correction(
     if task.status == S.CLOSED:
         raise IllegalTransition(_("任务已关闭，不能再提交更正。"))
     party = _party(task)
+    check_new_value(task.policy_no, task.role, task.seq, field_name, new_value)
     with transaction.atomic():
         if Correction.objects.filter(task__policy_no=task.policy_no, task__role=task.role, task__seq=task.seq,
                                      field=field_name, status=Correction.Status.PROPOSED).exists():  # fmt: skip
@@ -228,21 +230,57 @@ def _apply(correction: Correction, user, now) -> None:
             _("客户信息在提交更正后已被修改，请重新提交更正。"),
             kept={"field": correction.field},  # not the value: the reviewer did not submit it
         )
-    value = correction.new_value
-    fobj = Party._meta.get_field(correction.field)
-    if fobj.get_internal_type() == "DateField":
-        value = dt.date.fromisoformat(value) if value else None
-    changes = {correction.field: value}
-    if any(f.name == f"{correction.field}_bidx" for f in Party._meta.concrete_fields):
-        from custos.crypto.fields import blind_index  # update() bypasses BlindIndexField.pre_save
-
-        changes[f"{correction.field}_bidx"] = blind_index(value, correction.field)
-    qs.update(**changes)
+    # checked again: the book (or another party of the policy) may have changed since the proposal
+    check_new_value(
+        correction.policy_no, correction.role, correction.seq, correction.field, correction.new_value
+    )
+    _write(qs, correction.field, correction.new_value)
     CorrectionHistory.objects.create(
         policy_no=correction.policy_no, role=correction.role, seq=correction.seq, field=correction.field,
         old_value=correction.old_value, new_value=correction.new_value, correction=correction,
         applied_by=user, applied_at=now,
     )  # fmt: skip
+
+
+def _write(qs, field_name: str, text: str) -> None:
+    """One field of the party's current row (qs: the row, locked), its blind index with it; the
+    integrity tag follows (Party's TaggedQuerySet.update)."""
+    value = text
+    if Party._meta.get_field(field_name).get_internal_type() == "DateField":
+        value = dt.date.fromisoformat(text) if text else None
+    changes = {field_name: value}
+    if any(f.name == f"{field_name}_bidx" for f in Party._meta.concrete_fields):
+        from custos.crypto.fields import blind_index  # update() bypasses BlindIndexField.pre_save
+
+        changes[f"{field_name}_bidx"] = blind_index(value, field_name)
+    qs.update(**changes)
+
+
+def _revert(correction: Correction, user, now, note: str) -> bool:
+    """A failed return visit: the unverified value leaves the record — the value before the correction
+    is written back, with history and in the tamper-evident log. Not when the party changed since
+    (a later correction or book holds another value): that value is not this correction's."""
+    qs = Party.objects.select_for_update().filter(
+        policy_no=correction.policy_no, role=correction.role, seq=correction.seq
+    )
+    party = qs.first()
+    if party is None or _as_text(getattr(party, correction.field)) != correction.new_value:
+        return False
+    _write(qs, correction.field, correction.old_value)
+    CorrectionHistory.objects.create(
+        policy_no=correction.policy_no, role=correction.role, seq=correction.seq, field=correction.field,
+        old_value=correction.new_value, new_value=correction.old_value, correction=correction,
+        applied_by=user, applied_at=now,
+    )  # fmt: skip
+    record(
+        user,
+        "party.corrected",
+        (Party, party.pk),
+        {correction.field: correction.new_value},
+        {correction.field: correction.old_value},
+        f"correction #{correction.pk} reverted: return visit failed {note}"[:500],
+    )
+    return True
 
 
 def _record_review(correction: Correction, reviewer, approve: bool, note: str) -> None:
@@ -304,6 +342,8 @@ def verify_task(task: Task, user, *, contact: str, success: bool, note: str = ""
         else:
             transition(task, S.CONTACTING, user, f"return visit failed {note}", version=version)
             Correction.objects.filter(pk__in=[c.pk for c in applied]).update(status=Correction.Status.FAILED)
+            for c in applied:  # the record must not keep a value the customer did not confirm
+                _revert(c, user, now, note)
         for c in applied:  # the verification of each correction in the tamper-evident log
             record(
                 user,

@@ -253,7 +253,9 @@ def _covering_user(channel: str, branch_code: str, people: list[tuple], paths: d
 
 
 def assign_tasks(*, now: dt.datetime | None = None, reassign_departed: bool = True) -> int:
-    """Assign open, unassigned tasks by conf "assign_rules"; returns how many.
+    """Assign open, unassigned tasks by conf "assign_rules"; returns how many. A task a channel
+    manager holds by the orphan rule goes to the agent or outlet user who sold it once that user
+    exists (the demo, or a company, creates agents' accounts after the first check run).
 
     partner → an active partner_staff user of the policy's partner_code; agent → the active user whose
     staff_no is the policy's agent (not for partner-sold policies), unless the agent has left;
@@ -285,7 +287,12 @@ def assign_tasks(*, now: dt.datetime | None = None, reassign_departed: bool = Tr
                   WHERE s.left_on IS NOT NULL AND s.left_on <= %s)""",
                 [False, today],
             )
-        c.execute(f"SELECT COUNT(*) FROM {task} WHERE assignee_id IS NULL AND status <> 'closed'")
+        # open to assignment: unassigned tasks, and those a channel manager holds only because no agent or
+        # outlet user existed then (the orphan rule): the seller's user, once there, takes them over
+        c.execute(
+            f"SELECT COUNT(*) FROM {task} WHERE status <> 'closed' AND (assignee_id IS NULL OR assign_rule = %s)",
+            ["channel_manager"],
+        )
         if not c.fetchone()[0]:
             return 0
         _temp(
@@ -327,13 +334,15 @@ def assign_tasks(*, now: dt.datetime | None = None, reassign_departed: bool = Tr
             "agent": ("agent_no", "''", f"{task}.partner_code = '' AND {task}.agent_no <> ''"),
             "channel_manager": ("channel", f"{task}.branch_code", "1 = 1"),
         }
+        takeover = f"({task}.assignee_id IS NULL OR {task}.assign_rule = 'channel_manager')"
         for name in conf.get("assign_rules"):
             k1, k2, where = keys[name]
+            free = takeover if name in ("partner", "agent") else f"{task}.assignee_id IS NULL"
             c.execute(
                 f"""UPDATE {task} SET assign_rule = %s, assigned_at = %s, assignee_id = (
                     SELECT a.user_id FROM rem_assign_cand a
                     WHERE a.rule = %s AND a.k1 = {task}.{k1} AND a.k2 = {k2})
-                WHERE {task}.assignee_id IS NULL AND {task}.status <> 'closed' AND {where}
+                WHERE {free} AND {task}.status <> 'closed' AND {where}
                   AND EXISTS (SELECT 1 FROM rem_assign_cand a
                               WHERE a.rule = %s AND a.k1 = {task}.{k1} AND a.k2 = {k2})""",
                 [name, now, name, name],
