@@ -230,6 +230,17 @@ CUSTOS_AUDIT_CHECKPOINT_MINUTES = int(os.environ.get("CUSTOS_AUDIT_CHECKPOINT_MI
 # `custos security check` and the key status page flag keys older than this.
 CUSTOS_KEY_MAX_AGE_DAYS = int(os.environ.get("CUSTOS_KEY_MAX_AGE_DAYS", 365))
 
+# --- the company, as customer letters name it (letterhead, hotline, return address) -------------------
+# Demo defaults; a deployment sets its own (CUSTOS_COMPANY_NAME, _HOTLINE, _RETURN_ADDRESS, _POSTCODE).
+CUSTOS_COMPANY = {
+    "name": os.environ.get("CUSTOS_COMPANY_NAME", "示例人寿保险股份有限公司"),
+    "hotline": os.environ.get("CUSTOS_COMPANY_HOTLINE", "400-820-0000"),
+    "return_address": os.environ.get(
+        "CUSTOS_COMPANY_RETURN_ADDRESS", "北京市西城区金融大街1号 客户服务中心（收）"
+    ),
+    "postcode": os.environ.get("CUSTOS_COMPANY_POSTCODE", "100033"),
+}
+
 # --- online screening (docs/screening.md) -----------------------------------------------------------
 # Which checks block: a finding of a REJECT code rejects, of any other code refers (a person looks),
 # none passes. Codes in IGNORE never change the verdict (they are still reported).

@@ -20,6 +20,7 @@ import re
 import pytest
 from django.utils import timezone
 
+from custos.access.capabilities import roles_with
 from custos.access.models import Role
 from custos.remediation import services as svc
 from custos.remediation.conf import USER_ROLES
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.django_db
 
 USERS = frozenset(USER_ROLES)
 MANAGERS = frozenset(svc.MANAGER_ROLES)
+PROGRESS = roles_with("task.progress")  # the task workers and the auditor (read-only)
 ACTED = (200, 201, 302, 400, 403, 409, 422)  # done, or refused with a reason — the record exists
 
 # route → (kind, record, method, in-scope answers). kind: "roles" (a list/overview: USERS get the
@@ -42,7 +44,8 @@ PAGES = {
     "remediation/team/": ("roles", None, "GET", (200,)),
     "remediation/assign/": ("managers", None, "GET", (200,)),
     "remediation/letters/": ("roles", None, "GET", (200,)),
-    "remediation/progress/": ("roles", None, "GET", (200,)),
+    "remediation/progress/": ("progress", None, "GET", (200,)),
+    "remediation/progress.xlsx": ("progress", None, "GET", (200,)),
     "remediation/samples/": ("roles", None, "GET", (200,)),
     "remediation/tasks/<int:pk>/": ("record", "task", "GET", (200,)),
     "remediation/tasks/<int:pk>/attempts/": ("record", "task", "POST", ACTED),
@@ -57,7 +60,7 @@ PAGES = {
 }
 API = {
     ("get", "/api/v1/remediation/tasks"): ("roles", None, None, (200,)),
-    ("get", "/api/v1/remediation/progress"): ("roles", None, None, (200,)),
+    ("get", "/api/v1/remediation/progress"): ("progress", None, None, (200,)),
     ("get", "/api/v1/remediation/notices"): ("roles", None, None, (200,)),
     ("get", "/api/v1/remediation/samples"): ("roles", None, None, (200,)),
     ("post", "/api/v1/remediation/samples"): ("roles", None, {"share": 0.5}, ACTED),
@@ -156,9 +159,9 @@ def test_pages(client, rworld, role):
         def call(path, method=method):
             return client.post(path) if method == "POST" else client.get(path)
 
-        if kind in ("roles", "managers"):
+        if kind in ("roles", "managers", "progress"):
             resp = call(fill(route, {}))
-            allowed = USERS if kind == "roles" else MANAGERS & USERS
+            allowed = {"roles": USERS, "managers": MANAGERS & USERS, "progress": PROGRESS}[kind]
             expected = ok if role in allowed else (403,)
             assert resp.status_code in expected, f"{ctx}: {resp.status_code}"
             assert_no_details(resp, ctx)
@@ -194,13 +197,13 @@ def test_api(client, rworld, role):
 
     for (method, path), (kind, record, body, ok) in API.items():
         ctx = f"{role} {method.upper()} {path}"
-        if kind in ("roles", "assign", "letters"):
+        if kind in ("roles", "assign", "letters", "progress"):
             if kind == "assign":
                 body = {"tasks": [rworld["tasks"]["P4"].pk], "to": rworld["users"][role].username}
             elif kind == "letters":
                 body = {"tasks": [rworld["tasks"]["P4"].pk]}
             resp = call(method, path, body)
-            expected = ok if role in USERS else (403,)
+            expected = ok if role in (PROGRESS if kind == "progress" else USERS) else (403,)
             assert resp.status_code in expected, f"{ctx}: {resp.status_code} {resp.content[:200]}"
             assert_no_details(resp, ctx)
             if kind in ("assign", "letters") and role in USERS:  # a P3 task in the list: refused, no detail

@@ -150,7 +150,6 @@ _TABLE = [
             P("remediation:mine"),
             P("remediation:team"),
             P("remediation:letters"),
-            P("remediation:progress"),
             P("remediation:samples"),
             P("remediation:task", record="task"),
             P("remediation:attempt", "POST", "task"),
@@ -163,7 +162,6 @@ _TABLE = [
                 "get_task",
                 "add_attempt",
                 "close",
-                "progress",
                 "notices",
                 "samples",
                 "letters",
@@ -171,6 +169,13 @@ _TABLE = [
             )
         ),
         commands=("tasks", "corrections"),
+    ),
+    Capability(
+        "task.progress",
+        REMEDIATION_ROLES | {R.AUDITOR},
+        _("查看整改进度（按渠道、机构汇总，只读）"),
+        pages=(P("remediation:progress"), P("remediation:progress-export")),
+        api=(_API("remediation", "progress"),),
     ),
     Capability(
         "correction.propose",

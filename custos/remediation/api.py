@@ -240,7 +240,8 @@ def assign(request, body: AssignIn):
 
 @router.get("/progress", response={200: dict, 403: Refusal})
 def progress(request):
-    _allowed(request)
+    if not can(request.user, "task.progress"):
+        raise HttpError(403, "your role may not read remediation progress")
     return svc.progress(AccessContext.for_request(request))
 
 

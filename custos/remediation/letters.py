@@ -1,11 +1,14 @@
 """Letters: customer confirmation letters (PDF, Chinese, WeasyPrint with the embedded 'Noto Sans CJK SC')
 and notices to partner outlets (PDF and XLSX). Personal data is read through the access service:
-masked, and the read logged before anything is rendered."""
+masked, and the read logged before anything is rendered — except the addressee's name, which a
+letter to the customer carries in full (its read is logged too: addressee_names). The letterhead,
+hotline and return address come from settings.CUSTOS_COMPANY."""
 
 from __future__ import annotations
 
 import io
 
+from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -47,9 +50,11 @@ def customer_letters(ctx, task_ids, user, *, batch: LetterBatch | None = None) -
         (r["policy_no"], r["role"], r["seq"]): r
         for r in ctx.read_parties(Party.objects.filter(q), action="letter", limit=len(tasks))
     }
+    names = addressee_names(ctx, Party.objects.filter(q), len(tasks))
     letters = []
     for t in tasks:
         p = parties.get((t.policy_no, t.role, t.seq), {})
+        p = {**p, "full_name": names.get((t.policy_no, t.role, t.seq), "")}
         fields = sorted(
             {f for f in t.links.filter(finding__status="open").values_list("finding__field", flat=True)}
         )
@@ -57,12 +62,35 @@ def customer_letters(ctx, task_ids, user, *, batch: LetterBatch | None = None) -
             {"task": t, "party": p, "fields": [(FIELD_ZH.get(f, f), p.get(f, "")) for f in fields]}
         )
     html = render_to_string(
-        "remediation/letter_customer.html", {"letters": letters, "today": timezone.localdate()}
+        "remediation/letter_customer.html",
+        {"letters": letters, "today": timezone.localdate(), "company": company()},
     )
     if batch is None:
         batch = LetterBatch.objects.create(kind="customer", created_at=timezone.now(), created_by=user,
                                            task_ids=[t.pk for t in tasks], count=len(tasks))  # fmt: skip
     return batch, _pdf(html)
+
+
+def company() -> dict:
+    """The letterhead: the company's name, hotline and return address (settings.CUSTOS_COMPANY)."""
+    return dict(getattr(settings, "CUSTOS_COMPANY", {}))
+
+
+def addressee_names(ctx, queryset, limit: int) -> dict[tuple, str]:
+    """The customers' full names for the letters' salutation and address: a letter goes to the
+    customer, who must recognise it as theirs. Read within the viewer's scope, in the statement that
+    checks each row's integrity tag, and recorded in the read log (fields ["name"], the purpose saying
+    it is the letter's addressee) before it is returned — as every read of the access service."""
+    from custos.access import readlog
+    from custos.integrity import services as integrity
+
+    scoped = queryset.filter(policy_no__in=ctx.policies().values("policy_no"))
+    ids = list(scoped.order_by("policy_no", "role", "seq").values_list("pk", flat=True)[:limit])
+    found = integrity.read_checked(ctx, Party, ids, ["policy_no", "role", "seq", "name"], "letter")
+    readlog.append(user=ctx.user, staff_no=ctx.staff_no, action="letter", model="party", record_ids=ids,
+                   fields=["name"], client=ctx.client, purpose="customer letter: the addressee's full name",
+                   outcome="ok" if found else "empty")  # fmt: skip
+    return {(r["policy_no"], r["role"], r["seq"]): r["name"] or "" for r in found.values()}
 
 
 def partner_rows(ctx, partner_code: str) -> list[dict]:
@@ -115,11 +143,15 @@ def partner_notice(
     return batch, _pdf(html)
 
 
-def partners_with_open_tasks(ctx) -> list[str]:
-    return list(
+def partners_with_open_tasks(ctx) -> list[tuple[str, str]]:
+    """(code, 某银行天河支行（BK1）) of the outlets with open tasks in scope, by name."""
+    from custos.book.labels import org_label
+
+    codes = list(
         svc.scoped_tasks(ctx).exclude(status="closed").exclude(partner_code="")
         .values_list("partner_code", flat=True).distinct().order_by("partner_code")
     )  # fmt: skip
+    return sorted(((c, org_label("partner", c)) for c in codes), key=lambda x: (x[1], x[0]))
 
 
 __all__ = ["customer_letters", "partner_notice", "Task"]

@@ -20,4 +20,5 @@ urlpatterns = [
     path("samples/", views.samples, name="samples"),
     path("samples/<int:pk>/", views.sample_result, name="sample-result"),
     path("progress/", views.progress, name="progress"),
+    path("progress.xlsx", views.progress_export, name="progress-export"),
 ]

@@ -13,7 +13,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
+from django.shortcuts import render as _render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -32,15 +33,15 @@ from custos.remediation.notes import event_note
 PAGE = 100
 
 
-def remediation_page(view):
-    """Signed in, and of a role that works remediation tasks (capability task.work); others get 403. The
-    request's AccessContext is made once (request.custos_ctx) and used by the view."""
+def remediation_page(view, capability: str = "task.work"):
+    """Signed in, and of a role that works remediation tasks (capability task.work, or the one given);
+    others get 403. The request's AccessContext is made once (request.custos_ctx) and used by the view."""
 
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         ctx = AccessContext.for_request(request)
-        if not can(ctx, "task.work"):
+        if not can(ctx, capability):
             raise PermissionDenied(_("您的角色不使用整改任务。"))
         request.custos_ctx = ctx
         return view(request, *args, **kwargs)
@@ -48,11 +49,41 @@ def remediation_page(view):
     return wrapper
 
 
+def progress_page(view):
+    """Remediation progress: read-only, also for the auditor (capability task.progress)."""
+    return remediation_page(view, "task.progress")
+
+
+# The sub-navigation: each link with the capability its page needs (custos/access/capabilities.py);
+# a role sees only the links it can follow.
+SUBNAV = (
+    (gettext_lazy("我的任务"), "remediation:mine", "task.work"),
+    (gettext_lazy("团队任务"), "remediation:team", "task.work"),
+    (gettext_lazy("批量指派"), "remediation:assign", "task.assign"),
+    (gettext_lazy("信函批次"), "remediation:letters", "task.work"),
+    (gettext_lazy("整改进度"), "remediation:progress", "task.progress"),
+    (gettext_lazy("抽检"), "remediation:samples", "task.work"),
+)
+
+
+def subnav(request) -> list[tuple[str, str, bool]]:
+    """(label, url, current) of the sub-navigation links this user's capabilities allow."""
+    from django.urls import reverse
+
+    ctx = _ctx(request)
+    here = getattr(getattr(request, "resolver_match", None), "view_name", "")
+    return [(label, reverse(name), here == name) for label, name, cap in SUBNAV if can(ctx, cap)]
+
+
+def render(request, template, context=None, status=None):
+    return _render(request, template, {**(context or {}), "subnav": subnav(request)}, status=status)
+
+
 def _ctx(request) -> AccessContext:
     return getattr(request, "custos_ctx", None) or AccessContext.for_request(request)
 
 
-def _list(request, qs, title, team=False, notices=()):
+def _list(request, qs, title, team=False, notices=(), holds=None):
     status = request.GET.get("status", "active")
     if status == "active":
         qs = qs.exclude(status=Task.Status.CLOSED)
@@ -64,7 +95,7 @@ def _list(request, qs, title, team=False, notices=()):
     ).order_by("due_on", "id")  # fmt: skip
     page = Paginator(qs, PAGE).get_page(request.GET.get("page"))
     return render(request, "remediation/tasks.html", {"page": page, "title": title, "team": team,
-                  "status": status, "statuses": Task.Status.choices, "notices": notices})  # fmt: skip
+                  "status": status, "statuses": Task.Status.choices, "notices": notices, "holds": holds})  # fmt: skip
 
 
 @remediation_page
@@ -73,21 +104,16 @@ def my_tasks(request):
     tasks = svc.scoped_tasks(ctx)
     # reminders and escalations sent to me (of tasks still in my scope), the latest ten
     notices = list(Notice.objects.filter(recipient=request.user, task__in=tasks).select_related("task")[:10])
-    return _list(request, tasks.filter(assignee=request.user), _("我的任务"), notices=notices)
+    return _list(request, tasks.filter(assignee=request.user), _("我的任务"), notices=notices,
+                 holds=svc.commission_holds(ctx))  # fmt: skip
 
 
 @remediation_page
 def team_tasks(request):
-    ctx = _ctx(request)
-    qs = svc.scoped_tasks(ctx)
-    if not can(ctx, "task.assign"):
-        # the people who report to me (Staff.supervisor_no)
-        from custos.access.models import Profile
-        from custos.book.models import Staff
-
-        reports = Staff.objects.filter(supervisor_no=ctx.staff_no or "-").values("staff_no")
-        qs = qs.filter(assignee__in=Profile.objects.filter(staff_no__in=reports).values("user"))
-    return _list(request, qs, _("团队任务"), team=True)
+    """Every task in my scope — the same tasks the progress page counts, so the two agree (its 未关闭
+    is this list's 处理中). It was once "my reports' tasks" for roles without task.assign, which
+    showed an executive 0 beside the progress page's 1,265."""
+    return _list(request, svc.scoped_tasks(_ctx(request)), _("团队任务"), team=True)
 
 
 def _task_or_404(request, pk):
@@ -119,6 +145,7 @@ def task_detail(request, pk: int, kept: dict | None = None, status: int = 200):
         return render(request, "web/audit_unavailable.html", status=503)
     for row in (*findings, *corrections):
         row["field_label"] = _label(FIELD_LABELS, row["field"])
+    _review_checks(task, corrections)
     finding_statuses = dict(svc.Finding.Status.choices)
     for row in findings:
         row["status_label"] = _label(finding_statuses, row["status"])
@@ -136,7 +163,35 @@ def task_detail(request, pk: int, kept: dict | None = None, status: int = 200):
         "methods": ContactAttempt.Method.choices, "outcomes": ContactAttempt.Outcome.choices,
         "fields": [(f, _label(FIELD_LABELS, f)) for f in svc.EDITABLE_FIELDS], "kept": kept or {}, "watermark": True,
         "needs_request": [f for f in svc.conf.get("contact_fields") if svc.needs_request_no(task, f)],
+        "closing": _closing(task, findings, corrections),
     }, status=status)  # fmt: skip
+
+
+def _review_checks(task, corrections) -> None:
+    """What the checks say about each proposed value, for its reviewer: the findings it would raise
+    (code and reason, never the value), or none."""
+    pending = {r["id"]: r for r in corrections if r["status"] == Correction.Status.PROPOSED}
+    for c in Correction.objects.filter(pk__in=pending):
+        try:
+            found = svc.objections(task.policy_no, task.role, task.seq, c.field, c.new_value)
+            pending[c.pk]["checks"] = [f"{o.code} {o.message}" for o in found]
+        except svc.RemediationError as exc:
+            pending[c.pk]["checks"] = [exc.localized()]
+        pending[c.pk]["checked"] = True
+
+
+def _closing(task, findings, corrections) -> dict:
+    """Whether a person may close the task now, and if not, what must happen first (the server
+    refuses a close while a finding of the task is open: close_task)."""
+    open_findings = sum(1 for f in findings if f["status"] == "open")
+    verified = [c for c in corrections if c["status"] == Correction.Status.VERIFIED]
+    return {
+        "may": task.status == Task.Status.VERIFIED and open_findings == 0,
+        "open_findings": open_findings,
+        "verified": len(verified),
+        "exported": sum(1 for c in verified if c["exported_at"]),
+        "accepted": sum(1 for c in verified if c["ack_status"] == "accepted"),
+    }
 
 
 def _act(request, pk, fn):
@@ -362,11 +417,23 @@ def _letters_page(request, ctx, status: int = 200):
     }, status=status)  # fmt: skip
 
 
-@remediation_page
+@progress_page
 def progress(request):
     ctx = _ctx(request)
     data = svc.progress(ctx)
     return render(request, "remediation/progress.html", {"p": data, "burndown": data["burndown"]})
+
+
+@progress_page
+def progress_export(request):
+    """Progress by branch and channel as XLSX: aggregates only (no customer)."""
+    from custos.remediation.services.reading import progress_workbook
+
+    data = svc.progress(_ctx(request))
+    resp = HttpResponse(progress_workbook(data),
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")  # fmt: skip
+    resp["Content-Disposition"] = 'attachment; filename="remediation-progress.xlsx"'
+    return resp
 
 
 @remediation_page
