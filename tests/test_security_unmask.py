@@ -170,3 +170,26 @@ def test_unmask_fails_closed(login, small_book):
     response = client.post(url(party), {"purpose": "revisit"})
     assert response.status_code == 503 and "13812345678" not in response.content.decode()
     assert not UnmaskGrant.objects.exists()
+
+
+def test_unmask_page_names_the_customer_and_returns_to_the_kept_search(login, small_book):
+    client = login("cs", Role.CUSTOMER_SERVICE, branch_code="GZ")
+    back = "/parties/?s=abc123&page=2"
+    html = client.get(url(applicant()), {"next": back}).content.decode()
+    who = html[html.index('id="unmask-party"') :]
+    assert "张*伟" in who and "投保人" in who and "P1" in who and "张三伟" not in html
+    assert 'name="next" value="/parties/?s=abc123&amp;page=2"' in html
+    assert 'id="unmask-back" href="/parties/?s=abc123&amp;page=2"' in html
+    entry = AuditEntry.objects.filter(model="party", action="lookup").latest("seq")
+    assert entry.purpose == "unmask page" and entry.record_id_list == [applicant().pk]
+    shown = client.post(url(applicant()), {"purpose": "revisit", "next": back}).content.decode()
+    assert "13812345678" in shown and 'id="unmask-back" href="/parties/?s=abc123&amp;page=2"' in shown
+
+
+@pytest.mark.parametrize("evil", ["https://evil.example/x", "//evil.example/x", "javascript:alert(1)"])
+def test_unmask_next_stays_on_this_site(login, small_book, evil):
+    client = login("cs", Role.CUSTOMER_SERVICE, branch_code="GZ")
+    html = client.get(url(applicant()), {"next": evil}).content.decode()
+    card = html[html.index('<section class="card narrow">') :]  # (the language switch keeps the URL)
+    assert "evil.example" not in card and "javascript:" not in card
+    assert 'name="next" value="/parties/"' in card and 'id="unmask-back" href="/parties/"' in card

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
@@ -32,6 +33,7 @@ def _require(request, capability: str) -> None:
 
 
 def _safe_next(request, default: str = "/") -> str:
+    """A `next` URL of this site only (url_has_allowed_host_and_scheme), else the default."""
     target = request.POST.get("next") or request.GET.get("next") or default
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
         return default
@@ -58,13 +60,24 @@ def unmask_request(request, party_id: int, field: str):
         raise Http404(_("未找到该客户，或不在您的查看范围内。"))
     form = UnmaskForm(request.POST or None)
     used = unmask.used_last_hour(request.user)
+    try:  # whose value it is, masked: the page says which customer (a read like any other)
+        party = ctx.read_parties(
+            ctx.parties().filter(pk=party_id),
+            action="lookup",
+            fields=["policy_no", "role", "seq", "name"],
+            purpose="unmask page",
+        )
+    except ReadLogUnavailable:
+        return render(request, "web/audit_unavailable.html", status=503)
     context = {
         "form": form,
         "party_id": party_id,
+        "party": party[0] if party else None,
         "field": field,
         "field_label": _field_label(field),
         "used": used,
         "limit": settings.CUSTOS_UNMASK_PER_HOUR,
+        "next": _safe_next(request, reverse("party-lookup")),
         "watermark": True,
     }
     if request.method == "POST" and form.is_valid():
