@@ -42,7 +42,8 @@ SCOPES = {
     Role.AUDITOR: {"branch_code": "GD"},
 }
 UNMASK_ROLES = {r for r in ROLES if can_unmask(r)}
-AUDIT_ROLES = {Role.COMPLIANCE, Role.IT_SECURITY}
+AUDIT_ROLES = {Role.COMPLIANCE, Role.IT_SECURITY}  # alerts
+AUDIT_READERS = {Role.COMPLIANCE, Role.IT_SECURITY, Role.AUDITOR}  # the audit log: search, proofs
 UPLOAD_ROLES = {Role.COMPLIANCE, Role.IT_SECURITY}
 
 
@@ -80,7 +81,8 @@ PAGES: dict[str, Spec] = {
     ),
     "unmask/<str:token>/": Spec("absent", ok=(410,)),
     "me/access/": Spec("any"),
-    "audit/": Spec("roles", roles=frozenset(AUDIT_ROLES)),
+    "audit/": Spec("roles", roles=frozenset(AUDIT_READERS)),
+    "audit/verification/": Spec("roles", roles=frozenset(AUDIT_READERS)),
     "security/alerts/": Spec("roles", roles=frozenset(AUDIT_ROLES)),
     "security/alerts/<int:pk>/ack/": Spec("absent", method="POST", roles=frozenset(AUDIT_ROLES)),
     "security/keys/": Spec("roles", roles=frozenset({Role.IT_SECURITY})),
@@ -113,6 +115,7 @@ API: dict[tuple[str, str], Spec] = {
     ("post", "/api/v1/customers/lookup"): Spec(
         "record", record="policy", roles=ALL, method="POST", json_key="policy_no"
     ),
+    ("get", "/api/v1/customers"): Spec("any"),
     ("get", "/api/v1/findings"): Spec("any"),
     ("get", "/api/v1/findings/summary"): Spec("any"),
     ("get", "/api/v1/findings/{finding_id}"): Spec("record", record="finding", roles=ALL),

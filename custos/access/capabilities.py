@@ -235,9 +235,9 @@ _TABLE = [
     # --- audit, alerts, keys -----------------------------------------------------------------------
     Capability(
         "audit.read",
-        frozenset({R.COMPLIANCE, R.IT_SECURITY}),
-        _("检索审计日志"),
-        pages=(P("audit-search"),),
+        frozenset({R.COMPLIANCE, R.IT_SECURITY, R.AUDITOR}),
+        _("检索审计日志，查看其校验结果与证明（只读）"),
+        pages=(P("audit-search"), P("audit-verification")),
         commands=("audit",),
     ),
     Capability(

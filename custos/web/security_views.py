@@ -263,6 +263,68 @@ def audit_log(request):
     )
 
 
+class _ProofForm:
+    """?seq=N (inclusion) or ?first=A&second=B (consistency): non-negative integers, or nothing."""
+
+    def __init__(self, data):
+        self.values, self.errors = {}, []
+        for key in ("seq", "first", "second"):
+            raw = (data.get(key) or "").strip()
+            if not raw:
+                continue
+            if not raw.isdigit() or len(raw) > 18:
+                self.errors.append(key)
+            else:
+                self.values[key] = int(raw)
+
+
+@login_required
+def audit_verification(request):
+    """The audit log's verification runs, signed checkpoints and proofs, for whoever may read the log
+    (compliance, IT security, auditors): read-only. Looking up a proof is an audit entry."""
+    import json
+
+    from custos.audit import proofs
+
+    _require(request, "audit.read")
+    form = _ProofForm(request.GET)
+    context = {**proofs.overview(), "form": form.values, "form_errors": form.errors, "watermark": True}
+    status = 400 if form.errors else 200
+    wanted = form.values
+    kind = "inclusion" if "seq" in wanted else "consistency" if {"first", "second"} <= wanted.keys() else ""
+    if kind and not form.errors:
+        ctx = AccessContext.for_request(request)
+        try:
+            from custos.access import readlog
+
+            readlog.append(
+                user=request.user,
+                staff_no=ctx.staff_no,
+                action="audit_proof",
+                model="audit",
+                record_ids=[wanted["seq"]] if kind == "inclusion" else [wanted["first"], wanted["second"]],
+                fields=[],
+                client=client_address(request),
+                purpose=kind,
+            )
+        except ReadLogUnavailable:
+            return render(request, "web/audit_unavailable.html", status=503)
+        try:
+            if kind == "inclusion":
+                result = proofs.inclusion(wanted["seq"])
+            else:
+                result = proofs.consistency(wanted["first"], wanted["second"])
+        except proofs.NoProof:
+            context["no_proof"] = kind
+        else:
+            context.update(
+                proof_kind=kind,
+                verified=result["verified"],
+                proof_json=json.dumps(result["proof"], ensure_ascii=False, indent=2),
+            )
+    return render(request, "web/audit_verification.html", context, status=status)
+
+
 # --- alerts and key status -------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("unmask/<str:token>/", sec.unmask_value, name="unmask-value"),
     path("me/access/", sec.my_access, name="my-access"),
     path("audit/", sec.audit_log, name="audit-search"),
+    path("audit/verification/", sec.audit_verification, name="audit-verification"),
     path("security/alerts/", sec.alerts, name="alerts"),
     path("security/alerts/<int:pk>/ack/", sec.alert_acknowledge, name="alert-ack"),
     path("security/keys/", sec.key_status, name="key-status"),
