@@ -5,6 +5,7 @@ Reads themselves are recorded in the tamper-evident audit log (custos.audit), no
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Role(models.TextChoices):
@@ -32,6 +33,10 @@ class Profile(models.Model):
     branch_code = models.CharField(max_length=64, blank=True)  # empty: whole company
     channel = models.CharField(max_length=16, blank=True)  # empty: all channels
     partner_code = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = pgettext_lazy("model", "角色与范围")
+        verbose_name_plural = pgettext_lazy("models", "角色与范围")
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role})"

@@ -5,6 +5,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import pgettext_lazy
 
 
 class ApiToken(models.Model):
@@ -15,6 +16,10 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = pgettext_lazy("model", "接口令牌")
+        verbose_name_plural = pgettext_lazy("models", "接口令牌")
 
     @staticmethod
     def hash(secret: str) -> str:

@@ -5,9 +5,11 @@ custos.access (scope, masking, audit log); they are deliberately not registered 
 """
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from custos.book.load_errors import shown_errors
 from custos.book.models import BookLoad, Branch, Partner
+from custos.web.adminkit import code_filter, columns, titled
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -23,22 +25,22 @@ class ReadOnly(admin.ModelAdmin):
 
 @admin.register(BookLoad)
 class BookLoadAdmin(ReadOnly):
-    list_display = (
+    list_display = columns(
         "id",
-        "source_name",
-        "mode",
-        "status",
-        "error_count",
-        "progress",
-        "created_at",
-        "finished_at",
+        ("source_name", _("文件")),
+        ("mode", _("方式")),
+        ("status", _("状态")),
+        ("error_count", _("错误数")),
+        ("progress", _("进度（%）")),
+        ("created_at", _("上传时间")),
+        ("finished_at", _("完成时间")),
     )
-    list_filter = ("status", "mode")
+    list_filter = (titled("status", _("状态")), titled("mode", _("方式")))
     search_fields = ("source_name", "sha256")
     exclude = ("errors", "warnings")
     readonly_fields = ("error_list",)
 
-    @admin.display(description="errors")
+    @admin.display(description=_("错误"))
     def error_list(self, obj):
         # masked like the load page: the full text is the audited error report (custos.book.load_errors)
         shown = shown_errors(obj)[:200]
@@ -47,13 +49,29 @@ class BookLoadAdmin(ReadOnly):
 
 @admin.register(Branch)
 class BranchAdmin(ReadOnly):
-    list_display = ("branch_code", "name", "level", "parent_code", "gone_load")
+    list_display = columns(
+        ("branch_code", _("机构代码")),
+        ("name", _("名称")),
+        ("level", _("级别"), "code:branch_level"),
+        ("parent_code", _("上级机构"), "branch"),
+        ("gone_load", _("消失于加载")),
+    )
     search_fields = ("branch_code", "name")
-    list_filter = ("level",)
+    list_filter = (code_filter("level", _("级别"), "branch_level"),)
 
 
 @admin.register(Partner)
 class PartnerAdmin(ReadOnly):
-    list_display = ("partner_code", "name", "kind", "branch_code", "status", "gone_load")
+    list_display = columns(
+        ("partner_code", _("合作机构代码")),
+        ("name", _("名称")),
+        ("kind", _("类型"), "code:partner_kind"),
+        ("branch_code", _("机构"), "branch"),
+        ("status", _("状态"), "code:partner_status"),
+        ("gone_load", _("消失于加载")),
+    )
     search_fields = ("partner_code", "name")
-    list_filter = ("kind", "status")
+    list_filter = (
+        code_filter("kind", _("类型"), "partner_kind"),
+        code_filter("status", _("状态"), "partner_status"),
+    )

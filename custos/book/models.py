@@ -9,6 +9,7 @@ missing from (gone), if any; rows are never deleted.
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from custos.crypto.fields import BlindIndexField, EncryptedJSONField, EncryptedTextField
 from custos.integrity.rows import Tagged
@@ -55,6 +56,8 @@ class BookLoad(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        verbose_name = pgettext_lazy("model", "数据册加载")
+        verbose_name_plural = pgettext_lazy("models", "数据册加载")
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.source_name} ({self.status})"
@@ -101,6 +104,10 @@ class Branch(BookRow):
     # Materialised path of branch codes from head office, "/HO/GD/GZ/": scope filters use a prefix match.
     path = models.CharField(max_length=1000, db_index=True, blank=True)
 
+    class Meta:
+        verbose_name = pgettext_lazy("model", "机构")
+        verbose_name_plural = pgettext_lazy("models", "机构")
+
     def __str__(self) -> str:
         return f"{self.branch_code} {self.name}"
 
@@ -137,6 +144,10 @@ class Partner(BookRow, Tagged):
     contract_until = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=16)
 
+    class Meta:
+        verbose_name = pgettext_lazy("model", "员工")
+        verbose_name_plural = pgettext_lazy("models", "员工")
+
     def __str__(self) -> str:
         return f"{self.partner_code} {self.name}"
 
@@ -158,6 +169,10 @@ class Policy(BookRow):
 
     class Meta:
         verbose_name_plural = "policies"
+
+    class Meta:
+        verbose_name = pgettext_lazy("model", "合作机构")
+        verbose_name_plural = pgettext_lazy("models", "合作机构")
 
     def __str__(self) -> str:
         return self.policy_no

@@ -20,6 +20,7 @@ from django.conf import settings as django_settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from custos.book.models import BookLoad
 from custos.crypto.fields import EncryptedTextField
@@ -63,6 +64,8 @@ class CheckRun(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        verbose_name = pgettext_lazy("model", "校验运行")
+        verbose_name_plural = pgettext_lazy("models", "校验运行")
 
     def __str__(self) -> str:
         return f"run #{self.pk} load #{self.load_id} {self.engine} ({self.status})"
@@ -129,6 +132,8 @@ class Finding(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        verbose_name = pgettext_lazy("model", "问题")
+        verbose_name_plural = pgettext_lazy("models", "问题")
         constraints = [
             models.UniqueConstraint(
                 fields=["check_code", "policy_no", "role", "seq", "field"],

@@ -2,8 +2,10 @@
 it). The manifest and sealed canary values are not shown."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from custos.extraction.models import Extraction, ExtractionEvent
+from custos.web.adminkit import columns, titled
 
 
 class EventInline(admin.TabularInline):
@@ -19,17 +21,17 @@ class EventInline(admin.TabularInline):
 
 @admin.register(Extraction)
 class ExtractionAdmin(admin.ModelAdmin):
-    list_display = (
+    list_display = columns(
         "id",
-        "state",
-        "created_at",
-        "requester",
-        "approver",
-        "recipient_label",
-        "row_count",
-        "canary_count",
+        ("state", _("状态")),
+        ("created_at", _("申请时间")),
+        ("requester", _("申请人")),
+        ("approver", _("审批人")),
+        ("recipient_label", _("接收人"), "nosort"),
+        ("row_count", _("行数")),
+        ("canary_count", _("追踪标记行")),
     )
-    list_filter = ("state", "file_format")
+    list_filter = (titled("state", _("状态")), titled("file_format", _("文件格式")))
     search_fields = ("purpose", "requester__username", "recipient_name", "recipient_org")
     exclude = ("manifest", "nonce")
     inlines = [EventInline]

@@ -10,6 +10,7 @@ manifest of keyed digests of the rows in file order.
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Extraction(models.Model):
@@ -73,6 +74,8 @@ class Extraction(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        verbose_name = pgettext_lazy("model", "数据提取")
+        verbose_name_plural = pgettext_lazy("models", "数据提取")
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.purpose[:40]} ({self.state})"
@@ -103,6 +106,8 @@ class ExtractionEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+        verbose_name = pgettext_lazy("model", "数据提取记录")
+        verbose_name_plural = pgettext_lazy("models", "数据提取记录")
 
 
 class Canary(models.Model):
