@@ -64,6 +64,7 @@ PARTIES = {
     ("P1", "applicant"): {"name": "欧阳明月", "address": "北京市建国路88号院3号楼小区",
                           "mobile": "13700001234", "email": "ouyang@example.com"},
 }  # fmt: skip
+PARTIES_ID_NO = "440106198005061234"  # the small book's ID number (build_small_book)
 # the part of an address that a mask must hide: street and house number (the whole value is a needle too)
 STREETS = ("体育西路1号", "鸿福路88号", "建国路88号")
 
@@ -405,11 +406,25 @@ def page_posts(route: str, w: World) -> list[dict]:
         ],
         "remediation/assign/": [{"task": p4, "to": "nobody"}],
         "parties/<int:party_id>/unmask/<str:field>/": [{"purpose": "revisit"}],
+        # searches on a person's values (issue 18): the values searched must not come back in clear
+        "parties/": [
+            {"id_no": PARTIES_ID_NO},
+            {"mobile": PARTIES[("P4", "insured")]["mobile"]},
+            {"mobile": "+86 " + PARTIES[("P1", "applicant")]["mobile"]},
+            {
+                "name": PARTIES[("P4", "insured")]["name"],
+                "birth_date": PARTIES[("P4", "insured")]["birth_date"],
+            },
+            {"name": PARTIES[("P4", "insured")]["name"]},  # refused (no birth date): not echoed either
+            {"id_no": PROPOSED_ID},
+        ],
     }.get(route, [])
 
 
 PAGE_GETS = {  # query strings that make a page show records
-    "parties/": ["?policy_no=P4", "?policy_no=P1", "?policy_no=P3"],
+    "parties/": ["?policy_no=P4", "?policy_no=P1", "?policy_no=p3", "?page=2"],
+    "audit/": ["?action=lookup", "?action=customer_list"],
+    "audit/verification/": ["?seq=1", "?first=1&second=2"],
     "findings/list/": ["?status=all", "?check=ID10"],
     "remediation/": ["?status=all"],
     "remediation/team/": ["?status=all"],
@@ -433,7 +448,19 @@ def api_bodies(method: str, path: str, w: World) -> list[tuple[str, object]]:
         "/api/v1/remediation/tasks/{pk}/attempts": [
             ("json", {"method": "phone", "contact": "13900001111", "outcome": "reached", "version": 0})
         ],
-        "/api/v1/customers/lookup": [("json", {"policy_no": p}) for p in ("P4", "P1", "P3")],
+        "/api/v1/customers/lookup": [("json", {"policy_no": p}) for p in ("P4", "p1", "P3")]
+        + [
+            ("json", {"id_no": PARTIES_ID_NO}),
+            ("json", {"mobile": PARTIES[("P4", "insured")]["mobile"]}),
+            (
+                "json",
+                {
+                    "name": PARTIES[("P4", "insured")]["name"],
+                    "birth_date": PARTIES[("P4", "insured")]["birth_date"],
+                },
+            ),
+            ("json", {"name": PARTIES[("P4", "insured")]["name"]}),
+        ],
     }.get(path, []) + [("json", {})]
 
 
@@ -541,6 +568,16 @@ BY_DESIGN: dict[tuple[str, str], tuple[str, set]] = {
     (Role.IT_SECURITY, "loads/<int:pk>/errors/"): ("the load error report", {RAW_IN_LOAD}),
     (Role.IT_SECURITY, "GET /api/v1/loads/{load_id}/error-report"): ("the load error report", {RAW_IN_LOAD}),
 }
+# issue 18: a letter goes to the customer and addresses them by their full name (a logged read); the
+# walk's letters are P4's (张三伟, 李四海 — which holds 李四, the other insureds' name)
+_ADDRESSEES = ("the customer letter's addressee", {"张三伟", "李四海", "李四"})
+for _role in set(BLIND) & set(USER_ROLES):
+    for _route in (
+        "remediation/letters/",
+        "remediation/letters/<int:pk>/",
+        "POST /api/v1/remediation/letters",
+    ):
+        BY_DESIGN[(_role, _route)] = _ADDRESSEES
 
 
 def _cases():
