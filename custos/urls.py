@@ -14,3 +14,5 @@ urlpatterns = [
 ]
 
 handler403 = "custos.web.views.forbidden"
+handler404 = "custos.web.errors.not_found"
+handler500 = "custos.web.errors.server_error"
