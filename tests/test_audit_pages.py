@@ -32,7 +32,7 @@ def test_my_access_shows_only_my_entries(login, small_book):
     client = login("cs", Role.CUSTOMER_SERVICE, branch_code="GZ")
     client.get("/parties/", {"policy_no": "P1"})
     html = client.get("/me/access/").content.decode()
-    assert "lookup" in html and "login" in html and "someone-else" not in html
+    assert "客户查询" in html and "登录" in html and "someone-else" not in html  # actions by label
 
 
 def test_audit_search_filters_and_is_itself_audited(login, small_book):

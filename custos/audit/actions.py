@@ -82,9 +82,32 @@ def validate(action: str, outcome: str) -> None:
         )
 
 
+# The objects entries name (AuditEntry.model), as pages show them; a model not here shows its name.
+MODELS: dict[str, object] = {
+    "party": _("客户"),
+    "policy": _("保单"),
+    "finding": _("问题"),
+    "load": _("数据册"),
+    "book_load": _("数据册"),
+    "keyring": _("密钥环"),
+    "audit": _("审计日志"),
+    "screening": _("投保筛查"),
+    "integrity": _("完整性标签"),
+    "extraction": _("数据提取"),
+    "evidence": _("证明材料"),
+    "correction": _("更正"),
+    "alert": _("安全告警"),
+    "task": _("整改任务"),
+    "sample": _("抽检"),
+    "letterbatch": _("信函批次"),
+    "profile": _("用户权限"),
+    "user": _("用户"),
+}
+
+
 def action_choices() -> list[tuple[str, str]]:
-    return [(a, f"{label} · {a}") for a, label in ACTIONS.items()]
+    return [(a, str(label)) for a, label in ACTIONS.items()]
 
 
 def outcome_choices() -> list[tuple[str, str]]:
-    return [(o, f"{label} · {o}") for o, label in OUTCOMES.items()]
+    return [(o, str(label)) for o, label in OUTCOMES.items()]

@@ -53,6 +53,24 @@ class AuditEntry(models.Model):
 
         return str(ACTIONS.get(self.action, self.action))
 
+    @property
+    def outcome_label(self) -> str:
+        from custos.audit.actions import OUTCOMES
+
+        return str(OUTCOMES.get(self.outcome, self.outcome))
+
+    @property
+    def model_label(self) -> str:
+        from custos.audit.actions import MODELS
+
+        return str(MODELS.get(self.model, self.model))
+
+    @property
+    def field_labels(self) -> list[str]:
+        from custos.book.labels import FIELD_LABELS, label
+
+        return [label(FIELD_LABELS, f) for f in self.field_list]
+
 
 class Checkpoint(models.Model):
     tree_size = models.BigIntegerField(unique=True)
