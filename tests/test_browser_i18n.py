@@ -72,50 +72,28 @@ PER_ROUTE = 2
 
 # ASCII words a Chinese page may show, with why. Keep it short: every entry is a word a Chinese
 # reader of this product meets as such.
+FORMATS = ("XLSX", "CSV", "PDF", "ZIP", "JSON", "PNG", "JPEG", "Parquet")
 ALLOWED_WORDS = {
-    # file formats, protocols and standards, written so in Chinese software
-    "XLSX",
-    "CSV",
-    "PDF",
-    "ZIP",
-    "JSON",
-    "PNG",
-    "JPEG",
-    "Parquet",
-    "API",
-    "OpenAPI",
-    "HTTP",
-    "HTTPS",
-    "URL",
-    "SHA",
-    "SHA1",
-    "SHA256",
-    "TOTP",
-    "OTP",
-    "Base32",
-    "ID",
-    "HK",  # ID types and ID numbers: ID 号, HK (the permit's prefix)
+    *FORMATS,  # file formats, protocols and standards, written so in Chinese software
+    *("API", "OpenAPI", "HTTP", "HTTPS", "URL", "SHA", "SHA1", "SHA256", "TOTP", "OTP", "Base32", "RFC"),
+    "otpauth",  # the scheme of the link an authenticator app reads (otpauth 链接)
+    *("ID", "HK"),  # ID types and ID numbers: ID 号, HK (the permit's prefix)
     "custos",  # the product's name
-    "Google",
-    "Authenticator",
-    "Microsoft",  # authenticator apps named on the TOTP page
+    *("Google", "Authenticator", "Microsoft"),  # authenticator apps named on the TOTP page
     "EN",  # the language switch names English so
-    "KB",
-    "MB",
-    "GB",
-    "ms",  # units
-    "YYYY",
-    "MM",
-    "DD",
-    "YYYYMMDD",  # how a date is written (日期格式 YYYY-MM-DD)
+    *("KB", "MB", "GB", "ms"),  # units
+    *("YYYY", "MM", "DD", "YYYYMMDD"),  # how a date is written (日期格式 YYYY-MM-DD)
 }
 # Words that pass in any case: file extensions (.xlsx, .csv).
-ALLOWED_ANY_CASE = {w.lower() for w in ("XLSX", "CSV", "PDF", "ZIP", "JSON", "Parquet", "PNG", "JPEG")}
+ALLOWED_ANY_CASE = {w.lower() for w in FORMATS}
 # the check codes of the catalogue (ID10, PH02, AD04), always shown with their title; national
 # standards by number (GB 11643, GB/T 2260)
 CODE_WORD = re.compile(r"^(?:[A-Z]{2}\d{2}|GB\d*|T)$")
-# Data that is no word: hashes, TOTP secrets, otpauth:// and other URLs, e-mail addresses
-DATA = re.compile(r"\b[0-9a-f]{16,}\b|\b[A-Z2-7]{16,}\b|\b[a-z]+://\S+|\S*@\S+")
+# Data that is no word: hashes, TOTP secrets, otpauth:// and other URLs, e-mail addresses, file names
+DATA = re.compile(
+    r"\b[0-9a-f]{16,}\b|\b[A-Z2-7]{16,}\b|\b[a-z]+://\S+|\S*@\S+"
+    r"|\b[\w-]+\.(?:csv|xlsx|parquet|zip|pdf|json)\b"  # a file's name (parties.csv in a load's errors)
+)
 # Chinese an English page may show: the language switch names Chinese in Chinese.
 ALLOWED_HAN = {"简体中文", "中文"}
 
@@ -223,7 +201,8 @@ def _is_value(token: str, values: list[str]) -> bool:
 def ascii_problems(text: str, ascii_values: list[str]) -> list[str]:
     text = DATA.sub(" ", text)
     for v in ascii_values:
-        text = re.sub(rf"(?<![A-Za-z0-9_]){re.escape(v)}(?![A-Za-z0-9_])", " ", text)
+        # as typed: a policy number searched in lower case (p3) is the reader's own input
+        text = re.sub(rf"(?<![A-Za-z0-9_]){re.escape(v)}(?![A-Za-z0-9_])", " ", text, flags=re.IGNORECASE)
     bad = []
     for word in ASCII_WORD.findall(text):
         if word in ALLOWED_WORDS or word.lower() in ALLOWED_ANY_CASE or CODE_WORD.match(word):
