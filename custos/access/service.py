@@ -34,7 +34,7 @@ from custos.access import readlog
 from custos.access.capabilities import has_left
 from custos.access.models import Profile, Role
 from custos.access.readlog import ReadLogUnavailable
-from custos.book.models import Branch, Party, Policy
+from custos.book.models import Party, Policy, branch_subtree
 from custos.domain import masking
 from custos.integrity import services as integrity
 
@@ -95,21 +95,6 @@ class AccessContext:
     def _has_left(self) -> bool:
         return has_left(self.staff_no, self._today)
 
-    def _subtree(self, branch_code: str):
-        """Branch codes of the subtree rooted at branch_code (including it), as a subquery."""
-        root = Branch.objects.filter(branch_code=branch_code).values_list("path", flat=True).first()
-        if root:
-            return Branch.objects.filter(path__startswith=root).values("branch_code")
-        # Path not materialised (or unknown branch): walk parent_code links.
-        codes, frontier = {branch_code}, {branch_code}
-        while frontier:
-            frontier = (
-                set(Branch.objects.filter(parent_code__in=frontier).values_list("branch_code", flat=True))
-                - codes
-            )
-            codes |= frontier
-        return sorted(codes)
-
     def policies(self) -> QuerySet[Policy]:
         p = self.profile
         if p is None or p.role not in Role.values or self._has_left():
@@ -128,7 +113,7 @@ class AccessContext:
         if p.channel:
             qs = qs.filter(channel=p.channel)
         if p.branch_code:
-            qs = qs.filter(branch_code__in=self._subtree(p.branch_code))
+            qs = qs.filter(branch_code__in=branch_subtree(p.branch_code))
         return qs
 
     def parties(self) -> QuerySet[Party]:

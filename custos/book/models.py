@@ -112,6 +112,21 @@ class Branch(BookRow):
         return f"{self.branch_code} {self.name}"
 
 
+def branch_subtree(branch_code: str):
+    """Branch codes of the subtree rooted at branch_code (itself included): a subquery by the
+    materialised path, or a list by walking parent_code where the path is not materialised."""
+    root = Branch.objects.filter(branch_code=branch_code).values_list("path", flat=True).first()
+    if root:
+        return Branch.objects.filter(path__startswith=root).values("branch_code")
+    codes, frontier = {branch_code}, {branch_code}
+    while frontier:
+        frontier = (
+            set(Branch.objects.filter(parent_code__in=frontier).values_list("branch_code", flat=True)) - codes
+        )
+        codes |= frontier
+    return sorted(codes)
+
+
 class Staff(BookRow, Tagged):
     staff_no = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=100)
@@ -129,6 +144,10 @@ class Staff(BookRow, Tagged):
     hired_on = models.DateField(null=True, blank=True)
     left_on = models.DateField(null=True, blank=True)
 
+    class Meta:
+        verbose_name = pgettext_lazy("model", "员工")
+        verbose_name_plural = pgettext_lazy("models", "员工")
+
     def __str__(self) -> str:
         return f"{self.staff_no} {self.name}"
 
@@ -145,8 +164,8 @@ class Partner(BookRow, Tagged):
     status = models.CharField(max_length=16)
 
     class Meta:
-        verbose_name = pgettext_lazy("model", "员工")
-        verbose_name_plural = pgettext_lazy("models", "员工")
+        verbose_name = pgettext_lazy("model", "合作机构")
+        verbose_name_plural = pgettext_lazy("models", "合作机构")
 
     def __str__(self) -> str:
         return f"{self.partner_code} {self.name}"
@@ -169,10 +188,6 @@ class Policy(BookRow):
 
     class Meta:
         verbose_name_plural = "policies"
-
-    class Meta:
-        verbose_name = pgettext_lazy("model", "合作机构")
-        verbose_name_plural = pgettext_lazy("models", "合作机构")
 
     def __str__(self) -> str:
         return self.policy_no

@@ -20,7 +20,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from custos.book.models import BookLoad, Branch, Party, Policy
+from custos.book.models import BookLoad, Branch, Party, Policy, branch_subtree
 from custos.checks.lifecycle import CheckMeta, normalise, reconcile
 from custos.checks.models import CheckRun, Finding
 from custos.domain.spreadsheet import neutralise  # the shared cell guard of every export
@@ -261,20 +261,6 @@ FILTERS_INT = ("run", "load", "opened_run", "closed_run")
 def scoped_findings(ctx) -> QuerySet[Finding]:
     """Findings of the policies in the viewer's scope (an AccessContext), as a query filter."""
     return Finding.objects.filter(policy_no__in=ctx.policies().values("policy_no"))
-
-
-def branch_subtree(branch_code: str):
-    """Branch codes of the subtree rooted at branch_code (itself included), as a subquery or a list."""
-    root = Branch.objects.filter(branch_code=branch_code).values_list("path", flat=True).first()
-    if root:
-        return Branch.objects.filter(path__startswith=root).values("branch_code")
-    codes, frontier = {branch_code}, {branch_code}
-    while frontier:
-        frontier = (
-            set(Branch.objects.filter(parent_code__in=frontier).values_list("branch_code", flat=True)) - codes
-        )
-        codes |= frontier
-    return sorted(codes)
 
 
 def run_for_load(load_id: int) -> int | None:

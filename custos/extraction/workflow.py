@@ -21,7 +21,7 @@ from custos.access.capabilities import has_left as left
 from custos.access.models import Profile, Role
 from custos.access.service import AccessContext
 from custos.audit import service as audit
-from custos.book.models import Branch, Partner, Party, Policy
+from custos.book.models import Branch, Partner, Party, Policy, branch_subtree
 from custos.domain import codes
 from custos.extraction.models import Extraction, ExtractionEvent
 
@@ -259,11 +259,7 @@ def scoped_policies(ctx: AccessContext, scope: dict) -> QuerySet[Policy]:
     subtree, channel, policy status, issue date range. Policies gone from the book are left out."""
     qs = ctx.policies().filter(gone_load__isnull=True)
     if scope.get("branch"):
-        root = Branch.objects.filter(branch_code=scope["branch"]).values_list("path", flat=True).first()
-        if root:
-            qs = qs.filter(branch_code__in=Branch.objects.filter(path__startswith=root).values("branch_code"))
-        else:
-            qs = qs.filter(branch_code=scope["branch"])
+        qs = qs.filter(branch_code__in=branch_subtree(scope["branch"]))
     if scope.get("channel"):
         qs = qs.filter(channel=scope["channel"])
     if scope.get("status"):

@@ -35,6 +35,21 @@ PARTY_COLUMNS = [c for c, _ in table_columns("parties")]
 SOURCES = ("book", "screen", "rescreen")
 BOOK_SOURCES = ("book", "rescreen")
 SCOPE_COLUMNS = ("channel", "branch_code", "partner_code")
+# A row of the context table: the party's key, where it came from, its sealed payload, its blind
+# indexes and the policy's scope (written by the index build and by a screening call alike).
+CONTEXT_COLUMNS = [
+    "policy_no",
+    "role",
+    "seq",
+    "source",
+    "payload",
+    "k_id",
+    "k_mobile",
+    "k_addr",
+    "k_email",
+    "k_pk",
+    *SCOPE_COLUMNS,
+]
 
 
 @dataclass(frozen=True)
@@ -254,19 +269,7 @@ def build_from_snapshot(
                     _write(
                         cur,
                         PARTY_TABLE,
-                        [
-                            "policy_no",
-                            "role",
-                            "seq",
-                            "source",
-                            "payload",
-                            "k_id",
-                            "k_mobile",
-                            "k_addr",
-                            "k_email",
-                            "k_pk",
-                            *SCOPE_COLUMNS,
-                        ],
+                        CONTEXT_COLUMNS,
                         party_rows(),
                         conflict="policy_no, role, seq",
                     )
@@ -497,19 +500,7 @@ def remember(
                 *held_as,
             )
         )
-    cols = [
-        "policy_no",
-        "role",
-        "seq",
-        "source",
-        "payload",
-        "k_id",
-        "k_mobile",
-        "k_addr",
-        "k_email",
-        "k_pk",
-        *SCOPE_COLUMNS,
-    ]
+    cols = CONTEXT_COLUMNS
     gone = set(existing) - {(r[1], r[2]) for r in rows}
     in_scope, p_scope = scope.sql(f"{PARTY_TABLE}.")
     with connection.cursor() as cur:

@@ -10,6 +10,7 @@ from django.db.models import Count, Q, QuerySet
 
 from custos.access.capabilities import can
 from custos.access.service import AccessContext
+from custos.book.models import branch_subtree
 from custos.domain import masking
 from custos.screening.models import Screening
 
@@ -30,7 +31,7 @@ def scoped(ctx: AccessContext) -> QuerySet[Screening]:
     if p.partner_code:
         qs = qs.filter(partner_code=p.partner_code)
     if p.branch_code:
-        qs = qs.filter(branch_code__in=ctx._subtree(p.branch_code))
+        qs = qs.filter(branch_code__in=branch_subtree(p.branch_code))
     return qs
 
 
