@@ -299,7 +299,7 @@ def test_load_page_names_tables_and_where_each_warning_is(client, django_user_mo
     )
     client.force_login(make_user("cmp", Role.COMPLIANCE))
     html = client.get(f"/loads/{load.pk}/").content.decode()
-    assert '<span class="mono">notes.csv</span> not a table of the book format: ignored' in html
+    assert '<span class="mono">notes.csv</span> 不是数据册格式中的表，已忽略' in html
     assert "保单 (policies)" in html
     with translation.override("en"):
         assert table_label("policies") == "Policies" and table_label("visits") == "Return visits (visits)"

@@ -115,3 +115,63 @@ def test_filters(small_book):
             "{{ 'bancassurance'|channel_label }}|{{ 'policy/0'|party_label }}|{{ 'queued'|status_label }}|{{ 'certain'|status_label }}"
         )
         assert out == "Bancassurance|Policy|Queued|Certain"
+
+
+# --- loader messages on the load pages -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "message, zh",
+    [
+        ("required column is missing", "缺少必填列"),
+        ("'P9' is not a policy_no in policies", "'P9' 不是保单中的保单号"),
+        ("'A77' is not a staff_no in staff (and 3 more rows)", "'A77' 不是员工中的员工工号（另有 3 行同样）"),
+        ("'2020-13-01' is not a valid date", "'2020-13-01' 不是有效日期"),
+        ("'xx' is not a channel code", "'xx' 不是有效的渠道代码"),
+        ("value has 70 characters, more than the 64 allowed", "取值有 70 个字符，超过允许的 64 个"),
+        ("required table policies is missing from the book", "数据册缺少必需的表：保单"),
+        ("checked policies.csv: 1,234 rows", "已校验 policies.csv：1,234 行"),
+        ("something new", "something new"),
+    ],
+)
+def test_loader_messages_in_chinese(message, zh):
+    from custos.book.load_messages import localize
+
+    with translation.override("zh-hans"):
+        assert localize(message) == zh
+
+
+def test_loader_messages_in_english_read_as_the_loader_wrote_them():
+    from custos.book.load_messages import localize
+
+    with translation.override("en"):
+        assert localize("required column is missing") == "required column is missing"
+        assert localize("'x' is not a valid date") == "'x' is not a valid date"
+        assert localize("row has 3 cells, the header 5") == "row has 3 cells, the header 5"
+
+
+def test_load_page_shows_errors_in_chinese(client, custos_home):
+    from custos.access.models import Role
+    from custos.book.loader.errors import Issue
+    from custos.book.models import BookLoad
+    from tests.conftest import make_user
+
+    errors = [
+        Issue("policies.csv", 1, "channel", "required column is missing", "missing_column").as_dict(),
+        Issue(
+            "policies.csv", 5, "issued_on", "'2020-13-01' is not a valid date", "invalid_date",
+            "{value!r} is not a valid date", "2020-13-01",
+        ).as_dict(),
+    ]  # fmt: skip
+    load = BookLoad.objects.create(
+        source_name="b.zip", sha256="0" * 64, status="failed", errors=errors, error_count=2
+    )
+    client.force_login(make_user("co", Role.COMPLIANCE))
+    client.cookies["django_language"] = "zh-hans"
+    html = client.get(f"/loads/{load.pk}/").content.decode()
+    assert "缺少必填列" in html and "不是有效日期" in html
+    assert "required column is missing" not in html and "is not a valid date" not in html
+    assert 'title="渠道"' in html  # the column as the file names it, its label beside
+    client.cookies["django_language"] = "en"
+    html = client.get(f"/loads/{load.pk}/").content.decode()
+    assert "required column is missing" in html and "缺少必填列" not in html

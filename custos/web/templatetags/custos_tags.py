@@ -4,7 +4,16 @@ them (custos/book/labels.py holds the tables)."""
 from django import template
 from django.utils.translation import pgettext_lazy
 
-from custos.book.labels import ROLE_LABELS, TABLE_LABELS, branch_path, code_value, label, org_label
+from custos.book.labels import (
+    FIELD_LABELS,
+    ROLE_LABELS,
+    TABLE_LABELS,
+    branch_path,
+    code_value,
+    label,
+    org_label,
+)
+from custos.book.load_messages import localize
 
 register = template.Library()
 
@@ -85,6 +94,18 @@ def branch_trail(code) -> str:
     if not path:
         return org_label("branch", code)
     return " / ".join([name for _c, name in path[:-1]] + [org_label("branch", code)])
+
+
+@register.filter
+def load_message(text) -> str:
+    """A loader's error, warning or progress note in the reader's language."""
+    return localize(text)
+
+
+@register.filter
+def field_label(name) -> str:
+    """A field of the book (id_no) by its label (证件号码); the name itself when it has none."""
+    return label(FIELD_LABELS, name)
 
 
 @register.filter
