@@ -198,8 +198,9 @@ def test_list_and_finding_page_name_roles_fields_and_channels_in_the_clerks_lang
     client.force_login(setup["agent"])
     html = text(client.get("/findings/list/"))
     cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", html)]
-    assert "投保人" in cells and "手机号码" in cells and "银保 bancassurance" in cells
-    assert "applicant" not in cells and "mobile" not in cells
+    assert "P1 投保人 1" in cells and "手机号码" in cells and "银保 · GZ（GZ）A1" in cells
+    shown = " ".join(cells)
+    assert "applicant" not in shown and "mobile" not in shown and "bancassurance" not in shown
     f = Finding.objects.get(check_code="PH02")
     html = text(client.get(f"/findings/{f.pk}/"))
     assert "P1 / 投保人 / 1 · 手机号码</h1>" in html
@@ -221,3 +222,86 @@ def test_code_valued_findings_show_the_codes_label():
         assert code_value("mobile", "138****5678") == "138****5678"
     with translation.override("en"):
         assert code_value("relation", "spouse").lower() == "spouse"
+
+
+def test_dashboard_tables_export_as_xlsx_with_aggregates_only(client, setup):
+    import io
+
+    import openpyxl
+
+    client.force_login(setup["compliance"])
+    html = text(client.get("/findings/?branch=GD"))
+    assert 'href="/findings/export.xlsx?branch=GD"' in html
+    resp = client.get("/findings/export.xlsx?branch=GD")
+    assert resp.status_code == 200 and resp["Content-Type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    assert 'filename="findings-dashboard-GD-' in resp["Content-Disposition"]
+    wb = openpyxl.load_workbook(io.BytesIO(resp.content))
+    assert wb.sheetnames == ["总体", "分渠道", "分机构", "各检查项", "历次检查趋势"]
+    rows = lambda name: [list(r) for r in wb[name].iter_rows(values_only=True)]  # noqa: E731
+    assert rows("总体")[1][:4] == ["GD GD", 3, 2, 66.67]
+    assert [r[0] for r in rows("分机构")[1:]] == ["GZ", "SZ"]
+    assert rows("分渠道")[2][0] == "银保" and rows("分渠道")[2][1:3] == [2, 2]
+    assert "SC04" not in [r[0] for r in rows("各检查项")]
+    cells = {str(c) for name in wb.sheetnames for r in rows(name) for c in r}
+    assert not {"P1", "P2", "P3", "13812345678", "138****5678"} & cells  # no customer, no policy
+    # an agent's export counts their own scope only
+    client.force_login(setup["agent"])
+    wb = openpyxl.load_workbook(io.BytesIO(client.get("/findings/export.xlsx").content))
+    assert list(wb["总体"].iter_rows(values_only=True))[1][1] == 2
+
+
+def test_dashboard_export_in_english(client, setup):
+    import io
+
+    import openpyxl
+
+    client.force_login(setup["compliance"])
+    client.cookies["django_language"] = "en"
+    wb = openpyxl.load_workbook(io.BytesIO(client.get("/findings/export.xlsx").content))
+    assert wb.sheetnames[:3] == ["Overall", "By channel", "By branch"]
+    assert list(wb["By channel"].iter_rows(values_only=True))[0][:2] == ("Channel", "Policies")
+
+
+def test_finding_page_links_the_customer_the_task_and_unmasking(client, setup, django_user_model):
+    """Not a dead end: the customer (lookup by policy, through the access service), the remediation task
+    holding the finding, and unmasking its field — each only where the viewer may follow it."""
+    from custos.book.models import Branch, Party, Staff
+    from custos.remediation.models import TaskFinding
+    from custos.remediation.services import sync_tasks
+
+    Branch.objects.filter(branch_code="GZ").update(name="广州中心支公司")
+    Staff.objects.create(
+        staff_no="A1",
+        name="王小明",
+        branch_code="GZ",
+        position="agent",
+        first_load_id=Party.objects.values_list("first_load_id", flat=True).first(),
+        last_load_id=Party.objects.values_list("last_load_id", flat=True).first(),
+    )
+    sync_tasks()
+    f = Finding.objects.get(check_code="PH02")
+    task_id = TaskFinding.objects.get(finding_id=f.pk).task_id
+    party = Party.objects.get(policy_no="P1", role="applicant", seq=1)
+    cs = make_user(django_user_model, "cs1", "customer_service")
+    client.force_login(cs)
+    html = text(client.get(f"/findings/{f.pk}/"))
+    assert 'id="link-customer" href="/parties/?policy_no=P1"' in html
+    assert f'id="link-task" href="/remediation/tasks/{task_id}/"' in html
+    assert f'id="link-unmask" href="/parties/{party.pk}/unmask/mobile/"' in html
+    assert client.get(f"/remediation/tasks/{task_id}/").status_code == 200  # the links lead somewhere
+    assert client.get(f"/parties/{party.pk}/unmask/mobile/").status_code == 200
+    lookup = text(client.get("/parties/?policy_no=P1"))
+    assert "138****5678" in lookup
+    # names, not bare codes: the branch in its hierarchy, the agent by position and masked name
+    assert 'id="branch">HO / GD / 广州中心支公司（GZ）<' in html
+    assert 'id="agent">业务员 王*明（A1）<' in html
+    # an agent works tasks but may not unmask
+    client.force_login(setup["agent"])
+    html = text(client.get(f"/findings/{f.pk}/"))
+    assert 'id="link-task"' in html and 'id="link-unmask"' not in html and 'id="link-customer"' in html
+    # an auditor neither works tasks nor unmasks
+    client.force_login(make_user(django_user_model, "aud", "auditor"))
+    html = text(client.get(f"/findings/{f.pk}/"))
+    assert 'id="link-task"' not in html and 'id="link-unmask"' not in html

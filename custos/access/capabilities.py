@@ -319,6 +319,7 @@ SIGNED_IN_PAGES = frozenset(
         "unmask-value",
         "my-access",
         "findings-dashboard",
+        "findings-export",  # the dashboard's aggregates as XLSX, scoped as the page
         "findings-list",
         "finding",
         "extractions",

@@ -7,10 +7,13 @@ show nothing if the read cannot be logged.
 
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -26,12 +29,10 @@ PAGE_SIZE = 50
 
 
 def _channel_label(code: str) -> str:
-    """'银保 bancassurance' in the Chinese interface (the label and the code the reports use), the code
-    alone in English."""
+    """The channel's name in the viewer's language (银保 / Bancassurance), never the bare code."""
     if not code:
         return _("（无渠道）")
-    shown = labels.code_value("channel", code)
-    return f"{shown} {code}" if shown != code else code
+    return str(labels.code_value("channel", code))
 
 
 def _label(choices, value: str) -> str:
@@ -44,7 +45,9 @@ def _label(choices, value: str) -> str:
 def _display(row: dict) -> None:
     """The labels a page shows for a finding's role, field, channel and (code-valued) value."""
     row["role_label"] = labels.label(labels.ROLE_LABELS, row["role"])
-    row["field_label"] = labels.label(labels.FIELD_LABELS, row["field"])
+    row["field_label"] = (
+        _("（整张保单）") if row["field"] == "policy" else labels.label(labels.FIELD_LABELS, row["field"])
+    )
     row["value_label"] = labels.code_value(row["field"], row["value"])
     row["channel_label"] = _channel_label(row["channel"]) if row.get("channel") else ""
 
@@ -140,6 +143,26 @@ def dashboard(request):
     )
 
 
+@login_required
+def dashboard_export(request):
+    """The dashboard's tables (aggregates only) as XLSX, for the same scope and branch as the page."""
+    from custos.checks.exports import dashboard_workbook
+
+    ctx = AccessContext.for_request(request)
+    root = _root(request, ctx)
+    branch = Branch.objects.filter(branch_code=root).first() if root else None
+    label = f"{branch.name} {branch.branch_code}" if branch else (root or _("您的全部权限范围"))
+    data = dashboard_workbook(dashboard_data(ctx, root), label)
+    code = re.sub(r"[^A-Za-z0-9_-]", "", branch.branch_code) if branch else "all"
+    name = f"findings-dashboard-{code or 'branch'}-{timezone.localdate():%Y%m%d}.xlsx"
+    response = HttpResponse(
+        data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 FILTER_KEYS = (*services.FILTERS, *services.FILTERS_INT)
 
 
@@ -213,6 +236,7 @@ def finding_detail(request, pk: int):
         r["message"] = _message(services.explain(r["check_code"]))
         _display(r)
     explanation = services.explain(f["check_code"])
+    links = _links(ctx, f)
     runs = {
         r.pk: r
         for r in CheckRun.objects.filter(
@@ -232,6 +256,37 @@ def finding_detail(request, pk: int):
             "closed_run": runs.get(f["closed_run_id"]),
             "close_reason_label": _label(Finding.CloseReason, f["close_reason"]) if f["close_reason"] else "",
             "detail": services.describe_detail(f["detail"]),
+            **links,
             "watermark": True,
         },
     )
+
+
+def _links(ctx, f: dict) -> dict:
+    """Where the finding leads, each only where the viewer may follow it: the customer (the lookup page
+    of the access service, by policy), the remediation task that holds the finding (or the party's
+    latest task), and unmasking the finding's field."""
+    from custos.access import unmask
+    from custos.access.capabilities import can
+
+    out: dict = {"lookup_policy": f["policy_no"], "task_id": None, "unmask_party": None}
+    if can(ctx, "task.work"):
+        from custos.remediation.models import Task, TaskFinding
+        from custos.remediation.services import scoped_tasks
+
+        tasks = scoped_tasks(ctx)
+        task = tasks.filter(
+            pk__in=TaskFinding.objects.filter(finding_id=f["id"]).values("task_id")
+        ).first() or (
+            tasks.filter(policy_no=f["policy_no"], role=f["role"], seq=f["seq"]).order_by("-id").first()
+        )
+        out["task_id"] = task.pk if isinstance(task, Task) else None
+    if f["field"] in unmask.UNMASKABLE_FIELDS and f["role"] != "policy" and can(ctx, "unmask"):
+        out["unmask_party"] = (
+            ctx.parties()
+            .filter(policy_no=f["policy_no"], role=f["role"], seq=f["seq"], gone_load__isnull=True)
+            .order_by("-id")
+            .values_list("pk", flat=True)
+            .first()
+        )
+    return out
