@@ -66,6 +66,12 @@ class AuditEntry(models.Model):
         return str(MODELS.get(self.model, self.model))
 
     @property
+    def purpose_label(self) -> str:
+        from custos.audit.purposes import purpose_label
+
+        return purpose_label(self.purpose)
+
+    @property
     def field_labels(self) -> list[str]:
         from custos.book.labels import FIELD_LABELS, label
 
