@@ -73,7 +73,7 @@ MENU = (
         _("安全与审计"),
         (
             Item(_("我的访问记录"), "my-access"),
-            Item(_("审计日志"), "audit-search"),
+            Item(_("审计日志"), "audit-search", also=("audit-verification",)),
             Item(_("安全告警"), "alerts", badge="nav_open_alerts"),
             Item(_("完整性校验"), "integrity-runs"),
             Item(_("密钥状态"), "key-status"),
