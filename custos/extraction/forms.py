@@ -23,7 +23,10 @@ class RequestForm(forms.Form):
     )
     fields = forms.MultipleChoiceField(
         label=_("字段"),
-        choices=[(f, f"{lbl}{' *' if f in SENSITIVE_FIELDS else ''}") for f, lbl in FIELD_LABELS.items()],
+        # a callable: the labels in the reader's language, not the one active when this module loaded
+        choices=lambda: [
+            (f, f"{lbl}{' *' if f in SENSITIVE_FIELDS else ''}") for f, lbl in FIELD_LABELS.items()
+        ],
         widget=forms.CheckboxSelectMultiple,
         help_text=_("带 * 的字段（证件号码、电话、地址、邮箱）须说明理由。保单号、角色、序号总会包含。"),
     )
