@@ -232,7 +232,7 @@ def test_refusals(small_book, people):
     assert task.status == "open"
 
     # self-approval (four eyes)
-    c = svc.propose_correction(task, cs, "name", "张三", version=task.version)  # name needs no request no
+    c = svc.propose_correction(task, cs, "name", "张山峰", version=task.version)  # name needs no request no
     with pytest.raises(svc.SelfApproval, match=r"^不能复核自己提交的更正（双人复核）。$"):
         svc.review_correction(c, cs, approve=True)
     c.refresh_from_db()
@@ -280,8 +280,8 @@ def test_stale_version_is_a_conflict_that_keeps_the_input(small_book, people):
     stale = Task.objects.get(pk=task.pk)
     stale.version = seen
     with pytest.raises(svc.Conflict) as e:
-        svc.propose_correction(stale, people["cs"], "name", "张三", version=seen)
-    assert e.value.kept["new_value"] == "张三"
+        svc.propose_correction(stale, people["cs"], "name", "张山峰", version=seen)
+    assert e.value.kept["new_value"] == "张山峰"
     assert not Correction.objects.exists()
 
 

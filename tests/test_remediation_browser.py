@@ -8,6 +8,7 @@ import pytest
 
 from custos.access.models import Role
 from custos.remediation import services as svc
+from custos.remediation.models import Task
 from tests.conftest import build_small_book, make_user
 from tests.test_remediation import finding, new_run
 
@@ -48,7 +49,7 @@ def test_remediation_pages_offer_what_works_and_show_names(page, live_server, cu
     finding(run, "P1")
     finding(run, "P2")
     svc.sync_tasks(run)
-    task = svc.Task.objects.get(policy_no="P1")
+    task = Task.objects.get(policy_no="P1")
     c = svc.propose_correction(task, cs2, "mobile", "13957208146")
     svc.review_correction(c, make_user("comp", Role.COMPLIANCE), approve=True)
     task.refresh_from_db()

@@ -45,7 +45,7 @@ def test_second_concurrent_correction_gets_a_conflict(custos_home, settings):
             connection.close()
 
     threads = [
-        threading.Thread(target=work, args=(0, users[0], "name", "张三")),
+        threading.Thread(target=work, args=(0, users[0], "name", "张山峰")),
         threading.Thread(target=work, args=(1, users[1], "email", "zhang.san@example.com")),
     ]
     for t in threads:
@@ -56,7 +56,7 @@ def test_second_concurrent_correction_gets_a_conflict(custos_home, settings):
     lost = [r for r in results.values() if isinstance(r, svc.Conflict)]
     assert len(won) == 1 and len(lost) == 1, results
     assert str(lost[0]) == "此任务已被他人修改，您的操作未保存；您填写的内容已保留，请刷新后核对再提交。"
-    assert lost[0].kept["new_value"] in ("张三", "zhang.san@example.com")
+    assert lost[0].kept["new_value"] in ("张山峰", "zhang.san@example.com")
     assert Correction.objects.count() == 1
     task.refresh_from_db()
     assert task.version == seen + 1 and task.status == "review"

@@ -31,18 +31,17 @@ def applicant(policy_no="P1") -> Party:
         ("id_no", "123", "ID02", "居民身份证号码不是18位", "Resident ID number is not 18 characters"),
         ("email", "not-an-email", "EM01", "电子邮箱格式无效", "E-mail address is syntactically invalid"),
         ("mobile", "13800138000", "PH03", "占位手机号", "Placeholder mobile"),
-        # a real ID number, but its birth date contradicts the birth date on file: ID06 on birth_date
-        ("id_no", "440106199001012713", "ID06", "出生日期与身份证号码", "Birth date differs"),
+        ("birth_date", "1990-01-01", "ID06", "出生日期与身份证号码", "Birth date differs"),
     ],
 )
 def test_a_value_the_checks_would_find_is_refused_with_the_reason(
     small_book,
-    people,
+    people,  # noqa: F811
     field,
     value,
     code,
     zh,
-    en,  # noqa: F811
+    en,
 ):
     task, _ = make_task(small_book, field=field, code="ID03" if field == "id_no" else "PH03")
     with pytest.raises(svc.ValueRefused) as refused:
@@ -63,6 +62,17 @@ def test_a_value_the_checks_accept_is_proposed(small_book, people):  # noqa: F81
     assert applicant().id_no == GOOD_ID
     c2_task, _ = make_task(small_book, policy_no="P3", field="email", code="EM01")
     svc.propose_correction(c2_task, people["agent2"], "email", "zhang.san@example.com")
+
+
+def test_a_finding_on_another_field_is_shown_not_refused(small_book, people):  # noqa: F811
+    """A valid ID number whose birth date contradicts the birth date on file: ID06 on birth_date is
+    reported, not refused — the birth date is corrected next (either order would be refused)."""
+    task, _ = make_task(small_book, field="id_no", code="ID03")
+    found = svc.objections("P1", "applicant", 1, "id_no", "440106199001012713")
+    assert [(o.code, o.field, o.blocking) for o in found] == [("ID06", "birth_date", False)]
+    svc.propose_correction(task, people["agent"], "id_no", "440106199001012713")
+    html = login(people["cs"]).get(f"/remediation/tasks/{task.pk}/").text
+    assert "更正后其他字段将出现的问题" in html and "ID06" in html and "核查规则：新值未发现问题" in html
 
 
 def test_approval_checks_the_value_again(small_book, people):  # noqa: F811

@@ -1,6 +1,7 @@
 """Remediation pages and API: scoped, masked, watermarked; refusals come back as clear messages."""
 
 import datetime as dt
+import html
 import re
 import shutil
 import subprocess
@@ -102,11 +103,11 @@ def test_pages_in_english_with_the_language_cookie(tasks, people, settings):  # 
         ("/remediation/samples/", "Draw at random"),
     ):
         r = cs.get(url)
-        assert r.status_code == 200 and words in r.text, url
+        assert r.status_code == 200 and words in html.unescape(r.text), url
         main = r.text[r.text.index('<main class="page">') : r.text.index("</main>")]  # not the shell's
         text = re.sub(r"<(script|style)[^>]*>.*?</\1>", "", main, flags=re.S)
         text = re.sub(r"<[^>]+>", " ", text)
-        han = set(re.findall(r"[\u4e00-\u9fff]+", text))
+        han = set(re.findall(r"[\u4e00-\u9fff]+", text)) - {"某银行天河支行"}  # the outlet's name: book data
         assert not han, (url, han)  # no Chinese left in the page's own content
 
 
@@ -243,7 +244,7 @@ def test_identity_proposed_value_is_offered_without_showing_it(small_book, peopl
 
     run = new_run(small_book)
     old = Party.objects.get(policy_no="P1", role="applicant").id_no
-    proposed = "11010519491231002X"
+    proposed = "440106198005061235"
     f = finding(run, "P1", code="ID05", field="id_no", proposed=proposed)
     svc.sync_tasks(run)
     task = Task.objects.get()

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from custos.access.capabilities import can
+from custos.access.capabilities import can, capabilities_of
 from custos.access.service import AccessContext, ReadLogUnavailable
 from custos.book.labels import FIELD_LABELS, ROLE_LABELS, code_value
 from custos.book.labels import label as _label
@@ -55,7 +55,7 @@ def progress_page(view):
 
 
 # The sub-navigation: each link with the capability its page needs (custos/access/capabilities.py);
-# a role sees only the links it can follow.
+# a role sees only the links it can follow (capabilities_of: what `can` answers, for all at once).
 SUBNAV = (
     (gettext_lazy("我的任务"), "remediation:mine", "task.work"),
     (gettext_lazy("团队任务"), "remediation:team", "task.work"),
@@ -70,9 +70,9 @@ def subnav(request) -> list[tuple[str, str, bool]]:
     """(label, url, current) of the sub-navigation links this user's capabilities allow."""
     from django.urls import reverse
 
-    ctx = _ctx(request)
+    caps = capabilities_of(_ctx(request))  # two queries, whatever the number of links
     here = getattr(getattr(request, "resolver_match", None), "view_name", "")
-    return [(label, reverse(name), here == name) for label, name, cap in SUBNAV if can(ctx, cap)]
+    return [(label, reverse(name), here == name) for label, name, cap in SUBNAV if cap in caps]
 
 
 def render(request, template, context=None, status=None):
@@ -174,7 +174,10 @@ def _review_checks(task, corrections) -> None:
     for c in Correction.objects.filter(pk__in=pending):
         try:
             found = svc.objections(task.policy_no, task.role, task.seq, c.field, c.new_value)
-            pending[c.pk]["checks"] = [f"{o.code} {o.message}" for o in found]
+            pending[c.pk]["checks"] = [f"{o.code} {o.message}" for o in found if o.blocking]
+            pending[c.pk]["warnings"] = [
+                f"{o.code} {_label(FIELD_LABELS, o.field)}: {o.message}" for o in found if not o.blocking
+            ]
         except svc.RemediationError as exc:
             pending[c.pk]["checks"] = [exc.localized()]
         pending[c.pk]["checked"] = True

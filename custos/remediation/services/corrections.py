@@ -46,7 +46,7 @@ from custos.remediation.services.states import (
     scoped_tasks,
     transition,
 )
-from custos.remediation.services.validation import check_new_value
+from custos.remediation.services.validation import ValueRefused, check_new_value
 
 # --- contact attempts -----------------------------------------------------------------------------
 
@@ -140,30 +140,35 @@ def propose_correction(
     if task.status == S.CLOSED:
         raise IllegalTransition(_("任务已关闭，不能再提交更正。"))
     party = _party(task)
-    check_new_value(task.policy_no, task.role, task.seq, field_name, new_value)
-    with transaction.atomic():
-        if Correction.objects.filter(task__policy_no=task.policy_no, task__role=task.role, task__seq=task.seq,
-                                     field=field_name, status=Correction.Status.PROPOSED).exists():  # fmt: skip
-            raise Conflict(
-                _("该字段已有一项更正在复核中。"),
-                kept=kept,
-            )
-        if task.status == S.REVIEW:
-            _bump(task, version, kept)
-        else:
-            transition(task, S.REVIEW, user, f"correction of {field_name}", version=version, kept=kept)
-        correction = Correction.objects.create(
-            task=task, policy_no=task.policy_no, role=task.role, seq=task.seq, field=field_name,
-            old_value=_as_text(getattr(party, field_name)), new_value=new_value.strip(), request_no=request_no,
-            forced=forced, evidence=evidence, note=note[:500], proposed_by=user, proposed_at=timezone.now(),
-        )  # fmt: skip
-        if forced:
-            Violation.objects.create(
-                code="SC01", user=user, staff_no=_staff_no(user), policy_no=task.policy_no,
-                correction=correction, at=timezone.now(),
-                detail=f"forced change of {field_name} of {task.policy_no}/{task.role}/{task.seq} "
-                "after issue without a customer request number",
+    try:
+        with transaction.atomic():
+            if Correction.objects.filter(task__policy_no=task.policy_no, task__role=task.role, task__seq=task.seq,
+                                         field=field_name, status=Correction.Status.PROPOSED).exists():  # fmt: skip
+                raise Conflict(
+                    _("该字段已有一项更正在复核中。"),
+                    kept=kept,
+                )
+            if task.status == S.REVIEW:
+                _bump(task, version, kept)
+            else:
+                transition(task, S.REVIEW, user, f"correction of {field_name}", version=version, kept=kept)
+            # after the version check (a stale form is a conflict whatever it holds); a refusal rolls back
+            check_new_value(task.policy_no, task.role, task.seq, field_name, new_value)
+            correction = Correction.objects.create(
+                task=task, policy_no=task.policy_no, role=task.role, seq=task.seq, field=field_name,
+                old_value=_as_text(getattr(party, field_name)), new_value=new_value.strip(), request_no=request_no,
+                forced=forced, evidence=evidence, note=note[:500], proposed_by=user, proposed_at=timezone.now(),
             )  # fmt: skip
+            if forced:
+                Violation.objects.create(
+                    code="SC01", user=user, staff_no=_staff_no(user), policy_no=task.policy_no,
+                    correction=correction, at=timezone.now(),
+                    detail=f"forced change of {field_name} of {task.policy_no}/{task.role}/{task.seq} "
+                    "after issue without a customer request number",
+                )  # fmt: skip
+    except ValueRefused:
+        task.refresh_from_db()  # the transition above was rolled back: so is the task in memory
+        raise
     return correction
 
 
@@ -206,7 +211,11 @@ def review_correction(correction: Correction, reviewer, *, approve: bool, note: 
         correction.refresh_from_db()
         pending = task.corrections.filter(status=Correction.Status.PROPOSED).exists()
         if approve:
-            _apply(correction, reviewer, now)
+            try:
+                _apply(correction, reviewer, now)
+            except ValueRefused:
+                correction.status = Correction.Status.PROPOSED  # rolled back with the transaction
+                raise
         task.refresh_from_db() if version is None else None
         if pending:
             _bump(task, version)

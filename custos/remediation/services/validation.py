@@ -7,11 +7,14 @@ through the online check (`custos.screening.service.evaluate`: the compiled cata
 rows), once with the current value and once with the new one. The new value is refused when, on the
 corrected party,
 
-- any finding names the corrected field — except the checks about what happened rather than what
-  the value is (they read the book's `changes` or `visits`: SC01, PH08), which no new value can
-  clear; or
-- a finding appears that the current value did not raise (an ID number whose birth date contradicts
-  the birth date on file raises ID06 on `birth_date`).
+any finding names the corrected field — except the checks about what happened rather than what the
+value is (they read the book's `changes` or `visits`: SC01, PH08), which no new value can clear.
+
+A finding the new value raises on *another* field of the party (a valid ID number whose birth date
+contradicts the birth date on file raises ID06 on `birth_date`) does not refuse it: the two fields
+are corrected one after the other, and either order would otherwise be refused. It is reported
+(`Objection.blocking` False) to the proposer's and the reviewer's page, and the next check run
+finds it if the second correction never comes.
 
 No rule is written here: the refusal carries the check's code and its zh/en reason.
 """
@@ -41,6 +44,7 @@ class Objection:
     severity: str
     message_zh: str
     message_en: str
+    blocking: bool = True  # on the corrected field: refuses the value; else a warning
 
     @property
     def message(self) -> str:
@@ -49,7 +53,7 @@ class Objection:
 
     def as_dict(self) -> dict:
         return {"code": self.code, "field": self.field, "category": self.category, "severity": self.severity,
-                "message_zh": self.message_zh, "message_en": self.message_en}  # fmt: skip
+                "message_zh": self.message_zh, "message_en": self.message_en, "blocking": self.blocking}  # fmt: skip
 
 
 class ValueRefused(RemediationError):
@@ -121,8 +125,8 @@ def _findings(records) -> set[tuple[str, str, int, str]]:
 
 
 def objections(policy_no: str, role: str, seq: int, field_name: str, new_value) -> list[Objection]:
-    """What the checks say about `new_value` in `field_name` of the party: the findings it would raise
-    (empty: the checks accept it)."""
+    """What the checks say about `new_value` in `field_name` of the party: the findings it would raise,
+    blocking (on the corrected field) or not (new on another field); empty: nothing found."""
     from custos.checks.catalogue import BY_CODE
 
     value = as_value(field_name, new_value) if isinstance(new_value, str) else new_value
@@ -136,12 +140,12 @@ def objections(policy_no: str, role: str, seq: int, field_name: str, new_value) 
         on_field = f == field_name and code not in history
         if on_field or (code, r, s, f) not in before:
             c = BY_CODE[code]
-            out.append(Objection(code, f, c.category, c.severity, c.message_zh, c.message_en))
-    return out
+            out.append(Objection(code, f, c.category, c.severity, c.message_zh, c.message_en, on_field))
+    return sorted(out, key=lambda o: (not o.blocking, o.code))
 
 
 def check_new_value(policy_no: str, role: str, seq: int, field_name: str, new_value) -> None:
     """Refuse (ValueRefused, with each finding's reason) a value the checks would raise a finding on."""
-    found = objections(policy_no, role, seq, field_name, new_value)
+    found = [o for o in objections(policy_no, role, seq, field_name, new_value) if o.blocking]
     if found:
         raise ValueRefused(found)
