@@ -105,6 +105,22 @@ MODELS: dict[str, object] = {
 }
 
 
+# Fields entries name that are not the book's (custos.book.labels.FIELD_LABELS has those).
+FIELDS: dict[str, object] = {
+    "value": _("取值"),
+    "old_value": _("原值"),
+    "new_value": _("新值"),
+    "proposed": _("建议值"),
+    "file": _("文件"),
+    "findings": _("问题"),
+    "errors": _("错误"),
+    "warnings": _("警告"),
+    "action": _("操作"),
+    "status": _("状态"),
+    "reason": _("原因"),
+}
+
+
 def action_choices() -> list[tuple[str, str]]:
     return [(a, str(label)) for a, label in ACTIONS.items()]
 

@@ -73,9 +73,10 @@ class AuditEntry(models.Model):
 
     @property
     def field_labels(self) -> list[str]:
+        from custos.audit.actions import FIELDS
         from custos.book.labels import FIELD_LABELS, label
 
-        return [label(FIELD_LABELS, f) for f in self.field_list]
+        return [label(FIELD_LABELS if f in FIELD_LABELS else FIELDS, f) for f in self.field_list]
 
 
 class Checkpoint(models.Model):
