@@ -70,12 +70,17 @@ ADMIN = "admin/"
 # fillings read per route: a route with a record parameter shows the same template for each; a
 # load's pages differ for a loaded and a failed one
 PER_ROUTE = {"loads/<int:pk>/": 2, "loads/<int:pk>/status/": 2}
-# Parts of a page left unread, with why: (path, CSS selector).
+# Parts of a page left unread, with why: route → CSS selector.
 UNREAD = {
     # the capability table is IT security's and auditors' reference to the code: its first and last
     # columns name capabilities, routes, API operations and commands as the code does, role codes
     # in the headers' tooltips
-    "/security/capabilities/": "td.mono, th[title]",
+    "security/capabilities/": "td.mono, th[title]",
+    # a load's errors name the column as the uploaded file spells it (its header, birth_date), for
+    # finding it in the file; the label is the cell's tooltip
+    "loads/<int:pk>/": "tr[data-code] td:nth-child(3)",
+    "loads/<int:pk>/status/": "tr[data-code] td:nth-child(3)",
+    "loads/<int:pk>/errors/": "tr[data-code] td:nth-child(3)",
 }
 
 # ASCII words a Chinese page may show, with why. Keep it short: every entry is a word a Chinese
@@ -255,14 +260,14 @@ def _routes(w) -> list[tuple[str, list[str]]]:
     return out
 
 
-def pages_of(user, routes) -> list[str]:
+def pages_of(user, routes) -> list[tuple[str, str]]:
     """The paths a role's browser reads, chosen in-process (no browser): for each route the first
     PER_ROUTE fillings that answer an HTML page (a route with a record parameter has many: the same
     template), one 403 and one 404 page; not POST-only routes (405), downloads, or redirects (the
     page redirected to is a route of its own)."""
     client = Client(raise_request_exception=False)
     client.force_login(user)
-    out, errors = ["/" + ADMIN], set()
+    out, errors = [(ADMIN, "/" + ADMIN)], set()
     for route, paths in routes:
         if route == ADMIN:
             continue
@@ -274,13 +279,13 @@ def pages_of(user, routes) -> list[str]:
             if "text/html" not in resp.get("Content-Type", ""):
                 continue
             if resp.status_code == 200:
-                out.append(path)
+                out.append((route, path))
                 kept += 1
                 if kept == PER_ROUTE.get(route, 1) and "?" not in path:
                     break
             elif resp.status_code in (403, 404) and resp.status_code not in errors:
                 errors.add(resp.status_code)
-                out.append(path)
+                out.append((route, path))
     return out
 
 
@@ -330,9 +335,9 @@ def test_every_page_reads_in_its_language(browser, live_server, custos_home):
                 ]
             )
             page = context.new_page()
-            for path in paths:
+            for route, path in paths:
                 page.goto(live_server.url + path, wait_until="domcontentloaded")
-                text = page.evaluate(TEXT_JS, UNREAD.get(path.split("?")[0], ""))
+                text = page.evaluate(TEXT_JS, UNREAD.get(route, ""))
                 if DUMP:
                     name = re.sub(r"\W+", "_", f"{role}-{lang}-{path}")
                     (DUMP / f"{name}.txt").write_text(text)
