@@ -77,10 +77,10 @@ UNREAD = {
     # in the headers' tooltips
     "security/capabilities/": "td.mono, th[title]",
     # a load's errors name the column as the uploaded file spells it (its header, birth_date), for
-    # finding it in the file; the label is the cell's tooltip
-    "loads/<int:pk>/": "tr[data-code] td:nth-child(3)",
-    "loads/<int:pk>/status/": "tr[data-code] td:nth-child(3)",
-    "loads/<int:pk>/errors/": "tr[data-code] td:nth-child(3)",
+    # finding it in the file (the label is the cell's tooltip), as do warnings (parties.csv:2:mobile)
+    "loads/<int:pk>/": "tr[data-code] td:nth-child(3), ul.warnings span.mono",
+    "loads/<int:pk>/status/": "tr[data-code] td:nth-child(3), ul.warnings span.mono",
+    "loads/<int:pk>/errors/": "tr[data-code] td:nth-child(3), ul.warnings span.mono",
 }
 
 # ASCII words a Chinese page may show, with why. Keep it short: every entry is a word a Chinese
