@@ -17,6 +17,7 @@ COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
     "the book": ("synth", "load"),
     "checks and findings": ("check", "findings"),
     "remediation": ("tasks", "corrections"),
+    "commission": ("commission",),
     "online screening": ("screen", "screenkey", "screenindex"),
     "protection: keys, audit, extraction, integrity": (
         "security",

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "custos.remediation",
     "custos.screening",
     "custos.integrity",
+    "custos.commission",
 ]
 
 MIDDLEWARE = [

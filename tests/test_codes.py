@@ -19,5 +19,5 @@ def test_every_coded_column_names_an_existing_code_list():
 def test_references_point_to_tables_loaded_earlier_or_to_themselves():
     order = bookformat.LOAD_ORDER
     for name, table in bookformat.TABLES.items():
-        for _col, target, _key in table.references:
+        for _col, target, *_ in table.references:
             assert order.index(target) <= order.index(name)

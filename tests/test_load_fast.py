@@ -13,7 +13,7 @@ from custos.book.loader import write as writer
 from custos.book.services import load_book
 from custos.core.duckdb_ext import extension_file
 from custos.crypto.snapshot import read_arrow
-from custos.domain.bookformat import LOAD_ORDER, TABLES
+from custos.domain.bookformat import SNAPSHOT_TABLES, TABLES
 from tests.conftest import require
 
 BASIC = Path(__file__).parent / "books" / "basic"
@@ -27,12 +27,12 @@ def _home(custos_home):
 
 def _python_snapshot(out: Path) -> None:
     out.mkdir()
-    for name in LOAD_ORDER:
+    for name in SNAPSHOT_TABLES:
         snap._write_table(TABLES[name], out / f"{name}.parquet")
 
 
 def _same_parquet(a: Path, b: Path) -> None:
-    for name in LOAD_ORDER:
+    for name in SNAPSHOT_TABLES:
         x, y = read_arrow(a, name), read_arrow(b, name)
         assert x.schema == y.schema, name
         assert x.equals(y), name
@@ -60,7 +60,7 @@ def test_duckdb_snapshot_equals_python_snapshot(tmp_path):
         attach = snap.duckdb_attach()
         assert attach is not None  # committed data, outside a transaction
     counts = snap.write_with_duckdb(attach, duck)
-    assert counts == {name: load.row_counts.get(name, 0) for name in LOAD_ORDER}
+    assert counts == {name: load.row_counts.get(name, 0) for name in SNAPSHOT_TABLES}
     _same_parquet(book, duck)
     if connection.vendor == "sqlite":
         # what write_snapshot does on SQLite: the scanner (its own copy of SQLite) in a spawned child,
@@ -150,7 +150,7 @@ def test_two_process_check_gives_the_same_result(tmp_path, monkeypatch, broken):
         errors = [(e["file"], e["row"], e["column"], e["message"]) for e in load.errors]
         rows = {}
         if not broken:
-            for name in LOAD_ORDER:
+            for name in SNAPSHOT_TABLES:
                 rows[name] = read_arrow(Path(load.snapshot_path), name).to_pylist()
         results.append((load.status, load.error_count, errors, load.row_counts, rows))
         from custos.book.models import MODELS, BookLoad, PartyHistory

@@ -31,4 +31,7 @@ CHANGE_ACTIONS: dict[str, object] = {
     "task.transition": _("整改任务状态变更"),
     # the book (custos.book.services.load_book: one entry per load that changed it)
     "book.loaded": _("数据册载入"),
+    # commission gates (custos.commission.services)
+    "commission.settled": _("佣金结算编制"),
+    "commission.approved": _("佣金结算审批"),
 }

@@ -285,6 +285,29 @@ class Visit(BookRow):
         ]
 
 
+class CommissionItem(BookRow):
+    """One commission item of the core system (佣金 to an agent, 手续费 to a partner outlet), or one
+    first-year item per policy taken from `policies.commission` when the book has no commissions
+    table (`derived`). Amounts are exact: yuan with 2 decimals, negative for a reversal."""
+
+    item_no = models.CharField(max_length=64, unique=True)
+    policy_no = models.CharField(max_length=64, db_index=True)
+    payee_kind = models.CharField(max_length=16)
+    payee = models.CharField(max_length=64, db_index=True)
+    kind = models.CharField(max_length=16)
+    period = models.CharField(max_length=7, db_index=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    paid_on = models.DateField(null=True, blank=True)
+    derived = models.BooleanField(default=False, db_default=False)
+
+    class Meta:
+        verbose_name = pgettext_lazy("model", "佣金明细")
+        verbose_name_plural = pgettext_lazy("models", "佣金明细")
+
+    def __str__(self) -> str:
+        return f"{self.item_no} {self.payee} {self.period} {self.amount}"
+
+
 SEALED_PARTY_FIELDS = ("id_no", "mobile", "phone", "address", "email")
 
 # book-format table name -> model
@@ -296,4 +319,5 @@ MODELS = {
     "parties": Party,
     "changes": Change,
     "visits": Visit,
+    "commissions": CommissionItem,
 }

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: str = "text"  # text | date | timestamp | int | decimal
+    type: str = "text"  # text | date | timestamp | int | decimal | month (YYYY-MM)
     required: bool = False  # the column must be present in the file
     not_empty: bool = False  # every row must have a value (keys, codes the format cannot do without)
     codes: str | None = None  # name of a code list in custos.domain.codes.LOOKUPS
@@ -21,7 +21,10 @@ class Table:
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     required: bool = True
-    references: tuple[tuple[str, str, str], ...] = field(default=())  # (column, table, key column)
+    # (column, table, key column) or (column, table, key column, (column, value)): a reference that
+    # holds only on the rows where that other column has that value (a payee is a staff_no for an
+    # agent's commission, a partner_code for an outlet's).
+    references: tuple[tuple, ...] = field(default=())
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -163,12 +166,35 @@ VISITS = Table(
     required=False,
     references=(("policy_no", "policies", "policy_no"), ("staff_no", "staff", "staff_no")),
 )
+COMMISSIONS = Table(
+    "commissions",
+    (
+        C("item_no", required=True, not_empty=True),
+        C("policy_no", required=True, not_empty=True),
+        C("payee_kind", required=True, not_empty=True, codes="payee_kind"),
+        C("payee", required=True, not_empty=True),
+        C("kind", required=True, not_empty=True, codes="commission_kind"),
+        C("period", type="month", required=True, not_empty=True),
+        C("amount", type="decimal", required=True, not_empty=True),
+        C("paid_on", type="date"),
+    ),
+    key=("item_no",),
+    required=False,
+    references=(
+        ("policy_no", "policies", "policy_no"),
+        ("payee", "staff", "staff_no", ("payee_kind", "agent")),
+        ("payee", "partners", "partner_code", ("payee_kind", "partner")),
+    ),
+)
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (BRANCHES, STAFF, PARTNERS, POLICIES, PARTIES, CHANGES, VISITS)
+    t.name: t for t in (BRANCHES, STAFF, PARTNERS, POLICIES, PARTIES, CHANGES, VISITS, COMMISSIONS)
 }
 # Load order: a table's references point only to tables earlier in this order (or to itself).
-LOAD_ORDER = ("branches", "staff", "partners", "policies", "parties", "changes", "visits")
+LOAD_ORDER = ("branches", "staff", "partners", "policies", "parties", "changes", "visits", "commissions")
+# The tables of the columnar snapshot the check engines read. Commission items stay in the database:
+# money is exact there (the snapshot holds decimals as float64) and no check reads them.
+SNAPSHOT_TABLES = tuple(t for t in LOAD_ORDER if t != "commissions")
 
 # Party fields whose changes between loads are kept as history.
 PARTY_VALUE_FIELDS = tuple(c.name for c in PARTIES.columns if c.name not in PARTIES.key)

@@ -107,6 +107,14 @@ def _lookup(table: dict[str, tuple[str, ...]]) -> MappingProxyType:
     return MappingProxyType(out)
 
 
+PAYEE_KIND = {"agent": ("业务员", "佣金"), "partner": ("合作机构", "手续费")}
+COMMISSION_KIND = {
+    "first_year": ("首年",),
+    "renewal": ("续期",),
+    "bonus": ("奖励",),
+    "adjustment": ("调整",),
+}
+
 LOOKUPS = {
     name: _lookup(table)
     for name, table in {
@@ -122,6 +130,8 @@ LOOKUPS = {
         "policy_status": POLICY_STATUS,
         "visit_method": VISIT_METHOD,
         "visit_outcome": VISIT_OUTCOME,
+        "payee_kind": PAYEE_KIND,
+        "commission_kind": COMMISSION_KIND,
     }.items()
 }
 

@@ -98,7 +98,7 @@ class LoadFailure(Exception):
 # staff, branch and partner numbers, roles, sequence numbers): the value of a duplicate key or an
 # unresolved reference is shown as is (a value that is not even of the column's type is masked).
 IDENTIFIERS = frozenset(
-    {c for t in TABLES.values() for c in t.key} | {c for t in TABLES.values() for c, _t, _k in t.references}
+    {c for t in TABLES.values() for c in t.key} | {c for t in TABLES.values() for c, *_ in t.references}
 )
 KEY_CODES = frozenset({"duplicate_key", "reference"})
 # A run of 9 or more digits (an ID number, a mobile or a fixed line with its area code; an X may end

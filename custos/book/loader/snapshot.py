@@ -35,7 +35,7 @@ from django.db import connection, transaction
 from custos import paths
 from custos.book.models import MODELS
 from custos.crypto import snapshot as esnap
-from custos.domain.bookformat import LOAD_ORDER, TABLES, Table
+from custos.domain.bookformat import SNAPSHOT_TABLES, TABLES, Table
 
 from . import snapshot_child
 from .snapshot_write import (
@@ -73,9 +73,9 @@ def write_snapshot(load_id: int, progress: Callable[[float, str], None] | None =
             # hold the progress updates' lock on the load row for the whole snapshot
             pg = connection.vendor == "postgresql"
             with opening_helper(), transaction.atomic() if pg else contextlib.nullcontext():
-                for i, name in enumerate(LOAD_ORDER):
+                for i, name in enumerate(SNAPSHOT_TABLES):
                     if progress:
-                        progress(i / len(LOAD_ORDER), f"snapshot: {name}")
+                        progress(i / len(SNAPSHOT_TABLES), f"snapshot: {name}")
                     _write_table(TABLES[name], tmp / f"{name}.parquet")
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)

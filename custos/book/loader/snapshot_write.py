@@ -21,7 +21,7 @@ from custos.book.models import MODELS
 from custos.core.duckdb_ext import extension_file
 from custos.crypto import parallel
 from custos.crypto import snapshot as esnap
-from custos.domain.bookformat import LOAD_ORDER, TABLES, Table
+from custos.domain.bookformat import SNAPSHOT_TABLES, TABLES, Table
 
 log = logging.getLogger(__name__)
 
@@ -292,9 +292,9 @@ def write_with_duckdb(attach: str, out: Path, progress=None, vendor: str | None 
         if vendor == "sqlite":
             con.execute("SET sqlite_all_varchar = true")  # SQLite's loose typing; cast below
         con.execute(attach)
-        for i, name in enumerate(LOAD_ORDER):
+        for i, name in enumerate(SNAPSHOT_TABLES):
             if progress:
-                progress(i / len(LOAD_ORDER), f"snapshot: {name}")
+                progress(i / len(SNAPSHOT_TABLES), f"snapshot: {name}")
             table = TABLES[name]
             reader = con.execute(_duck_select(table, vendor)).fetch_record_batch(BATCH * 4)
             counts[name] = write_batches(table, reader, out / f"{name}.parquet")

@@ -47,6 +47,7 @@ from .values import (
     DateConv,
     DecimalConv,
     IntConv,
+    MonthConv,
     TimestampConv,
     clean_text,
     needs_care,
@@ -163,6 +164,8 @@ def _converter(col, mapping: Mapping, table: str):
         return IntConv()
     if col.type == "decimal":
         return DecimalConv()
+    if col.type == "month":
+        return MonthConv()
     return None
 
 
@@ -286,9 +289,10 @@ def _read_rows(fc: FileCheck) -> Spool | None:
     key_cols = ",".join(table.key)
     own_keys: set = set()
     refs = [
-        (pos[col], col, ref_table, _Refs())
-        for col, ref_table, _ in table.references
-        if col in present and ref_table not in unchecked
+        (pos[col], col, ref_table, _Refs(), (pos[ref[3][0]], ref[3][1]) if len(ref) > 3 else None)
+        for ref in table.references
+        for col, ref_table in [ref[:2]]
+        if col in present and ref_table not in unchecked and (len(ref) < 4 or ref[3][0] in present)
     ]
     ncols = len(header)
     is_xlsx = isinstance(reader, XlsxReader)
@@ -383,9 +387,9 @@ def _read_rows(fc: FileCheck) -> Spool | None:
                 own_keys.add(key)
                 if record is not None:
                     record.append((key, rownum))
-            for p, _col, ref_table, pending in refs:
+            for p, _col, ref_table, pending, when in refs:
                 v = row[p]
-                if v and v not in keysets.get(ref_table, ()):
+                if v and v not in keysets.get(ref_table, ()) and (when is None or row[when[0]] == when[1]):
                     pending.add(v, rownum)
             extra = None
             if extras:
@@ -449,7 +453,7 @@ def _read_rows(fc: FileCheck) -> Spool | None:
     # references: the table itself (self references), then the database in delta mode
     if key_of_keyset:
         keysets[name] = own_keys
-    for _p, col, ref_table, pending in refs:
+    for _p, col, ref_table, pending, _when in refs:
         known = own_keys if ref_table == name else None
         unresolved = {v: r for v, r in pending.missing.items() if known is None or v not in known}
         if unresolved and mode == "delta":
@@ -510,7 +514,7 @@ def _scan_in_two(scan, split: tuple[int, int], fc: FileCheck, main: Pass, spool:
         try:
             second = CsvReader.byte_range(tf.path, reader.encoding, reader.header, mid, tf.size)
             child_issues = Issues()
-            child_refs = [(p, c, t, _Refs()) for p, c, t, _ in refs]
+            child_refs = [(p, c, t, _Refs(), w) for p, c, t, _, w in refs]
             record: list = []
             row_error = None
             with open(child_spool, "wb") as csink:
@@ -528,7 +532,7 @@ def _scan_in_two(scan, split: tuple[int, int], fc: FileCheck, main: Pass, spool:
                         child_issues.errors,
                         child_issues.error_count,
                         record,
-                        [(r.missing, r.counts) for *_, r in child_refs],
+                        [(r.missing, r.counts) for _p, _c, _t, r, _w in child_refs],
                         row_error,
                     ),
                     f,
@@ -571,7 +575,7 @@ def _scan_in_two(scan, split: tuple[int, int], fc: FileCheck, main: Pass, spool:
     for e in shifted:
         issues.add(e)
     issues.error_count += error_count - len(errors)
-    for (_p, _c, _t, pending), (missing, counts) in zip(refs, child_refs, strict=True):
+    for (_p, _c, _t, pending, _w), (missing, counts) in zip(refs, child_refs, strict=True):
         for v, rows in missing.items():
             mine = pending.missing.setdefault(v, [])
             mine.extend(r + off for r in rows[: max(0, MAX_OCCURRENCES - len(mine))])

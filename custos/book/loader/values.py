@@ -177,10 +177,9 @@ class DecimalConv:
             d = Decimal(s)
         except InvalidOperation:
             raise Bad("{value!r} is not a number", s[:40], "not_number")
-        q = d.quantize(Decimal("0.01"))
-        if q != d:
+        if "." in s and len(s) - s.index(".") - 1 > 2:  # 1.500 too: money is written to the fen
             raise Bad("{value} has more than 2 decimal places", s, "decimals")
-        return str(q)
+        return str(d.quantize(Decimal("0.01")))
 
     def native(self, v) -> str:
         if isinstance(v, bool):
@@ -192,6 +191,24 @@ class DecimalConv:
             return self(f"{r:.2f}")
         if isinstance(v, int | Decimal):
             return self(str(v))
+        raise TypeError
+
+
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+
+
+class MonthConv:
+    """A settlement month, YYYY-MM (a date or timestamp from a spreadsheet cell: its month)."""
+
+    def __call__(self, s: str) -> str:
+        m = _MONTH.fullmatch(s)
+        if not m or not 1 <= int(m[2]) <= 12 or int(m[1]) < 1900:
+            raise Bad("{value!r} is not a month (YYYY-MM)", s[:40], "not_month")
+        return s
+
+    def native(self, v) -> str:
+        if isinstance(v, dt.date | dt.datetime):
+            return f"{v.year:04d}-{v.month:02d}"
         raise TypeError
 
 
