@@ -56,6 +56,17 @@ MENU = (
         ),
     ),
     Group(
+        _("佣金"),
+        (
+            Item(_("我的佣金"), "commission-mine"),
+            Item(
+                _("佣金结算"),
+                "commission-runs",
+                also=("commission-settle", "commission-run", "commission-statement"),
+            ),
+        ),
+    ),
+    Group(
         _("数据提取"),
         (
             Item(_("待我审批"), "extraction-approvals", badge="nav_pending_approvals"),
