@@ -274,14 +274,27 @@ _TABLE = [
         pages=(P("integrity-runs"),),
         commands=("integrity verify",),
     ),
-    # --- apps to come: declared now, their authors add the interfaces ------------------------------
+    # --- commission gates ---------------------------------------------------------------------------
     Capability(
         "commission.view",
         frozenset({R.FINANCE, R.COMPLIANCE, R.AUDITOR}),
         _("查看佣金暂扣、扣回与发放"),
-        planned=True,
+        pages=(P("commission-runs"), P("commission-run", record="settlement")),
     ),
-    Capability("commission.approve", frozenset({R.FINANCE}), _("暂扣、扣回或发放佣金"), planned=True),
+    Capability(
+        "commission.approve",
+        frozenset({R.FINANCE}),
+        _("编制与审批佣金结算：暂扣、扣回或发放佣金（编制人不能审批自己的结算）"),
+        pages=(P("commission-settle", "POST"), P("commission-approve", "POST", record="settlement")),
+        commands=("commission run", "commission approve"),
+    ),
+    Capability(
+        "commission.own",
+        frozenset({R.AGENT, R.PARTNER_STAFF}),
+        _("查看本人（本机构）的佣金结算单与暂扣"),
+        pages=(P("commission-mine"),),
+    ),
+    # --- apps to come: declared now, their authors add the interfaces ------------------------------
     Capability(
         "violation.propose",
         frozenset({R.COMPLIANCE, R.CUSTOMER_SERVICE, R.CHANNEL_MANAGER}),

@@ -241,6 +241,23 @@ def _write_run(month, load, lines, actor, by) -> SettlementRun:
     return run
 
 
+def held_items(payee_kind: str, payee: str) -> list[dict]:
+    """What is held from a payee now, item by item, and the open findings whose correction
+    releases it (for the payee's own page)."""
+    holds = _holding_findings()
+    out = []
+    for s in ItemState.objects.filter(payee_kind=payee_kind, payee=payee, state=S.HELD).order_by("policy_no"):
+        out.append(
+            {
+                "item_no": s.item_no,
+                "policy_no": s.policy_no,
+                "amount": yuan(s.amount),
+                "findings": holds.get(s.policy_no, []),  # empty: corrected, released by the next run
+            }
+        )
+    return out
+
+
 def prepared_runs(month: str) -> list[SettlementRun]:
     return list(SettlementRun.objects.filter(month=check_month(month), status="prepared").order_by("seq"))
 
