@@ -75,3 +75,51 @@ def test_findings_list_explanation_column_fits_its_box_at_1366(page, live_server
     assert page.evaluate(
         "[...document.querySelectorAll('.scroll-x')].every(e => e.scrollWidth <= e.clientWidth)"
     )
+
+
+def test_extraction_form_errors_beside_their_fields_and_the_approver_sees_the_count(page, live_server):
+    from tests.conftest import build_small_book
+    from tests.test_extraction import add_policies
+
+    build_small_book()
+    add_policies(10)
+    make_user("kefu", Role.CUSTOMER_SERVICE, staff_no="S100")
+    make_user("kefu2", Role.CUSTOMER_SERVICE, staff_no="S101")
+    make_user("zongjingli", Role.EXECUTIVE, staff_no="E1")
+    log_in(page, live_server, "kefu")
+    page.goto(f"{live_server.url}/extractions/new/")
+    assert page.locator("#id_date_from").get_attribute("type") == "date"
+    assert page.locator("#id_date_to").get_attribute("type") == "date"
+    page.fill("#id_purpose", "季度回访")
+    page.fill("#id_branch", "GZ")
+    page.check("input[name=fields][value=name]")
+    page.fill("#id_date_from", "2024-05-01")
+    page.fill("#id_date_to", "2024-04-01")
+    page.fill("#id_recipient_username", "kefu2")
+    page.click("button[type=submit].primary")
+    page.wait_for_selector("#error-date_to")
+    error = page.locator("#error-date_to")
+    assert "早于起始日期" in error.inner_text()
+    assert page.get_by_text("截止日期（2024-04-01）早于起始日期").count() == 1  # once
+    assert error.evaluate("e => getComputedStyle(e).color") != page.locator("#id_purpose").evaluate(
+        "e => getComputedStyle(e).color"
+    )  # styled as an error, not body text
+    field = page.locator("#id_date_to").bounding_box()
+    box = error.bounding_box()
+    assert abs(box["x"] - field["x"]) < 2 and 0 <= box["y"] - (field["y"] + field["height"]) < 20  # beside it
+
+    page.fill("#id_date_from", "1900-01-01")
+    page.fill("#id_date_to", "2099-12-31")
+    page.click("button[type=submit].primary")
+    page.wait_for_url(lambda url: "/extractions/new/" not in url)
+    ext_url = page.url
+    page.context.clear_cookies()
+    log_in(page, live_server, "zongjingli")
+    page.goto(ext_url)
+    shown = int(page.locator("#pending-rows").inner_text())
+    from custos.extraction.models import Extraction
+
+    assert shown > 0 and shown == Extraction.objects.get().recipient_rows
+    assert page.locator("#row-count").count() == 0 and "诱饵" not in page.content()
+    page.click("#reject-form button[type=submit]")  # no reason: the browser refuses (required)
+    assert Extraction.objects.get().state == "requested"

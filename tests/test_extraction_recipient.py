@@ -298,7 +298,7 @@ def test_the_request_page_answers_alike_too(client, bank):
             "file_format": "csv",
         }
         page = client.post("/extractions/new/", form).content.decode()
-        errors = re.findall(r'id="id_recipient_username_error"><li>([^<]*)</li>', page)
+        errors = re.findall(r'id="error-recipient_username" role="alert">([^<]*)</div>', page)
         assert errors, f"{name}: no error on the recipient field"
         answers.add(errors[0].replace(name, "<name>"))
     assert len(answers) == 1, answers

@@ -56,7 +56,8 @@ def test_request_approve_download_through_the_pages(client, world):
     assert r["Location"] == f"/extractions/{ext.pk}/"
     assert "季度回访" in client.get("/extractions/").content.decode()
     # The requester sees no approval buttons and cannot approve by posting.
-    assert "批准" not in client.get(f"/extractions/{ext.pk}/").content.decode()
+    page = client.get(f"/extractions/{ext.pk}/").content.decode()
+    assert 'id="approve-form"' not in page and 'id="reject-form"' not in page
     assert client.get("/extractions/approvals/").status_code == 403
 
     as_user(client, world["exec"])
@@ -237,3 +238,121 @@ def test_api_odd_input_is_a_4xx_never_a_500(client, world):
     assert r.status_code == 400 and "recipient_username" in r.json()["detail"]
     as_user(client, world["cs"])
     assert client.get(f"/extractions/{2**64}/").status_code == 404
+
+
+# --- what the approver, the recipient and the requester see (issue 18) ------------------------------
+
+
+def _requested(world):
+    return svc.request_extraction(
+        world["cs"], purpose="季度回访", scope={"branch": "GZ"}, fields=["name"], recipient_user=world["cs2"]
+    )
+
+
+def test_the_approver_sees_how_many_customers_before_approving(client, world):
+    from custos.access.service import AccessContext
+    from custos.extraction.workflow import extraction_parties
+
+    ext = _requested(world)
+    expected = extraction_parties(ext, AccessContext.for_user(world["cs"])).count()
+    assert expected > 0
+    as_user(client, world["exec"])
+    page = client.get(f"/extractions/{ext.pk}/").content.decode()
+    assert f'<strong id="pending-rows">{expected}</strong>' in page
+    assert f"批准后，文件将包含 {expected} 名客户。" in page
+    assert 'id="row-count"' not in page  # no "行数 0" before the file exists
+    queue = client.get("/extractions/approvals/").content.decode()
+    assert f'<td class="num rows">{expected}</td>' in queue
+    body = client.get(f"/api/v1/extractions/{ext.pk}", **bearer(world["exec"])).json()
+    assert body["pending_rows"] == expected
+    # generation counts the same rows
+    svc.approve(ext, world["exec"], enqueue=False)
+    svc.generate(ext.pk)
+    ext.refresh_from_db()
+    assert ext.row_count == expected
+    assert client.get(f"/api/v1/extractions/{ext.pk}", **bearer(world["exec"])).json()["pending_rows"] is None
+
+
+def test_a_rejection_needs_a_reason_recorded_in_the_audit(client, world):
+    from custos.audit.models import ChangeEvent
+
+    ext = _requested(world)
+    as_user(client, world["exec"])
+    page = client.get(f"/extractions/{ext.pk}/").content.decode()
+    assert 'id="reject-note"' in page and "required" in page.split('id="reject-note"')[1].split(">")[0]
+    r = client.post(f"/extractions/{ext.pk}/reject/", {"note": "  "}, follow=True)
+    assert "驳回须说明理由" in r.content.decode()
+    ext.refresh_from_db()
+    assert ext.state == S.REQUESTED
+    r = client.post(
+        f"/api/v1/extractions/{ext.pk}/reject", {}, content_type="application/json", **bearer(world["exec"])
+    )
+    assert r.status_code == 400 and "理由" in r.json()["detail"]
+    client.post(f"/extractions/{ext.pk}/reject/", {"note": "范围过大，请缩小到一个支公司"})
+    ext.refresh_from_db()
+    assert ext.state == S.REJECTED and ext.decision_note == "范围过大，请缩小到一个支公司"
+    event = ChangeEvent.objects.get(action="extraction.rejected", object_id=str(ext.pk))
+    assert event.reason == "范围过大，请缩小到一个支公司" and event.username == "boss"
+    assert event.before == {"state": "requested"} and event.after["state"] == "rejected"
+    as_user(client, world["cs"])
+    assert "范围过大，请缩小到一个支公司" in client.get(f"/extractions/{ext.pk}/").content.decode()
+
+
+def test_only_compliance_and_it_security_see_how_many_canaries_a_file_holds(client, world):
+    ext = _requested(world)
+    svc.approve(ext, world["exec"], enqueue=False)
+    svc.generate(ext.pk)
+    ext.refresh_from_db()
+    assert ext.canary_count > 0
+    # an event note written before this change named the count: it is hidden too
+    ext.events.filter(to_state="generated").update(
+        note=f"已生成：{ext.row_count} 行真实记录，{ext.canary_count} 条诱饵记录"
+    )
+    for who in ("cs2", "cs", "exec"):  # recipient, requester, approver
+        as_user(client, world[who])
+        for url in (f"/extractions/{ext.pk}/", "/extractions/"):
+            page = client.get(url).content.decode()
+            assert "诱饵" not in page and 'id="canary-count"' not in page, (who, url)
+        body = client.get(f"/api/v1/extractions/{ext.pk}", **bearer(world[who])).json()
+        assert "canary" not in str(body) and "诱饵" not in str(body), who
+        assert [h["note"] for h in body["history"] if h["to_state"] == "generated"] == [
+            f"已生成：{ext.row_count} 行真实记录"
+        ]
+    auditor = make_user("aud", "auditor", staff_no="A9")
+    as_user(client, auditor)
+    assert "诱饵" not in client.get(f"/extractions/{ext.pk}/").content.decode()
+    assert "诱饵" not in client.get("/extractions/all/").content.decode()
+    as_user(client, world["comp"])
+    page = client.get(f"/extractions/{ext.pk}/").content.decode()
+    assert f'<span id="canary-count">{ext.canary_count}</span>' in page
+    assert f"{ext.canary_count} 条诱饵记录" in page
+    assert '<td class="num canaries">' in client.get("/extractions/all/").content.decode()
+
+
+def test_request_form_errors_once_next_to_their_field_and_dates_in_order(client, world):
+    as_user(client, world["cs"])
+    page = client.get("/extractions/new/").content.decode()
+    assert page.count('type="date"') == 2
+    bad = {**FORM, "date_from": "2024-05-01", "date_to": "2024-04-01"}
+    r = client.post("/extractions/new/", bad)
+    page = r.content.decode()
+    assert r.status_code == 200 and not Extraction.objects.exists()
+    assert page.count("截止日期（2024-04-01）早于起始日期") == 1
+    row = page.split('id="row-date_to"')[1].split('<div class="form-row')[0]
+    assert 'class="field-error"' in row and "截止日期（2024-04-01）早于起始日期（2024-05-01）" in row
+    # a sensitive field without a justification: said once, beside the justification
+    r = client.post("/extractions/new/", {**FORM, "justification": ""})
+    page = r.content.decode()
+    assert page.count("须说明理由（至少") == 1
+    assert "须说明理由（至少" in page.split('id="row-justification"')[1].split('<div class="form-row')[0]
+    # no recipient: beside the recipient
+    r = client.post("/extractions/new/", {**FORM, "recipient_username": ""})
+    page = r.content.decode()
+    assert page.count("请指定接收人") == 1 and 'class="errorlist' not in page
+    # an error of the service (no customer in scope) once, at the top, styled
+    r = client.post("/extractions/new/", {**FORM, "date_from": "1900-01-01", "date_to": "1900-01-02"})
+    page = r.content.decode()
+    assert page.count("没有符合条件的客户") == 1 and 'class="alert error form-errors"' in page
+    # a range in order is accepted
+    r = client.post("/extractions/new/", {**FORM, "date_from": "1900-01-01", "date_to": "2099-12-31"})
+    assert r.status_code == 302 and Extraction.objects.get().scope["date_to"] == "2099-12-31"

@@ -72,11 +72,13 @@ class ExtractionOut(Schema):
     row_count: int
     scope_rows: int  # at request: customers matching the filters in the requester's scope
     recipient_rows: int  # of those, the ones the recipient may see: the file holds only these
+    # while requested: the customers the file would hold if approved now (as generation counts them)
+    pending_rows: int | None = None
     error: str
     history: list[EventOut]
 
 
-def _out(ext: Extraction) -> dict:
+def _out(ext: Extraction, user) -> dict:
     return {
         "id": ext.pk,
         "state": ext.state,
@@ -95,6 +97,7 @@ def _out(ext: Extraction) -> dict:
         "row_count": ext.row_count,
         "scope_rows": ext.scope_rows,
         "recipient_rows": ext.recipient_rows,
+        "pending_rows": svc.pending_rows(ext) if ext.state == Extraction.State.REQUESTED else None,
         "error": ext.error,
         "history": [
             {
@@ -102,7 +105,7 @@ def _out(ext: Extraction) -> dict:
                 "actor": e.actor_name,
                 "from_state": e.from_state,
                 "to_state": e.to_state,
-                "note": e.note,
+                "note": svc.event_note(e.note, user),
             }
             for e in ext.events.all()
         ],
@@ -136,7 +139,7 @@ def list_extractions(request, state: str = "", limit: int = 50, offset: int = 0)
         qs = qs.filter(state=svc.clean_text(state))  # NUL: PostgreSQL refuses it in a query
     # offsets past any possible row are still offsets the databases can bind (not a 500)
     limit, offset = max(1, min(limit, 500)), max(0, min(offset, 2**62))
-    return [_out(e) for e in qs[offset : offset + limit]]
+    return [_out(e, request.user) for e in qs[offset : offset + limit]]
 
 
 @router.post("", response={201: ExtractionOut, **ERRORS}, summary="Request an extraction")
@@ -159,7 +162,7 @@ def create_extraction(request, body: RequestIn):
         return Status(400, {"detail": f"recipient_username: {exc}"})
     except (svc.ExtractionError, AuditWriteError) as exc:
         return _fail(exc)
-    return Status(201, _out(ext))
+    return Status(201, _out(ext, request.user))
 
 
 @router.get(
@@ -169,7 +172,7 @@ def get_extraction(request, extraction_id: int):
     ext = _visible(request, extraction_id)
     if ext is None:
         return Status(404, {"detail": "extraction not found"})
-    return _out(ext)
+    return _out(ext, request.user)
 
 
 def _decide(request, extraction_id: int, body: NoteIn, fn):
@@ -181,7 +184,7 @@ def _decide(request, extraction_id: int, body: NoteIn, fn):
     except (svc.ExtractionError, AuditWriteError) as exc:
         return _fail(exc)
     ext.refresh_from_db()
-    return _out(ext)
+    return _out(ext, request.user)
 
 
 @router.post(

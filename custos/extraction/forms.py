@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from custos.book.labels import CODE_LABELS
 from custos.extraction.models import Extraction
-from custos.extraction.workflow import FIELD_LABELS, SENSITIVE_FIELDS
+from custos.extraction.workflow import FIELD_LABELS, JUSTIFICATION_MIN, SENSITIVE_FIELDS
 
 
 def _choices(kind: str) -> list[tuple[str, str]]:
@@ -44,6 +44,36 @@ class RequestForm(forms.Form):
     def clean_recipient_username(self):
         # looked up by the service, which answers alike for an unknown user and one who may not receive
         return self.cleaned_data.get("recipient_username", "").strip()
+
+    def clean(self):
+        """What the form can tell on its own, next to the field it is about (the service checks all of
+        it again, and the rest: scope, recipient, row limit)."""
+        d = super().clean()
+        d0, d1 = d.get("date_from"), d.get("date_to")
+        if d0 and d1 and d1 < d0:
+            self.add_error(
+                "date_to",
+                _("截止日期（%(to)s）早于起始日期（%(from)s）：请选择不早于起始日期的日期。")
+                % {"to": d1.isoformat(), "from": d0.isoformat()},
+            )
+        sensitive = SENSITIVE_FIELDS & set(d.get("fields") or ())
+        if sensitive and len((d.get("justification") or "").strip()) < JUSTIFICATION_MIN:
+            self.add_error(
+                "justification",
+                _("提取证件号码、电话或地址等字段须说明理由（至少 %(n)s 个字）。") % {"n": JUSTIFICATION_MIN},
+            )
+        named = bool(d.get("recipient_username"))
+        external = bool((d.get("recipient_name") or "").strip() or (d.get("recipient_org") or "").strip())
+        if named and external:
+            self.add_error("recipient_name", _("接收人只能是一名系统用户或一名外部人员，不能两者都填。"))
+        elif not named and not external:
+            self.add_error("recipient_username", _("请指定接收人：系统用户，或外部人员的姓名和单位。"))
+        elif external and not (
+            (d.get("recipient_name") or "").strip() and (d.get("recipient_org") or "").strip()
+        ):
+            field = "recipient_org" if (d.get("recipient_name") or "").strip() else "recipient_name"
+            self.add_error(field, _("外部接收人须填写姓名和单位。"))
+        return d
 
 
 class DecisionForm(forms.Form):

@@ -20,6 +20,7 @@ change that cannot be audited does not happen.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from pathlib import Path
 
@@ -253,14 +254,39 @@ def approve(ext: Extraction, user, note: str = "", client: str = "", enqueue: bo
     return ext
 
 
+def pending_rows(ext: Extraction) -> int:
+    """How many customers the file would hold if generated now: the requester's scope ∩ the request's
+    filters ∩ the recipient's scope, exactly as generation counts them. What the approver decides on."""
+    return extraction_parties(ext, AccessContext.for_user(ext.requester, client="extraction")).count()
+
+
+def sees_canaries(user) -> bool:
+    """How many canaries a file holds is for those who trace leaks (compliance, IT security) only: a
+    recipient who knew it would know how many rows to look for and drop."""
+    return can(user, "leak.trace")
+
+
+_CANARY_CLAUSE = re.compile(r"[，,]\s*\d+\s*条诱饵记录")
+
+
+def event_note(note: str, user) -> str:
+    """An event's note as `user` may read it: older "已生成" notes named the canary count."""
+    return note if sees_canaries(user) else _CANARY_CLAUSE.sub("", note or "")
+
+
 def reject(ext: Extraction, user, note: str = "", client: str = "") -> Extraction:
+    """A rejection says why (required): the requester reads it on the page, the audit keeps it."""
     _check_decider(ext, user)
+    note = clean_text(note).strip()
+    current = Extraction.objects.filter(pk=ext.pk).values_list("state", flat=True).first()
+    if not note and current == S.REQUESTED:  # otherwise move() names the state that forbids it
+        raise ExtractionError(_("驳回须说明理由。"))
     now = timezone.now()
     return move(
         ext,
         S.REJECTED,
         user,
-        note or _("驳回"),
+        note,
         client,
         approver=user,
         decided_at=now,

@@ -35,14 +35,23 @@ def _get(request, pk: int) -> Extraction:
 
 
 def _list(request, qs, title: str, template_flags: dict | None = None):
+    rows = qs if isinstance(qs, list) else list(qs[:500])
+    for e in rows:  # customers: the file's rows once generated, before that the count at request
+        if not hasattr(e, "pending_rows"):
+            e.pending_rows = None
+        generated = e.state not in (Extraction.State.REQUESTED, Extraction.State.APPROVED)
+        e.shown_rows = (
+            e.row_count if generated else (e.pending_rows if e.pending_rows is not None else e.recipient_rows)
+        )
     return render(
         request,
         "extraction/list.html",
         {
-            "rows": qs[:500],
+            "rows": rows,
             "title": title,
             **(template_flags or {}),
             "can_request": svc.can_request(request.user),
+            "show_canaries": svc.sees_canaries(request.user),
         },
     )
 
@@ -59,7 +68,10 @@ def approvals(request):
     if not svc.can_approve(request.user):
         raise PermissionDenied
     qs = Extraction.objects.filter(state=Extraction.State.REQUESTED).exclude(requester=request.user)
-    return _list(request, qs.select_related("requester", "recipient_user"), _("待我审批的数据提取"))
+    rows = list(qs.select_related("requester", "recipient_user")[:500])
+    for e in rows:  # what each file would hold if approved now, as generation will count it
+        e.pending_rows = svc.pending_rows(e)
+    return _list(request, rows, _("待我审批的数据提取"))
 
 
 @login_required
@@ -119,9 +131,14 @@ def detail(request, pk: int):
     ext = _get(request, pk)
     u = request.user
     live = ext.state in (Extraction.State.REQUESTED, Extraction.State.APPROVED, Extraction.State.GENERATED)
+    events = list(ext.events.select_related("actor"))
+    for ev in events:
+        ev.note = svc.event_note(ev.note, u)
     ctx = {
         "ext": ext,
-        "events": ext.events.select_related("actor"),
+        "events": events,
+        "pending_rows": svc.pending_rows(ext) if ext.state == Extraction.State.REQUESTED else None,
+        "show_canaries": svc.sees_canaries(u),
         "field_labels": [str(svc.FIELD_LABELS.get(f, f)) for f in ext.fields],
         "form": DecisionForm(),
         "can_decide": ext.state == Extraction.State.REQUESTED

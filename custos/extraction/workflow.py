@@ -21,6 +21,7 @@ from custos.access.capabilities import has_left as left
 from custos.access.models import Profile, Role
 from custos.access.service import AccessContext
 from custos.audit import service as audit
+from custos.audit.record import record
 from custos.book.models import Branch, Partner, Party, Policy, branch_subtree
 from custos.domain import codes
 from custos.extraction.models import Extraction, ExtractionEvent
@@ -184,7 +185,8 @@ def clean_text(text: str | None) -> str:
 
 
 def move(ext: Extraction, to: str, actor, note: str = "", client: str = "", **updates) -> Extraction:
-    """Change state (locking the row), record the event and audit it; all or nothing."""
+    """Change state (locking the row), record the event and audit it (custos.audit.record: the note,
+    e.g. a rejection's reason, sealed in the change event); all or nothing."""
     note = clean_text(note)
     with transaction.atomic():
         current = Extraction.objects.select_for_update().get(pk=ext.pk)
@@ -205,7 +207,11 @@ def move(ext: Extraction, to: str, actor, note: str = "", client: str = "", **up
             to_state=to,
             note=note[:500],
         )
-        audit_event(actor, f"extraction.{to}", current, note, client)
+        after = {
+            "state": to,
+            **({"decision_note": updates["decision_note"]} if "decision_note" in updates else {}),
+        }
+        record(actor, f"extraction.{to}", current, {"state": from_state}, after, note, client=client)
     for k in ext.__dict__:
         if not k.startswith("_") and hasattr(current, k):
             setattr(ext, k, getattr(current, k))
