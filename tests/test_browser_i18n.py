@@ -102,11 +102,12 @@ ALLOWED_ANY_CASE = {w.lower() for w in FORMATS}
 # the check codes of the catalogue (ID10, PH02, AD04), always shown with their title; national
 # standards by number (GB 11643, GB/T 2260)
 CODE_WORD = re.compile(r"^(?:[A-Z]{2}\d{2}|GB\d*|T)$")
-# Data that is no word: hashes and key ids, TOTP secrets, otpauth:// and other URLs, e-mail addresses, file names
+# Data that is no word: masked values, hashes and key ids, TOTP secrets, otpauth:// and other URLs, e-mail addresses, file names
 DATA = re.compile(
     r"\b(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b|\b[A-Z2-7]{16,}\b|\b[a-z]+://\S+|\S*@\S+"
     r"|\b[\w-]+\.(?:csv|xlsx|parquet|zip|pdf|json)\b"  # a file's name (parties.csv in a load's errors)
     r"|\b[\w/]+\.py\b"  # a source file named as the place a rule lives (custos/access/capabilities.py)
+    r"|\S*\*\S*"  # a masked value (M*****075, l***@example.net)
 )
 # Chinese an English page may show besides the fixture's values.
 ALLOWED_HAN = {
