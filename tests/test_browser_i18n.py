@@ -18,15 +18,20 @@ labels and button values (the watermark is left out: it is the viewer's own name
   of the fixture's Chinese values, which the values below (names of people, branches, outlets,
   addresses, a purpose text) make unlikely.
 - Chinese pages: no English code word: after the fixture's ASCII values (usernames, policy
-  numbers, e-mail addresses, file names, tokens) are taken out, no ASCII word may remain except
-  those of ALLOWED_WORDS (file formats, protocol and brand names, the check codes of the catalogue,
-  units). That covers the book format's codes (bancassurance, applicant, resident_id), snake_case
-  identifiers (task_view, id_no), status words (Passed, Queued, certain, low) and English messages.
-- Both languages: no bare branch, partner or staff code: a table cell or line that holds such a
-  code must hold its name too (广州中心支公司 GZ, not GZ alone).
+  numbers, org codes) and data that is no word (DATA: masked values, e-mail addresses, file names,
+  hashes, URLs) are taken out, no ASCII word may remain except those of ALLOWED_WORDS (file
+  formats, protocol and brand names, units) and CODE_WORD (the catalogue's check codes, national
+  standards). That covers the book format's codes (bancassurance, applicant, resident_id),
+  snake_case identifiers (task_view, id_no), status words (Passed, Queued, certain, low) and English
+  messages. UNREAD lists the few page parts that show code identifiers on purpose, with why.
+- Both languages: no bare branch, partner or staff code: a table cell that holds such a code must
+  hold its name too (广州中心支公司（GZ）, not GZ alone).
 
-Each failure names the role, language, page and the offending words; the test collects all of them
-before failing, so one run lists the whole work.
+Each route is read with the first record that opens (PER_ROUTE: two loads, a loaded and a failed
+one), plus one 403 and one 404 page per role. Each failure names the role, language, page and the
+offending words; the test collects all of them before failing, so one run lists the whole work.
+CUSTOS_I18N_ROLES=agent,auditor reads a subset of roles while fixing pages; CUSTOS_I18N_DUMP=dir
+keeps each page's text.
 """
 
 from __future__ import annotations
