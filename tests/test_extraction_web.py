@@ -280,8 +280,9 @@ def test_a_rejection_needs_a_reason_recorded_in_the_audit(client, world):
     as_user(client, world["exec"])
     page = client.get(f"/extractions/{ext.pk}/").content.decode()
     assert 'id="reject-note"' in page and "required" in page.split('id="reject-note"')[1].split(">")[0]
-    r = client.post(f"/extractions/{ext.pk}/reject/", {"note": "  "}, follow=True)
-    assert "驳回须说明理由" in r.content.decode()
+    r = client.post(f"/extractions/{ext.pk}/reject/", {"note": "  "})
+    assert r.status_code == 400  # the form again, the error beside the reason
+    assert 'id="error-reject-note" role="alert">驳回须说明理由。<' in r.content.decode()
     ext.refresh_from_db()
     assert ext.state == S.REQUESTED
     r = client.post(

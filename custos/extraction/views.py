@@ -128,7 +128,10 @@ def new(request):
 
 @login_required
 def detail(request, pk: int):
-    ext = _get(request, pk)
+    return _detail(request, _get(request, pk))
+
+
+def _detail(request, ext: Extraction, reject_error: str = "", status: int = 200):
     u = request.user
     live = ext.state in (Extraction.State.REQUESTED, Extraction.State.APPROVED, Extraction.State.GENERATED)
     events = list(ext.events.select_related("actor"))
@@ -147,8 +150,9 @@ def detail(request, pk: int):
         "can_cancel": live and (u.pk == ext.requester_id or can(u, "extract.cancel")),
         "can_download": ext.state == Extraction.State.GENERATED and svc.downloader_of(ext).pk == u.pk,
         "oversight": svc.can_oversee(u),
+        "reject_error": reject_error,
     }
-    return render(request, "extraction/detail.html", ctx)
+    return render(request, "extraction/detail.html", ctx, status=status)
 
 
 @login_required
@@ -160,6 +164,9 @@ def act(request, pk: int, action: str):
     fn = {"approve": svc.approve, "reject": svc.reject, "cancel": svc.cancel}.get(action)
     if fn is None:
         raise Http404
+    if action == "reject" and not note.strip() and ext.state == Extraction.State.REQUESTED:
+        # the form again, the error beside the reason (the service refuses an empty one too)
+        return _detail(request, ext, reject_error=_("驳回须说明理由。"), status=400)
     try:
         fn(ext, request.user, note, client=client_address(request))
     except svc.ExtractionError as exc:
