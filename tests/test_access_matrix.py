@@ -105,7 +105,8 @@ PAGES: dict[str, Spec] = {
 # Pages of apps whose records this matrix does not build yet: every role, a record id that does not
 # exist; the answer must be 403/404 (or a redirect), never a 200 with details, never a 500.
 # Real in/out-of-scope records: tests/test_scope_matrix_extractions.py, tests/test_remediation_matrix.py.
-PREFIX_ABSENT = ("extractions/", "remediation/")
+# Commission: who reads and who approves, tests/test_commission_web.py and tests/test_capabilities.py.
+PREFIX_ABSENT = ("extractions/", "remediation/", "commission/")
 
 API: dict[tuple[str, str], Spec] = {
     ("get", "/api/v1/loads"): Spec("any"),

@@ -169,7 +169,20 @@ def cworld(rworld, settings):  # noqa: F811
         error_count=1,
         errors=[{"file": "policies.csv", "row": 2, "column": "id_no", "message": "ZZ-LOAD-ERROR"}],
     )
-    return {**rworld, "extraction": extraction, "alert": alert}
+    from django.utils import timezone
+
+    from custos.commission.models import SettlementRun, Statement
+
+    # January approved (the export), February prepared (the run page and its approval)
+    for month, status in (("2026-01", "approved"), ("2026-02", "prepared")):
+        settlement = SettlementRun.objects.create(
+            month=month, load=rworld["load"], prepared_by_name="cli:someone", prepared_at=timezone.now(),
+            status=status,
+        )  # fmt: skip
+        Statement.objects.create(
+            run=settlement, payee_kind="agent", payee="A1", due=100, net=100, payable=100
+        )
+    return {**rworld, "extraction": extraction, "alert": alert, "settlement": settlement}
 
 
 def record_pk(w, kind: str):
@@ -181,6 +194,7 @@ def record_pk(w, kind: str):
         "alert": lambda: w["alert"].pk,
         "screening": lambda: w["screenings"]["P4"].pk,
         "load": lambda: w["load"].pk,
+        "settlement": lambda: w["settlement"].pk,
     }[kind]()
 
 
@@ -242,7 +256,7 @@ def refused(resp) -> bool:
 def call_page(client, w, route):
     url = page_url(w, route)
     if route.method == "POST":
-        return client.post(url, {"share": "50", "passed": "1", "decision": "reject"})
+        return client.post(url, {"share": "50", "passed": "1", "decision": "reject", "month": "2026-03"})
     return client.get(url)
 
 

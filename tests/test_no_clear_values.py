@@ -235,6 +235,7 @@ def build_world() -> World:
     from custos.watch.services import raise_alert
 
     alert = raise_alert(SecurityAlert.Kind.UNMASK_RATE, proposer, "walk")
+    settlements, statements = _settlements(load)
     screenings = _screenings()
     extractions = _extractions(proposer)
     w.ids = {
@@ -254,6 +255,10 @@ def build_world() -> World:
         "trace": _traces(proposer),
         "policy": ["P4", "P1", "P3"],
         "admin": [applicant.pk],
+        "settlement": settlements,
+        "statement": statements,
+        "month": ["2026-01"],
+        "fmt": ["csv", "xlsx"],
     }  # fmt: skip
     w.needles = _needles(
         [PROPOSED_ID, *_date_forms(PROPOSED_BIRTH), NEW_EMAIL, "new.secret@", CHANGED_EMAIL, CONTACT_USED,
@@ -318,6 +323,22 @@ def _traces(user) -> list[int]:
     return [LeakTrace.objects.create(created_by=user, source_name="leak.csv", sha256="0" * 64).pk]
 
 
+def _settlements(load) -> tuple[list[int], list[int]]:
+    """A commission month on the fixture's policies: P4's item held for its findings, approved."""
+    from decimal import Decimal
+
+    from custos.book.models import CommissionItem
+    from custos.commission import services as csvc
+
+    for no, policy, kind, payee in [("W1", "P4", "partner", "BK1"), ("W2", "P1", "agent", "A1")]:
+        CommissionItem.objects.create(item_no=no, policy_no=policy, payee_kind=kind, payee=payee,
+                                      kind="first_year", period="2026-01", amount=Decimal("12.34"),
+                                      first_load_id=load.pk, last_load_id=load.pk)  # fmt: skip
+    settled = csvc.settle("2026-01", by="walk")
+    csvc.approve(settled, make_user("w-finance-approver", Role.FINANCE))
+    return [settled.pk], list(settled.statements.values_list("pk", flat=True))
+
+
 # --- filling routes ------------------------------------------------------------------------------
 
 # (route pattern, parameter) → kind of fixture id, first match wins. Routes are Django patterns
@@ -338,6 +359,10 @@ FILL = [
     (r"^remediation/tasks/<int:pk>/corrections/<int:cid>/", "cid", "correction"),
     (r"^remediation/letters/<int:pk>/", "pk", "batch"),
     (r"^remediation/samples/<int:pk>/", "pk", "sample"),
+    (r"^commission/runs/<int:pk>/", "pk", "settlement"),
+    (r"^commission/statements/<int:pk>/", "pk", "statement"),
+    (r"^commission/export/", "month", "month"),
+    (r"^commission/export/", "fmt", "fmt"),
     (r"^/api/v1/loads/", "load_id", "load"),
     (r"^/api/v1/findings/", "finding_id", "finding"),
     (r"^/api/v1/policies/", "policy_no", "policy"),

@@ -279,7 +279,11 @@ _TABLE = [
         "commission.view",
         frozenset({R.FINANCE, R.COMPLIANCE, R.AUDITOR}),
         _("查看佣金暂扣、扣回与发放"),
-        pages=(P("commission-runs"), P("commission-run", record="settlement")),
+        pages=(
+            P("commission-runs"),
+            P("commission-run", record="settlement"),
+            P("commission-export", month="2026-01", fmt="csv"),
+        ),
     ),
     Capability(
         "commission.approve",
@@ -340,6 +344,7 @@ SIGNED_IN_PAGES = frozenset(
         "extraction-download",
         "extraction-act",
         "extraction-trace-detail",  # a leak trace: 404 unless leak.trace (traces_visible_to)
+        "commission-statement",  # 403 unless commission.view or the statement's own payee
         "extraction-trace-status",
         "remediation:evidence",
         "remediation:letter-batch",

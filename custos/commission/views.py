@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from custos.access.capabilities import can, require
-from custos.access.models import Profile, Role
+from custos.access.models import Profile
 from custos.commission import services
 from custos.commission.models import Entry, SettlementRun, Statement
 from custos.commission.services import exports
@@ -28,15 +28,14 @@ def _yuan(st: Statement) -> dict:
 
 
 def _own_payee(user) -> tuple[str, str] | None:
-    """The payee an agent or a partner outlet's staff member is: (payee_kind, payee)."""
-    p = Profile.objects.filter(user=user).first()
-    if p is None:
+    """The payee an agent or a partner outlet's staff member is: (payee_kind, payee). Only holders
+    of commission.own have one (a clerk's staff number is not a payee)."""
+    if not can(user, "commission.own"):
         return None
-    if p.role == Role.AGENT and p.staff_no:
-        return ("agent", p.staff_no)
-    if p.role == Role.PARTNER_STAFF and p.partner_code:
+    p = Profile.objects.filter(user=user).first()
+    if p.partner_code:
         return ("partner", p.partner_code)
-    return None
+    return ("agent", p.staff_no) if p.staff_no else None
 
 
 @login_required

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 
+from custos.paths import home as paths_home
+
 Say = Callable[[str], None]
 DEMO_REQUEST_NO = "DEMO-REQ-0001"
 DEMO_MOBILE = "13912340000"
@@ -23,6 +25,21 @@ DEMO_SCREEN_CLIENT = "demo-bank-system"
 
 def _user(role: str):
     return get_user_model().objects.get(username=f"demo_{role}")
+
+
+def _task_alone_on_its_policy(tasks):
+    """The first task whose findings are all the policy's open missing or false ones: correcting it
+    releases the policy's commission (the commission step shows that)."""
+    from custos.checks.models import Finding
+    from custos.commission.services import HOLDING
+
+    for task in tasks:
+        others = Finding.objects.filter(
+            policy_no=task.policy_no, status=Finding.Status.OPEN, category__in=HOLDING
+        ).exclude(pk__in=task.links.values("finding_id"))
+        if not others.exists():
+            return task
+    return tasks[0] if tasks else None
 
 
 def remediation(say: Say) -> None:
@@ -40,12 +57,10 @@ def remediation(say: Say) -> None:
         say("remediation: the demo correction exists already")
         return
     clerk, reviewer = _user("customer_service"), _user("compliance")
-    task = (
+    task = _task_alone_on_its_policy(
         Task.objects.filter(
             status=Task.Status.OPEN, links__finding__check_code="PH01", links__finding__field="mobile"
-        )
-        .order_by("pk")
-        .first()
+        ).order_by("pk")[:500]
     )
     if task is None:
         say("remediation: no open task with a missing mobile to walk through")
@@ -178,6 +193,58 @@ def _break_check_digit(id_no: str) -> str:
     return id_no[:-1] + ("0" if last != "0" else "1")
 
 
+def commission(say: Say) -> None:
+    """The month of the demo correction's policy settled: its commission held while the mobile was
+    missing; the correction goes back to the core system, the next (delta) book carries it, the
+    check closes the finding and an adjustment run releases the commission."""
+    from custos.book.models import Party, Policy
+    from custos.book.services import load_book
+    from custos.checks.models import Finding
+    from custos.checks.services import run_check
+    from custos.commission import services
+    from custos.commission.models import SettlementRun
+    from custos.remediation.models import Correction
+
+    correction = Correction.objects.filter(request_no=DEMO_REQUEST_NO).select_related("task").first()
+    if correction is None:
+        say("commission: no demo correction to follow")
+        return
+    task = correction.task
+    policy = Policy.objects.get(policy_no=task.policy_no)
+    month = policy.issued_on.strftime("%Y-%m")
+    if SettlementRun.objects.filter(month=month).exists():
+        say(f"commission: {month} settled already (custos commission run --month {month})")
+        return
+    finance = _user("finance")
+    first = services.settle(month, by="demo")
+    services.approve(first, finance)
+    held = sum(s.held for s in first.statements.all())
+    party = Party.objects.get(policy_no=task.policy_no, role=task.role, seq=task.seq)
+    delta = paths_home() / "demo-next-book"
+    delta.mkdir(exist_ok=True)
+    from custos.domain.bookformat import TABLES
+
+    cols = TABLES["parties"].column_names
+    with open(delta / "parties.csv", "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(cols)
+        w.writerow(["" if getattr(party, c) is None else str(getattr(party, c)) for c in cols])
+    load = load_book(delta, mode="delta", source_name="demo-next-book")
+    (delta / "parties.csv").unlink()  # customer data: not left on disk
+    run_check(load=load)
+    still = Finding.objects.filter(
+        policy_no=task.policy_no, status=Finding.Status.OPEN, category__in=services.HOLDING
+    ).count()
+    second = services.settle(month, by="demo")
+    released = sum(s.released for s in second.statements.all()) if second else 0
+    say(
+        f"commission: {month} settled and approved by {finance.username} — {services.yuan(held)} yuan held on "
+        f"policies with missing or false information; the demo correction came back in the next book "
+        f"({still} holding findings left on {task.policy_no}) and adjustment run #{second.seq if second else '-'} "
+        f"releases {services.yuan(released)} yuan, awaiting approval on /commission/"
+    )
+
+
 def audit(say: Say) -> None:
     from custos.audit import service
 
@@ -191,7 +258,7 @@ def audit(say: Say) -> None:
 
 def run(say: Say, book_dir: Path) -> None:
     """Every step, in the order a user would meet them."""
-    for step in (remediation, extraction):
+    for step in (remediation, commission, extraction):
         step(say)
     screening(say, book_dir)
     audit(say)
