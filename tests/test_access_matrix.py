@@ -92,6 +92,7 @@ PAGES: dict[str, Spec] = {
     "security/integrity/": Spec("roles", roles=frozenset({Role.IT_SECURITY, Role.AUDITOR})),
     "findings/": Spec("any"),
     "findings/list/": Spec("any"),
+    "findings/export.xlsx": Spec("any"),  # aggregates of the viewer's own scope, as the dashboard
     "findings/<int:pk>/": Spec("record", record="finding", roles=ALL),
     "screening/": Spec("roles", roles=frozenset({Role.COMPLIANCE, Role.AUDITOR})),
     "screening/<int:pk>/": Spec(

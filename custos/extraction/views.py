@@ -164,7 +164,9 @@ def act(request, pk: int, action: str):
     fn = {"approve": svc.approve, "reject": svc.reject, "cancel": svc.cancel}.get(action)
     if fn is None:
         raise Http404
-    if action == "reject" and not note.strip() and ext.state == Extraction.State.REQUESTED:
+    u = request.user
+    may_decide = svc.can_approve(u) and u.pk not in (ext.requester_id, ext.recipient_user_id)
+    if action == "reject" and may_decide and not note.strip() and ext.state == Extraction.State.REQUESTED:
         # the form again, the error beside the reason (the service refuses an empty one too)
         return _detail(request, ext, reject_error=_("驳回须说明理由。"), status=400)
     try:
