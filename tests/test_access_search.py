@@ -94,7 +94,9 @@ def test_search_on_a_person_finds_through_the_blind_indexes_and_never_echoes(log
     kind = "name+birth_date" if "name" in query else next(iter(query))
     entry = AuditEntry.objects.get(model="party")
     assert (entry.action, entry.purpose) == ("lookup", f"search by {kind}; page 1")
-    assert not any(v in json.dumps(list(AuditEntry.objects.values()), default=str) for v in (SECRET_ID, SECRET_MOBILE))
+    assert not any(
+        v in json.dumps(list(AuditEntry.objects.values()), default=str) for v in (SECRET_ID, SECRET_MOBILE)
+    )
     # the search is kept under a token: its pages and the way back from unmasking keep it
     token = re.search(r'name="s" value="([^"]+)"|\?s=([\w-]+)', html)
     assert token is None  # one page: no pager, and a partner cannot unmask (no links)

@@ -173,7 +173,9 @@ def cworld(rworld, settings):  # noqa: F811
 
     from custos.commission.models import SettlementRun, Statement
 
-    # January approved (the export), February prepared (the run page and its approval)
+    # a book to settle against (the world's load was just marked failed); January approved (the
+    # export), February prepared (the run page and its approval)
+    BookLoad.objects.create(source_name="capability-done", sha256="1" * 64, status="done")
     for month, status in (("2026-01", "approved"), ("2026-02", "prepared")):
         settlement = SettlementRun.objects.create(
             month=month, load=rworld["load"], prepared_by_name="cli:someone", prepared_at=timezone.now(),

@@ -183,4 +183,6 @@ def test_the_command_says_what_it_did_and_refuses_a_bad_month(book, capsys):
     with pytest.raises(CommandError, match="YYYY-MM"):
         call_command("commission", "run", "--month", "2026-13")
     with pytest.raises(CommandError, match="no prepared"):
-        call_command("commission", "approve", "--month", "2026-02", "--user", make_user("f", "finance").username)
+        call_command(
+            "commission", "approve", "--month", "2026-02", "--user", make_user("f", "finance").username
+        )

@@ -38,6 +38,10 @@ def _chinese_messages():
         for m in pattern.finditer(path.read_text(encoding="utf-8")):
             text = m.group(1) or m.group(2) or m.group(3)
             if re.search(r"[\u4e00-\u9fff]", text):
+                if (
+                    path.suffix == ".html"
+                ):  # a template's literal is looked up with % doubled (Django's Variable)
+                    text = text.replace("%", "%%")
                 yield path.relative_to(root), text
 
 
