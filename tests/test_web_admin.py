@@ -80,3 +80,35 @@ def test_list_headings_in_english(superuser_client):
 def test_admin_uses_custos_colours(superuser_client):
     html = get(superuser_client, "/admin/", "zh-hans")
     assert "--header-bg: #13233b" in html and 'class="brand-mark"' in html
+
+
+def test_change_and_view_pages_label_fields_in_the_readers_language(superuser_client):
+    from custos.access.models import Profile
+    from custos.book.models import Branch
+    from tests.conftest import make_user
+
+    profile = Profile.objects.get(user=make_user("clerk", "customer_service", branch_code="GZ"))
+    branch = Branch.objects.get(branch_code="GZ")
+    from django.utils import translation
+
+    for path, zh, stock in [
+        (f"/admin/access/profile/{profile.pk}/change/", "员工工号", "Staff no:"),  # an editable form
+        (f"/admin/book/branch/{branch.pk}/change/", "上级机构", "Parent code"),  # a read-only view
+    ]:
+        html = get(superuser_client, path, "zh-hans")
+        assert f"{zh}:" in html or f"{zh}：" in html or f">{zh}<" in html, path
+        assert stock not in html, path
+        with translation.override("en"):
+            en = translation.gettext(zh)
+        assert en != zh and en in get(superuser_client, path, "en"), path
+    # every field of every custos model shown on a change page has a label from the table
+    from custos.web.adminkit import _CUSTOS_APPS, FORM_LABELS
+
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label not in _CUSTOS_APPS:
+            continue
+        fields = model_admin.fields or [
+            f.name for f in model._meta.get_fields() if getattr(f, "concrete", False) and not f.auto_created
+        ]
+        headed = {getattr(c, "field_name", "") for c in model_admin.list_display if callable(c)}
+        assert [f for f in fields if f not in FORM_LABELS and f not in headed] == [], model

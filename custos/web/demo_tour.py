@@ -237,6 +237,22 @@ def commission(say: Say) -> None:
     ).count()
     second = services.settle(month, by="demo")
     released = sum(s.released for s in second.statements.all()) if second else 0
+    # the months the demo agent's and outlet's policies fell due in (the latest three each), so that
+    # their own statements page has something to show
+    from custos.access.models import Profile
+
+    months = set()
+    for profile in Profile.objects.filter(user__username__in=["demo_agent", "demo_partner_staff"]):
+        mine = Policy.objects.filter(gone_load__isnull=True, issued_on__isnull=False)
+        mine = (
+            mine.filter(partner_code=profile.partner_code)
+            if profile.partner_code
+            else mine.filter(agent_no=profile.staff_no)
+        )
+        latest = sorted({d.strftime("%Y-%m") for d in mine.values_list("issued_on", flat=True)})[-3:]
+        months |= set(latest)
+    for other in sorted(months - {month}):
+        services.settle(other, by="demo")
     say(
         f"commission: {month} settled and approved by {finance.username} — {services.yuan(held)} yuan held on "
         f"policies with missing or false information; the demo correction came back in the next book "
