@@ -594,8 +594,9 @@ BY_DESIGN: dict[tuple[str, str], tuple[str, set]] = {
     (Role.IT_SECURITY, "GET /api/v1/loads/{load_id}/error-report"): ("the load error report", {RAW_IN_LOAD}),
 }
 # issue 18: a letter goes to the customer and addresses them by their full name (a logged read); the
-# walk's letters are P4's (张三伟, 李四海 — which holds 李四, the other insureds' name)
-_ADDRESSEES = ("the customer letter's addressee", {"张三伟", "李四海", "李四"})
+# walk's letters are for the tasks in the reader's scope: P4's (张三伟, 李四海 — which holds 李四, the
+# other insureds' name) and, for an agent or an executive whose scope holds P1, P1's (欧阳明月)
+_ADDRESSEES = ("the customer letter's addressee", {"张三伟", "李四海", "李四", "欧阳明月"})
 for _role in set(BLIND) & set(USER_ROLES):
     for _route in (
         "remediation/letters/",
