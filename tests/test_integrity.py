@@ -279,3 +279,20 @@ def test_the_integrity_page_is_in_the_navigation_of_its_roles_only(client, setti
         assert ('href="/security/integrity/"' in page) is shown, role
         if shown:  # and the alert a failed run raises has its own label
             assert SecurityAlert.Kind.INTEGRITY.label
+
+
+@pytest.mark.parametrize(
+    "tamper", [_tamper_name, _swap_mobiles, _delete_history, _insert_party], ids=lambda f: f.__name__[1:]
+)
+def test_verify_in_two_processes_finds_what_one_finds(tmp_path, tamper, monkeypatch):
+    from custos.integrity import services
+
+    loaded_twice(tmp_path)
+    tampered = {p.pk for p in tamper()}
+    one = services.verify()
+    monkeypatch.setattr(services, "PARALLEL_FROM", 1)  # every table in two processes (fork)
+    two = services.verify()
+    assert two.checked == one.checked and two.checked["book_party"] == Party.objects.count()
+    assert {f.id for f in two.failures} == {f.id for f in one.failures} >= tampered
+    assert two.failure_count == one.failure_count > 0
+    assert two.cpu_seconds > 0
