@@ -127,8 +127,17 @@ def test_letters_pdf_and_partner_notice(tasks, people, tmp_path):  # noqa: F811
         assert "尊敬的" in text and "P1" in text and "13812345678" not in text
         fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True).stdout
         assert "Noto-Sans-CJK-SC" in fonts and " yes " in fonts  # embedded
+    cs.cookies["django_language"] = "en"  # the notice goes to the outlet: Chinese whatever the sender reads
     r = cs.post("/remediation/letters/", {"kind": "partner", "partner": "BK1", "format": "xlsx"})
     assert r.status_code == 200 and r.content.startswith(b"PK")
+    import io
+
+    from openpyxl import load_workbook
+
+    rows = list(load_workbook(io.BytesIO(r.content)).active.iter_rows(min_row=3, values_only=True))
+    listed = [row for row in rows if row[0] and str(row[0]).startswith("P")]
+    assert listed and {row[1] for row in listed} <= {"投保人", "被保险人", "受益人"}  # not applicant
+    assert all(row[4] and not str(row[4]).isascii() for row in listed)  # 待处理, not Open / open
     r = cs.post("/remediation/letters/", {"kind": "partner", "partner": "BK1", "format": "pdf"})
     assert r.content.startswith(b"%PDF")
 

@@ -10,7 +10,7 @@ import io
 
 from django.conf import settings
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from custos.book.models import Partner, Party
@@ -97,10 +97,12 @@ def partner_rows(ctx, partner_code: str) -> list[dict]:
     qs = (
         svc.scoped_tasks(ctx).filter(partner_code=partner_code).exclude(status="closed").order_by("policy_no")
     )
+    from custos.book.labels import ROLE_LABELS, label
+
     return [
         {
             "policy_no": t.policy_no,
-            "role": t.role,
+            "role": label(ROLE_LABELS, t.role),
             "checks": t.checks,
             "due_on": t.due_on,
             "status": t.get_status_display(),
@@ -112,7 +114,13 @@ def partner_rows(ctx, partner_code: str) -> list[dict]:
 def partner_notice(
     ctx, partner_code: str, user, fmt: str = "pdf", *, batch: LetterBatch | None = None
 ) -> tuple[LetterBatch, bytes]:
-    """Notice to a partner outlet: its defective policies, the deadline, the consequences."""
+    """Notice to a partner outlet: its defective policies, the deadline, the consequences. Written
+    in Chinese whatever the sender's interface language: it goes to the outlet."""
+    with translation.override("zh-hans"):
+        return _partner_notice(ctx, partner_code, user, fmt, batch)
+
+
+def _partner_notice(ctx, partner_code: str, user, fmt: str, batch: LetterBatch | None):
     rows = partner_rows(ctx, partner_code)
     partner = Partner.objects.filter(partner_code=partner_code).first()
     name = partner.name if partner else partner_code
