@@ -78,13 +78,18 @@ def _check(spec: T.Spec, res: Result, digests: dict, where: str = "1 = 1", progr
 
 
 def _check_in_two(spec: T.Spec, res: Result, digests: dict) -> int:
-    """The rows of even ids here, of odd ids in a forked second process (the second CPU): it
+    """The lower half of the ids here, the upper half in a forked second process (the second CPU): it
     inherits the history digests and opens its own database connection, and sends back its count and
     failures. If it fails, this process checks the odd rows itself."""
     import os
     import pickle
     import tempfile
 
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT MIN(id), MAX(id) FROM {connection.ops.quote_name(spec.db_table)}")
+        lo, hi = cur.fetchone()
+    mid = ((lo or 0) + (hi or 0)) // 2  # ranges on the primary key: each process reads only its half
+    low, high = f"id <= {int(mid)}", f"id > {int(mid)}"
     connection.close()  # the child must not share the parent's connection
     fd, path = tempfile.mkstemp(prefix="custos-verify-")
     os.close(fd)
@@ -93,7 +98,7 @@ def _check_in_two(spec: T.Spec, res: Result, digests: dict) -> int:
         code = 1
         try:
             mine = Result(keep=res.keep)
-            n = _check(spec, mine, digests, "id % 2 = 1")
+            n = _check(spec, mine, digests, high)
             with open(path, "wb") as f:
                 pickle.dump((n, mine.failures, mine.failure_count, time.process_time()), f)
             code = 0
@@ -101,7 +106,7 @@ def _check_in_two(spec: T.Spec, res: Result, digests: dict) -> int:
             connection.close()
             os._exit(code)
     try:
-        n = _check(spec, res, digests, "id % 2 = 0")
+        n = _check(spec, res, digests, low)
     except BaseException:
         os.kill(pid, 9)
         os.waitpid(pid, 0)
@@ -110,7 +115,7 @@ def _check_in_two(spec: T.Spec, res: Result, digests: dict) -> int:
     _, status = os.waitpid(pid, 0)
     try:
         if status != 0:
-            return n + _check(spec, res, digests, "id % 2 = 1")
+            return n + _check(spec, res, digests, high)
         with open(path, "rb") as f:
             n2, failures, count, cpu = pickle.load(f)  # noqa: S301 - our own child's file
         for f_ in failures:
