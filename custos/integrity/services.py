@@ -77,7 +77,7 @@ def _check(spec: T.Spec, res: Result, digests: dict, where: str = "1 = 1", progr
     return n
 
 
-def _check_in_two(spec: T.Spec, res: Result, digests: dict) -> int:
+def _check_in_two(spec: T.Spec, res: Result, digests: dict, lo: int, hi: int) -> int:
     """The lower half of the ids here, the upper half in a forked second process (the second CPU): it
     inherits the history digests and opens its own database connection, and sends back its count and
     failures. If it fails, this process checks the odd rows itself."""
@@ -85,10 +85,7 @@ def _check_in_two(spec: T.Spec, res: Result, digests: dict) -> int:
     import pickle
     import tempfile
 
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT MIN(id), MAX(id) FROM {connection.ops.quote_name(spec.db_table)}")
-        lo, hi = cur.fetchone()
-    mid = ((lo or 0) + (hi or 0)) // 2  # ranges on the primary key: each process reads only its half
+    mid = (lo + hi) // 2  # ranges on the primary key: each process reads only its half
     low, high = f"id <= {int(mid)}", f"id > {int(mid)}"
     connection.close()  # the child must not share the parent's connection
     fd, path = tempfile.mkstemp(prefix="custos-verify-")
@@ -142,13 +139,14 @@ def verify(
     t0, c0 = time.perf_counter(), time.process_time()
     digests: dict[tuple, int] = {}
     for spec in only:
-        big = (
-            spec is not T.HISTORY
-            and hasattr(os, "fork")
-            and _estimate(spec) >= PARALLEL_FROM
-            and not connection.in_atomic_block
+        big = spec is not T.HISTORY and hasattr(os, "fork") and not connection.in_atomic_block
+        rows, lo, hi = _size(spec) if big else (0, 0, 0)
+        big = big and rows >= PARALLEL_FROM
+        n = (
+            _check_in_two(spec, res, digests, lo, hi)
+            if big
+            else _check(spec, res, digests, progress=progress)
         )
-        n = _check_in_two(spec, res, digests) if big else _check(spec, res, digests, progress=progress)
         if progress and big:
             progress(spec.db_table, n)
         res.checked[spec.db_table] = n
@@ -157,10 +155,12 @@ def verify(
     return res
 
 
-def _estimate(spec: T.Spec) -> int:
+def _size(spec: T.Spec) -> tuple[int, int, int]:
+    """Rows, lowest and highest id of a table, in one query."""
     with connection.cursor() as cur:
-        cur.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(spec.db_table)}")
-        return cur.fetchone()[0]
+        cur.execute(f"SELECT COUNT(*), MIN(id), MAX(id) FROM {connection.ops.quote_name(spec.db_table)}")
+        rows, lo, hi = cur.fetchone()
+    return rows, lo or 0, hi or 0
 
 
 def run_verify(by: str = "", progress=None) -> IntegrityRun:
