@@ -5,16 +5,18 @@ An item is held while its policy has an open finding of the categories that hold
 (missing or false information: the Measures' 不真实); it is released by the first run after the
 last such finding closed. Commission already paid on a policy that now has one is deducted once
 and then held like any other. Runs only add: a second run of a month with no new facts writes
-nothing; with new facts it writes an adjustment run (seq + 1), never an edit of an earlier one."""
+nothing; with new facts it writes an adjustment run (seq + 1), never an edit of an earlier one.
+
+The run is set-based: a handful of INSERT … SELECT statements over the items, the findings and the
+item states (temporary tables `_cm_hold` and `_cm_line`), the same SQL on SQLite and PostgreSQL, so
+a month of a 1 M-policy book settles without one Python object per item (docs/commission.md)."""
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -35,6 +37,8 @@ MOVES = {
     K.DEDUCT: (A.PAYABLE, A.HELD),
     K.PAY: (A.PAYABLE, A.PAID),
 }
+# the order of a run's entries: an item's hold follows its due entry (replaying gives "held")
+_ORDER = {K.DUE: 0, K.HOLD: 1, K.RELEASE: 2, K.DEDUCT: 3}
 
 
 class CommissionError(Exception):
@@ -59,64 +63,135 @@ def check_month(month: str) -> str:
     return month
 
 
+def _t(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _pg() -> bool:
+    return connection.vendor == "postgresql"
+
+
+# A decimal column as whole fen: SQLite keeps a decimal as REAL (exact to the fen below 2**53 / 100),
+# PostgreSQL as numeric; ROUND makes both the exact integer.
+_FEN = "CAST(ROUND({} * 100) AS BIGINT)"
+
+
 def derive_items(load: BookLoad) -> int:
     """Without a commissions table in the book: one first-year item per policy with a commission,
     due in the month of issue, unpaid, to the outlet that sold it or else the agent."""
     if CommissionItem.objects.filter(derived=False).exists():
         return 0
-    have = set(CommissionItem.objects.values_list("item_no", flat=True))
-    new = []
-    for p in Policy.objects.filter(gone_load__isnull=True, commission__isnull=False).values(
-        "policy_no", "partner_code", "agent_no", "issued_on", "commission"
-    ):
-        item_no = f"{p['policy_no']}-FY"
-        if item_no in have or not (p["partner_code"] or p["agent_no"]) or p["issued_on"] is None:
-            continue
-        new.append(
-            CommissionItem(
-                item_no=item_no,
-                policy_no=p["policy_no"],
-                payee_kind="partner" if p["partner_code"] else "agent",
-                payee=p["partner_code"] or p["agent_no"],
-                kind="first_year",
-                period=p["issued_on"].strftime("%Y-%m"),
-                amount=p["commission"],
-                derived=True,
-                first_load=load,
-                last_load=load,
-            )
+    month = "to_char(p.issued_on, 'YYYY-MM')" if _pg() else "strftime('%%Y-%%m', p.issued_on)"
+    no = "p.policy_no || '-FY'"
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""INSERT INTO {_t(CommissionItem)} (item_no, policy_no, payee_kind, payee, kind, period,
+                    amount, paid_on, derived, first_load_id, last_load_id, gone_load_id, original, extra)
+                SELECT {no}, p.policy_no,
+                       CASE WHEN p.partner_code <> '' THEN 'partner' ELSE 'agent' END,
+                       CASE WHEN p.partner_code <> '' THEN p.partner_code ELSE p.agent_no END,
+                       'first_year', {month}, p.commission, NULL, %s, %s, %s, NULL, NULL, NULL
+                FROM {_t(Policy)} p
+                WHERE p.gone_load_id IS NULL AND p.commission IS NOT NULL AND p.issued_on IS NOT NULL
+                  AND (p.partner_code <> '' OR p.agent_no <> '')
+                  AND NOT EXISTS (SELECT 1 FROM {_t(CommissionItem)} c WHERE c.item_no = {no})
+                ORDER BY p.id""",
+            [True, load.pk, load.pk],
         )
-    CommissionItem.objects.bulk_create(new, batch_size=5000)
-    return len(new)
+        return max(cur.rowcount, 0)
 
 
-def _holding_findings() -> dict[str, list[int]]:
-    out: dict[str, list[int]] = defaultdict(list)
-    rows = Finding.objects.filter(status=Finding.Status.OPEN, category__in=HOLDING).values_list(
-        "policy_no", "id"
-    )
-    for policy_no, fid in rows.iterator(chunk_size=20_000):
-        out[policy_no].append(fid)
+def _holding_findings(policies=None) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    rows = Finding.objects.filter(status=Finding.Status.OPEN, category__in=HOLDING)
+    if policies is not None:
+        rows = rows.filter(policy_no__in=policies)
+    for policy_no, fid in rows.order_by("id").values_list("policy_no", "id").iterator(chunk_size=20_000):
+        out.setdefault(policy_no, []).append(fid)
     return out
 
 
-def _owed_before(payees: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Each payee's payable balance before this run (credits − debits of the payable account)."""
-    owed: dict[tuple[str, str], int] = defaultdict(int)
-    rows = (
-        Entry.objects.filter(statement__payee__in={p for _k, p in payees})
-        .values("statement__payee_kind", "statement__payee", "debit", "credit")
-        .annotate(total=Sum("amount"))
+def _temp_tables(cur) -> None:
+    """_cm_hold: the policies with an open holding finding and those findings' ids (a JSON list);
+    _cm_line: the run's lines, one per entry to write, in the order they are written."""
+    json_t = "JSONB" if _pg() else "TEXT"
+    auto = "BIGSERIAL PRIMARY KEY" if _pg() else "INTEGER PRIMARY KEY"
+    _drop_temp(cur)
+    cur.execute(f"CREATE TEMP TABLE _cm_hold (policy_no VARCHAR(64) PRIMARY KEY, findings {json_t})")
+    cur.execute(
+        f"""CREATE TEMP TABLE _cm_line (id {auto}, ord INTEGER NOT NULL, kind VARCHAR(8) NOT NULL,
+            item_no VARCHAR(64) NOT NULL, policy_no VARCHAR(64) NOT NULL,
+            payee_kind VARCHAR(16) NOT NULL, payee VARCHAR(64) NOT NULL, amount BIGINT NOT NULL,
+            findings {json_t})"""
     )
-    for r in rows:
-        key = (r["statement__payee_kind"], r["statement__payee"])
-        if key not in payees:
-            continue
-        if r["credit"] == A.PAYABLE:
-            owed[key] += r["total"]
-        if r["debit"] == A.PAYABLE:
-            owed[key] -= r["total"]
-    return owed
+
+
+def _drop_temp(cur) -> None:
+    for name in ("_cm_hold", "_cm_line"):
+        cur.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _collect(cur, month: str) -> int:
+    """Fill _cm_hold and _cm_line for `month`; the number of lines."""
+    F, I, IS, R = _t(Finding), _t(CommissionItem), _t(ItemState), _t(SettlementRun)  # noqa: N806, E741
+    if _pg():
+        agg = "jsonb_agg(f.id ORDER BY f.id)"
+        src = f"{F} f WHERE f.status = 'open' AND f.category IN ('missing', 'false')"
+        cur.execute(f"INSERT INTO _cm_hold SELECT f.policy_no, {agg} FROM {src} GROUP BY f.policy_no")
+    else:  # SQLite before 3.44 has no ORDER BY inside an aggregate: an ordered subquery instead
+        cur.execute(
+            f"""INSERT INTO _cm_hold
+                SELECT policy_no, json_group_array(id) FROM (
+                    SELECT f.policy_no, f.id FROM {F} f
+                    WHERE f.status = 'open' AND f.category IN ('missing', 'false')
+                    ORDER BY f.policy_no, f.id)
+                GROUP BY policy_no"""
+        )
+    if _pg():
+        cur.execute("ANALYZE _cm_hold")
+    empty = "'[]'::jsonb" if _pg() else "'[]'"
+    cols = "(ord, kind, item_no, policy_no, payee_kind, payee, amount, findings)"
+    amount = _FEN.format("i.amount")
+    # due this month and not settled before; held at once where the policy has a holding finding
+    cur.execute(
+        f"""INSERT INTO _cm_line {cols}
+            SELECT 0, 'due', i.item_no, i.policy_no, i.payee_kind, i.payee, {amount}, {empty}
+            FROM {I} i
+            WHERE i.period = %s AND i.paid_on IS NULL AND i.gone_load_id IS NULL
+              AND NOT EXISTS (SELECT 1 FROM {IS} s WHERE s.item_no = i.item_no)""",
+        [month],
+    )
+    cur.execute(
+        f"""INSERT INTO _cm_line {cols}
+            SELECT 1, 'hold', l.item_no, l.policy_no, l.payee_kind, l.payee, l.amount, h.findings
+            FROM _cm_line l JOIN _cm_hold h ON h.policy_no = l.policy_no
+            WHERE l.kind = 'due'"""
+    )
+    # held before, on a policy with no holding finding left (and an item still in the book): what
+    # was held is released, to the payee it was held from
+    cur.execute(
+        f"""INSERT INTO _cm_line {cols}
+            SELECT 2, 'release', s.item_no, s.policy_no, s.payee_kind, s.payee, s.amount, {empty}
+            FROM {IS} s JOIN {I} i ON i.item_no = s.item_no AND i.gone_load_id IS NULL
+            WHERE s.state = 'held'
+              AND NOT EXISTS (SELECT 1 FROM _cm_hold h WHERE h.policy_no = s.policy_no)"""
+    )
+    # paid on a policy that now has a holding finding: paid before custos saw it, or settled by an
+    # approved run (a run not yet approved paid nothing), and not held already
+    cur.execute(
+        f"""INSERT INTO _cm_line {cols}
+            SELECT 3, 'deduct', i.item_no, i.policy_no, i.payee_kind, i.payee, {amount}, h.findings
+            FROM _cm_hold h
+            JOIN {I} i ON i.policy_no = h.policy_no
+            LEFT JOIN {IS} s ON s.item_no = i.item_no
+            LEFT JOIN {R} r ON r.id = s.run_id
+            WHERE i.gone_load_id IS NULL AND i.period <= %s
+              AND ((s.id IS NULL AND i.paid_on IS NOT NULL)
+                   OR (s.state = 'settled' AND r.status = 'approved'))""",
+        [month],
+    )
+    cur.execute("SELECT COUNT(*) FROM _cm_line")
+    return cur.fetchone()[0]
 
 
 def settle(month: str, *, actor=None, by: str = "") -> SettlementRun | None:
@@ -126,116 +201,98 @@ def settle(month: str, *, actor=None, by: str = "") -> SettlementRun | None:
     load = BookLoad.objects.filter(status="done").order_by("-id").first()
     if load is None:
         raise CommissionError(_("还没有载入数据册：请先载入（custos load）。"))
-    with transaction.atomic():
+    with transaction.atomic(), connection.cursor() as cur:
+        if _pg():  # one settlement at a time: item states are read, then rewritten
+            cur.execute(f"LOCK TABLE {_t(ItemState)} IN EXCLUSIVE MODE")
         derive_items(load)
-        holds = _holding_findings()
-        states = {s.item_no: s for s in ItemState.objects.select_for_update()}
-        approved_runs = set(SettlementRun.objects.filter(status="approved").values_list("id", flat=True))
-        lines: list[tuple] = []  # (kind, item, findings)
-        live = CommissionItem.objects.filter(gone_load__isnull=True)
-        for item in live.filter(period=month, paid_on__isnull=True).exclude(
-            item_no__in=list(states)
-        ):  # due this month, not settled before
-            lines.append((K.DUE, item, []))
-            if item.policy_no in holds:
-                lines.append((K.HOLD, item, holds[item.policy_no]))
-        held = [s for s in states.values() if s.state == S.HELD]
-        by_no = {i.item_no: i for i in live.filter(item_no__in=[s.item_no for s in held])}
-        for s in held:
-            if s.policy_no not in holds and s.item_no in by_no:
-                lines.append((K.RELEASE, by_no[s.item_no], []))
-        paid = live.filter(policy_no__in=list(holds), period__lte=month).filter(
-            Q(paid_on__isnull=False) | Q(item_no__in=[n for n, s in states.items() if s.state == S.SETTLED])
-        )
-        for item in paid:
-            s = states.get(item.item_no)
-            if s is not None and (s.state == S.HELD or s.run_id not in approved_runs):
-                continue  # held already, or settled by a run not yet paid: not paid, nothing to claw back
-            lines.append((K.DEDUCT, item, holds[item.policy_no]))
-        if not lines:
-            return None
-        return _write_run(month, load, lines, actor, by)
+        _temp_tables(cur)
+        try:
+            if not _collect(cur, month):
+                return None
+            return _write_run(cur, month, load, actor, by)
+        finally:
+            _drop_temp(cur)
 
 
-def _write_run(month, load, lines, actor, by) -> SettlementRun:
+def _write_run(cur, month, load, actor, by) -> SettlementRun:
     seq = SettlementRun.objects.filter(month=month).order_by("-seq").values_list("seq", flat=True).first()
-    now = timezone.now()
     try:
-        run = SettlementRun.objects.create(
-            month=month,
-            seq=0 if seq is None else seq + 1,
-            load=load,
-            prepared_by=actor if getattr(actor, "pk", None) else None,
-            prepared_by_name=getattr(actor, "username", "") or by or "system",
-            prepared_at=now,
-        )
+        with transaction.atomic():
+            run = SettlementRun.objects.create(
+                month=month,
+                seq=0 if seq is None else seq + 1,
+                load=load,
+                prepared_by=actor if getattr(actor, "pk", None) else None,
+                prepared_by_name=getattr(actor, "username", "") or by or "system",
+                prepared_at=timezone.now(),
+            )
     except IntegrityError as exc:  # a concurrent run of the same month took this seq
         raise CommissionError(_("同一月份的另一次结算正在进行，请稍后重试。")) from exc
-    sums: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for kind, item, _f in lines:
-        sums[(item.payee_kind, item.payee)][kind] += fen(item.amount)
-    owed = _owed_before(set(sums))
-    statements = {}
-    for (payee_kind, payee), s in sorted(sums.items()):
-        net = s[K.DUE] - s[K.HOLD] + s[K.RELEASE] - s[K.DEDUCT]
-        carried = min(0, owed.get((payee_kind, payee), 0))
-        statements[(payee_kind, payee)] = Statement(
-            run=run,
-            payee_kind=payee_kind,
-            payee=payee,
-            due=s[K.DUE],
-            held=s[K.HOLD],
-            released=s[K.RELEASE],
-            deducted=s[K.DEDUCT],
-            net=net,
-            carried_in=carried,
-            payable=max(0, carried + net),
-        )
-    Statement.objects.bulk_create(statements.values(), batch_size=5000)
-    entries, new_states = [], {}
-    for kind, item, findings in lines:
-        debit, credit = MOVES[kind]
-        entries.append(
-            Entry(
-                run=run,
-                statement=statements[(item.payee_kind, item.payee)],
-                kind=kind,
-                item_no=item.item_no,
-                policy_no=item.policy_no,
-                debit=debit,
-                credit=credit,
-                amount=fen(item.amount),
-                findings=sorted(findings),
-            )
-        )
-        new_states[item.item_no] = (item, S.HELD if kind in (K.HOLD, K.DEDUCT) else S.SETTLED)
-    Entry.objects.bulk_create(entries, batch_size=5000)
-    ItemState.objects.filter(item_no__in=list(new_states)).delete()
-    ItemState.objects.bulk_create(
-        [
-            ItemState(
-                item_no=no,
-                policy_no=item.policy_no,
-                payee_kind=item.payee_kind,
-                payee=item.payee,
-                amount=fen(item.amount),
-                state=state,
-                run=run,
-            )
-            for no, (item, state) in new_states.items()
-        ],
-        batch_size=5000,
+    ST, E, IS = _t(Statement), _t(Entry), _t(ItemState)  # noqa: N806
+
+    def by_kind(kind):
+        return f"SUM(CASE WHEN l.kind = '{kind}' THEN l.amount ELSE 0 END)"
+
+    # the payable balance each payee of the run carried in: credits − debits of its payable account
+    # over all earlier entries; a positive balance was paid, so only a negative one carries
+    owed = f"""(SELECT COALESCE(SUM(CASE WHEN e.credit = 'payable' THEN e.amount ELSE 0 END)
+                               - SUM(CASE WHEN e.debit = 'payable' THEN e.amount ELSE 0 END), 0)
+                FROM {ST} o JOIN {E} e ON e.statement_id = o.id
+                WHERE o.payee_kind = g.payee_kind AND o.payee = g.payee AND o.run_id <> %s)"""
+    net = "g.due - g.held + g.released - g.deducted"
+    cur.execute(
+        f"""INSERT INTO {ST} (run_id, payee_kind, payee, due, held, released, deducted, net,
+                              carried_in, payable)
+            SELECT %s, g.payee_kind, g.payee, g.due, g.held, g.released, g.deducted, {net},
+                   CASE WHEN g.owed < 0 THEN g.owed ELSE 0 END,
+                   CASE WHEN (CASE WHEN g.owed < 0 THEN g.owed ELSE 0 END) + {net} > 0
+                        THEN (CASE WHEN g.owed < 0 THEN g.owed ELSE 0 END) + {net} ELSE 0 END
+            FROM (SELECT g.*, {owed} AS owed FROM (
+                    SELECT l.payee_kind, l.payee, {by_kind("due")} AS due, {by_kind("hold")} AS held,
+                           {by_kind("release")} AS released, {by_kind("deduct")} AS deducted
+                    FROM _cm_line l GROUP BY l.payee_kind, l.payee) g) g
+            ORDER BY g.payee_kind, g.payee""",
+        [run.pk, run.pk],
     )
-    totals = {
-        f: sum(getattr(st, f) for st in statements.values())
-        for f in ("due", "held", "released", "deducted", "net")
-    }
+    moves = " ".join(f"WHEN '{k.value}' THEN '{d.value}'" for k, (d, _c) in MOVES.items())
+    credits = " ".join(f"WHEN '{k.value}' THEN '{c.value}'" for k, (_d, c) in MOVES.items())
+    cur.execute(
+        f"""INSERT INTO {E} (run_id, statement_id, kind, item_no, policy_no, debit, credit, amount,
+                             findings)
+            SELECT %s, st.id, l.kind, l.item_no, l.policy_no, CASE l.kind {moves} END,
+                   CASE l.kind {credits} END, l.amount, l.findings
+            FROM _cm_line l JOIN {ST} st
+              ON st.run_id = %s AND st.payee_kind = l.payee_kind AND st.payee = l.payee
+            ORDER BY l.ord, l.item_no""",
+        [run.pk, run.pk],
+    )
+    # each item's state after the run: held if it was held or deducted, else settled
+    cur.execute(f"DELETE FROM {IS} WHERE item_no IN (SELECT item_no FROM _cm_line)")
+    cur.execute(
+        f"""INSERT INTO {IS} (item_no, policy_no, payee_kind, payee, amount, state, run_id)
+            SELECT l.item_no, l.policy_no, l.payee_kind, l.payee, l.amount,
+                   CASE WHEN MAX(CASE WHEN l.kind IN ('hold', 'deduct') THEN 1 ELSE 0 END) = 1
+                        THEN 'held' ELSE 'settled' END, %s
+            FROM _cm_line l
+            GROUP BY l.item_no, l.policy_no, l.payee_kind, l.payee, l.amount
+            ORDER BY l.item_no""",
+        [run.pk],
+    )
+    cur.execute(
+        f"SELECT COUNT(*), SUM(due), SUM(held), SUM(released), SUM(deducted), SUM(net) FROM {ST} "
+        "WHERE run_id = %s",
+        [run.pk],
+    )
+    n, *sums = cur.fetchone()
+    totals = dict(
+        zip(("due", "held", "released", "deducted", "net"), (int(v or 0) for v in sums), strict=True)
+    )
     record(
         actor,
         "commission.settled",
         run,
         None,
-        {"month": month, "seq": run.seq, "statements": len(statements), **totals},
+        {"month": month, "seq": run.seq, "statements": n, **totals},
         client="" if actor is not None else (by or "cli"),
     )
     return run
@@ -244,18 +301,19 @@ def _write_run(month, load, lines, actor, by) -> SettlementRun:
 def held_items(payee_kind: str, payee: str) -> list[dict]:
     """What is held from a payee now, item by item, and the open findings whose correction
     releases it (for the payee's own page)."""
-    holds = _holding_findings()
-    out = []
-    for s in ItemState.objects.filter(payee_kind=payee_kind, payee=payee, state=S.HELD).order_by("policy_no"):
-        out.append(
-            {
-                "item_no": s.item_no,
-                "policy_no": s.policy_no,
-                "amount": yuan(s.amount),
-                "findings": holds.get(s.policy_no, []),  # empty: corrected, released by the next run
-            }
-        )
-    return out
+    states = list(
+        ItemState.objects.filter(payee_kind=payee_kind, payee=payee, state=S.HELD).order_by("policy_no")
+    )
+    holds = _holding_findings(sorted({s.policy_no for s in states}))
+    return [
+        {
+            "item_no": s.item_no,
+            "policy_no": s.policy_no,
+            "amount": yuan(s.amount),
+            "findings": holds.get(s.policy_no, []),  # empty: corrected, released by the next run
+        }
+        for s in states
+    ]
 
 
 def prepared_runs(month: str) -> list[SettlementRun]:
@@ -273,20 +331,25 @@ def approve(run: SettlementRun, actor) -> SettlementRun:
             raise CommissionError(_("该结算已审批，不能再次审批。"))
         if run.prepared_by_id == actor.pk or run.prepared_by_name == actor.username:
             raise CommissionError(_("结算的编制人不能审批自己的结算（四眼原则）。"))
-        pays = [
-            Entry(run=run, statement=st, kind=K.PAY, debit=A.PAYABLE, credit=A.PAID, amount=st.payable)
-            for st in run.statements.filter(payable__gt=0)
-        ]
-        Entry.objects.bulk_create(pays, batch_size=5000)
+        empty = "'[]'::jsonb" if _pg() else "'[]'"
+        with connection.cursor() as cur:
+            cur.execute(
+                f"""INSERT INTO {_t(Entry)} (run_id, statement_id, kind, item_no, policy_no, debit,
+                                             credit, amount, findings)
+                    SELECT %s, st.id, 'pay', '', '', 'payable', 'paid', st.payable, {empty}
+                    FROM {_t(Statement)} st WHERE st.run_id = %s AND st.payable > 0 ORDER BY st.id""",
+                [run.pk, run.pk],
+            )
+            cur.execute(
+                f"SELECT COALESCE(SUM(payable), 0) FROM {_t(Statement)} WHERE run_id = %s AND payable > 0",
+                [run.pk],
+            )
+            paid = int(cur.fetchone()[0])
         SettlementRun.objects.filter(pk=run.pk).update(
             status=SettlementRun.Status.APPROVED, approved_by=actor, approved_at=timezone.now()
         )
         run.refresh_from_db()
         record(
-            actor,
-            "commission.approved",
-            run,
-            {"status": "prepared"},
-            {"status": "approved", "paid": sum(e.amount for e in pays)},
+            actor, "commission.approved", run, {"status": "prepared"}, {"status": "approved", "paid": paid}
         )
     return run
