@@ -222,6 +222,7 @@ def api_call(w, op: str):
                     .replace("{cid}", str(w["corrections"]["P4"].pk))
                     .replace("{sid}", str(w["samples"]["P4"].pk))
                     .replace("{load_id}", str(w["load"].pk))
+                    .replace("{statement_id}", str(w["settlement"].statements.get().pk))
                 )
                 return method, path, API_BODIES.get(op.rsplit("_api_", 1)[1], {})
     raise AssertionError(f"no API operation {op}")

@@ -370,6 +370,7 @@ FILL = [
     (r"^/api/v1/remediation/tasks/", "pk", "task"),
     (r"^/api/v1/remediation/corrections/", "cid", "correction"),
     (r"^/api/v1/remediation/samples/", "sid", "sample"),
+    (r"^/api/v1/commission/statements/", "statement_id", "statement"),
 ]
 # Routes not walked (a prefix each), with the reason. Keep it short.
 SKIP = {

@@ -284,6 +284,11 @@ _TABLE = [
             P("commission-run", record="settlement"),
             P("commission-export", month="2026-01", fmt="csv"),
         ),
+        api=(
+            _API("commission", "list_statements"),
+            _API("commission", "get_statement"),
+            _API("commission", "list_items"),
+        ),
     ),
     Capability(
         "commission.approve",
@@ -297,6 +302,7 @@ _TABLE = [
         frozenset({R.AGENT, R.PARTNER_STAFF}),
         _("查看本人（本机构）的佣金结算单与暂扣"),
         pages=(P("commission-mine"),),
+        api=(_API("commission", "mine"),),
     ),
     # --- apps to come: declared now, their authors add the interfaces ------------------------------
     Capability(

@@ -377,3 +377,7 @@ api.add_router("/remediation", remediation_router)
 from custos.screening.api import router as screening_router  # noqa: E402
 
 api.add_router("/screen", screening_router)
+
+from custos.commission.api import router as commission_router  # noqa: E402
+
+api.add_router("/commission", commission_router)

@@ -15,27 +15,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from custos.access.capabilities import can, require
-from custos.access.models import Profile
 from custos.commission import services
 from custos.commission.models import Entry, SettlementRun, Statement
 from custos.commission.services import exports
+from custos.commission.services.payees import own_payee
 
 MONEY = ("due", "held", "released", "deducted", "net", "carried_in", "payable")
 
 
 def _yuan(st: Statement) -> dict:
     return {f: services.yuan(getattr(st, f)) for f in MONEY}
-
-
-def _own_payee(user) -> tuple[str, str] | None:
-    """The payee an agent or a partner outlet's staff member is: (payee_kind, payee). Only holders
-    of commission.own have one (a clerk's staff number is not a payee)."""
-    if not can(user, "commission.own"):
-        return None
-    p = Profile.objects.filter(user=user).first()
-    if p.partner_code:
-        return ("partner", p.partner_code)
-    return ("agent", p.staff_no) if p.staff_no else None
 
 
 @login_required
@@ -128,7 +117,7 @@ def export(request, month: str, fmt: str):
 @login_required
 def statement(request, pk: int):
     st = get_object_or_404(Statement.objects.select_related("run"), pk=pk)
-    if not can(request.user, "commission.view") and _own_payee(request.user) != (st.payee_kind, st.payee):
+    if not can(request.user, "commission.view") and own_payee(request.user) != (st.payee_kind, st.payee):
         raise PermissionDenied(_("您的角色不能访问此页面。"))
     entries = [
         {"e": e, "amount": services.yuan(e.amount)}
@@ -140,7 +129,7 @@ def statement(request, pk: int):
 @login_required
 def mine(request):
     require(request.user, "commission.own")
-    payee = _own_payee(request.user)
+    payee = own_payee(request.user)
     statements = []
     held = None
     if payee is not None:
