@@ -86,9 +86,11 @@ class Chunk(Injection, Servicing):
         self.agg_addr: list[tuple] = []
         self.counts = dict.fromkeys(("policies", "parties", "changes", "visits"), 0)
         self.channel = Picker(rates.channel_mix.items())
-        self.missing = Picker(MISSING_KINDS.items())
-        self.false = {c: Picker({**FALSE_KINDS, **FALSE_BY_CHANNEL.get(c, {})}.items()) for c in CHANNELS}
-        self.susp = Picker(SUSPICIOUS_KINDS.items())
+        self.missing = Picker(rates.weights(MISSING_KINDS).items())
+        self.false = {
+            c: Picker(rates.weights({**FALSE_KINDS, **FALSE_BY_CHANNEL.get(c, {})}).items()) for c in CHANNELS
+        }
+        self.susp = Picker(rates.weights(SUSPICIOUS_KINDS).items())
         self.forced: list[tuple[int, str]] = []
         self.retry: list[str] = []
         self.p_untrue = dict(rates.untrue)
@@ -524,6 +526,8 @@ class Chunk(Injection, Servicing):
             status = "matured"
         else:
             status = STATUS(rng)
+        if self.rates.in_scope:  # after the draws: the rest of the book is the same
+            status, term = "in_force", (3 if term == 1 else term)
         partner = ""
         if channel == "bancassurance":
             partner = outlet.partners[int(rng.random() * (len(outlet.partners)))]

@@ -98,12 +98,26 @@ class DefectRates:
     )
     min_per_check: int = 3  # every check at least this often per book (placed in the first chunk)
     repeat_customers: float = 0.12  # share of families that buy again (same person, several policies)
+    # Weights that replace those of MISSING_KINDS / FALSE_KINDS / SUSPICIOUS_KINDS (0 drops a kind),
+    # e.g. {"XC02": 0}: XC02 is untrue in the truth but only identity resolution finds it.
+    kinds: dict[str, float] = field(default_factory=dict)
+    # Every policy in force with a term over one year: the population of the 2014 inspection and of
+    # the regulator's summary (custos/report), so that its rates are the generator's.
+    in_scope: bool = False
 
     def overall_untrue(self) -> float:
         total = sum(self.channel_mix.values())
         return sum(self.channel_mix[c] * self.untrue.get(c, 0.0) for c in CHANNELS) / total
 
+    def weights(self, kinds: dict[str, float]) -> dict[str, float]:
+        return {k: self.kinds.get(k, w) for k, w in kinds.items()}
+
     def validate(self) -> None:
+        unknown_kinds = set(self.kinds) - set(CHECKS)
+        if unknown_kinds:
+            raise ValueError(f"kinds: unknown check(s) {', '.join(sorted(unknown_kinds))}")
+        if any(float(w) < 0 for w in self.kinds.values()):
+            raise ValueError("kinds: weights must not be negative")
         for name in ("untrue", "suspicious", "channel_mix"):
             d = getattr(self, name)
             unknown = set(d) - set(CHANNELS)
