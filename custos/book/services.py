@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from django.db import connection, connections, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from custos.audit.record import record
@@ -21,6 +22,10 @@ from custos.book.loader.write import write
 from custos.book.models import BookLoad
 
 log = logging.getLogger(__name__)
+# Sent (load=BookLoad) after a load that changed the book, once its snapshot is written: the
+# blacklist check of new and changed staff (custos.blacklist). A receiver's failure is logged and
+# never fails the load.
+book_loaded = Signal()
 DB_PROGRESS_INTERVAL = 0.5  # seconds between progress writes to the BookLoad row
 CALLBACK_INTERVAL = 0.1
 
@@ -167,7 +172,13 @@ def load_book(
             {"file": "", "row": None, "column": None, "message": f"snapshot: {e}"},
         ]
     report(100, "done", force=True)
-    return _finish(load, BookLoad.Status.DONE, progress=100)
+    load = _finish(load, BookLoad.Status.DONE, progress=100)
+    for receiver, outcome in book_loaded.send_robust(sender=BookLoad, load=load):
+        if isinstance(outcome, Exception):
+            log.error(
+                "after load %s: %s failed: %s", load.pk, getattr(receiver, "__name__", receiver), outcome
+            )
+    return load
 
 
 def _record_load(load: BookLoad, user, counts: dict) -> None:

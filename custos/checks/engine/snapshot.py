@@ -10,6 +10,10 @@ from custos.domain import bookformat, codes
 REQUIRED_TABLES = ("branches", "staff", "partners", "policies", "parties")
 OPTIONAL_TABLES = ("changes", "visits", "blacklist")
 BLACKLIST_COLUMNS = ("staff_no", "id_no", "name")
+# A member's look-up hits (custos.blacklist) are written into the snapshot's blacklist table beside
+# the book folder's own plaintext list, which is then kept as blacklist_listed (the marker says so).
+BLACKLIST_LISTED = "blacklist_listed"
+BLACKLIST_HITS_MARKER = "blacklist_hits.json"
 SQL_TYPES = {
     "text": "VARCHAR",
     "date": "DATE",
@@ -145,3 +149,31 @@ def write_snapshot(out_dir: Path, tables: dict[str, list[dict]]) -> Path:
     for name, table in arrow_tables(tables, all_tables=False).items():
         esnap.write_table(out_dir, name, table)  # encrypted like the loader's snapshot
     return out_dir
+
+
+def write_blacklist_hits(snapshot_dir: Path, staff_nos: list[str]) -> None:
+    """Make a snapshot's blacklist table its book folder's own list (when it carried one) plus the
+    staff numbers a member's look-ups found (id_no and name empty: only the staff number travels)."""
+    import json
+
+    import pyarrow as pa
+
+    from custos.crypto import snapshot as esnap
+
+    d = Path(snapshot_dir)
+    marker = d / BLACKLIST_HITS_MARKER
+    if (d / "blacklist.parquet").exists() and not marker.exists():
+        esnap.write_table(d, BLACKLIST_LISTED, esnap.read_arrow(d, "blacklist", list(BLACKLIST_COLUMNS)))
+    marker.write_text(json.dumps({"hits": len(staff_nos)}))
+    listed = d / f"{BLACKLIST_LISTED}.parquet"
+    base = arrow_tables({})["blacklist"]
+    if listed.exists():
+        base = esnap.read_arrow(d, BLACKLIST_LISTED, list(BLACKLIST_COLUMNS)).cast(base.schema)
+    hits = pa.table(
+        {
+            "staff_no": pa.array(sorted(set(staff_nos)), pa.string()),
+            "id_no": pa.nulls(len(set(staff_nos)), pa.string()),
+            "name": pa.nulls(len(set(staff_nos)), pa.string()),
+        }
+    )
+    esnap.write_table(d, "blacklist", pa.concat_tables([base, hits]))
