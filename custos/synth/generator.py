@@ -13,6 +13,8 @@ from pathlib import Path
 
 from custos.domain.bookformat import TABLES
 from custos.synth.chunk import CHUNK, Chunk
+from custos.synth.commissions import write_commissions
+from custos.synth.base import iso
 from custos.synth.org import Org
 from custos.synth.rates import DefectRates
 
@@ -39,8 +41,9 @@ def generate_book(
     workers: int | None = None,
     chunk_size: int = CHUNK,
 ) -> dict:
-    """Write a synthetic book (the seven tables of shared/book-format.md) and its ground truth
-    (truth/defects.csv, truth/persons.csv, truth/blacklist.csv) to `out_dir`.
+    """Write a synthetic book (the eight tables of shared/book-format.md, commissions.csv last, read
+    back from policies.csv by custos.synth.commissions) and its ground truth (truth/defects.csv,
+    truth/persons.csv, truth/blacklist.csv) to `out_dir`.
 
     Same seed, same bytes (whatever `workers`; `chunk_size` changes them: tests only). Returns row counts per table and defect counts per
     check. `encoding` may be "gb18030" (or "gbk") to write the tables as Chinese core systems do.
@@ -64,6 +67,13 @@ def generate_book(
         out / "truth" / "blacklist.csv",
         ("staff_no", "id_no", "name"),
         ((s.staff_no, s.id_no, s.name) for s in org.blacklist),
+        "utf-8",
+    )
+    # the same people as the association lists them (custos blacklist add): no staff number travels
+    _write(
+        out / "truth" / "blacklist_association.csv",
+        ("id_no", "name", "company", "reason", "dismissed_on"),
+        ((s.id_no, s.name, "示例人寿保险股份有限公司", "泄露、倒卖客户信息", iso(s.left)) for s in org.blacklist),
         "utf-8",
     )
     n_chunks = -(-policies // chunk_size)
@@ -105,6 +115,7 @@ def generate_book(
     extra = _shared_values(results)
     _concat(out / "truth" / "defects.csv", TRUTH_DEFECTS, parts, "defects", n_chunks, encoding, extra)
     shutil.rmtree(parts)
+    commissions = write_commissions(out, seed, encoding)
     if encoding.lower().replace("-", "") != "utf8":
         # truth files are always UTF-8
         for name in ("persons", "defects"):
@@ -119,6 +130,7 @@ def generate_book(
         "staff": len(org.staff),
         "partners": len(org.partners),
         **{k: sum(r["counts"][k] for r in results) for k in ("policies", "parties", "changes", "visits")},
+        "commissions": commissions,
     }
     return {"rows": rows, "defects": dict(sorted(defects.items())), "blacklist": len(org.blacklist)}
 
