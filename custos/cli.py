@@ -18,6 +18,7 @@ COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
     "checks and findings": ("check", "findings"),
     "remediation": ("tasks", "corrections"),
     "commission": ("commission",),
+    "violations and fines": ("discipline",),
     "online screening": ("screen", "screenkey", "screenindex"),
     "protection: keys, audit, extraction, integrity": (
         "security",

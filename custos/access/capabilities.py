@@ -304,14 +304,31 @@ _TABLE = [
         pages=(P("commission-mine"),),
         api=(_API("commission", "mine"),),
     ),
-    # --- apps to come: declared now, their authors add the interfaces ------------------------------
+    # --- discipline (custos/discipline) --------------------------------------------------------------
     Capability(
         "violation.propose",
         frozenset({R.COMPLIANCE, R.CUSTOMER_SERVICE, R.CHANNEL_MANAGER}),
         _("提出违规处理建议"),
-        planned=True,
+        pages=(P("discipline-new"), P("discipline-new", "POST")),
     ),
-    Capability("violation.decide", frozenset({R.COMPLIANCE}), _("决定违规处理与罚款"), planned=True),
+    Capability(
+        "violation.decide",
+        frozenset({R.COMPLIANCE}),
+        _("决定违规处理与罚款，批准黑名单提名"),
+        pages=(P("discipline-register"), P("discipline-propose-facts", "POST"), P("discipline-nominations")),
+        commands=("discipline",),
+    ),
+    Capability(
+        "violation.fines",
+        frozenset({R.COMPLIANCE, R.FINANCE}),
+        _("查看并导出每月罚款清单，登记工资代扣"),
+        pages=(
+            P("discipline-fines"),
+            P("discipline-fines-export", month="2026-01", fmt="csv"),
+            P("discipline-fines-paid", "POST"),
+        ),
+    ),
+    # --- apps to come: declared now, their authors add the interfaces ------------------------------
     Capability("blacklist.manage", frozenset({R.COMPLIANCE}), _("维护行业黑名单"), planned=True),
     Capability(
         "report.regulator", frozenset({R.COMPLIANCE, R.AUDITOR}), _("生成并查看监管报告"), planned=True
@@ -354,6 +371,10 @@ SIGNED_IN_PAGES = frozenset(
         "extraction-trace-status",
         "remediation:evidence",
         "remediation:letter-batch",
+        "discipline-mine",  # one's own cases (none for a user without a staff number)
+        "discipline-case",  # 404 unless violation.decide or the case's own staff member
+        "discipline-appeal-file",  # as the case
+        "discipline-nomination-approve",  # 403 unless violation.decide
     }
 )
 SIGNED_IN_API = frozenset(

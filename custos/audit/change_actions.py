@@ -34,4 +34,15 @@ CHANGE_ACTIONS: dict[str, object] = {
     # commission gates (custos.commission.services)
     "commission.settled": _("佣金结算编制"),
     "commission.approved": _("佣金结算审批"),
+    # violations and fines (custos.discipline.services)
+    "violation.proposed": _("违规处理建议"),
+    "violation.evidence": _("违规证据补充"),
+    "violation.notified": _("违规告知当事人"),
+    "violation.appealed": _("违规申诉"),
+    "violation.decided": _("违规处理决定"),
+    "violation.paid": _("违规罚款缴纳"),
+    "violation.waived": _("违规罚款免除"),
+    "nomination.proposed": _("行业黑名单提名"),
+    "nomination.approved": _("行业黑名单提名批准"),
+    "nomination.sent": _("行业黑名单提名报送"),
 }

@@ -67,6 +67,20 @@ MENU = (
         ),
     ),
     Group(
+        _("违规处理"),
+        (
+            Item(
+                _("违规登记"),
+                "discipline-register",
+                also=("discipline-case", "discipline-propose-facts", "discipline-appeal-file"),
+            ),
+            Item(_("提出违规建议"), "discipline-new"),
+            Item(_("罚款清单"), "discipline-fines", also=("discipline-fines-paid",)),
+            Item(_("黑名单提名"), "discipline-nominations", also=("discipline-nomination-approve",)),
+            Item(_("我的违规处理"), "discipline-mine"),
+        ),
+    ),
+    Group(
         _("数据提取"),
         (
             Item(_("待我审批"), "extraction-approvals", badge="nav_pending_approvals"),
