@@ -432,3 +432,26 @@ def test_dismissal_for_resale_ends_access_the_same_day_and_nominates(world, clie
     assert [e.action for e in ChangeEvent.objects.filter(action__startswith="nomination.").order_by("seq")] == [
         "nomination.proposed", "nomination.approved", "nomination.sent",
     ]  # fmt: skip
+
+
+def test_the_demo_step_proposes_and_decides_one_case_once(world):
+    from custos.discipline.demo import DEMO_REASON, demo_discipline
+
+    make_user("demo_compliance", "compliance")
+    make_user("demo_agent", "agent", staff_no="A1")
+    open_finding(world["run"], "P1", code="SC01", field="mobile")
+    change(world, "P1", "mobile", "O1")
+    open_finding(world["run"], "P4", code="PH05", field="mobile")
+    said: list[str] = []
+    demo_discipline(said.append)
+    v = Violation.objects.get(decision_reason=DEMO_REASON)
+    assert (v.staff_no, v.status, v.offender_fine, v.supervisor_fine) == (
+        "A1",
+        "decided",
+        Decimal("200.00"),
+        Decimal("100.00"),
+    )
+    assert v.appealed_at is not None and "appealed by demo_agent" in said[-1]
+    assert Violation.objects.get(staff_no="O1").status == "proposed"  # the other stays a proposal
+    demo_discipline(said.append)
+    assert "decided already" in said[-1] and Violation.objects.count() == 2
