@@ -17,6 +17,7 @@ COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
     "the book": ("synth", "load"),
     "checks and findings": ("check", "findings"),
     "remediation": ("tasks", "corrections"),
+    "the regulator's work summary": ("report",),
     "commission": ("commission",),
     "violations and fines": ("discipline",),
     "online screening": ("screen", "screenkey", "screenindex"),

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "custos.screening",
     "custos.integrity",
     "custos.commission",
+    "custos.report",
     "custos.discipline",
 ]
 

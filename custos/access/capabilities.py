@@ -331,7 +331,11 @@ _TABLE = [
     # --- apps to come: declared now, their authors add the interfaces ------------------------------
     Capability("blacklist.manage", frozenset({R.COMPLIANCE}), _("维护行业黑名单"), planned=True),
     Capability(
-        "report.regulator", frozenset({R.COMPLIANCE, R.AUDITOR}), _("生成并查看监管报告"), planned=True
+        "report.regulator",
+        frozenset({R.COMPLIANCE, R.EXECUTIVE, R.AUDITOR}),
+        _("生成并查看监管报告"),
+        pages=(P("report-summary"), P("report-download", fmt="xlsx"), P("report-download", fmt="pdf")),
+        commands=("report",),
     ),
     Capability(
         "identity.review",

@@ -40,6 +40,7 @@ MENU = (
         (
             Item(_("数据册"), "home", also=("upload", "load", "load-error-report")),
             Item(_("问题看板"), "findings-dashboard", also=("findings-list", "finding")),
+            Item(_("清查工作总结"), "report-summary", also=("report-download",)),
             Item(_("客户查询"), "party-lookup", also=("unmask", "unmask-value")),
             Item(_("投保校验"), "screening-dashboard", also=("screening",)),
         ),
