@@ -45,4 +45,7 @@ CHANGE_ACTIONS: dict[str, object] = {
     "nomination.proposed": _("行业黑名单提名"),
     "nomination.approved": _("行业黑名单提名批准"),
     "nomination.sent": _("行业黑名单提名报送"),
+    # the access history and its alerts (custos.watch)
+    "watch.ingested": _("访问日志导入"),
+    "watch.triaged": _("访问告警研判"),
 }
