@@ -28,6 +28,7 @@ COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
         "integrity",
         "extract",
         "token",
+        "watch",
     ),
     "benchmarks": ("bench",),
 }
