@@ -177,12 +177,15 @@ def _collect(cur, month: str) -> int:
               AND NOT EXISTS (SELECT 1 FROM _cm_hold h WHERE h.policy_no = s.policy_no)"""
     )
     # paid on a policy that now has a holding finding: paid before custos saw it, or settled by an
-    # approved run (a run not yet approved paid nothing), and not held already
+    # approved run (a run not yet approved paid nothing), and not held already. From the few held
+    # policies to their items: SQLite, knowing nothing of the temporary table, would rather range-scan
+    # every item by period (38 s instead of 1.7 s at 5 M items); its CROSS JOIN keeps the order.
+    join = "JOIN" if _pg() else "CROSS JOIN"
     cur.execute(
         f"""INSERT INTO _cm_line {cols}
             SELECT 3, 'deduct', i.item_no, i.policy_no, i.payee_kind, i.payee, {amount}, h.findings
             FROM _cm_hold h
-            JOIN {I} i ON i.policy_no = h.policy_no
+            {join} {I} i ON i.policy_no = h.policy_no
             LEFT JOIN {IS} s ON s.item_no = i.item_no
             LEFT JOIN {R} r ON r.id = s.run_id
             WHERE i.gone_load_id IS NULL AND i.period <= %s
