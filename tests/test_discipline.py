@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import override_settings
 from django.utils import timezone
 
 from custos.access.capabilities import can
@@ -213,6 +214,10 @@ def test_life_cycle_with_appeal_every_move_recorded_with_who_and_why(world):
         services.appeal(v, world["a2"], "not mine")
     with pytest.raises(services.DisciplineError):
         services.appeal(v, a1, "   ")
+    with override_settings(CUSTOS_DISCIPLINE={"appeal_max_bytes": 10}):
+        with pytest.raises(services.DisciplineError, match="超过"):
+            services.appeal(v, a1, "那天我在休假", SimpleUploadedFile("leave.pdf", PDF))
+    assert Violation.objects.get(pk=v.pk).status == "notified"
     v = services.appeal(v, a1, "那天我在休假", SimpleUploadedFile("leave.pdf", PDF))
     assert v.status == "appealed" and v.appeal_file.content_type == "application/pdf"
     stored = Path(v.appeal_file.path).read_bytes()

@@ -31,15 +31,21 @@ def files_dir() -> Path:
     return d
 
 
+def check_size(size: int) -> None:
+    from custos.discipline.services.cases import DisciplineError
+
+    limit = int(conf.get("appeal_max_bytes"))
+    if not size:
+        raise DisciplineError(_("申诉材料文件为空。"))
+    if size > limit:
+        raise DisciplineError(_("申诉材料超过 %(mb)s MB。") % {"mb": f"{limit / 1024 / 1024:g}"})
+
+
 def check(data: bytes) -> str:
     """The content type of an acceptable appeal file; DisciplineError saying why not otherwise."""
     from custos.discipline.services.cases import DisciplineError
 
-    limit = int(conf.get("appeal_max_bytes"))
-    if not data:
-        raise DisciplineError(_("申诉材料文件为空。"))
-    if len(data) > limit:
-        raise DisciplineError(_("申诉材料超过 %(mb)s MB。") % {"mb": f"{limit / 1024 / 1024:g}"})
+    check_size(len(data))
     ctype = next((t for t, magic in conf.get("appeal_types").items() if data.startswith(magic)), None)
     if ctype is None:
         raise DisciplineError(_("申诉材料只接受 PDF、JPEG、PNG。"))

@@ -226,6 +226,8 @@ def appeal(v: Violation, user, note: str, upload=None) -> Violation:
     note = _reason(note, _("申诉理由"))
     if len(note) > 2000:
         raise DisciplineError(_("申诉理由不能超过 2000 字。"))
+    if upload is not None:
+        appeals.check_size(upload.size)  # before reading it
     with transaction.atomic():
         v = Violation.objects.select_for_update().get(pk=v.pk)
         _state(v, S.NOTIFIED)
