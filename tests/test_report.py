@@ -14,9 +14,11 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from custos.access import capabilities as caps
 from custos.access.models import Role
 from custos.report.services import sections
-from custos.report.services.summary import build, period_ends
+from custos.report.services import summary as summary_service
+from custos.report.services.summary import period_ends
 from tests.conftest import make_user, require
 
 pytestmark = pytest.mark.django_db
@@ -149,6 +151,14 @@ def _commission(load):
     ])  # fmt: skip
     settle("2026-03", at("2026-05-01"), "approved", [("hold", "partner", "BK1", "B1", 99999)])
     settle("2026-04", at("2026-03-16"), "prepared", [("hold", "partner", "BK2", "B1", 77777)])
+
+
+def build(*args, **kwargs):
+    """The summary with Chinese labels, whatever language an earlier test left active."""
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        return summary_service.build(*args, **kwargs)
 
 
 def rows_by_name(table) -> dict:
@@ -343,8 +353,10 @@ def test_the_page_by_role(client, book, role):
         reverse("report-download", args=["pdf"]) + "?as_of=2026-04-01",
     ]
     if role not in HOLDERS:
+        # a role outside the company (custos.blacklist's members) may be confined before the view
+        refused = (403,) if role not in getattr(caps, "OUTSIDE_ROLES", ()) else (403, 404)
         for url in urls:
-            assert client.get(url).status_code == 403, url
+            assert client.get(url).status_code in refused, url
         return
     page = client.get(urls[0])
     assert page.status_code == 200

@@ -95,9 +95,7 @@ def _write_row(ws, r: int, row: list, columns, formats) -> None:
         elif col.kind in ("int", "rate"):
             ws.write_number(r, c, value, fmt)
         else:
-            ws.write_string(r, c, neutralise(str(value)), fmt) if fmt else ws.write_string(
-                r, c, neutralise(str(value))
-            )
+            ws.write_string(r, c, neutralise(str(value)), fmt)
 
 
 def pdf(summary: Summary) -> bytes:
