@@ -378,3 +378,14 @@ def test_the_page_in_english_scoped_and_a_bad_date(client, book, settings):
     bad = client.get(reverse("report-summary") + "?as_of=2026-02-30")
     assert bad.status_code == 400 and 'id="error-as_of"' in bad.content.decode()
     assert client.get(reverse("report-download", args=["csv"])).status_code == 404
+
+
+def test_demo_report_writes_both_files(book, tmp_path):
+    from openpyxl import load_workbook
+
+    from custos.report.demo import demo_report
+
+    said: list[str] = []
+    pdf, xlsx = demo_report(said.append, tmp_path / "out", as_of=dt.date(2026, 4, 1))
+    assert pdf.read_bytes()[:5] == b"%PDF-" and load_workbook(xlsx).sheetnames[1] == "分渠道"
+    assert len(said) == 1 and "3 untrue (42.86%)" in said[0] and str(pdf) in said[0]
