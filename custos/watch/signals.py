@@ -114,6 +114,7 @@ def _features_sql(enriched: str, day_from: dt.date, day_to: dt.date) -> str:
       count(*) OVER own AS own_days,
       count(*) OVER peer AS peer_days,
       median(novel) OVER lagged AS novel_lmed, mad(novel) OVER lagged AS novel_lmad,
+      median(distinct_customers) OVER lagged AS distinct_lmed, mad(distinct_customers) OVER lagged AS distinct_lmad,
       count(*) OVER lagged AS lagged_days
     FROM feats
     WINDOW
@@ -203,13 +204,20 @@ def evaluate(
                 # no baseline yet: the peers stand in for it
                 if r["peer_days"] >= min_peers and _z(x, r[f"{feat}_pmed"], r[f"{feat}_pmad"]) >= zt:
                     fire(name, x, mn, peer_median=r[f"{feat}_pmed"])
-        # drift: CUSUM of the z of customers read for the first time, against a lagged baseline
+        # drift: CUSUM of the larger z of two daily counts — customers read for the first time, and
+        # distinct customers — each against the reader's own lagged baseline
         if warm and r["lagged_days"] >= min_days:
-            zd = _z(r["novel"], r["novel_lmed"], r["novel_lmad"])
+            zd = max(
+                _z(r["novel"], r["novel_lmed"], r["novel_lmad"]),
+                _z(r["distinct_customers"], r["distinct_lmed"], r["distinct_lmad"]),
+            )
             s = max(0.0, cusum.get(staff, 0.0) + zd - k)
             hf = h * factors.get("drift", 1.0)
             if s >= hf:
-                fire("drift", s, hf, novel=r["novel"], lagged_median=r["novel_lmed"])
+                fire(
+                    "drift", s, hf, novel=r["novel"], distinct=r["distinct_customers"],
+                    lagged_median=r["distinct_lmed"],
+                )  # fmt: skip
                 s = 0.0
             cusum[staff] = s
         if r["canary"]:

@@ -306,7 +306,8 @@ class Simulation:
                 first = d0 + rng.randrange(max(1, span - 10))
                 days = [first + k for k in range(0, 10) if first + k < self.days]
                 team = self.team[p.supervisor_no]
-                pool = [x for x in self.in_branch(p.branch_code) if x.agent_no not in team]
+                pool = [x for x in self.in_branch(self._province(p.branch_code)) if x.agent_no not in team]
+                pool = pool or [x for x in self.w.policies if x.agent_no not in team]
                 self.shared[p.supervisor_no] = rng.sample(pool, min(len(pool), 300))
             else:
                 first = d0 + rng.randrange(span)
