@@ -18,7 +18,7 @@ COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
     "checks and findings": ("check", "findings"),
     "remediation": ("tasks", "corrections"),
     "the regulator's work summary": ("report",),
-    "commission": ("commission",),
+    "commission": ("commission", "partnership"),
     "violations and fines": ("discipline",),
     "online screening": ("screen", "screenkey", "screenindex"),
     "protection: keys, audit, extraction, integrity": (

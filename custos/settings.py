@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "custos.screening",
     "custos.integrity",
     "custos.commission",
+    "custos.partnership",
     "custos.report",
     "custos.discipline",
 ]
@@ -244,6 +245,10 @@ CUSTOS_COMPANY = {
     ),
     "postcode": os.environ.get("CUSTOS_COMPANY_POSTCODE", "100033"),
 }
+
+# --- partners who do not correct (docs/partnership.md) ------------------------------------------------
+# A clean-up campaign's deadline, in days from its start, unless compliance sets a date.
+CUSTOS_CAMPAIGN_DEADLINE_DAYS = int(os.environ.get("CUSTOS_CAMPAIGN_DEADLINE_DAYS", 60))
 
 # --- online screening (docs/screening.md) -----------------------------------------------------------
 # Which checks block: a finding of a REJECT code rejects, of any other code refers (a person looks),

@@ -11,6 +11,7 @@ urlpatterns = [
     path("screening/", include("custos.screening.urls")),
     path("security/integrity/", include("custos.integrity.urls")),
     path("commission/", include("custos.commission.urls")),
+    path("partnership/", include("custos.partnership.urls")),
     path("report/", include("custos.report.urls")),
     path("discipline/", include("custos.discipline.urls")),
     path("", include("custos.web.urls")),

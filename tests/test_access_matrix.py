@@ -107,7 +107,8 @@ PAGES: dict[str, Spec] = {
 # exist; the answer must be 403/404 (or a redirect), never a 200 with details, never a 500.
 # Real in/out-of-scope records: tests/test_scope_matrix_extractions.py, tests/test_remediation_matrix.py.
 # Commission: who reads and who approves, tests/test_commission_web.py and tests/test_capabilities.py.
-PREFIX_ABSENT = ("extractions/", "remediation/", "commission/")
+# Partnership: every page as every role, tests/test_partnership_web.py.
+PREFIX_ABSENT = ("extractions/", "remediation/", "commission/", "partnership/")
 
 API: dict[tuple[str, str], Spec] = {
     ("get", "/api/v1/loads"): Spec("any"),

@@ -304,6 +304,42 @@ _TABLE = [
         pages=(P("commission-mine"),),
         api=(_API("commission", "mine"),),
     ),
+    # --- partners who do not correct (custos/partnership) -------------------------------------------
+    Capability(
+        "partnership.manage",
+        frozenset({R.COMPLIANCE}),
+        _("开展清查活动：向合作机构正式发函，登记寄送、送达、回执与拒绝配合"),
+        pages=(
+            P("partnership-campaigns"),
+            P("partnership-campaigns", "POST"),
+            P("partnership-letters-draft", "POST"),
+            P("partnership-letter-step", "POST"),
+        ),
+        commands=("partnership campaign", "partnership letters"),
+    ),
+    Capability(
+        "partnership.view",
+        frozenset({R.COMPLIANCE, R.CUSTOMER_SERVICE}),
+        _("查看终止合作建议、合规意见与决定（通报总公司合规与客服）"),
+        pages=(P("partnership-recommendations"),),
+    ),
+    Capability(
+        "partnership.decide",
+        frozenset({R.COMPLIANCE}),
+        _("审查逾期或拒不配合的合作机构，出具合规意见并决定终止合作、延期或不采取措施"),
+        pages=(
+            P("partnership-review", "POST"),
+            P("partnership-opinion", "POST"),
+            P("partnership-decide", "POST"),
+        ),
+        commands=("partnership review",),
+    ),
+    Capability(
+        "partnership.own",
+        frozenset({R.PARTNER_STAFF}),
+        _("查看本机构收到的清查函及解除佣金暂扣的条件"),
+        pages=(P("partnership-mine"),),
+    ),
     # --- discipline (custos/discipline) --------------------------------------------------------------
     Capability(
         "violation.propose",
@@ -375,6 +411,10 @@ SIGNED_IN_PAGES = frozenset(
         "extraction-trace-status",
         "remediation:evidence",
         "remediation:letter-batch",
+        "partnership-campaign",  # 403 unless partnership.manage
+        "partnership-letter",  # 403 unless partnership.manage (in scope) or the letter's own partner
+        "partnership-letter-pdf",  # as the letter
+        "partnership-recommendation",  # 403 unless partnership.view (in scope)
         "discipline-mine",  # one's own cases (none for a user without a staff number)
         "discipline-case",  # 404 unless violation.decide or the case's own staff member
         "discipline-appeal-file",  # as the case
@@ -430,6 +470,21 @@ def has_left(staff_no: str, today: dt.date | None = None) -> bool:
     return Staff.objects.filter(staff_no=staff_no, left_on__isnull=False, left_on__lte=today).exists()
 
 
+def partner_terminated(partner_code: str, today: dt.date | None = None) -> bool:
+    """Whether custos ended this partner's agency relationship (custos.partnership): its staff hold
+    nothing from the termination's effective date, like staff who have left."""
+    if not partner_code:
+        return False
+    from custos.partnership.status import terminated
+
+    return terminated(partner_code, today)
+
+
+def cut_off(p: Profile, today: dt.date | None = None) -> bool:
+    """Staff who have left, or staff of a terminated partner."""
+    return has_left(p.staff_no, today) or partner_terminated(p.partner_code, today)
+
+
 def _profile(who) -> Profile | None:
     if hasattr(who, "policies") and hasattr(who, "profile"):  # an AccessContext
         p = who.profile
@@ -460,7 +515,7 @@ def role_can(role: str | None, capability: str) -> bool:
 def capabilities_of(who) -> frozenset[str]:
     """Every capability a user (or AccessContext) holds now: two queries, for menus and pages."""
     p = _profile(who)
-    if p is None or has_left(p.staff_no):
+    if p is None or cut_off(p):
         return frozenset()
     return frozenset(name for name in CAPABILITIES if p.role in roles_with(name))
 
@@ -469,7 +524,7 @@ def can(who, capability: str) -> bool:
     """May this user (or AccessContext) do this? Not signed in, inactive, no profile, or left → False."""
     allowed = roles_with(capability)
     p = _profile(who)
-    return p is not None and p.role in allowed and not has_left(p.staff_no)
+    return p is not None and p.role in allowed and not cut_off(p)
 
 
 def require(who, capability: str) -> None:
@@ -553,6 +608,8 @@ __all__ = [
     "role_of",
     "profile_of",
     "has_left",
+    "partner_terminated",
+    "cut_off",
     "roles_with",
     "role_can",
     "capabilities_of",

@@ -31,7 +31,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from custos.access import readlog
-from custos.access.capabilities import has_left
+from custos.access.capabilities import cut_off
 from custos.access.models import Profile, Role
 from custos.access.readlog import ReadLogUnavailable
 from custos.book.models import Party, Policy, branch_subtree
@@ -92,8 +92,8 @@ class AccessContext:
 
     # --- scope ----------------------------------------------------------------------------------
 
-    def _has_left(self) -> bool:
-        return has_left(self.staff_no, self._today)
+    def _has_left(self) -> bool:  # or belongs to a terminated partner
+        return self.profile is not None and cut_off(self.profile, self._today)
 
     def policies(self) -> QuerySet[Policy]:
         p = self.profile

@@ -34,6 +34,18 @@ CHANGE_ACTIONS: dict[str, object] = {
     # commission gates (custos.commission.services)
     "commission.settled": _("佣金结算编制"),
     "commission.approved": _("佣金结算审批"),
+    # partners who do not correct (custos.partnership.services)
+    "campaign.opened": _("清查活动开启"),
+    "partner_letter.drafted": _("合作机构发函起草"),
+    "partner_letter.sent": _("合作机构发函寄出"),
+    "partner_letter.delivered": _("合作机构发函送达"),
+    "partner_letter.acknowledged": _("合作机构发函回执"),
+    "partner_letter.returned": _("合作机构发函退回"),
+    "partner_letter.refused": _("合作机构拒绝配合"),
+    "termination.recommended": _("终止合作建议"),
+    "termination.opinion": _("终止合作合规意见"),
+    "termination.decided": _("终止合作决定"),
+    "partner.terminated": _("合作机构终止合作"),
     # violations and fines (custos.discipline.services)
     "violation.proposed": _("违规处理建议"),
     "violation.evidence": _("违规证据补充"),

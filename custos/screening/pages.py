@@ -82,10 +82,11 @@ def day_range(day: dt.date):
 def findings_of(s: Screening) -> list[dict]:
     """The screening's findings with the value masked (as every page shows personal data)."""
     from custos.checks.catalogue import BY_CODE
+    from custos.screening.gates import GATES
 
     out = []
     for f in json.loads(s.findings or "[]"):
-        c = BY_CODE.get(f["check"])
+        c = BY_CODE.get(f["check"]) or GATES.get(f["check"])
         fld = f["field"]
         masked = fld in masking.FIELD_MASKS
         out.append(

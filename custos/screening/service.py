@@ -23,7 +23,7 @@ from django.utils import timezone
 from custos.crypto.fields import keys as crypto_keys
 from custos.domain import codes as codelists
 from custos.domain.bookformat import TABLES
-from custos.screening import context
+from custos.screening import context, gates
 from custos.screening.models import Client, RateWindow, Screening
 
 MAX_PARTIES = 50
@@ -46,7 +46,7 @@ def evaluator():
             "ev": ev,
             "min_applicants": min(ev.settings.param(c, "min_applicants") for c in ("PH06", "AD05", "EM02")),
             "fingerprint": ev.settings.fingerprint(),
-            "checks": BY_CODE,
+            "checks": {**BY_CODE, **gates.GATES},
         }
     keys = crypto_keys()
     if _state.get("keys") is not keys:  # a new keyring (rotation, another CUSTOS_HOME): new indexer
@@ -280,13 +280,15 @@ class Result:
 
 
 def verdict_of(codes) -> str:
-    counted = [c for c in codes if c not in settings.CUSTOS_SCREEN_IGNORE]
-    if any(c in settings.CUSTOS_SCREEN_REJECT for c in counted):
+    counted = [c for c in codes if c not in settings.CUSTOS_SCREEN_IGNORE or c in gates.ALWAYS_REJECT]
+    if any(c in settings.CUSTOS_SCREEN_REJECT or c in gates.ALWAYS_REJECT for c in counted):
         return Screening.Verdict.REJECT
     return Screening.Verdict.REFER if counted else Screening.Verdict.PASS
 
 
 def _blocking(code: str) -> str:
+    if code in gates.ALWAYS_REJECT:
+        return "reject"
     if code in settings.CUSTOS_SCREEN_IGNORE:
         return "none"
     return "reject" if code in settings.CUSTOS_SCREEN_REJECT else "refer"
@@ -414,6 +416,7 @@ def screen(client: Client, doc, *, record: bool = True) -> Result:
         return Result(409, {"detail": HELD_ELSEWHERE})
     st = evaluator()
     found, keys = evaluate(records, st, scope=scope, in_book=held.in_book)
+    found += gates.findings(policy)  # PT01: a terminated partner's new business
     codes = sorted(f["check"] for f in found)
     verdict = verdict_of(codes)
     answer = _answer(app_id, policy, found, verdict, st)

@@ -82,6 +82,18 @@ MENU = (
         ),
     ),
     Group(
+        _("合作机构清查"),
+        (
+            Item(_("本机构清查函"), "partnership-mine"),
+            Item(
+                _("清查活动"),
+                "partnership-campaigns",
+                also=("partnership-campaign", "partnership-letter", "partnership-letters-draft"),
+            ),
+            Item(_("终止合作建议"), "partnership-recommendations", also=("partnership-recommendation",)),
+        ),
+    ),
+    Group(
         _("数据提取"),
         (
             Item(_("待我审批"), "extraction-approvals", badge="nav_pending_approvals"),
