@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "custos.commission",
     "custos.partnership",
     "custos.report",
+    "custos.partnership",
+    "custos.blacklist",
     "custos.discipline",
 ]
 
@@ -78,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # Members of the association (custos.blacklist) reach the blacklist look-up and nothing else.
+    "custos.blacklist.middleware.ConfineOutsidersMiddleware",
     "custos.access.middleware.RequireOTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -263,6 +267,20 @@ CUSTOS_SCREEN_REJECT = _codes(
 CUSTOS_SCREEN_IGNORE = _codes("CUSTOS_SCREEN_IGNORE", "")
 CUSTOS_SCREEN_MAX_BYTES = int(os.environ.get("CUSTOS_SCREEN_MAX_BYTES", 64 * 1024))
 CUSTOS_SCREEN_AUTO_INDEX = os.environ.get("CUSTOS_SCREEN_AUTO_INDEX", "1") == "1"
+# --- industry blacklist exchange (docs/blacklist.md) --------------------------------------------------
+# association: this custos keeps the list and serves /api/v1/blacklist/ to members; member (default):
+# it checks its staff against the association at CUSTOS_BLACKLIST_URL with CUSTOS_BLACKLIST_TOKEN.
+CUSTOS_BLACKLIST_ROLE = os.environ.get("CUSTOS_BLACKLIST_ROLE", "member")
+CUSTOS_BLACKLIST_URL = os.environ.get("CUSTOS_BLACKLIST_URL", "")
+CUSTOS_BLACKLIST_TOKEN = os.environ.get("CUSTOS_BLACKLIST_TOKEN", "")
+CUSTOS_BLACKLIST_TIMEOUT = float(os.environ.get("CUSTOS_BLACKLIST_TIMEOUT", 10))
+# per member and window: look-ups and ID numbers; one look-up's ID numbers; the replay window
+CUSTOS_BLACKLIST_WINDOW_SECONDS = int(os.environ.get("CUSTOS_BLACKLIST_WINDOW_SECONDS", 3600))
+CUSTOS_BLACKLIST_MAX_REQUESTS = int(os.environ.get("CUSTOS_BLACKLIST_MAX_REQUESTS", 120))
+CUSTOS_BLACKLIST_MAX_ITEMS = int(os.environ.get("CUSTOS_BLACKLIST_MAX_ITEMS", 20000))
+CUSTOS_BLACKLIST_MAX_ITEMS_PER_REQUEST = int(os.environ.get("CUSTOS_BLACKLIST_MAX_ITEMS_PER_REQUEST", 10000))
+CUSTOS_BLACKLIST_SKEW_SECONDS = int(os.environ.get("CUSTOS_BLACKLIST_SKEW_SECONDS", 300))
+
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

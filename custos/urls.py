@@ -15,6 +15,7 @@ urlpatterns = [
     path("report/", include("custos.report.urls")),
     path("discipline/", include("custos.discipline.urls")),
     path("", include("custos.web.urls")),
+    path("blacklist/", include("custos.blacklist.urls")),
 ]
 
 handler403 = "custos.web.views.forbidden"

@@ -20,6 +20,7 @@ import pytest
 from django.urls import URLResolver, get_resolver
 from django.utils import timezone
 
+from custos.access.capabilities import OUTSIDE_ROLES
 from custos.access.models import Role
 from custos.access.unmask import can_unmask
 from custos.api.models import ApiToken
@@ -28,6 +29,9 @@ from tests.conftest import build_small_book, make_user
 pytestmark = pytest.mark.django_db
 
 ROLES = list(Role.values)
+# Roles outside the company (an association's members, custos.blacklist) reach their own API only:
+# the matrix below is the company's roles'; test_outside_roles_reach_nothing_else is theirs.
+COMPANY_ROLES = [r for r in ROLES if r not in OUTSIDE_ROLES]
 # Each role's scope holds P4 (GZ, bancassurance, agent A1, partner BK1) and not P3 (BJ, agency, A2).
 SCOPES = {
     Role.COMPLIANCE: {"branch_code": "GD"},
@@ -40,6 +44,7 @@ SCOPES = {
     Role.EXECUTIVE: {"branch_code": "GD"},
     Role.IT_SECURITY: {"branch_code": "GD"},
     Role.AUDITOR: {"branch_code": "GD"},
+    Role.MEMBER: {},
 }
 UNMASK_ROLES = {r for r in ROLES if can_unmask(r)}
 AUDIT_ROLES = {Role.COMPLIANCE, Role.IT_SECURITY}  # alerts
@@ -266,7 +271,7 @@ def call(client, method, path, **extra):
     return client.get(path, **extra)
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", COMPANY_ROLES)
 def test_pages(client, world, role):
     client.force_login(world["users"][role])
     for route in url_patterns():
@@ -316,7 +321,7 @@ def test_pages(client, world, role):
             assert_no_details(outside, ctx + " out of scope")
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", COMPANY_ROLES)
 def test_api(client, world, role):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -368,6 +373,30 @@ def test_api(client, world, role):
             assert inside.status_code in spec.ok, f"{ctx} in scope: {inside.status_code}"
             assert outside.status_code == 404, f"{ctx} out of scope: {outside.status_code}"
             assert_no_details(outside, ctx + " out of scope")
+
+
+@pytest.mark.parametrize("role", sorted(OUTSIDE_ROLES))
+def test_outside_roles_reach_nothing_else(client, world, role):
+    """A member of the association: every page and every API operation but the blacklist's is 403."""
+    client.force_login(world["users"][role])
+    for route in url_patterns():
+        spec = PAGES.get(route)
+        if route.startswith(("admin/", "api/v1/")) or (spec and spec.kind in ("public", "skip")):
+            continue
+        if route == "logout/":  # signing out stays possible
+            continue
+        path = fill(route, record_id(world, spec.record if spec else "none", "P4"))
+        resp = client.post(path) if spec and spec.method == "POST" else client.get(path)
+        assert resp.status_code == 403, f"{role} {path}: {resp.status_code}"
+        assert_no_details(resp, f"{role} {path}")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {world['tokens'][role]}"}
+    for method, path in api_operations():
+        if path.startswith("/api/v1/blacklist/"):
+            continue
+        url = fill_api(path, "P4")
+        resp = client.get(url, **auth) if method == "get" else client.post(url, {}, **auth)
+        assert resp.status_code == 403, f"{role} {method} {url}: {resp.status_code}"
+        assert_no_details(resp, f"{role} {method} {url}")
 
 
 def test_anonymous_gets_nothing(client, world):

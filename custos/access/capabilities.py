@@ -365,7 +365,20 @@ _TABLE = [
         ),
     ),
     # --- apps to come: declared now, their authors add the interfaces ------------------------------
-    Capability("blacklist.manage", frozenset({R.COMPLIANCE}), _("维护行业黑名单"), planned=True),
+    # --- the industry blacklist exchange (custos/blacklist) -------------------------------------------
+    Capability(
+        "blacklist.manage",
+        frozenset({R.COMPLIANCE}),
+        _("查看员工的行业黑名单核查结果与命中，维护行业黑名单（行业协会）"),
+        pages=(P("blacklist-hits"),),
+        commands=("blacklist",),
+    ),
+    Capability(
+        "blacklist.lookup",
+        frozenset({R.MEMBER}),
+        _("会员公司：查询行业黑名单（隐私集合求交）并提交提名"),
+        api=(_API("blacklist", "setup"), _API("blacklist", "lookup"), _API("blacklist", "nominate")),
+    ),
     Capability(
         "report.regulator",
         frozenset({R.COMPLIANCE, R.EXECUTIVE, R.AUDITOR}),
@@ -443,6 +456,10 @@ OPERATOR_COMMANDS = frozenset(
 
 
 # --- who --------------------------------------------------------------------------------------------
+# Roles outside the company: the member insurers of an association's custos (custos.blacklist). They
+# hold their capabilities' API operations and nothing else: no page, no signed-in API, no scope in
+# the book (custos.blacklist.middleware refuses every other path).
+OUTSIDE_ROLES = frozenset({R.MEMBER})
 
 
 def profile_of(user) -> Profile | None:
@@ -458,6 +475,12 @@ def role_of(user) -> str | None:
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
     return Profile.objects.filter(user=user).values_list("role", flat=True).first()
+
+def is_outsider(who) -> bool:
+    """Whether a user (or AccessContext) has a role outside the company (OUTSIDE_ROLES)."""
+    p = _profile(who)
+    return p is not None and p.role in OUTSIDE_ROLES
+
 
 
 def has_left(staff_no: str, today: dt.date | None = None) -> bool:
@@ -615,5 +638,6 @@ __all__ = [
     "capabilities_of",
     "register_scope",
     "second_factor_roles",
+    "is_outsider",
     "table",
 ]

@@ -19,6 +19,7 @@ class Role(models.TextChoices):
     EXECUTIVE = "executive", _("总经理室")
     IT_SECURITY = "it_security", _("信息安全")
     AUDITOR = "auditor", _("审计/监管")
+    MEMBER = "member", _("行业协会会员公司")  # only on an association's custos (custos.blacklist)
 
 
 class Profile(models.Model):

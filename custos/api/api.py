@@ -381,3 +381,7 @@ api.add_router("/screen", screening_router)
 from custos.commission.api import router as commission_router  # noqa: E402
 
 api.add_router("/commission", commission_router)
+
+from custos.blacklist.api import router as blacklist_router  # noqa: E402
+
+api.add_router("/blacklist", blacklist_router)

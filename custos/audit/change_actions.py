@@ -57,6 +57,14 @@ CHANGE_ACTIONS: dict[str, object] = {
     "nomination.proposed": _("行业黑名单提名"),
     "nomination.approved": _("行业黑名单提名批准"),
     "nomination.sent": _("行业黑名单提名报送"),
+    # the industry blacklist exchange (custos.blacklist.services): counts only, never an ID number
+    "blacklist.added": _("行业黑名单列入"),
+    "blacklist.removed": _("行业黑名单移出"),
+    "blacklist.rotated": _("行业黑名单密钥轮换"),
+    "blacklist.lookup": _("行业黑名单会员查询"),
+    "blacklist.nomination_received": _("行业黑名单收到提名"),
+    "blacklist.checked": _("行业黑名单核查候选人"),
+    "blacklist.staff_checked": _("行业黑名单核查员工"),
     # the access history and its alerts (custos.watch)
     "watch.ingested": _("访问日志导入"),
     "watch.triaged": _("访问告警研判"),

@@ -90,6 +90,7 @@ MENU = (
                 "partnership-campaigns",
                 also=("partnership-campaign", "partnership-letter", "partnership-letters-draft"),
             ),
+            Item(_("行业黑名单核查"), "blacklist-hits"),
             Item(_("终止合作建议"), "partnership-recommendations", also=("partnership-recommendation",)),
         ),
     ),
