@@ -61,11 +61,10 @@ INSTALLED_APPS = [
     "custos.screening",
     "custos.integrity",
     "custos.commission",
-    "custos.partnership",
     "custos.report",
+    "custos.discipline",
     "custos.partnership",
     "custos.blacklist",
-    "custos.discipline",
 ]
 
 MIDDLEWARE = [
@@ -80,9 +79,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "custos.access.middleware.RequireOTPMiddleware",
     # Members of the association (custos.blacklist) reach the blacklist look-up and nothing else.
     "custos.blacklist.middleware.ConfineOutsidersMiddleware",
-    "custos.access.middleware.RequireOTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A BadRequest or a value the database cannot hold: a 400 page that says why, not a 500.
@@ -267,6 +266,7 @@ CUSTOS_SCREEN_REJECT = _codes(
 CUSTOS_SCREEN_IGNORE = _codes("CUSTOS_SCREEN_IGNORE", "")
 CUSTOS_SCREEN_MAX_BYTES = int(os.environ.get("CUSTOS_SCREEN_MAX_BYTES", 64 * 1024))
 CUSTOS_SCREEN_AUTO_INDEX = os.environ.get("CUSTOS_SCREEN_AUTO_INDEX", "1") == "1"
+
 # --- industry blacklist exchange (docs/blacklist.md) --------------------------------------------------
 # association: this custos keeps the list and serves /api/v1/blacklist/ to members; member (default):
 # it checks its staff against the association at CUSTOS_BLACKLIST_URL with CUSTOS_BLACKLIST_TOKEN.
@@ -280,7 +280,6 @@ CUSTOS_BLACKLIST_MAX_REQUESTS = int(os.environ.get("CUSTOS_BLACKLIST_MAX_REQUEST
 CUSTOS_BLACKLIST_MAX_ITEMS = int(os.environ.get("CUSTOS_BLACKLIST_MAX_ITEMS", 20000))
 CUSTOS_BLACKLIST_MAX_ITEMS_PER_REQUEST = int(os.environ.get("CUSTOS_BLACKLIST_MAX_ITEMS_PER_REQUEST", 10000))
 CUSTOS_BLACKLIST_SKEW_SECONDS = int(os.environ.get("CUSTOS_BLACKLIST_SKEW_SECONDS", 300))
-
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
