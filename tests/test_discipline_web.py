@@ -185,6 +185,12 @@ def test_dismissal_from_the_page_and_the_nomination_approved(client, people):
 
 
 def test_a_manual_proposal_and_its_errors_beside_the_fields(client, people):
+    beijing = make_user("cm-bj", Role.CHANNEL_MANAGER, branch_code="BJ")
+    client.force_login(beijing)  # A1 works in Guangzhou: outside a Beijing manager's scope
+    resp = client.post(
+        reverse("discipline-new"), {"staff_no": "A1", "kind": "sales", "summary": "代客户签名"}
+    )
+    assert "不在您的管理范围内" in resp.content.decode() and not Violation.objects.exists()
     client.force_login(people["roles"][Role.CHANNEL_MANAGER])
     resp = client.post(
         reverse("discipline-new"), {"staff_no": "NOBODY", "kind": "sales", "summary": "代客户签名"}

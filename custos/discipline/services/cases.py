@@ -190,6 +190,8 @@ def propose_manual(
         raise DisciplineError(_("员工名册中没有工号 %(no)s。") % {"no": staff_no})
     if staff.staff_no == own_staff_no(user):
         raise DisciplineError(_("不能对本人提出违规处理建议。"))
+    if not can(user, "violation.decide") and not _in_scope(user, staff):
+        raise DisciplineError(_("员工 %(no)s 不在您的管理范围内。") % {"no": staff.staff_no})
     v, _n = propose(
         kind=kind,
         staff_no=staff.staff_no,
@@ -199,6 +201,25 @@ def propose_manual(
         summary=summary,
     )
     return v
+
+
+def _in_scope(user, staff) -> bool:
+    """A proposer who does not decide (a channel manager, customer service) proposes about staff of
+    their own branch subtree and channel only."""
+    from custos.book.models import branch_subtree
+
+    p = profile_of(user)
+    if p is None:
+        return False
+    if p.branch_code and not _branch_in(branch_subtree(p.branch_code), staff.branch_code):
+        return False
+    return not p.channel or p.channel == staff.channel
+
+
+def _branch_in(subtree, branch_code: str) -> bool:
+    if isinstance(subtree, list):
+        return branch_code in subtree
+    return subtree.filter(branch_code=branch_code).exists()
 
 
 # --- moves -------------------------------------------------------------------------------------------
