@@ -449,6 +449,10 @@ SIGNED_IN_API = frozenset(
     }
 )
 SYSTEM_API = frozenset({_API("screening", "screen")})  # calling systems' keys, never a user's token
+# Roles outside the company: the member insurers of an association's custos (custos.blacklist). They
+# hold their capabilities' API operations and nothing else: no page, no signed-in API, no scope in
+# the book (custos.blacklist.middleware refuses every other path).
+OUTSIDE_ROLES = frozenset({R.MEMBER})
 # Commands that are housekeeping of the host (no personal data, no decision): the operator's own.
 OPERATOR_COMMANDS = frozenset(
     {"init", "createuser", "token", "serve", "demo", "synth", "bench", "check", "findings", "extract"}
@@ -456,10 +460,6 @@ OPERATOR_COMMANDS = frozenset(
 
 
 # --- who --------------------------------------------------------------------------------------------
-# Roles outside the company: the member insurers of an association's custos (custos.blacklist). They
-# hold their capabilities' API operations and nothing else: no page, no signed-in API, no scope in
-# the book (custos.blacklist.middleware refuses every other path).
-OUTSIDE_ROLES = frozenset({R.MEMBER})
 
 
 def profile_of(user) -> Profile | None:
@@ -469,18 +469,18 @@ def profile_of(user) -> Profile | None:
     return Profile.objects.filter(user=user).first()
 
 
+def is_outsider(who) -> bool:
+    """Whether a user (or AccessContext) has a role outside the company (OUTSIDE_ROLES)."""
+    p = _profile(who)
+    return p is not None and p.role in OUTSIDE_ROLES
+
+
 def role_of(user) -> str | None:
     """The role of a signed-in, active user with a profile (None otherwise). Staff who have left keep
     their role here; `can` refuses them."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
     return Profile.objects.filter(user=user).values_list("role", flat=True).first()
-
-def is_outsider(who) -> bool:
-    """Whether a user (or AccessContext) has a role outside the company (OUTSIDE_ROLES)."""
-    p = _profile(who)
-    return p is not None and p.role in OUTSIDE_ROLES
-
 
 
 def has_left(staff_no: str, today: dt.date | None = None) -> bool:
