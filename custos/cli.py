@@ -19,7 +19,7 @@ COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
     "remediation": ("tasks", "corrections"),
     "the regulator's work summary": ("report",),
     "commission": ("commission", "partnership"),
-    "violations and fines": ("discipline",),
+    "violations and fines": ("discipline", "blacklist"),
     "online screening": ("screen", "screenkey", "screenindex"),
     "protection: keys, audit, extraction, integrity": (
         "security",
