@@ -35,7 +35,7 @@ def _scope(ctx) -> tuple[dict, str]:
 
 
 def _options(request):
-    form = SummaryForm(request.GET or None)
+    form = SummaryForm(request.GET or None, initial={"as_of": timezone.localdate(), "period": "auto"})
     if request.GET and not form.is_valid():
         return form, None, "auto"
     data = form.cleaned_data if request.GET else {}

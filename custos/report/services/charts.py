@@ -41,9 +41,9 @@ def _frame(parts: list[str], title: str, top: float, steps: int, fmt) -> None:
 def _legend(parts: list[str], names: list[str], colors=COLORS) -> None:
     x = LEFT
     for i, name in enumerate(names):
-        parts.append(f'<rect x="{x}" y="10" width="12" height="10" fill="{colors[i % len(colors)]}"/>')
-        parts.append(f'<text x="{x + 16}" y="19" fill="#333">{escape(name)}</text>')
-        x += 28 + 12 * len(name)
+        parts.append(f'<rect x="{x:.1f}" y="10" width="12" height="10" fill="{colors[i % len(colors)]}"/>')
+        parts.append(f'<text x="{x + 16:.1f}" y="19" fill="#333">{escape(name)}</text>')
+        x += 28 + sum(11 if ord(ch) > 0x2E7F else 6.5 for ch in name)
 
 
 def _pct(v: float) -> str:

@@ -291,7 +291,7 @@ def _channel_rows(groups: dict) -> list[tuple[str, dict]]:
 def _branch_rows(groups: dict) -> list[tuple[str, dict]]:
     names = dict(Branch.objects.filter(branch_code__in=list(groups)).values_list("branch_code", "name"))
     return [
-        (f"{names[k]}（{k}）" if k in names else k or _("（无机构）"), groups[k])
+        (labels.with_code(names.get(k), k) if k else _("（无机构）"), groups[k])
         for k in sorted(groups, key=str)
     ]
 
