@@ -94,6 +94,17 @@ def test_sc01_proposes_against_the_operator_of_each_unrequested_change_once(worl
     assert Violation.objects.count() == 1 and EvidenceLink.objects.count() == 2
     ev = ChangeEvent.objects.get(action="violation.proposed")
     assert ev.object_id == str(v.pk) and ev.username == "system"
+    # decided; then O1 changes the address without a request too: a new case of the same policy
+    services.decide(v, world["co"], upheld=False, reason="核实：客户口头同意")
+    c2 = change(world, "P1", "address", "O1", at=dt.datetime(2025, 6, 1, tzinfo=dt.UTC))
+    f2 = open_finding(world["run"], "P1", code="SC01", field="address")
+    report = services.propose_from_facts()
+    assert report.proposed["sc01"] == 1 and report.added["sc01"] == 0
+    second = Violation.objects.exclude(pk=v.pk).get()
+    assert (second.staff_no, second.group_key, second.status) == ("O1", "sc01:P1#2", "proposed")
+    assert set(second.evidence.values_list("ref", flat=True)) == {str(f2.pk), str(c2.pk)}
+    v.refresh_from_db()
+    assert v.evidence.count() == 2 and v.outcome == "not_upheld"  # the decided case is untouched
 
 
 def test_agents_own_phone_or_outlet_address_proposes_against_the_selling_agent(world):

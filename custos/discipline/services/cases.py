@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -116,8 +117,9 @@ def propose(
 ) -> tuple[Violation | None, int]:
     """A proposal for one person and one fact, or more evidence for the open case of that fact.
 
-    Returns (case, links added): (None, 0) when every piece of evidence is already linked against this
-    person, or the fact's case is decided already (a proposal never reopens a decision)."""
+    Returns (case, links added; case.created_now says whether it is new), or (None, 0) when every piece
+    of evidence is linked against this person already. A decided case is never reopened: new evidence
+    of its fact after the decision is a new case of the same fact."""
     if kind not in Violation.Kind.values:
         raise DisciplineError(_("违规类型无效：%(kind)s") % {"kind": kind})
     staff_no = (staff_no or "").strip()
@@ -125,13 +127,16 @@ def propose(
         raise DisciplineError(_("请填写员工工号。"))
     try:
         with transaction.atomic():
-            v = None
-            if group_key:
-                v = (
+            v, key = None, group_key
+            if group_key:  # the fact's cases: "sc01:P1", then "sc01:P1#2" for one after a decision
+                cases = list(
                     Violation.objects.select_for_update()
-                    .filter(staff_no=staff_no, group_key=group_key)
-                    .first()
+                    .filter(staff_no=staff_no)
+                    .filter(Q(group_key=group_key) | Q(group_key__startswith=group_key + "#"))
+                    .order_by("id")
                 )
+                v = next((c for c in cases if c.open), None)
+                key = f"{group_key}#{len(cases) + 1}" if cases else group_key
             linked = set(
                 EvidenceLink.objects.filter(
                     staff_no=staff_no, kind__in={e.kind for e in evidence}
@@ -140,15 +145,13 @@ def propose(
             new = list({(e.kind, e.ref): e for e in evidence if (e.kind, e.ref) not in linked}.values())
             if evidence and not new:
                 return None, 0
-            if v is not None and not v.open:
-                return None, 0
             created = v is None
             if created:
                 v = Violation.objects.create(
                     kind=kind,
                     staff_no=staff_no,
                     source=source,
-                    group_key=group_key,
+                    group_key=key,
                     subject=subject[:120],
                     summary=summary[:500],
                     proposed_at=timezone.now(),
@@ -171,6 +174,7 @@ def propose(
                     {"evidence": v.evidence.count()},
                     " ".join(f"{e.kind}:{e.ref}" for e in new),
                 )
+            v.created_now = created
             return v, len(new)
     except IntegrityError:  # a concurrent proposal of the same fact won: nothing twice
         return None, 0

@@ -1,5 +1,5 @@
 """Proposals from the facts custos already has. Idempotent: a fact already linked as evidence against a
-person is never proposed again, and a fact whose case is decided never reopens it.
+person is never proposed again; new evidence of a fact whose case is decided is a new case.
 
 | fact | person | kind | one case per |
 |---|---|---|---|
@@ -16,6 +16,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from django.db.models import Q
 from django.utils import timezone
 
 from custos.discipline import conf
@@ -42,6 +43,7 @@ READ_ACTIONS = (
     "load_errors",
 )
 CHUNK = 500
+OPEN = (Violation.Status.PROPOSED, Violation.Status.NOTIFIED, Violation.Status.APPEALED)
 
 
 @dataclass
@@ -64,10 +66,9 @@ def _linked(kind: str) -> set[str]:
 
 
 def _propose(report: Report, source: str, actor, **kw) -> None:
-    existed = Violation.objects.filter(staff_no=kw["staff_no"], group_key=kw["group_key"]).exists()
     v, _n = propose(source=source, actor=actor, **kw)
     if v is not None:
-        (report.added if existed else report.proposed)[source] += 1
+        (report.proposed if v.created_now else report.added)[source] += 1
 
 
 def _staff_of_users(user_ids) -> dict[int, str]:
@@ -171,8 +172,12 @@ def from_denied_reads(report: Report, actor=None, now=None) -> None:
     threshold = int(conf.get("denied_per_day"))
     for (staff_no, day), seqs in sorted(days.items()):
         key = f"denied:{day.isoformat()}"
-        has_case = Violation.objects.filter(staff_no=staff_no, group_key=key).exists()
-        if len(seqs) < threshold and not has_case:
+        open_case = (
+            Violation.objects.filter(staff_no=staff_no, status__in=OPEN)
+            .filter(Q(group_key=key) | Q(group_key__startswith=key + "#"))
+            .exists()
+        )
+        if len(seqs) < threshold and not open_case:
             continue
         _propose(
             report,
