@@ -391,6 +391,13 @@ def test_the_payroll_list_as_csv_and_xlsx_and_the_command(world, tmp_path):
         call_command("discipline", "fines", "--month", "2026-03", str(tmp_path / "fines.pdf"))
     with pytest.raises(CommandError, match="does not exist"):
         call_command("discipline", "fines", "--month", "2026-03", str(tmp_path / "no" / "f.csv"))
+    s = fines.summary()
+    assert (s["cases"], s["upheld"], s["by_kind"]["operations"]["waived"]) == (3, 3, 1)
+    assert s["fines"] == {
+        "offender": Decimal("400.00"), "supervisor": Decimal("150.00"), "paid": Decimal("0.00"),
+        "waived": Decimal("150.00"),
+    }  # fmt: skip
+    assert fines.summary(timezone.localdate() - dt.timedelta(days=1))["cases"] == 0  # proposed today
     n = services.mark_month_paid("2026-03", world["fin"])
     assert n == 1 and Violation.objects.get(pk=v.pk).status == "paid"
     assert [r["status"] for r in fines.rows("2026-03")] == ["paid", "paid"]

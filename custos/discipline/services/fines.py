@@ -114,3 +114,35 @@ def export(month: str, out: Path) -> int:
             ws.cell(row=ws.max_row, column=COLUMNS.index("amount") + 1).number_format = "0.00"
         wb.save(out)
     return len(data)
+
+
+def summary(as_of: dt.date | None = None) -> dict:
+    """Cases and fines for the regulator's work summary: cases proposed up to `as_of` by kind and
+    status, and the fines of upheld cases decided up to it (offenders', supervisors', paid, waived),
+    exact yuan."""
+    qs = Violation.objects.all()
+    if as_of is not None:
+        qs = qs.filter(proposed_at__date__lte=as_of)
+    by_kind = {k: {s: 0 for s in Violation.Status.values} for k in Violation.Kind.values}
+    for kind, status in qs.values_list("kind", "status"):
+        by_kind[kind][status] += 1
+    upheld = qs.filter(outcome=Violation.Outcome.UPHELD)
+    if as_of is not None:
+        upheld = upheld.filter(decided_on__lte=as_of)
+    zero = Decimal("0.00")
+    money = {"offender": zero, "supervisor": zero, "paid": zero, "waived": zero}
+    for v in upheld:
+        amount = (v.offender_fine or zero) + (v.supervisor_fine or zero)
+        money["offender"] += v.offender_fine or zero
+        money["supervisor"] += v.supervisor_fine or zero
+        if v.status == Violation.Status.PAID:
+            money["paid"] += amount
+        elif v.status == Violation.Status.WAIVED:
+            money["waived"] += amount
+    return {
+        "cases": qs.count(),
+        "by_kind": by_kind,
+        "upheld": upheld.count(),
+        "dismissed": upheld.filter(dismissed=True).count(),
+        "fines": money,
+    }
