@@ -280,6 +280,50 @@ def test_a_provider_fills_its_section(book, monkeypatch, settings):
     assert "no_such_function" in build(dt.date(2026, 4, 1)).table("partners").note
 
 
+def test_violations_and_fines_as_of_the_date(book):
+    from custos.discipline.models import Violation
+
+    def case(kind, staff, decided=None, outcome="", fine=None, joint=None, dismissed=False, paid=None):
+        Violation.objects.create(
+            kind=kind, staff_no=staff, source="manual", proposed_at=at("2026-03-03"), proposed_by_name="t",
+            status="paid" if paid else ("decided" if decided else "proposed"), outcome=outcome,
+            decided_at=at(decided) if decided else None, offender_fine=fine, supervisor_fine=joint,
+            dismissed=dismissed, closed_at=at(paid) if paid else None,
+        )  # fmt: skip
+
+    case("sales", "S1", "2026-03-10", "upheld", Decimal("200.00"), Decimal("100.00"), paid="2026-03-12")
+    case("sales", "S2", "2026-04-10", "upheld", Decimal("200.00"), Decimal("100.00"))  # decided later
+    case("operations", "S3", "2026-03-20", "not_upheld")
+    case("resale", "S4", "2026-03-15", "upheld", Decimal("150.50"), None, dismissed=True)
+    t = build(dt.date(2026, 4, 1)).table("violations")
+    rows = rows_by_name(t)
+    assert rows["销售违规"][1:] == [2, 1, 0, 1, 0, Decimal("300.00"), Decimal("100.00"), Decimal("300.00")]
+    assert rows["运营违规"][1:5] == [1, 0, 1, 0]
+    assert rows["泄露或倒卖客户信息"][1:7] == [1, 1, 0, 0, 1, Decimal("150.50")]
+    assert t.total[1:] == [4, 2, 1, 1, 1, Decimal("450.50"), Decimal("100.00"), Decimal("300.00")]
+    assert build(dt.date(2026, 4, 11)).table("violations").total[6] == Decimal("750.50")
+
+
+def test_partners_recommended_for_termination(book):
+    from custos.partnership.models import Campaign, Recommendation
+
+    campaign = Campaign.objects.create(
+        name="2026", started_on=dt.date(2026, 1, 1), deadline=dt.date(2026, 3, 1), created_by_name="t",
+        created_at=at("2026-01-01"),
+    )  # fmt: skip
+    for partner, decided in (("BK1", at("2026-03-25")), ("BK2", None)):
+        Recommendation.objects.create(
+            campaign=campaign, partner_code=partner, deadline=dt.date(2026, 3, 1), policies=3, open_findings=4,
+            held_fen=12345, deducted_fen=500, created_at=at("2026-03-05"), created_by_name="t",
+            status="decided" if decided else "open", decision="terminate" if decided else "", decided_at=decided,
+        )  # fmt: skip
+    t = build(dt.date(2026, 4, 1)).table("partners")
+    assert [r[7] for r in t.rows] == ["终止合作", "待决定"]
+    assert t.rows[0][3:7] == [3, 4, Decimal("123.45"), Decimal("5.00")]
+    assert t.total[5] == Decimal("246.90") and "1" in t.total[7]
+    assert [r[7] for r in build(dt.date(2026, 3, 20)).table("partners").rows] == ["待决定", "待决定"]
+
+
 # --- XLSX, PDF, command ---------------------------------------------------------------------------------
 
 

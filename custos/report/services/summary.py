@@ -175,8 +175,8 @@ def build(
         _by_check(findings, b.until),
         _remediation(checked, b),
         _commission(b, None if policies is None else base),
-        sections.violations(as_of, base),
-        sections.partners(as_of, base),
+        sections.violations(as_of, policies),
+        sections.partners(as_of, policies),
         _progress(flags, b, period),
     ]
     channel = tables[1]
