@@ -478,3 +478,17 @@ def test_the_demo_step_proposes_and_decides_one_case_once(world):
     assert Violation.objects.get(staff_no="O1").status == "proposed"  # the other stays a proposal
     demo_discipline(said.append)
     assert "decided already" in said[-1] and Violation.objects.count() == 2
+
+
+def test_key_rotation_reseals_appeal_files(world):
+    from custos.crypto import rotate
+    from custos.crypto.fields import keys
+    from custos.discipline.services import appeals
+
+    f = appeals.store("leave.pdf", PDF, world["a1"])
+    old_id = keys().current_id
+    rotate.rotate()
+    status = rotate.reencrypt()
+    assert status["sealed_files"]["appeal files"] == 1 and old_id in status["retired"]
+    assert Path(f.path).read_text().startswith(f"e1:{keys().current_id}:")
+    assert appeals.read(f) == PDF
