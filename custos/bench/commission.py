@@ -172,9 +172,15 @@ def _empty_ledger() -> None:
 
     from custos.commission.models import Entry, ItemState, SettlementRun, Statement
 
-    with transaction.atomic(), connection.cursor() as cur:
-        for model in (Entry, ItemState, Statement, SettlementRun):  # benchmark database only
-            cur.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")
+    tables = [
+        connection.ops.quote_name(m._meta.db_table) for m in (Entry, ItemState, Statement, SettlementRun)
+    ]
+    with transaction.atomic(), connection.cursor() as cur:  # benchmark database only
+        if connection.vendor == "postgresql":  # no dead rows left behind: the ledger as new
+            cur.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+        else:
+            for t in tables:
+                cur.execute(f"DELETE FROM {t}")
 
 
 def _counts() -> dict:
