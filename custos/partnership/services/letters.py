@@ -117,7 +117,7 @@ def letters_dir() -> Path:
 
 
 def _number(letter: Letter) -> str:
-    return f"合规清查函〔{letter.created_at:%Y}〕{letter.pk:05d}号"
+    return f"合规清查函〔{timezone.localtime(letter.created_at):%Y}〕{letter.pk:05d}号"
 
 
 def _render(letter: Letter, ctx, partner_code: str) -> tuple[bytes, int, int]:
@@ -212,6 +212,14 @@ STEPS: dict[str, tuple[tuple[str, ...], str]] = {
     "acknowledge": ((S.DELIVERED,), S.ACKNOWLEDGED),
     "refuse": ((S.DELIVERED, S.ACKNOWLEDGED), S.REFUSED),
 }
+# the audit action of each state a step leads to (registered in custos/audit/change_actions.py)
+ACTIONS = {
+    S.SENT: "partner_letter.sent",
+    S.DELIVERED: "partner_letter.delivered",
+    S.RETURNED: "partner_letter.returned",
+    S.ACKNOWLEDGED: "partner_letter.acknowledged",
+    S.REFUSED: "partner_letter.refused",
+}
 
 
 def _date(value, field: str) -> dt.date:
@@ -287,5 +295,5 @@ def record_step(letter: Letter, actor, step: str, **data) -> Letter:
         letter.save()
         LetterEvent.objects.create(letter=letter, at=timezone.now(), actor=actor, actor_name=_name(actor),
                                    from_status=from_status, to_status=to, detail=detail)  # fmt: skip
-        record(actor, f"partner_letter.{to}", letter, before, snapshot(letter, fields), note)
+        record(actor, ACTIONS[to], letter, before, snapshot(letter, fields), note)
     return letter
