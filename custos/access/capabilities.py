@@ -13,7 +13,8 @@ the interfaces that offer it — URL names, API operation ids, commands — and 
 them as every role without the capability and expects a refusal.
 
 A user holds no capability when they are not signed in, inactive, without a Profile, or staff whose
-`left_on` has come (has_left). Capabilities marked `planned` belong to apps not built yet (commission,
+`left_on` has come (has_left), or staff of a partner custos terminated (partner_terminated; cut_off
+asks both). Capabilities marked `planned` belong to apps not built yet (commission,
 discipline, the regulator report, watch, identity): declared now so that their authors plug in here.
 
 Per-company settings: `settings.CUSTOS_CAPABILITIES = {"capability": ["role", …]}` replaces the roles

@@ -62,7 +62,7 @@ def demo_partnership(say: Callable[[str], None]) -> None:
         f"{letter.partner_code}: {letter.policies} policies to correct, {yuan(letter.held_fen)} yuan held, sent by "
         f"courier, delivered, refused → "
         + (
-            f"termination recommendation #{rec.pk} ({rec.open_findings} open findings past deadline so far) "
+            f"termination recommendation #{rec.pk} (refused; {rec.open_findings} open findings) "
             f"awaiting compliance's opinion and decision on /partnership/recommendations/"
             if rec
             else "no recommendation"
