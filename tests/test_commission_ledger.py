@@ -186,3 +186,18 @@ def test_the_command_says_what_it_did_and_refuses_a_bad_month(book, capsys):
         call_command(
             "commission", "approve", "--month", "2026-02", "--user", make_user("f", "finance").username
         )
+
+
+def test_reconcile_finds_a_lost_state_a_wrong_move_and_a_held_balance_off(book):
+    open_finding(book, "P1", code="ID03", field="id_no")
+    run = services.settle("2026-01", by="test")
+    hold = Entry.objects.get(run=run, kind="hold")
+    with connection.cursor() as cur:
+        cur.execute(f"DELETE FROM {ItemState._meta.db_table} WHERE item_no = 'I2'")
+        cur.execute(f"UPDATE {ItemState._meta.db_table} SET amount = amount + 1 WHERE item_no = 'I1'")
+        cur.execute(f"UPDATE {Entry._meta.db_table} SET debit = 'paid' WHERE id = %s", [hold.pk])
+    problems = services.reconcile()
+    assert "item I2: entries but no state" in problems
+    assert "agent A1: held balance 10010 ≠ held items 10011" in problems
+    assert f"entry {hold.pk}: hold moves held→paid" in problems
+    assert services.reconcile("2026-02") == [p for p in problems if not p.startswith("entry")]
