@@ -61,7 +61,7 @@ def demo_discipline(say: Callable[[str], None]) -> None:
     v = services.decide(v, compliance, upheld=True, reason=DEMO_REASON)
     joint = f" + {v.supervisor_fine} yuan for supervisor {v.supervisor_no}" if v.supervisor_no else ""
     say(
-        f"discipline: case #{v.pk} ({v.get_kind_display()}, staff {v.staff_no}) notified{appealed}, decided by "
+        f"discipline: case #{v.pk} ({v.kind}, staff {v.staff_no}) notified{appealed}, decided by "
         f"{compliance.username}: {v.offender_fine} yuan{joint} (schedule of {v.schedule_from}); "
         f"on /discipline/ and in the fines list of {v.decided_on:%Y-%m}"
     )
