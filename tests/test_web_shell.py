@@ -9,6 +9,7 @@ from django.template import Context, Template
 from django.test import override_settings
 from django.utils import translation
 
+from custos.access.capabilities import OUTSIDE_ROLES
 from custos.access.models import Role
 from custos.web import formkit
 from tests.conftest import make_user
@@ -27,7 +28,7 @@ def menu_links(html: str) -> list[str]:
     return re.findall(r'href="([^"]+)"', nav)
 
 
-@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("role", [r for r in Role if r not in OUTSIDE_ROLES])
 def test_side_menu_offers_only_pages_the_role_opens(client, small_book, role):
     client.force_login(make_user(f"u-{role}", role, **SCOPE.get(role, {})))
     links = menu_links(client.get("/").content.decode())
@@ -35,6 +36,16 @@ def test_side_menu_offers_only_pages_the_role_opens(client, small_book, role):
     for link in links:
         status = client.get(link).status_code
         assert status not in (403, 404), (role, link, status)
+
+
+@pytest.mark.parametrize("role", sorted(OUTSIDE_ROLES))
+def test_outside_roles_have_no_menu_and_no_page(client, small_book, role):
+    """A member insurer of the association's custos uses the look-up API and nothing else."""
+    client.force_login(make_user(f"u-{role}", role))
+    for path in ("/", "/me/access/", "/findings/", "/remediation/"):
+        resp = client.get(path)
+        assert resp.status_code == 403, (role, path, resp.status_code)
+        assert 'class="mainnav"' not in resp.content.decode()
 
 
 def test_side_menu_follows_the_capability_table(client, small_book):
