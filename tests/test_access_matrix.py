@@ -113,7 +113,8 @@ PAGES: dict[str, Spec] = {
 # Real in/out-of-scope records: tests/test_scope_matrix_extractions.py, tests/test_remediation_matrix.py.
 # Commission: who reads and who approves, tests/test_commission_web.py and tests/test_capabilities.py.
 # Partnership: every page as every role, tests/test_partnership_web.py.
-PREFIX_ABSENT = ("extractions/", "remediation/", "commission/", "partnership/")
+# Discipline: every page by role, tests/test_discipline_web.py.
+PREFIX_ABSENT = ("extractions/", "remediation/", "commission/", "partnership/", "discipline/")
 
 API: dict[tuple[str, str], Spec] = {
     ("get", "/api/v1/loads"): Spec("any"),
@@ -134,7 +135,8 @@ API: dict[tuple[str, str], Spec] = {
     # systems only (screening keys): a user's token is refused whatever the role
     ("post", "/api/v1/screen"): Spec("system"),
 }
-API_PREFIX_ABSENT = ("/api/v1/extractions", "/api/v1/remediation")
+# Commission: tests/test_commission_api.py and the capability table walk (tests/test_capabilities.py).
+API_PREFIX_ABSENT = ("/api/v1/extractions", "/api/v1/remediation", "/api/v1/commission")
 
 
 def url_patterns():

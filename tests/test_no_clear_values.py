@@ -371,6 +371,9 @@ FILL = [
     (r"^/api/v1/remediation/corrections/", "cid", "correction"),
     (r"^/api/v1/remediation/samples/", "sid", "sample"),
     (r"^/api/v1/commission/statements/", "statement_id", "statement"),
+    (r"^discipline/", "pk", "finding"),
+    (r"^discipline/fines/", "month", "month"),
+    (r"^discipline/fines/", "fmt", "fmt"),
 ]
 # Routes not walked (a prefix each), with the reason. Keep it short.
 SKIP = {
