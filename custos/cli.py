@@ -16,6 +16,7 @@ COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
     "set up and run": ("init", "createuser", "demo", "serve"),
     "the book": ("synth", "load"),
     "checks and findings": ("check", "findings"),
+    "one customer across policies and channels": ("link", "persons"),
     "remediation": ("tasks", "corrections"),
     "the regulator's work summary": ("report",),
     "commission": ("commission", "partnership"),

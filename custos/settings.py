@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "custos.discipline",
     "custos.partnership",
     "custos.blacklist",
+    "custos.identity",
 ]
 
 MIDDLEWARE = [

@@ -457,6 +457,7 @@ OUTSIDE_ROLES = frozenset({R.MEMBER})
 # Commands that are housekeeping of the host (no personal data, no decision): the operator's own.
 OPERATOR_COMMANDS = frozenset(
     {"init", "createuser", "token", "serve", "demo", "synth", "bench", "check", "findings", "extract"}
+    | {"link", "persons"}  # identity resolution: batch linking and the person-id export (no values)
 )
 
 

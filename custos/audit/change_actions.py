@@ -31,6 +31,10 @@ CHANGE_ACTIONS: dict[str, object] = {
     "task.transition": _("整改任务状态变更"),
     # the book (custos.book.services.load_book: one entry per load that changed it)
     "book.loaded": _("数据册载入"),
+    # one customer across policies and channels (custos.identity.services)
+    "identity.linked": _("客户归并运行"),
+    "identity.event_reversed": _("客户归并或拆分撤销"),
+    "identity.pair_decided": _("疑似同一客户复核"),
     # commission gates (custos.commission.services)
     "commission.settled": _("佣金结算编制"),
     "commission.approved": _("佣金结算审批"),

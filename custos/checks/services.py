@@ -177,6 +177,7 @@ def run_check(
             spark_master=spark_master,
         )
         engine_seconds = time.monotonic() - t0
+        result, metas, enabled = _with_sources(load, result, metas, enabled)
         _note(progress, 0.9, "reconciling findings")
         with transaction.atomic():
             if connection.vendor == "postgresql":
@@ -197,6 +198,25 @@ def run_check(
         if isinstance(exc, CheckError):
             raise
         raise CheckError(f"check run #{run.pk} failed: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
+
+
+def _with_sources(load, result: pa.Table, metas: list, enabled: list):
+    """The engine's result with the findings of the registered sources (custos.checks.sources:
+    identity resolution's XC checks), their checks' metadata, and the codes they may close."""
+    from custos.checks import sources
+
+    found = sources.collect(load)
+    if not found:
+        return result, metas, enabled
+    from custos.checks.engine import FINDING_SCHEMA
+
+    tables = [result.select(list(FINDING_SCHEMA.names)).cast(FINDING_SCHEMA)]
+    metas, enabled = list(metas), list(enabled)
+    for res in found:
+        metas += [CheckMeta(c.code, c.category, c.severity) for c in res.checks]
+        enabled += [c for c in res.enabled if c not in enabled]
+        tables.append(res.table.select(list(FINDING_SCHEMA.names)).cast(FINDING_SCHEMA))
+    return pa.concat_tables(tables), metas, enabled
 
 
 def _finish(
@@ -325,6 +345,10 @@ def explain(code: str) -> dict:
         check = catalogue_by_code().get(code)
     except ImportError:
         check = None
+    if check is None:
+        from custos.checks.sources import declared
+
+        check = declared(code)  # a check another app computes (identity's XC01–XC03)
     if check is None:
         return {"message_zh": "", "message_en": "", "basis": ""}
     return {"message_zh": check.message_zh, "message_en": check.message_en, "basis": check.basis}
