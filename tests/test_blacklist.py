@@ -293,3 +293,53 @@ def test_a_stale_setup_is_fetched_again(via_client, tmp_path):
     association.remove(LISTED[0])  # a new version, a new key
     result = member.check_ids([LISTED[0], LISTED[1]])
     assert result.hits == [LISTED[1]] and result.version == 2
+
+
+def test_approved_nominations_travel_to_the_association(via_client, assoc):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from custos.blacklist.models import Received
+    from custos.book.models import BookLoad, Staff
+    from custos.discipline.models import Nomination, Violation
+
+    load = BookLoad.objects.create(source_name="n", sha256="0" * 64, status="done")
+    Staff.objects.create(
+        staff_no="S9", name="倒卖者", id_type="resident_id", id_no=OTHERS[2].lower(), branch_code="GZ",
+        position="agent", first_load=load, last_load=load,
+    )  # fmt: skip
+    v = Violation.objects.create(
+        kind=Violation.Kind.RESALE, staff_no="S9", source=Violation.Source.MANUAL,
+        proposed_at=timezone.now(), proposed_by_name="system",
+    )  # fmt: skip
+    n = Nomination.objects.create(
+        violation=v, staff_no="S9", reason="倒卖客户信息", dismissed_on=dt.date(2026, 11, 30),
+        status=Nomination.Status.APPROVED, created_at=timezone.now(),
+    )  # fmt: skip
+    Nomination.objects.create(
+        violation=Violation.objects.create(
+            kind=Violation.Kind.RESALE,
+            staff_no="S9",
+            source=Violation.Source.MANUAL,
+            proposed_at=timezone.now(),
+            proposed_by_name="system",
+        ),
+        staff_no="S9",
+        reason="未批准",
+        dismissed_on=dt.date(2026, 11, 30),
+        created_at=timezone.now(),
+    )  # fmt: skip (proposed, not approved: stays home)
+    assert member.send_nominations() == (1, "")
+    n.refresh_from_db()
+    assert n.status == Nomination.Status.SENT
+    got = Received.objects.get()
+    assert (got.id_no, got.name, got.reference, got.member) == (
+        OTHERS[2],
+        "倒卖者",
+        f"N{n.pk}",
+        assoc["member"],
+    )
+    assert member.send_nominations() == (0, "")  # nothing approved is left
+    association.accept([got.pk])
+    assert member.check_ids([OTHERS[2], OTHERS[0]]).hits == [OTHERS[2]]

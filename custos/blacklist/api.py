@@ -15,7 +15,7 @@ import base64
 import json
 
 from django.http import JsonResponse
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from custos.access.capabilities import require
 from custos.blacklist.services import association as svc
@@ -152,4 +152,4 @@ def nominate(request):
         return _error(409, str(exc))
     except svc.Refused as exc:
         return _error(exc.status, str(exc))
-    return 201, {"received": got.pk, "status": got.status}
+    return Status(201, {"received": got.pk, "status": got.status})

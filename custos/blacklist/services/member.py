@@ -182,7 +182,7 @@ def check_staff(*, everyone: bool = False) -> StaffSummary:
     every staff member). Never raises for an unreachable association: they stay pending."""
     summary = StaffSummary()
     known = {c.staff_no: c for c in StaffCheck.objects.all()}
-    todo: dict[str, tuple[str, str]] = {}  # ID number -> (staff_no, blind index)
+    todo: dict[str, list[tuple[str, str]]] = {}  # ID number -> [(staff_no, blind index)]
     no_id: list[tuple[str, str]] = []
     for s in _staff_rows():
         c = known.get(s.staff_no)
@@ -193,7 +193,7 @@ def check_staff(*, everyone: bool = False) -> StaffSummary:
         if number is None:
             no_id.append((s.staff_no, s.id_no_bidx))
         else:
-            todo.setdefault(number, (s.staff_no, s.id_no_bidx))
+            todo.setdefault(number, []).append((s.staff_no, s.id_no_bidx))
     now = timezone.now()
     with transaction.atomic():
         for staff_no, bidx in no_id:
@@ -212,9 +212,9 @@ def check_staff(*, everyone: bool = False) -> StaffSummary:
     try:
         result = check_ids(list(todo))
     except (Unreachable, ExchangeError) as exc:
-        summary.pending, summary.error = len(todo), str(exc)[:300]
+        summary.pending, summary.error = sum(map(len, todo.values())), str(exc)[:300]
         with transaction.atomic():
-            for staff_no, bidx in todo.values():
+            for staff_no, bidx in (x for xs in todo.values() for x in xs):
                 StaffCheck.objects.update_or_create(
                     staff_no=staff_no,
                     defaults={
@@ -223,11 +223,11 @@ def check_staff(*, everyone: bool = False) -> StaffSummary:
                         "error": summary.error,
                     },
                 )
-        log.warning("blacklist: %s staff waiting to be checked: %s", len(todo), summary.error)
+        log.warning("blacklist: %s staff waiting to be checked: %s", summary.pending, summary.error)
         return summary
     hit_numbers = set(result.hits)
     with transaction.atomic():
-        for number, (staff_no, bidx) in todo.items():
+        for number, staff_no, bidx in ((n, *x) for n, xs in todo.items() for x in xs):
             hit = number in hit_numbers
             StaffCheck.objects.update_or_create(
                 staff_no=staff_no,
@@ -248,7 +248,8 @@ def check_staff(*, everyone: bool = False) -> StaffSummary:
                 )
             elif not hit and existing is not None and existing.active:
                 Hit.objects.filter(pk=existing.pk).update(active=False)
-        summary.checked, summary.hits = len(todo), len(hit_numbers)
+        summary.checked = sum(map(len, todo.values()))
+        summary.hits = sum(len(xs) for n, xs in todo.items() if n in hit_numbers)
         record(
             None,
             "blacklist.staff_checked",
