@@ -10,6 +10,7 @@ urlpatterns = [
     path("remediation/", include("custos.remediation.urls")),
     path("screening/", include("custos.screening.urls")),
     path("security/integrity/", include("custos.integrity.urls")),
+    path("security/watch/", include("custos.watch.urls")),
     path("commission/", include("custos.commission.urls")),
     path("partnership/", include("custos.partnership.urls")),
     path("report/", include("custos.report.urls")),

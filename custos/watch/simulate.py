@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 STYLES = ("bulk", "drift", "export", "partner", "shared_list", "enumerate")
+BACK_OFFICE_READS = {"operations": 20, "compliance": 6, "finance": 4}  # a day's reads by position
+PRINT_RATE = {"operations": 0.05}  # chance of a day with a batch print
 HEADER = ("at", "system", "staff_no", "partner_code", "action", "policy_no", "query", "rows", "terminal")
 
 
@@ -370,59 +372,70 @@ class Simulation:
         return out
 
     def _normal(self, out, d, p: Person) -> None:
+        """A day of ordinary work, by the book's position (`_work_<position>`, else back office)."""
+        getattr(self, f"_work_{p.position}", self._work_back)(out, d, p)
+
+    def _work_agent(self, out, d, p: Person) -> None:
         rng = self.rng
-        pos = p.position
-        if pos == "agent":
-            mine = self.by_agent.get(p.staff_no, [])
-            if not mine:
-                return
-            ws = self.working.get(p.staff_no)
-            if ws is None or rng.random() < 0.1:  # the working set moves on now and then
-                ws = rng.sample(mine, min(len(mine), max(3, len(mine) // 5)))
-                self.working[p.staff_no] = ws
-            for _ in range(max(0, int(rng.gauss(8, 3)))):
-                pol = rng.choice(ws) if rng.random() < 0.9 else rng.choice(mine)
-                self._row(out, self._at(d, 8, 20.5), "sales_app", p, "view", pol)
-            if rng.random() < 0.05 and p.supervisor_no in self.team:  # covering for a colleague
-                mate = rng.choice(self.team[p.supervisor_no])
-                for pol in rng.sample(self.by_agent.get(mate, []) or mine, min(2, len(mine))):
-                    self._row(out, self._at(d), "sales_app", p, "view", pol)
-            shared = self.shared.get(p.supervisor_no)
-            if shared:  # the team's campaign list: each member works a few of it a day
-                for pol in rng.sample(shared, min(len(shared), rng.randint(4, 10))):
-                    self._row(out, self._at(d), "core", p, "view", pol)
-        elif pos == "sales_manager":
-            team_pols = [x for a in self.team.get(p.staff_no, []) for x in self.by_agent.get(a, [])]
-            for pol in rng.sample(team_pols, min(len(team_pols), max(0, int(rng.gauss(12, 4))))):
+        mine = self.by_agent.get(p.staff_no, [])
+        if not mine:
+            return
+        ws = self.working.get(p.staff_no)
+        if ws is None or rng.random() < 0.1:  # the working set moves on now and then
+            ws = rng.sample(mine, min(len(mine), max(3, len(mine) // 5)))
+            self.working[p.staff_no] = ws
+        for _ in range(max(0, int(rng.gauss(8, 3)))):
+            pol = rng.choice(ws) if rng.random() < 0.9 else rng.choice(mine)
+            self._row(out, self._at(d, 8, 20.5), "sales_app", p, "view", pol)
+        if rng.random() < 0.05 and p.supervisor_no in self.team:  # covering for a colleague
+            mate = rng.choice(self.team[p.supervisor_no])
+            for pol in rng.sample(self.by_agent.get(mate, []) or mine, min(2, len(mine))):
                 self._row(out, self._at(d), "sales_app", p, "view", pol)
-        elif pos == "customer_service":
-            pool = self.in_branch(p.branch_code)
-            for _ in range(max(0, int(rng.gauss(35, 8)))):
-                pol = rng.choice(pool) if pool else None
-                if pol is None:
-                    return
-                if rng.random() < 0.3:
-                    q = f"13{rng.randrange(10**9):09d}"
-                    self._row(out, self._at(d, 8, 20), "cs", p, "search", pol, q, 1)
-                else:
-                    self._row(out, self._at(d, 8, 20), "cs", p, "view", pol)
-            if rng.random() < 0.1:
-                pol = rng.choice(pool)
-                self._row(out, self._at(d), "cs", p, "search", pol, f"{rng.randrange(10**4):04d}", 1)
-        elif pos == "partner":
-            pool = self.by_partner.get(p.partner_code, [])
-            for pol in rng.sample(pool, min(len(pool), max(0, int(rng.gauss(5, 2))))):
-                self._row(out, self._at(d, 9, 17), "partner_portal", p, "view", pol)
-        else:
-            pool = self.in_branch(p.branch_code)
-            n = {"operations": 20, "compliance": 6, "finance": 4}.get(pos, 2)
-            for pol in rng.sample(pool, min(len(pool), max(0, int(rng.gauss(n, n / 3))))):
+        shared = self.shared.get(p.supervisor_no)
+        if shared:  # the team's campaign list: each member works a few of it a day
+            for pol in rng.sample(shared, min(len(shared), rng.randint(4, 10))):
                 self._row(out, self._at(d), "core", p, "view", pol)
-            if pos == "operations" and rng.random() < 0.05 and pool:
-                at = self._at(d)
-                batch = rng.sample(pool, min(len(pool), rng.randint(10, 40)))
-                for pol in batch:
-                    self._row(out, at, "core", p, "print", pol, "", len(batch))
+
+    def _work_sales_manager(self, out, d, p: Person) -> None:
+        rng = self.rng
+        team_pols = [x for a in self.team.get(p.staff_no, []) for x in self.by_agent.get(a, [])]
+        for pol in rng.sample(team_pols, min(len(team_pols), max(0, int(rng.gauss(12, 4))))):
+            self._row(out, self._at(d), "sales_app", p, "view", pol)
+
+    def _work_customer_service(self, out, d, p: Person) -> None:
+        rng = self.rng
+        pool = self.in_branch(p.branch_code)
+        for _ in range(max(0, int(rng.gauss(35, 8)))):
+            pol = rng.choice(pool) if pool else None
+            if pol is None:
+                return
+            if rng.random() < 0.3:
+                q = f"13{rng.randrange(10**9):09d}"
+                self._row(out, self._at(d, 8, 20), "cs", p, "search", pol, q, 1)
+            else:
+                self._row(out, self._at(d, 8, 20), "cs", p, "view", pol)
+        if rng.random() < 0.1:
+            pol = rng.choice(pool)
+            self._row(out, self._at(d), "cs", p, "search", pol, f"{rng.randrange(10**4):04d}", 1)
+
+    def _work_partner(self, out, d, p: Person) -> None:
+        rng = self.rng
+        pool = self.by_partner.get(p.partner_code, [])
+        for pol in rng.sample(pool, min(len(pool), max(0, int(rng.gauss(5, 2))))):
+            self._row(out, self._at(d, 9, 17), "partner_portal", p, "view", pol)
+
+    def _work_back(self, out, d, p: Person) -> None:
+        rng = self.rng
+        pool = self.in_branch(p.branch_code)
+        n = BACK_OFFICE_READS.get(p.position, 2)
+        for pol in rng.sample(pool, min(len(pool), max(0, int(rng.gauss(n, n / 3))))):
+            self._row(out, self._at(d), "core", p, "view", pol)
+        rate = PRINT_RATE.get(p.position, 0.0)
+        if rate and rng.random() < rate and pool:
+            at = self._at(d)
+            batch = rng.sample(pool, min(len(pool), rng.randint(10, 40)))
+            for pol in batch:
+                self._row(out, at, "core", p, "print", pol, "", len(batch))
 
     def _reporting(self, out, d, p: Person) -> None:
         """A nightly batch account: exports its branch's new business every night."""

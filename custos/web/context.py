@@ -114,6 +114,7 @@ MENU = (
             Item(_("我的访问记录"), "my-access"),
             Item(_("审计日志"), "audit-search", also=("audit-verification",)),
             Item(_("安全告警"), "alerts", badge="nav_open_alerts"),
+            Item(_("访问异常告警"), "watch-queue", also=("watch-staff",)),
             Item(_("完整性校验"), "integrity-runs"),
             Item(_("密钥状态"), "key-status"),
             Item(_("权限表"), "capabilities"),
@@ -170,11 +171,6 @@ def shell(request):
     profile = Profile.objects.filter(user=user).first()
     mark = (profile.staff_no if profile and profile.staff_no else user.username) or "?"
     now = timezone.localtime()
-    if capabilities.is_outsider(user):  # a member insurer: the look-up API, no page, no menu
-        return {
-            "viewer_profile": profile,
-            "viewer_mark": f"{user.username} · {timezone.localtime():%Y-%m-%d %H:%M}",
-        }
     caps = capabilities_of(user)
     nav_alerts = "watch.alerts" in caps
     open_alerts = 0
