@@ -103,6 +103,10 @@ PAGES: dict[str, Spec] = {
     "screening/<int:pk>/": Spec(
         "record", record="screening", roles=frozenset({Role.COMPLIANCE, Role.AUDITOR})
     ),
+    "report/": Spec("roles", roles=frozenset({Role.COMPLIANCE, Role.EXECUTIVE, Role.AUDITOR})),
+    "report/summary.<str:fmt>": Spec(
+        "roles", roles=frozenset({Role.COMPLIANCE, Role.EXECUTIVE, Role.AUDITOR}), ok=(404,)
+    ),
     # The API's own routes are classified by operation (API below).
     "api/v1/": Spec("skip"),
     "api/v1/openapi.json": Spec("skip"),
