@@ -13,7 +13,8 @@ the interfaces that offer it — URL names, API operation ids, commands — and 
 them as every role without the capability and expects a refusal.
 
 A user holds no capability when they are not signed in, inactive, without a Profile, or staff whose
-`left_on` has come (has_left). Capabilities marked `planned` belong to apps not built yet (commission,
+`left_on` has come (has_left), or staff of a partner custos terminated (partner_terminated; cut_off
+asks both). Capabilities marked `planned` belong to apps not built yet (commission,
 discipline, the regulator report, watch, identity): declared now so that their authors plug in here.
 
 Per-company settings: `settings.CUSTOS_CAPABILITIES = {"capability": ["role", …]}` replaces the roles
@@ -456,17 +457,18 @@ SIGNED_IN_API = frozenset(
     }
 )
 SYSTEM_API = frozenset({_API("screening", "screen")})  # calling systems' keys, never a user's token
-# Commands that are housekeeping of the host (no personal data, no decision): the operator's own.
-OPERATOR_COMMANDS = frozenset(
-    {"init", "createuser", "token", "serve", "demo", "synth", "bench", "check", "findings", "extract"}
-)
-
-
-# --- who --------------------------------------------------------------------------------------------
 # Roles outside the company: the member insurers of an association's custos (custos.blacklist). They
 # hold their capabilities' API operations and nothing else: no page, no signed-in API, no scope in
 # the book (custos.blacklist.middleware refuses every other path).
 OUTSIDE_ROLES = frozenset({R.MEMBER})
+# Commands that are housekeeping of the host (no personal data, no decision): the operator's own.
+OPERATOR_COMMANDS = frozenset(
+    {"init", "createuser", "token", "serve", "demo", "synth", "bench", "check", "findings", "extract"}
+    | {"link", "persons"}  # identity resolution: batch linking and the person-id export (no values)
+)
+
+
+# --- who --------------------------------------------------------------------------------------------
 
 
 def profile_of(user) -> Profile | None:
@@ -476,18 +478,18 @@ def profile_of(user) -> Profile | None:
     return Profile.objects.filter(user=user).first()
 
 
+def is_outsider(who) -> bool:
+    """Whether a user (or AccessContext) has a role outside the company (OUTSIDE_ROLES)."""
+    p = _profile(who)
+    return p is not None and p.role in OUTSIDE_ROLES
+
+
 def role_of(user) -> str | None:
     """The role of a signed-in, active user with a profile (None otherwise). Staff who have left keep
     their role here; `can` refuses them."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
     return Profile.objects.filter(user=user).values_list("role", flat=True).first()
-
-def is_outsider(who) -> bool:
-    """Whether a user (or AccessContext) has a role outside the company (OUTSIDE_ROLES)."""
-    p = _profile(who)
-    return p is not None and p.role in OUTSIDE_ROLES
-
 
 
 def has_left(staff_no: str, today: dt.date | None = None) -> bool:

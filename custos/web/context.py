@@ -171,6 +171,11 @@ def shell(request):
     profile = Profile.objects.filter(user=user).first()
     mark = (profile.staff_no if profile and profile.staff_no else user.username) or "?"
     now = timezone.localtime()
+    if capabilities.is_outsider(user):  # a member insurer: the look-up API, no page, no menu
+        return {
+            "viewer_profile": profile,
+            "viewer_mark": f"{user.username} · {timezone.localtime():%Y-%m-%d %H:%M}",
+        }
     caps = capabilities_of(user)
     nav_alerts = "watch.alerts" in caps
     open_alerts = 0
