@@ -2,6 +2,7 @@
 the alerts JSON and triage feeding the thresholds."""
 
 import datetime as dt
+import io
 import json
 
 import pytest
@@ -47,6 +48,9 @@ def test_insiders_are_alerted_few_others(custos_home, tmp_path):
     assert set(a) == {"staff_no", "day", "score", "signals"}
     assert all({"name", "value", "threshold"} <= set(s) for s in a["signals"])
     assert AccessAlert.objects.count() == len(doc["alerts"])
+    call_command("watch", "measure", "--truth", str(tmp_path / "logs" / "truth.json"), "--alerts", str(out),
+                 stdout=(buf := io.StringIO()))  # fmt: skip
+    assert json.loads(buf.getvalue()) == m
     # --from/--to narrow the period; computing again keeps the alerts (and their triage)
     first = min(x["day"] for x in doc["alerts"])
     call_command("watch", "alerts", "--from", first, "--to", first, "--json", str(out))

@@ -53,6 +53,11 @@ class Command(BaseCommand):
         al.add_argument("--to", dest="day_to", type=_date)
         al.add_argument("--json", dest="json_out")
         sub.add_parser("status", help="the history: files ingested, days, rows")
+        me = sub.add_parser(
+            "measure", help="recall and alert rate of an alerts JSON against a simulation's truth"
+        )
+        me.add_argument("--truth", required=True)
+        me.add_argument("--alerts", required=True)
 
     def handle(self, *args, **options):
         from custos.audit.record import acting_cli
@@ -132,6 +137,17 @@ class Command(BaseCommand):
                 "threshold_factors": r["factors"],
             }
             Path(options["json_out"]).write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=str))
+
+    def _measure(self, options):
+        from custos.watch.simulate import measure
+
+        try:
+            truth = json.loads(Path(options["truth"]).read_text())
+            doc = json.loads(Path(options["alerts"]).read_text())
+            result = measure(truth, doc["alerts"], doc["active_staff_days"])
+        except (OSError, ValueError, KeyError) as e:
+            raise CommandError(f"cannot measure: {e}") from None
+        self.stdout.write(json.dumps(result, ensure_ascii=False))
 
     def _status(self, options):
         from custos.watch import store
