@@ -219,6 +219,7 @@ def commission(say: Say) -> None:
     first = services.settle(month, by="demo")
     services.approve(first, finance)
     held = sum(s.held for s in first.statements.all())
+    deducted = sum(s.deducted for s in first.statements.all())
     party = Party.objects.get(policy_no=task.policy_no, role=task.role, seq=task.seq)
     delta = paths_home() / "demo-next-book"
     delta.mkdir(exist_ok=True)
@@ -254,8 +255,9 @@ def commission(say: Say) -> None:
     for other in sorted(months - {month}):
         services.settle(other, by="demo")
     say(
-        f"commission: {month} settled and approved by {finance.username} — {services.yuan(held)} yuan held on "
-        f"policies with missing or false information; the demo correction came back in the next book "
+        f"commission: {month} settled and approved by {finance.username} — {services.yuan(held)} yuan held and "
+        f"{services.yuan(deducted)} yuan already paid deducted on policies with missing or false information; "
+        f"the demo correction came back in the next book "
         f"({still} holding findings left on {task.policy_no}) and adjustment run #{second.seq if second else '-'} "
         f"releases {services.yuan(released)} yuan, awaiting approval on /commission/"
     )
@@ -272,9 +274,35 @@ def audit(say: Say) -> None:
     )
 
 
+def partnership(say: Say) -> None:
+    from custos.partnership.demo import demo_partnership
+
+    demo_partnership(say)
+
+
+def discipline(say: Say) -> None:
+    from custos.discipline.demo import demo_discipline
+
+    demo_discipline(say)
+
+
+def blacklist(say: Say, book_dir: Path) -> None:
+    from custos.blacklist.demo import demo_blacklist
+
+    demo_blacklist(say, book_dir)
+
+
+def report(say: Say) -> None:
+    from custos.report.demo import demo_report
+
+    demo_report(say)
+
+
 def run(say: Say, book_dir: Path) -> None:
     """Every step, in the order a user would meet them."""
-    for step in (remediation, commission, extraction):
+    for step in (remediation, commission, partnership, discipline, extraction):
         step(say)
     screening(say, book_dir)
+    blacklist(say, book_dir)
+    report(say)
     audit(say)
