@@ -391,3 +391,14 @@ def test_the_demo_step_writes_sends_and_recommends_once(world):
     assert can(world["bk1"], "partnership.own")  # no decision: the demo partner keeps its access
     demo_partnership(said.append)
     assert Recommendation.objects.count() == 1 and "exists" in said[-1]
+
+
+def test_the_daily_job_reviews_like_the_command(world):
+    from custos.partnership.tasks import periodic_review
+
+    today = timezone.localdate()
+    _c, letter = campaign_with_letter(world, started_on=today - 40 * DAY, deadline=today - DAY)
+    deliver(letter, world["compliance"])
+    assert periodic_review.call_local() == 1
+    assert periodic_review.call_local() == 0
+    assert Recommendation.objects.get().created_by_name == "huey"
