@@ -277,16 +277,17 @@ def _write_run(cur, month, load, actor, by) -> SettlementRun:
             ORDER BY l.ord, l.item_no""",
         [run.pk, run.pk],
     )
-    # each item's state after the run: held if it was held or deducted, else settled
-    # only released and deducted items can have a state (due ones have none by definition)
+    # each item's state after the run: held if it was held or deducted, else settled (a due item
+    # has a hold line exactly when its policy is in _cm_hold: one row per item, no grouping).
+    # Only released and deducted items can have a state already (due ones have none by definition).
     cur.execute(f"DELETE FROM {IS} WHERE item_no IN (SELECT item_no FROM _cm_line WHERE ord >= 2)")
     cur.execute(
         f"""INSERT INTO {IS} (item_no, policy_no, payee_kind, payee, amount, state, run_id)
             SELECT l.item_no, l.policy_no, l.payee_kind, l.payee, l.amount,
-                   CASE WHEN MAX(CASE WHEN l.kind IN ('hold', 'deduct') THEN 1 ELSE 0 END) = 1
+                   CASE WHEN l.kind = 'deduct' THEN 'held' WHEN l.kind = 'release' THEN 'settled'
+                        WHEN EXISTS (SELECT 1 FROM _cm_hold h WHERE h.policy_no = l.policy_no)
                         THEN 'held' ELSE 'settled' END, %s
-            FROM _cm_line l
-            GROUP BY l.item_no, l.policy_no, l.payee_kind, l.payee, l.amount
+            FROM _cm_line l WHERE l.kind <> 'hold'
             ORDER BY l.item_no""",
         [run.pk],
     )
