@@ -419,3 +419,17 @@ def test_the_grep_finds_a_role_decision():
     for line in samples:
         assert any(p.search(line) for p, _why in FORBIDDEN), line
     assert not any(p.search('USER_ROLES = roles_with("task.work")') for p, _why in FORBIDDEN)
+
+
+@pytest.mark.parametrize("doc", ["docs/security.md", "docs/architecture.md"])
+def test_the_docs_show_the_capability_table_as_it_is(doc):
+    """The docs' table is written from the table (`python -m custos.access.capability_doc --write`):
+    a capability added, offered or given to another role shows there, or this fails."""
+    from pathlib import Path
+
+    from custos.access import capability_doc
+
+    text = (Path(__file__).resolve().parents[1] / doc).read_text(encoding="utf-8")
+    assert capability_doc.replace_in(text, capability_doc.markdown()) == text, (
+        f"{doc}: run `python -m custos.access.capability_doc --write`"
+    )
