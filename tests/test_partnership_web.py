@@ -176,3 +176,11 @@ def test_the_pages_in_english(world, pages, settings):  # noqa: F811
     partner = login(world["bk1"])
     partner.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     assert "How held commission is released" in partner.get(reverse("partnership-mine")).content.decode()
+
+
+def test_the_page_drafts_a_bounded_number_of_letters_per_submission(world, client):  # noqa: F811
+    client.force_login(world["compliance"])
+    c = services.open_campaign("批量", world["compliance"])
+    many = ["BK1"] + [f"X{i}" for i in range(25)]
+    r = client.post(reverse("partnership-letters-draft"), {"campaign": c.pk, "partner": many}, follow=True)
+    assert "custos partnership letters" in r.content.decode() and not Letter.objects.exists()

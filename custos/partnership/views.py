@@ -23,6 +23,8 @@ from custos.partnership import services
 from custos.partnership.forms import CampaignForm, DecisionForm, OpinionForm, StepForm
 from custos.partnership.models import Campaign, Letter, Recommendation, Report
 
+PAGE_LETTERS = 25  # a letter renders in 1.5–3 s: a page request drafts at most this many
+
 
 def _ctx(request) -> AccessContext:
     return AccessContext.for_request(request)
@@ -103,8 +105,15 @@ def letters_draft(request):
     if not codes:
         messages.error(request, _("请选择要发函的合作机构。"))
         return redirect("partnership-campaign", pk=c.pk)
+    if len(codes) > PAGE_LETTERS:
+        messages.error(
+            request,
+            _("一次最多起草 %(n)s 份（每份约需数秒）；更多请分批，或用命令 custos partnership letters。")
+            % {"n": PAGE_LETTERS},
+        )
+        return redirect("partnership-campaign", pk=c.pk)
     made = 0
-    for code in codes[:200]:
+    for code in codes:
         try:
             services.draft_letter(ctx, c, code)
             made += 1
