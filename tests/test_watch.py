@@ -214,3 +214,22 @@ def test_custos_reads_join_the_history(world):
     ]
     assert export_audit()["added"] == 0
     assert len(history_rows()) == 2
+
+
+def test_both_readers_agree_on_row_keys(world, tmp_path, settings):
+    """The per-row reader (zones with daylight saving) and the set-wise one give a read the same key."""
+    body = (
+        HEADER
+        + "2026-03-02 09:00:00.250000,core,A1,,view,P1,,1,t\n"
+        + "2026-03-02 09:00:00.250000,core,A1,,view,P1,,1,t\n"
+        + "2026-03-02T23:30:00+05:30,cs,A2,,search,,13*,,t\n"
+    )
+    a = write(tmp_path / "a.csv", body)
+    assert ingest._ingest_rows([a]).added == 3
+    b = write(tmp_path / "b.csv", body + "2026-03-03 09:00:00,core,A1,,view,P4,,1,t\n")
+    r = ingest.ingest([b])
+    assert r.added == 1 and r.files[0]["rows"] == 4
+    settings.CUSTOS_WATCH = {"timezone": "Europe/Berlin"}  # daylight saving: the per-row reader
+    c = write(tmp_path / "c.csv", HEADER + "2026-07-01 12:00:00,core,A1,,view,P1,,1,t\n")
+    assert ingest.ingest([c]).added == 1
+    assert [x for x in history_rows() if x[5] == dt.date(2026, 7, 1)][0][6] == dt.datetime(2026, 7, 1, 12, 0)
