@@ -138,3 +138,18 @@ def test_review_queue_and_decision(load):
     p = _persons()
     assert p[KEYS[3]] == p[KEYS[2]]
     assert not ReviewPair.objects.filter(status="open").exists()  # they are one person now
+
+
+@pytest.mark.django_db
+def test_commands_fail_with_a_reason(tmp_path):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no book has been loaded"):
+        call_command("link", "--no-check")
+    with pytest.raises(CommandError, match="cannot write"):
+        call_command("persons", "export", str(tmp_path / "missing" / "out.csv"))
+    call_command("persons", "export", str(tmp_path / "empty.csv"))
+    assert (tmp_path / "empty.csv").read_text(encoding="utf-8").splitlines() == [
+        "policy_no,role,seq,person_id"
+    ]
