@@ -278,7 +278,8 @@ class CommissionBench:
         if n < 10:
             raise SystemExit("--policies must be at least 10")
         cache = paths.home() / f"bench-commission-{n}"
-        cache.mkdir(parents=True, exist_ok=True)
+        if not options["in_place"]:
+            cache.mkdir(parents=True, exist_ok=True)
         vendor = connection.vendor
         wanted = {"sqlite": "sqlite", "postgres": "postgresql"}.get(options.get("database") or "", vendor)
         if wanted != vendor:
