@@ -233,11 +233,9 @@ def persist(run: LinkRun, scored: dict, params) -> dict:
     for i, head in enumerate(fresh_heads):
         mapping[head] = top + i + 1
     new_person = {uid: mapping[clusters[uid]] for uid in keys}
-    ids = dict(
-        Person.objects.filter(number__in=set(new_person.values()) | set(current.values())).values_list(
-            "number", "id"
-        )
-    )
+    # all persons, read in chunks: a filter on hundreds of thousands of numbers would pass
+    # SQLite's limit on query parameters
+    ids = dict(Person.objects.values_list("number", "id").iterator(chunk_size=20000))
 
     # records: create the new ones, move the changed ones
     to_create, to_move = [], defaultdict(list)
@@ -297,7 +295,9 @@ def persist(run: LinkRun, scored: dict, params) -> dict:
             status=Person.Status.MERGED, merged_into_id=ids[dest], updated_run=run
         )
     touched = {n for (_o, n) in moved} | {o for (o, _n) in moved}
-    Person.objects.filter(number__in=touched - emptied).update(updated_run=run, status=Person.Status.ACTIVE)
+    kept = sorted(ids[n] for n in touched - emptied)
+    for i in range(0, len(kept), 5000):
+        Person.objects.filter(id__in=kept[i : i + 5000]).update(updated_run=run, status=Person.Status.ACTIVE)
 
     # the review queue: pairs between the thresholds that ended in different persons
     ReviewPair.objects.filter(status=ReviewPair.Status.OPEN).update(status=ReviewPair.Status.STALE)
