@@ -144,3 +144,11 @@ def test_xc_findings_follow_the_planted_conflicts(book, custos_home, fast):
     ).count() == len(truth)
     assert Finding.objects.filter(check_code__startswith="XC").count() == len(truth)
     assert before.pk < run.pk < again.pk
+
+    # remediation offers the proposed fill on the task of the finding (read on the server)
+    from custos.remediation.models import TaskFinding
+    from custos.remediation.services.corrections import proposed_fill
+
+    for fill in Finding.objects.filter(check_code="XC02", status="open"):
+        task = TaskFinding.objects.get(finding=fill).task
+        assert proposed_fill(task, fill.pk) == (fill.field, fill.proposed)
