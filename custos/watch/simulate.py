@@ -389,7 +389,8 @@ class Simulation:
             self._row(out, self._at(d, 8, 20.5), "sales_app", p, "view", pol)
         if rng.random() < 0.05 and p.supervisor_no in self.team:  # covering for a colleague
             mate = rng.choice(self.team[p.supervisor_no])
-            for pol in rng.sample(self.by_agent.get(mate, []) or mine, min(2, len(mine))):
+            theirs = self.by_agent.get(mate) or mine
+            for pol in rng.sample(theirs, min(2, len(theirs))):
                 self._row(out, self._at(d), "sales_app", p, "view", pol)
         shared = self.shared.get(p.supervisor_no)
         if shared:  # the team's campaign list: each member works a few of it a day

@@ -292,6 +292,37 @@ def blacklist(say: Say, book_dir: Path) -> None:
     demo_blacklist(say, book_dir)
 
 
+def watch(say: Say) -> None:
+    """A month of the core systems' query logs for 300 of the demo book's staff, with insiders
+    harvesting in several styles, ingested into the access history; the alerts they raise."""
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    logs = paths_home() / "demo-access-logs"
+    alerts_file = paths_home() / "demo-output" / "watch-alerts.json"
+    alerts_file.parent.mkdir(parents=True, exist_ok=True)
+    quiet = io.StringIO()
+    if not (logs / "truth.json").exists():
+        call_command("watch", "simulate", "--days", "30", "--staff", "300", "--seed", "1", "--out", str(logs),
+                     stdout=quiet)  # fmt: skip
+    call_command("watch", "ingest", *sorted(str(f) for f in logs.glob("*.csv")), stdout=quiet)
+    call_command("watch", "alerts", "--json", str(alerts_file), stdout=quiet)
+    alerts = json.loads(alerts_file.read_text(encoding="utf-8"))["alerts"]
+    insiders = {
+        i["staff_no"] for i in json.loads((logs / "truth.json").read_text(encoding="utf-8"))["insiders"]
+    }
+    caught = insiders & {a["staff_no"] for a in alerts}
+    top = max(alerts, key=lambda a: a["score"], default=None)
+    fired = ", ".join(sig["name"] for sig in top["signals"]) if top else "-"
+    say(
+        f"watch: 30 days of simulated query logs ingested; {len(alerts)} alert(s), {len(caught)} of "
+        f"{len(insiders)} planted insiders among them; the strongest: {top['staff_no'] if top else '-'} on "
+        f"{top['day'] if top else '-'} ({fired}) — on /security/watch/ (demo_it_security, demo_compliance)"
+    )
+
+
 def report(say: Say) -> None:
     from custos.report.demo import demo_report
 
@@ -304,5 +335,6 @@ def run(say: Say, book_dir: Path) -> None:
         step(say)
     screening(say, book_dir)
     blacklist(say, book_dir)
+    watch(say)
     report(say)
     audit(say)
