@@ -292,6 +292,28 @@ def blacklist(say: Say, book_dir: Path) -> None:
     demo_blacklist(say, book_dir)
 
 
+def identity(say: Say) -> None:
+    """Every party of the book linked into persons (Splink), and the cross-channel checks (XC01–XC03)
+    that the persons make possible."""
+    from custos.audit.record import acting_cli
+    from custos.checks.services import run_check
+    from custos.identity.models import LinkRun
+    from custos.identity.services.link import run_link
+
+    if LinkRun.objects.exists():
+        say("identity: linked already (custos link)")
+        return
+    with acting_cli("custos demo"):
+        run = run_link(None, engine="duckdb")
+    check = run_check(run.load)
+    xc = {k: v for k, v in sorted(check.by_check.items()) if k.startswith("XC")}
+    say(
+        f"identity: {run.records:,} parties linked into {run.persons:,} persons with lasting ids "
+        f"({run.review_pairs} pairs for review); cross-channel findings {xc or 'none'}; "
+        f"`custos persons export OUT.csv`"
+    )
+
+
 def watch(say: Say) -> None:
     """A month of the core systems' query logs for 300 of the demo book's staff, with insiders
     harvesting in several styles, ingested into the access history; the alerts they raise."""
@@ -334,6 +356,7 @@ def run(say: Say, book_dir: Path) -> None:
     for step in (remediation, commission, partnership, discipline, extraction):
         step(say)
     screening(say, book_dir)
+    identity(say)
     blacklist(say, book_dir)
     watch(say)
     report(say)
