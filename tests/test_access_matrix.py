@@ -107,6 +107,9 @@ PAGES: dict[str, Spec] = {
     "report/summary.<str:fmt>": Spec(
         "roles", roles=frozenset({Role.COMPLIANCE, Role.EXECUTIVE, Role.AUDITOR}), ok=(404,)
     ),
+    "blacklist/": Spec("roles", roles=frozenset({Role.COMPLIANCE})),
+    "security/watch/": Spec("roles", roles=frozenset(AUDIT_ROLES)),
+    "security/watch/staff/<str:staff_no>/<str:day>/": Spec("absent", roles=frozenset(AUDIT_ROLES)),
     # The API's own routes are classified by operation (API below).
     "api/v1/": Spec("skip"),
     "api/v1/openapi.json": Spec("skip"),
@@ -140,7 +143,8 @@ API: dict[tuple[str, str], Spec] = {
     ("post", "/api/v1/screen"): Spec("system"),
 }
 # Commission: tests/test_commission_api.py and the capability table walk (tests/test_capabilities.py).
-API_PREFIX_ABSENT = ("/api/v1/extractions", "/api/v1/remediation", "/api/v1/commission")
+# The blacklist look-up: members of an association only (tests/test_blacklist*.py, and below).
+API_PREFIX_ABSENT = ("/api/v1/extractions", "/api/v1/remediation", "/api/v1/commission", "/api/v1/blacklist")
 
 
 def url_patterns():
