@@ -252,14 +252,20 @@ def commission(say: Say) -> None:
         )
         latest = sorted({d.strftime("%Y-%m") for d in mine.values_list("issued_on", flat=True)})[-3:]
         months |= set(latest)
+    others_held = others_due = 0
     for other in sorted(months - {month}):
-        services.settle(other, by="demo")
+        run = services.settle(other, by="demo")
+        if run is not None:
+            others_held += sum(s.held for s in run.statements.all())
+            others_due += sum(s.due for s in run.statements.all())
     say(
         f"commission: {month} settled and approved by {finance.username} — {services.yuan(held)} yuan held and "
         f"{services.yuan(deducted)} yuan already paid deducted on policies with missing or false information; "
         f"the demo correction came back in the next book "
         f"({still} holding findings left on {task.policy_no}) and adjustment run #{second.seq if second else '-'} "
-        f"releases {services.yuan(released)} yuan, awaiting approval on /commission/"
+        f"releases {services.yuan(released)} yuan, awaiting approval on /commission/; "
+        f"{len(months - {month})} later month(s) of the demo agent and outlet prepared: "
+        f"{services.yuan(others_due)} yuan due, {services.yuan(others_held)} yuan of it held"
     )
 
 
