@@ -12,11 +12,11 @@ urlpatterns = [
     path("security/integrity/", include("custos.integrity.urls")),
     path("security/watch/", include("custos.watch.urls")),
     path("commission/", include("custos.commission.urls")),
-    path("partnership/", include("custos.partnership.urls")),
     path("report/", include("custos.report.urls")),
+    path("partnership/", include("custos.partnership.urls")),
     path("discipline/", include("custos.discipline.urls")),
-    path("", include("custos.web.urls")),
     path("blacklist/", include("custos.blacklist.urls")),
+    path("", include("custos.web.urls")),
 ]
 
 handler403 = "custos.web.views.forbidden"

@@ -640,6 +640,7 @@ __all__ = [
     "role_of",
     "profile_of",
     "has_left",
+    "is_outsider",
     "partner_terminated",
     "cut_off",
     "roles_with",
@@ -647,6 +648,5 @@ __all__ = [
     "capabilities_of",
     "register_scope",
     "second_factor_roles",
-    "is_outsider",
     "table",
 ]

@@ -68,6 +68,18 @@ MENU = (
         ),
     ),
     Group(
+        _("合作机构清查"),
+        (
+            Item(_("本机构清查函"), "partnership-mine"),
+            Item(
+                _("清查活动"),
+                "partnership-campaigns",
+                also=("partnership-campaign", "partnership-letter", "partnership-letters-draft"),
+            ),
+            Item(_("终止合作建议"), "partnership-recommendations", also=("partnership-recommendation",)),
+        ),
+    ),
+    Group(
         _("违规处理"),
         (
             Item(
@@ -78,20 +90,8 @@ MENU = (
             Item(_("提出违规建议"), "discipline-new"),
             Item(_("罚款清单"), "discipline-fines", also=("discipline-fines-paid",)),
             Item(_("黑名单提名"), "discipline-nominations", also=("discipline-nomination-approve",)),
-            Item(_("我的违规处理"), "discipline-mine"),
-        ),
-    ),
-    Group(
-        _("合作机构清查"),
-        (
-            Item(_("本机构清查函"), "partnership-mine"),
-            Item(
-                _("清查活动"),
-                "partnership-campaigns",
-                also=("partnership-campaign", "partnership-letter", "partnership-letters-draft"),
-            ),
             Item(_("行业黑名单核查"), "blacklist-hits"),
-            Item(_("终止合作建议"), "partnership-recommendations", also=("partnership-recommendation",)),
+            Item(_("我的违规处理"), "discipline-mine"),
         ),
     ),
     Group(
