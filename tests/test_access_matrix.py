@@ -422,3 +422,16 @@ def test_anonymous_gets_nothing(client, world):
         url = fill_api(path, "P4")
         resp = client.get(url) if method == "get" else client.post(url, {})
         assert resp.status_code in (401, 403, 404, 405, 422), f"anonymous {method} {url}: {resp.status_code}"
+
+
+@pytest.mark.parametrize("role", sorted(OUTSIDE_ROLES))
+def test_outside_roles_have_no_scope_in_the_book_without_the_middleware(world, role):
+    """The second layer under custos.blacklist.middleware: the access service itself gives a member
+    of the association no policy, however its profile's scope fields are filled."""
+    from custos.access.service import AccessContext
+    from custos.book.models import Policy
+
+    assert Policy.objects.exists()
+    ctx = AccessContext.for_user(world["users"][role])
+    assert not ctx.policies().exists() and not ctx.parties().exists()
+    assert not ctx.policy_in_scope("P4")

@@ -31,7 +31,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from custos.access import readlog
-from custos.access.capabilities import cut_off
+from custos.access.capabilities import OUTSIDE_ROLES, cut_off
 from custos.access.models import Profile, Role
 from custos.access.readlog import ReadLogUnavailable
 from custos.book.models import Party, Policy, branch_subtree
@@ -97,8 +97,10 @@ class AccessContext:
 
     def policies(self) -> QuerySet[Policy]:
         p = self.profile
-        if p is None or p.role not in Role.values or self._has_left():
-            return Policy.objects.none()
+        if p is None or p.role not in Role.values or p.role in OUTSIDE_ROLES or self._has_left():
+            return (
+                Policy.objects.none()
+            )  # an association's member insurer sees no book, whatever the middleware
         qs = Policy.objects.all()
         if p.role == Role.AGENT:
             if not p.staff_no:
