@@ -259,6 +259,10 @@ def build_world() -> World:
         "statement": statements,
         "month": ["2026-01"],
         "fmt": ["csv", "xlsx"],
+        "report_fmt": ["xlsx", "pdf"],
+        "staff_no": ["A1", "A2"],
+        "day": ["2026-01-05"],
+        "none": [987654],  # records this world does not build (partnership: tests/test_partnership_web.py)
     }  # fmt: skip
     w.needles = _needles(
         [PROPOSED_ID, *_date_forms(PROPOSED_BIRTH), NEW_EMAIL, "new.secret@", CHANGED_EMAIL, CONTACT_USED,
@@ -374,6 +378,10 @@ FILL = [
     (r"^discipline/", "pk", "finding"),
     (r"^discipline/fines/", "month", "month"),
     (r"^discipline/fines/", "fmt", "fmt"),
+    (r"^partnership/", "pk", "none"),
+    (r"^report/summary", "fmt", "report_fmt"),
+    (r"^security/watch/staff/", "staff_no", "staff_no"),
+    (r"^security/watch/staff/", "day", "day"),
 ]
 # Routes not walked (a prefix each), with the reason. Keep it short.
 SKIP = {
