@@ -177,3 +177,16 @@ def _second_factor(request, settings):
     features sign in with force_login/login and would only meet the OTP page, so it is off unless a
     test is marked `otp` (tests/test_security_signin.py)."""
     settings.CUSTOS_OTP_REQUIRED = request.node.get_closest_marker("otp") is not None
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the default language (zh-hans), as a request without a language choice
+    would: a test that activated English and did not deactivate it must not change the next test's
+    messages."""
+    from django.conf import settings as django_settings
+    from django.utils import translation
+
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.activate(django_settings.LANGUAGE_CODE)
