@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from custos.domain.bookformat import TABLES
+from custos.synth.base import iso
 from custos.synth.chunk import CHUNK, Chunk
 from custos.synth.commissions import write_commissions
-from custos.synth.base import iso
 from custos.synth.org import Org
 from custos.synth.rates import DefectRates
 
@@ -73,7 +73,10 @@ def generate_book(
     _write(
         out / "truth" / "blacklist_association.csv",
         ("id_no", "name", "company", "reason", "dismissed_on"),
-        ((s.id_no, s.name, "示例人寿保险股份有限公司", "泄露、倒卖客户信息", iso(s.left)) for s in org.blacklist),
+        (
+            (s.id_no, s.name, "示例人寿保险股份有限公司", "泄露、倒卖客户信息", iso(s.left))
+            for s in org.blacklist
+        ),
         "utf-8",
     )
     n_chunks = -(-policies // chunk_size)
