@@ -49,6 +49,8 @@ def test_no_alert_day_and_refusals(client, alerted):
     client.force_login(make_user("co", Role.COMPLIANCE))
     r = client.post("/security/watch/staff/A1/2026-03-03/", {"verdict": "true", "note": "x"})
     assert r.status_code == 200 and "没有告警" in r.content.decode()
+    empty = client.post("/security/watch/staff/A1/2026-03-03/", {})  # an empty form is still a POST
+    assert empty.status_code == 200 and "没有告警" in empty.content.decode()
     assert client.get("/security/watch/staff/A1/not-a-day/").status_code == 404
     client.force_login(make_user("agent", Role.AGENT, staff_no="A1"))
     assert client.get("/security/watch/").status_code == 403

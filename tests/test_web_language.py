@@ -24,19 +24,21 @@ def test_unknown_cookie_value_falls_back_to_chinese(client, settings):
 
 def _chinese_messages():
     """Every Chinese message the app marks for translation: {% translate "…" %} in templates,
-    _("…") / gettext("…") / gettext_lazy("…") in Python (one-line literals)."""
+    _("…") / gettext("…") / gettext_lazy("…") in Python (adjacent literals joined, as Python joins them)."""
     import re
     from pathlib import Path
 
     import custos
 
-    pattern = re.compile(r'(?:translate|trans)\s+"([^"]+)"|\b_\(\s*"([^"]+)"|gettext(?:_lazy)?\(\s*"([^"]+)"')
+    # Python: one literal or several adjacent ones (implicit concatenation across lines)
+    literals = r'((?:"[^"\n]+"\s*)+)'
+    pattern = re.compile(rf'(?:translate|trans)\s+"([^"]+)"|\b_\(\s*{literals}|gettext(?:_lazy)?\(\s*{literals}')
     root = Path(custos.__file__).parent
     for path in sorted([*root.rglob("*.html"), *root.rglob("*.py")]):
         if "migrations" in path.parts:
             continue
         for m in pattern.finditer(path.read_text(encoding="utf-8")):
-            text = m.group(1) or m.group(2) or m.group(3)
+            text = m.group(1) or "".join(re.findall(r'"([^"\n]*)"', m.group(2) or m.group(3)))
             if re.search(r"[\u4e00-\u9fff]", text):
                 if (
                     path.suffix == ".html"

@@ -76,7 +76,7 @@ def staff_day(request, staff_no: str, day: str):
     except ValueError:
         raise Http404(_("日期格式不正确。")) from None
     alert = AccessAlert.objects.filter(staff_no=staff_no, day=when).first()
-    form = TriageForm(request.POST or None)
+    form = TriageForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if alert is None:
             form.add_error(None, _("该员工当日没有告警，无需研判。"))
