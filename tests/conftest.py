@@ -4,6 +4,7 @@ Tests that need PostgreSQL, Spark or Chromium skip with a reason where those are
 under CI=true, where a missing dependency is a failure: nothing may skip in CI.
 """
 
+import functools
 import os
 import shutil
 
@@ -128,13 +129,23 @@ def small_book(db):
     return build_small_book()
 
 
+@functools.lru_cache(maxsize=None)
+def _password_hash(password: str) -> str:
+    """The deployment's hasher (Argon2), computed once per password and worker: a hash costs
+    0.1-0.3 s, and the route walks make a user per role for every test."""
+    from django.contrib.auth.hashers import make_password
+
+    return make_password(password)
+
+
 def make_user(username: str, role: str | None = None, password: str = "correct-horse-42", **scope):
     """A Django user with (unless role is None) a custos Profile of that role and scope."""
     from django.contrib.auth import get_user_model
 
     from custos.access.models import Profile
 
-    user = get_user_model().objects.create_user(username=username, password=password)
+    user = get_user_model()(username=username, password=_password_hash(password))
+    user.save()
     if role is not None:
         Profile.objects.create(user=user, role=role, **scope)
     return user
