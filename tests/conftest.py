@@ -129,7 +129,7 @@ def small_book(db):
     return build_small_book()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _password_hash(password: str) -> str:
     """The deployment's hasher (Argon2), computed once per password and worker: a hash costs
     0.1-0.3 s, and the route walks make a user per role for every test."""

@@ -29,7 +29,7 @@ import pytest
 
 from custos.domain import ids
 
-pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.xdist_group("test_blacklist_exchange")]
 
 MAX_REQUESTS = 6  # the association's limit per member and window (the throttled member meets it)
 

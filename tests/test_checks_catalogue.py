@@ -286,6 +286,9 @@ class Built:
     details: dict  # (check, policy_no, role, seq, field) -> detail
 
 
+# one worker builds the module's fixture (pytest-xdist --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_checks_catalogue")
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Built:
     root = tmp_path_factory.mktemp("catalogue")

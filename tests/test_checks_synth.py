@@ -37,6 +37,10 @@ def _keys(table) -> dict[tuple, str | None]:
     }
 
 
+# one worker builds the module's fixture (pytest-xdist --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_checks_synth")
+
+
 @pytest.fixture(scope="module")
 def book(tmp_path_factory):
     return _book(tmp_path_factory, 4000, 20261125)

@@ -28,6 +28,10 @@ def digest(folder: Path) -> dict[str, str]:
     }
 
 
+# one worker builds the module's fixture (pytest-xdist --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_commission_synth")
+
+
 @pytest.fixture(scope="module")
 def book(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("cbook")

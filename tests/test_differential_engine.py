@@ -102,6 +102,10 @@ def _idv_known(code: str) -> bool:
     )
 
 
+# one worker builds the module's fixture (pytest-xdist --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_differential_engine")
+
+
 @pytest.fixture(scope="module")
 def engine_findings(tmp_path_factory):
     rng = random.Random(20261125)

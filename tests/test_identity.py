@@ -11,7 +11,7 @@ import pytest
 from custos.identity.models import LinkRun, PersonRecord
 from custos.identity.services.evaluate import read_assignment, scores
 
-pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.xdist_group("test_identity")]
 
 POLICIES = 400
 

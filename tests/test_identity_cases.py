@@ -12,7 +12,7 @@ import pytest
 from custos.identity.engine.model import Params
 from custos.identity.services import clusters as cl
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_identity_cases")]
 
 
 def rid(region: str, birth: str, seq: str) -> str:

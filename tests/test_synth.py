@@ -29,6 +29,10 @@ def digest(folder: Path) -> dict[str, str]:
     }
 
 
+# one worker builds the module's fixture (pytest-xdist --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_synth")
+
+
 @pytest.fixture(scope="module")
 def book3k(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("book3k")
