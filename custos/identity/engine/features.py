@@ -90,16 +90,48 @@ def load_parties(con: duckdb.DuckDBPyConnection, snapshot_dir: Path, table: str 
     return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
+# The normalised party columns: a party whose values here are unchanged since the last run needs no
+# relinking (incremental runs compare them with the stored records).
+RAW = ("name_n", "gender", "birth_date", "id_raw", "mobile_n", "email_n", "addr_n")
+RECORD_COLUMNS = (
+    "unique_id",
+    "policy_no",
+    "role",
+    "seq",
+    "name_n",
+    "name_py",
+    "surname_py",
+    "gender",
+    "birth_date",
+    "birth_year",
+    "id_raw",
+    "id18",
+    "mobile_n",
+    "email_n",
+    "addr_n",
+    "addr_street",
+    "addr_estate",
+)
+
+
 def build_records(con: duckdb.DuckDBPyConnection, src: str = "parties_src") -> int:
     """Create the temp table ``records`` from ``src``; return its row count."""
+    normalise(con, src, "rec0")
+    enrich(con, "rec0", "records")
+    con.execute("DROP TABLE rec0")
+    return con.execute("SELECT count(*) FROM records").fetchone()[0]
+
+
+def normalise(con: duckdb.DuckDBPyConnection, src: str = "parties_src", out: str = "rec0") -> None:
+    """Create the temp table ``out``: ``unique_id`` (by key order), the key and the ``RAW`` columns.
+    Plain SQL: cheap even for millions of parties."""
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE rec0 AS
+        f"""CREATE OR REPLACE TEMP TABLE {out} AS
         SELECT row_number() OVER (ORDER BY policy_no, role, seq) AS unique_id,
                policy_no, role, seq,
                {fold("name")} AS name_n,
                NULLIF(upper(trim(gender)), '') AS gender,
                birth_date,
-               year(birth_date) AS birth_year,
                upper({fold("id_no")}) AS id_raw,
                NULLIF(regexp_replace(regexp_replace({fold("mobile")}, '[^0-9]', '', 'g'),
                       '^86(1[0-9]{{10}})$', '\\1'), '') AS mobile_n,
@@ -107,8 +139,14 @@ def build_records(con: duckdb.DuckDBPyConnection, src: str = "parties_src") -> i
                {fold("address")} AS addr_n
         FROM {src}"""
     )
+
+
+def enrich(con: duckdb.DuckDBPyConnection, src: str = "rec0", out: str = "records") -> int:
+    """Create the temp table ``out`` (``RECORD_COLUMNS``) from the normalised rows of ``src``: the
+    pinyin of each distinct name (Python, pypinyin), the 18-digit form of each legacy number, the
+    address parts."""
     names = [
-        r[0] for r in con.execute("SELECT DISTINCT name_n FROM rec0 WHERE name_n IS NOT NULL").fetchall()
+        r[0] for r in con.execute(f"SELECT DISTINCT name_n FROM {src} WHERE name_n IS NOT NULL").fetchall()
     ]
     con.register(
         "name_map",
@@ -123,7 +161,7 @@ def build_records(con: duckdb.DuckDBPyConnection, src: str = "parties_src") -> i
     legacy = [
         r[0]
         for r in con.execute(
-            "SELECT DISTINCT id_raw FROM rec0 WHERE regexp_full_match(id_raw, '[0-9]{15}')"
+            f"SELECT DISTINCT id_raw FROM {src} WHERE regexp_full_match(id_raw, '[0-9]{{15}}')"
         ).fetchall()
     ]
     con.register(
@@ -136,16 +174,41 @@ def build_records(con: duckdb.DuckDBPyConnection, src: str = "parties_src") -> i
         ),
     )
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE records AS
+        f"""CREATE OR REPLACE TEMP TABLE {out} AS
         SELECT r.unique_id, r.policy_no, r.role, r.seq, r.name_n, n.name_py, n.surname_py,
-               r.gender, r.birth_date, r.birth_year, r.id_raw,
+               r.gender, r.birth_date, year(r.birth_date) AS birth_year, r.id_raw,
                coalesce(i.id_up, r.id_raw) AS id18, r.mobile_n, r.email_n, r.addr_n,
                NULLIF(regexp_extract(r.addr_n, '{STREET_RE}'), '') AS addr_street,
                NULLIF(regexp_extract(r.addr_n, '{ESTATE_RE}'), '') AS addr_estate
-        FROM rec0 r LEFT JOIN name_map n USING (name_n) LEFT JOIN id_map i USING (id_raw)
+        FROM {src} r LEFT JOIN name_map n USING (name_n) LEFT JOIN id_map i USING (id_raw)
         ORDER BY r.unique_id"""
     )
     con.unregister("name_map")
     con.unregister("id_map")
-    con.execute("DROP TABLE rec0")
-    return con.execute("SELECT count(*) FROM records").fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM {out}").fetchone()[0]
+
+
+def diff(con: duckdb.DuckDBPyConnection, store: str, src: str = "rec0", out: str = "fresh0") -> dict:
+    """The rows of ``src`` that are new (key not in ``store``) or changed (a ``RAW`` column differs),
+    as the temp table ``out``: a changed row keeps its stored ``unique_id``, a new one is numbered
+    after the highest stored. Returns {"new": n, "changed": n, "unchanged": n}."""
+    changed = " OR ".join(f"s.{c} IS DISTINCT FROM r.{c}" for c in RAW)
+    cols = ", ".join(f"r.{c}" for c in ("policy_no", "role", "seq", *RAW))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {out} AS
+        WITH top AS (SELECT coalesce(max(unique_id), 0) AS top FROM {store}),
+        j AS (
+            SELECT s.unique_id AS old_uid, r.unique_id AS rid, {cols}
+            FROM {src} r LEFT JOIN {store} s USING (policy_no, role, seq)
+            WHERE s.unique_id IS NULL OR {changed}
+        )
+        SELECT coalesce(old_uid, (SELECT top FROM top)
+                        + row_number() OVER (PARTITION BY old_uid IS NULL ORDER BY rid)) AS unique_id,
+               old_uid IS NOT NULL AS changed, * EXCLUDE (old_uid, rid)
+        FROM j"""
+    )
+    new, chg = con.execute(
+        f"SELECT count(*) FILTER (NOT changed), count(*) FILTER (changed) FROM {out}"
+    ).fetchone()
+    total = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
+    return {"new": new, "changed": chg, "unchanged": total - new - chg}

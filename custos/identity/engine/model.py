@@ -1,4 +1,4 @@
-"""The Fellegi–Sunter model of a person, for Splink 5 on DuckDB.
+"""The Fellegi–Sunter model of a person, for Splink 5 on DuckDB or Spark.
 
 The comparisons are written for Chinese customer data (docs/identity.md): names compared exactly
 (with term-frequency adjustment, so that 王伟 or 李娜 weigh less than a rare name), by pinyin
@@ -9,6 +9,13 @@ e-mail, address (the same address, or most of its parts: road, number, building�
 
 Training is unsupervised: u from random pairs (fixed seed), m and λ by expectation maximisation on
 three blocking rules, each leaving the comparisons it blocks on to the other sessions.
+
+Engine-agnostic: Splink's database API comes from ``db_api(engine, con)`` (DuckDB in the features'
+own connection, or ``custos.identity.engine.spark.db_api()``), and the records reach it through
+``register``. Term-frequency adjustments (exact name, mobile, address) use the frequencies of the
+book the model was trained on: ``tf_tables`` keeps them with the run, and ``predict_incremental``
+registers them again to score a later book's new records against the stored ones
+(``predict_between``) and among themselves (``predict_within``).
 """
 
 from __future__ import annotations
@@ -45,6 +52,41 @@ ONE_TYPO = (
     "CASE WHEN length({a}) = {n} AND length({b}) = {n} THEN (CASE hamming({a}, {b}) WHEN 1 THEN true"
     " WHEN 2 THEN damerau_levenshtein({a}, {b}) = 1 ELSE false END) ELSE false END"
 )
+# Spark has no hamming(); Splink's Scala UDFs give damerau_levenshtein and jaro_winkler
+ONE_TYPO_SPARK = "length({a}) = {n} AND length({b}) = {n} AND damerau_levenshtein({a}, {b}) = 1"
+ENGINES = ("duckdb", "spark")
+# columns whose exact level is adjusted by term frequency: a common name, a mobile or an address
+# many records share (an agent's own phone, a bank outlet's address) weighs less than a rare one
+TF_COLUMNS = ("name_n", "mobile_n", "addr_n")
+
+
+def db_api(engine: str, con=None):
+    """Splink's database API for an engine: DuckDB on the features' connection ``con``, or the
+    Spark session of ``custos.identity.engine.spark`` (imported only when asked for)."""
+    if engine == "duckdb":
+        from splink import DuckDBAPI
+
+        return DuckDBAPI(connection=con)
+    if engine == "spark":
+        from custos.identity.engine import spark
+
+        return spark.db_api()
+    raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+
+
+def dialect(api) -> str:
+    """The SQL dialect of a Splink database API ("duckdb", "spark")."""
+    return api.sql_dialect.sql_dialect_str
+
+
+def register(api, con: duckdb.DuckDBPyConnection, table: str):
+    """A SplinkDataFrame of the DuckDB table ``table``: the table itself on DuckDB, its Arrow copy
+    on another engine."""
+    from splink import DuckDBAPI
+
+    if isinstance(api, DuckDBAPI):
+        return api.register(table)
+    return api.register(con.table(table).fetch_arrow_table())
 
 
 def _level(sql: str, label: str, **kw) -> dict:
@@ -58,8 +100,10 @@ def _null(col: str) -> dict:
 ELSE = _level("ELSE", "else")
 
 
-def comparisons() -> list[dict]:
-    jw = "jaro_winkler_similarity(name_py_l, name_py_r)"
+def comparisons(sql_dialect: str = "duckdb") -> list[dict]:
+    spark = sql_dialect == "spark"
+    jw = f"{'jaro_winkler' if spark else 'jaro_winkler_similarity'}(name_py_l, name_py_r)"
+    one_typo = ONE_TYPO_SPARK if spark else ONE_TYPO
     ymd = ("year", "month", "day")
     same = [f"{p}(birth_date_l) = {p}(birth_date_r)" for p in ymd]
     two_of_three = " OR ".join(
@@ -102,7 +146,7 @@ def comparisons() -> list[dict]:
                 _null("id18"),
                 _level("id18_l = id18_r AND id_raw_l = id_raw_r", "exact"),
                 _level("id18_l = id18_r", "15- and 18-digit forms"),
-                _level(ONE_TYPO.format(a="id18_l", b="id18_r", n=18), "one digit off or transposed"),
+                _level(one_typo.format(a="id18_l", b="id18_r", n=18), "one digit off or transposed"),
                 ELSE,
             ],
         },
@@ -111,8 +155,13 @@ def comparisons() -> list[dict]:
             "comparison_description": "mobile: exact, one digit off",
             "comparison_levels": [
                 _null("mobile_n"),
-                _level("mobile_n_l = mobile_n_r", "exact"),
-                _level(ONE_TYPO.format(a="mobile_n_l", b="mobile_n_r", n=11), "one digit off or transposed"),
+                _level(
+                    "mobile_n_l = mobile_n_r",
+                    "exact",
+                    tf_adjustment_column="mobile_n",
+                    tf_adjustment_weight=1.0,
+                ),
+                _level(one_typo.format(a="mobile_n_l", b="mobile_n_r", n=11), "one digit off or transposed"),
                 ELSE,
             ],
         },
@@ -121,7 +170,9 @@ def comparisons() -> list[dict]:
             "comparison_description": "address: exact, most parts shared",
             "comparison_levels": [
                 _null("addr_n"),
-                _level("addr_n_l = addr_n_r", "exact"),
+                _level(
+                    "addr_n_l = addr_n_r", "exact", tf_adjustment_column="addr_n", tf_adjustment_weight=1.0
+                ),
                 _level("addr_street_l = addr_street_r", "same road and number"),
                 _level("addr_estate_l = addr_estate_r", "same estate or village"),
                 ELSE,
@@ -140,7 +191,7 @@ def comparisons() -> list[dict]:
     ]
 
 
-def settings_dict(prior: float = 1e-4) -> dict:
+def settings_dict(prior: float = 1e-4, sql_dialect: str = "duckdb") -> dict:
     from splink import block_on
 
     return {
@@ -148,28 +199,26 @@ def settings_dict(prior: float = 1e-4) -> dict:
         "unique_id_column_name": "unique_id",
         "probability_two_random_records_match": prior,
         "blocking_rules_to_generate_predictions": [block_on(*cols) for cols in BLOCKING_RULES],
-        "comparisons": comparisons(),
+        "comparisons": comparisons(sql_dialect),
         "retain_matching_columns": False,
         "retain_intermediate_calculation_columns": False,
         "additional_columns_to_retain": [],
     }
 
 
-def _linker(con: duckdb.DuckDBPyConnection, settings):
-    from splink import DuckDBAPI, Linker, SettingsCreator
+def _linker(sdf, settings):
+    from splink import Linker, SettingsCreator
 
-    db_api = DuckDBAPI(connection=con)
-    sdf = db_api.register("records")
     if isinstance(settings, dict):
         settings = SettingsCreator.from_path_or_dict(settings)
     return Linker(sdf, settings, log_level=logging.ERROR)
 
 
-def train(con: duckdb.DuckDBPyConnection, params: Params):
-    """A trained linker over the temp table ``records``."""
+def train(sdf, params: Params, sql_dialect: str = "duckdb"):
+    """A trained linker over the registered records ``sdf``."""
     from splink import block_on
 
-    linker = _linker(con, settings_dict())
+    linker = _linker(sdf, settings_dict(sql_dialect=sql_dialect))
     linker.training.estimate_probability_two_random_records_match(
         ["l.id18 = r.id18 AND l.name_n = r.name_n", "l.mobile_n = r.mobile_n AND l.name_n = r.name_n"],
         recall=params.prior_recall,
@@ -177,7 +226,7 @@ def train(con: duckdb.DuckDBPyConnection, params: Params):
     linker.training.estimate_u_using_random_sampling(max_pairs=params.u_max_pairs, seed=params.seed)
     for cols in EM_RULES:
         linker.training.estimate_parameters_using_expectation_maximisation(block_on(*cols))
-    return _linker(con, with_floors(linker.misc.save_model_to_json()))
+    return _linker(sdf, with_floors(linker.misc.save_model_to_json()))
 
 
 # A level no training pair reached (a homophone, a 15-digit number, a swapped day and month in a
@@ -205,9 +254,9 @@ def with_floors(model: dict) -> dict:
     return model
 
 
-def loaded(con: duckdb.DuckDBPyConnection, model: dict):
-    """A linker over ``records`` with a saved model (no training)."""
-    return _linker(con, model)
+def loaded(sdf, model: dict):
+    """A linker over the registered records ``sdf`` with a saved model (no training)."""
+    return _linker(sdf, model)
 
 
 def predict(linker, params: Params):
@@ -215,6 +264,33 @@ def predict(linker, params: Params):
     ``unique_id_l, unique_id_r, match_weight, match_probability`` and the comparison levels."""
     df = linker.inference.predict(threshold_match_probability=params.review_probability)
     return df.as_pyarrow_table()
+
+
+def tf_tables(linker) -> dict:
+    """column -> Arrow table (value, tf_<column>) of the term frequencies the linker's data gives."""
+    return {c: linker.table_management.compute_tf_table(c).as_pyarrow_table() for c in TF_COLUMNS}
+
+
+def predict_incremental(api, existing, fresh, model: dict, tf: dict, params: Params):
+    """Pairs between the stored records ``existing`` and the ``fresh`` ones (new or changed), and
+    among the fresh ones, scored by a saved model with the term frequencies it was trained with
+    (``tf``: column -> Arrow table, registered before predicting). Arrow table as ``predict``."""
+    import pyarrow as pa
+
+    linker = _linker(fresh, model)
+    for col, table in tf.items():
+        linker.table_management.register_term_frequency_lookup(api.register(table), col)
+    between = linker.inference.predict_between(
+        existing, fresh, threshold_match_probability=params.review_probability, warning_mode="never"
+    ).as_pyarrow_table()
+    within = linker.inference.predict_within(
+        fresh, threshold_match_probability=params.review_probability, warning_mode="never"
+    ).as_pyarrow_table()
+    if within.num_rows == 0:
+        return between
+    if between.num_rows == 0:
+        return within
+    return pa.concat_tables([between, within.select(between.column_names)], promote_options="permissive")
 
 
 def model_json(linker) -> dict:

@@ -2,6 +2,7 @@
 
     run = run_link()                     # the latest successful load, DuckDB
     run = run_link(load, user=request.user, progress=cb)
+    run = run_link(load, engine="spark", full=True)
 
 The parties are read from the load's encrypted snapshot into DuckDB in memory, a Splink model is
 trained on them (unsupervised) and scores the blocked pairs; records are clustered over the pairs
@@ -10,26 +11,37 @@ mapped onto the existing persons by maximal overlap (``clusters.assign``), and w
 person to another is recorded as merges and splits with the evidence. Pairs between the review and
 the match threshold go to the review queue. The model (``model.json``) and its match-weight chart
 (``chart.html``) are saved under ``CUSTOS_HOME/identity/run-<id>/``: no customer value is in them.
+
+**Incremental** (the default once a run has left a trained model and persons): the run's linkage
+records and the term frequencies of its model are kept, encrypted like a snapshot, in
+``run-<id>/store/``. A later run compares the new load's parties with them, and only the new and
+changed parties are scored — against the stored records (Splink's ``predict_between``, with the
+stored term-frequency tables registered) and among themselves (``predict_within``) — by the stored
+model. The clusters are updated, not rebuilt: the persons the new pairs touch (and those of changed
+parties) are read back, their unchanged records stay together, and the new records join, found new
+persons or merge persons exactly as in a full run (recorded as merges and splits with evidence).
+``full=True`` (``custos link --full``) retrains and relinks everything.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from custos.book.models import BookLoad
 from custos.identity import conf as iconf
+from custos.identity.engine.model import ENGINES
 from custos.identity.models import LinkDecision, LinkEvent, LinkRun, Person, PersonRecord, ReviewPair
 from custos.identity.services import clusters as cl
 
-ENGINES = ("duckdb",)
 Progress = Callable[[float, str], None]
 _LOCK_KEY = 0x6964656E74  # "ident": one link run writes persons at a time (PostgreSQL)
 EVIDENCE_PAIRS = 5
@@ -75,24 +87,54 @@ def artefacts_dir(run: LinkRun) -> Path:
     return Path(home()) / "identity" / f"run-{run.pk}"
 
 
-def run_link(load=None, engine: str = "duckdb", user=None, progress: Progress | None = None) -> LinkRun:
+def base_run(engine: str) -> LinkRun | None:
+    """The run an incremental run builds on: the latest finished run of this engine, when it left
+    its store and persons exist (None: link in full)."""
+    run = LinkRun.objects.filter(status=LinkRun.Status.DONE).order_by("-id").first()
+    if run is None or run.engine != engine or not run.model or not run.artefacts:
+        return None
+    if not (Path(run.artefacts) / "store" / "records.parquet").exists():
+        return None
+    if not Person.objects.exists():
+        return None
+    return run
+
+
+def run_link(
+    load=None, engine: str = "duckdb", user=None, progress: Progress | None = None, full: bool = False
+) -> LinkRun:
+    """Link the parties of ``load``: incrementally against the last run's persons when there is one
+    (``base_run``), in full when there is none or ``full``. ``run.settings["mode"]`` says which."""
     if engine not in ENGINES:
         raise LinkError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
     load = resolve_load(load)
     params = iconf.params()
+    base = None if full else base_run(engine)
+    mode = "incremental" if base else "full"
     run = LinkRun.objects.create(
         load=load,
         engine=engine,
-        settings=iconf.conf(),
+        settings={**iconf.conf(), "mode": mode, "base_run": base.pk if base else None},
         created_by=user if getattr(user, "pk", None) else None,
     )
     t0 = time.monotonic()
     try:
-        _note(progress, 0.0, "reading the parties")
-        scored = score(Path(load.snapshot_path), params, progress)
-        _note(progress, 0.8, "assigning persons")
         out = artefacts_dir(run)
         out.mkdir(parents=True, exist_ok=True)
+        _note(progress, 0.0, f"reading the parties ({mode})")
+        if base:
+            scored = score_incremental(
+                Path(load.snapshot_path),
+                Path(base.artefacts) / "store",
+                base.model,
+                params,
+                progress,
+                engine=engine,
+                store_out=out / "store",
+            )
+        else:
+            scored = score(Path(load.snapshot_path), params, progress, engine=engine, store_out=out / "store")
+        _note(progress, 0.8, "assigning persons")
         from custos.identity.engine import chart
 
         (out / "model.json").write_text(json.dumps(scored["model"], ensure_ascii=False, indent=1))
@@ -101,17 +143,22 @@ def run_link(load=None, engine: str = "duckdb", user=None, progress: Progress | 
             if connection.vendor == "postgresql":
                 with connection.cursor() as c:
                     c.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
-            counts = persist(run, scored, params)
+            if base:
+                counts = persist_incremental(run, scored, params)
+            else:
+                counts = persist(run, scored, params)
             from custos.audit.record import record
 
             run.status = LinkRun.Status.DONE
             run.model = scored["model"]
             run.artefacts = str(out)
-            run.records = len(scored["keys"])
+            run.records = scored.get("records", len(scored["keys"]))
             run.pairs_scored = scored["pairs_scored"]
             run.links = len(scored["edges"])
             for k, v in counts.items():
                 setattr(run, k, v)
+            if base:
+                run.settings = {**run.settings, **scored["counts"]}
             run.finished_at = timezone.now()
             run.seconds = round(time.monotonic() - t0, 3)
             run.save()
@@ -120,8 +167,15 @@ def run_link(load=None, engine: str = "duckdb", user=None, progress: Progress | 
                 "identity.linked",
                 run,
                 None,
-                {k: getattr(run, k) for k in ("records", "persons", "persons_created", "merges", "splits")},
+                {
+                    "mode": mode,
+                    **{
+                        k: getattr(run, k)
+                        for k in ("records", "persons", "persons_created", "merges", "splits")
+                    },
+                },
             )
+        _prune_stores(run)
         _note(progress, 1.0, "done")
         return run
     except Exception as exc:
@@ -131,13 +185,57 @@ def run_link(load=None, engine: str = "duckdb", user=None, progress: Progress | 
             finished_at=timezone.now(),
             seconds=time.monotonic() - t0,
         )
+        shutil.rmtree(artefacts_dir(run) / "store", ignore_errors=True)
         if isinstance(exc, LinkError):
             raise
         raise LinkError(f"link run #{run.pk} failed: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
 
 
-def score(snapshot_dir: Path, params, progress: Progress | None = None) -> dict:
-    """Train and predict on DuckDB in memory: {keys, edges, review, evidence, model, pairs_scored}."""
+def _prune_stores(run: LinkRun) -> None:
+    """Only the latest run's store is needed (each is a full copy of the linkage records)."""
+    for old in (
+        LinkRun.objects.filter(id__lt=run.pk).exclude(artefacts="").values_list("artefacts", flat=True)
+    ):
+        shutil.rmtree(Path(old) / "store", ignore_errors=True)
+
+
+def _write_store(con, out: Path, records: str, tf: dict) -> None:
+    """The linkage records and the model's term-frequency tables, as encrypted Parquet in ``out``."""
+    from custos.crypto import snapshot as esnap
+    from custos.identity.engine.features import RECORD_COLUMNS
+
+    if not esnap.load_full_crypto(con):
+        raise LinkError("duckdb-ext-httpfs is not installed: the linkage store cannot be encrypted")
+    key = esnap.begin(out, con)
+    con.execute(
+        f"COPY (SELECT {', '.join(RECORD_COLUMNS)} FROM {records} ORDER BY unique_id) "
+        f"TO '{out / 'records.parquet'}' {esnap.copy_options(key)}"
+    )
+    for col, table in tf.items():
+        esnap.write_arrow(con, key, table, out / f"tf_{col}.parquet")
+
+
+def _read_tf(con, store: Path) -> dict:
+    from custos.crypto import snapshot as esnap
+    from custos.identity.engine.model import TF_COLUMNS
+
+    return {
+        c: con.execute(f"SELECT * FROM {esnap.source(con, store, f'tf_{c}')}").fetch_arrow_table()
+        for c in TF_COLUMNS
+        if (store / f"tf_{c}.parquet").exists()
+    }
+
+
+def score(
+    snapshot_dir: Path,
+    params,
+    progress: Progress | None = None,
+    engine: str = "duckdb",
+    store_out: Path | None = None,
+) -> dict:
+    """Train and predict: {keys, edges, review, neighbours, model, pairs_scored}. The features are
+    built in DuckDB in memory; Splink runs on ``engine``. ``store_out``: keep the records and the
+    term frequencies there for later incremental runs."""
     from custos.crypto.snapshot import offline_connect
     from custos.identity.engine import features, model
 
@@ -150,12 +248,105 @@ def score(snapshot_dir: Path, params, progress: Progress | None = None) -> dict:
             for uid, p, r, s in con.execute("SELECT unique_id, policy_no, role, seq FROM records").fetchall()
         }
         _note(progress, 0.2, "training the model")
-        linker = model.train(con, params)
+        api = model.db_api(engine, con)
+        linker = model.train(model.register(api, con, "records"), params, model.dialect(api))
         _note(progress, 0.6, "scoring pairs")
         pairs = model.predict(linker, params)
         trained = model.model_json(linker)
+        if store_out is not None:
+            _write_store(con, store_out, "records", model.tf_tables(linker))
     finally:
         con.close()
+    return {**_read_pairs(pairs, trained, params), "keys": keys, "model": trained}
+
+
+def score_incremental(
+    snapshot_dir: Path,
+    store: Path,
+    trained: dict,
+    params,
+    progress: Progress | None = None,
+    engine: str = "duckdb",
+    store_out: Path | None = None,
+) -> dict:
+    """Score only the parties new or changed since the stored records, with the stored model:
+    {keys (the fresh records and the stored ones they pair with), fresh, changed, counts, records,
+    edges, review, neighbours, model, pairs_scored}."""
+    from custos.crypto import snapshot as esnap
+    from custos.crypto.snapshot import offline_connect
+    from custos.identity.engine import features, model
+
+    con = offline_connect()
+    try:
+        total = features.load_parties(con, snapshot_dir)
+        features.normalise(con, "parties_src", "rec0")
+        con.execute(f"CREATE TEMP TABLE store AS SELECT * FROM {esnap.source(con, store, 'records')}")
+        counts = features.diff(con, "store", "rec0", "fresh0")
+        features.enrich(con, "fresh0", "fresh")
+        changed = {r[0] for r in con.execute("SELECT unique_id FROM fresh0 WHERE changed").fetchall()}
+        con.execute("DROP TABLE rec0")
+        con.execute(
+            "CREATE TEMP TABLE existing AS SELECT * FROM store "
+            "WHERE unique_id NOT IN (SELECT unique_id FROM fresh0 WHERE changed)"
+        )
+        con.execute("DROP TABLE store")
+        tf = _read_tf(con, store)
+        fresh = {
+            uid: (p, r, int(s))
+            for uid, p, r, s in con.execute("SELECT unique_id, policy_no, role, seq FROM fresh").fetchall()
+        }
+        _note(progress, 0.3, f"scoring {len(fresh)} new or changed parties")
+        if fresh:
+            api = model.db_api(engine, con)
+            pairs = model.predict_incremental(
+                api,
+                model.register(api, con, "existing"),
+                model.register(api, con, "fresh"),
+                trained,
+                tf,
+                params,
+            )
+        else:
+            pairs = None
+        hit = set()
+        if pairs is not None and pairs.num_rows:
+            for col in ("unique_id_l", "unique_id_r"):
+                hit.update(pairs.column(col).to_pylist())
+        hit -= set(fresh)
+        keys = dict(fresh)
+        if hit:
+            import pyarrow as pa
+
+            con.register("hit_ids", pa.table({"unique_id": pa.array(sorted(hit), pa.int64())}))
+            for uid, p, r, s in con.execute(
+                "SELECT unique_id, policy_no, role, seq FROM existing JOIN hit_ids USING (unique_id)"
+            ).fetchall():
+                keys[uid] = (p, r, int(s))
+            con.unregister("hit_ids")
+        if store_out is not None:
+            cols = ", ".join(features.RECORD_COLUMNS)
+            con.execute(
+                f"CREATE TEMP TABLE store2 AS SELECT {cols} FROM existing UNION ALL SELECT {cols} FROM fresh"
+            )
+            _write_store(con, store_out, "store2", tf)
+    finally:
+        con.close()
+    if pairs is None:
+        read = {"edges": [], "review": [], "neighbours": {}, "pairs_scored": 0}
+    else:
+        read = _read_pairs(pairs, trained, params)
+    return {
+        **read,
+        "keys": keys,
+        "fresh": set(fresh),
+        "changed": changed,
+        "counts": counts,
+        "records": total,
+        "model": trained,
+    }
+
+
+def _read_pairs(pairs, trained: dict, params) -> dict:
     labels = {}  # comparison -> {gamma: label}; Splink numbers the non-null levels n-1 … 0
     for c in trained["comparisons"]:
         levels = [lvl for lvl in c["comparison_levels"] if not lvl.get("is_null_level")]
@@ -165,6 +356,7 @@ def score(snapshot_dir: Path, params, progress: Progress | None = None) -> dict:
     d = pairs.to_pydict()
     gammas = [c for c in d if c.startswith("gamma_")]
     edges, review = [], []
+    neighbours: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
     for i in range(pairs.num_rows):
         a, b = d["unique_id_l"][i], d["unique_id_r"][i]
         w, p = float(d["match_weight"][i]), float(d["match_probability"][i])
@@ -173,20 +365,9 @@ def score(snapshot_dir: Path, params, progress: Progress | None = None) -> dict:
         else:
             levels = {g[6:]: _label(labels.get(g[6:], {}), d[g][i]) for g in gammas}
             review.append((a, b, w, p, levels))
-    neighbours: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
-    for i in range(pairs.num_rows):
-        a, b = d["unique_id_l"][i], d["unique_id_r"][i]
-        w, p = float(d["match_weight"][i]), float(d["match_probability"][i])
         neighbours[a].append((b, w, p))
         neighbours[b].append((a, w, p))
-    return {
-        "keys": keys,
-        "edges": edges,
-        "review": review,
-        "neighbours": neighbours,
-        "model": trained,
-        "pairs_scored": pairs.num_rows,
-    }
+    return {"edges": edges, "review": review, "neighbours": neighbours, "pairs_scored": pairs.num_rows}
 
 
 def _label(levels: dict, gamma) -> str:
@@ -220,6 +401,73 @@ def persist(run: LinkRun, scored: dict, params) -> dict:
         "id", "policy_no", "role", "seq", "person__number"
     ).iterator(chunk_size=10000):
         existing[(p, r, s)] = (rec_id, num)
+    return _apply(run, keys, clusters, existing, scored)
+
+
+CHUNK = 5000
+
+
+def _records_by_key(keys) -> dict[Key, tuple[int, int]]:
+    """key -> (PersonRecord id, person number) of the given keys that have a person."""
+    wanted = set(keys)
+    out = {}
+    policies = sorted({k[0] for k in wanted})
+    for i in range(0, len(policies), CHUNK):
+        for rec_id, p, r, s, num in PersonRecord.objects.filter(
+            policy_no__in=policies[i : i + CHUNK]
+        ).values_list("id", "policy_no", "role", "seq", "person__number"):
+            if (p, r, s) in wanted:
+                out[(p, r, s)] = (rec_id, num)
+    return out
+
+
+def _records_of_persons(numbers) -> dict[Key, tuple[int, int]]:
+    out = {}
+    numbers = sorted(numbers)
+    for i in range(0, len(numbers), CHUNK):
+        for rec_id, p, r, s, num in PersonRecord.objects.filter(
+            person__number__in=numbers[i : i + CHUNK]
+        ).values_list("id", "policy_no", "role", "seq", "person__number"):
+            out[(p, r, s)] = (rec_id, num)
+    return out
+
+
+def persist_incremental(run: LinkRun, scored: dict, params) -> dict:
+    """Update the clusters with the fresh records of an incremental run: the persons they pair with
+    (and those of changed records) are read back; each keeps its unchanged records together; the
+    fresh records join by their links (strongest first, people's decisions kept). Inside a
+    transaction."""
+    keys: dict[int, Key] = dict(scored["keys"])
+    changed = scored["changed"]
+    known = _records_by_key(keys.values())
+    touched = {known[k][1] for uid, k in keys.items() if k in known}
+    existing = {**_records_of_persons(touched), **known}
+    by_key = {k: uid for uid, k in keys.items()}
+    local = -1
+    for k in existing:  # unchanged records of the touched persons that no new pair names
+        if k not in by_key:
+            by_key[k] = local
+            keys[local] = k
+            local -= 1
+    same, distinct = _decisions(by_key)
+    members: dict[int, list[int]] = defaultdict(list)
+    for k, (_rec, num) in existing.items():
+        uid = by_key[k]
+        if uid not in changed:
+            members[num].append(uid)
+    keep = [([m[0]], m[1:]) for m in members.values() if len(m) > 1]
+    clusters = cl.cluster(keys, scored["edges"], [*keep, *same], distinct)
+    stale = [keys[u] for u in changed]
+    counts = _apply(run, keys, clusters, existing, scored, stale=stale)
+    counts["persons"] = PersonRecord.objects.values("person_id").distinct().count()
+    return counts
+
+
+def _apply(run, keys, clusters, existing, scored, stale=None) -> dict:
+    """Map ``clusters`` (record id -> cluster) onto persons and write what changed: new persons,
+    records created or moved, merges and splits with their evidence, the review queue. ``existing``:
+    key -> (PersonRecord id, person number) of the records that have a person; ``stale``: keys whose
+    open review pairs are outdated (None: all open pairs, a full run)."""
     current = {uid: existing[k][1] for uid, k in keys.items() if k in existing}
     mapping = cl.assign(clusters, current)
 
@@ -233,9 +481,7 @@ def persist(run: LinkRun, scored: dict, params) -> dict:
     for i, head in enumerate(fresh_heads):
         mapping[head] = top + i + 1
     new_person = {uid: mapping[clusters[uid]] for uid in keys}
-    # all persons, read in chunks: a filter on hundreds of thousands of numbers would pass
-    # SQLite's limit on query parameters
-    ids = dict(Person.objects.values_list("number", "id").iterator(chunk_size=20000))
+    ids = _person_ids({*new_person.values(), *current.values()}, everyone=stale is None)
 
     # records: create the new ones, move the changed ones
     to_create, to_move = [], defaultdict(list)
@@ -300,9 +546,12 @@ def persist(run: LinkRun, scored: dict, params) -> dict:
         Person.objects.filter(id__in=kept[i : i + 5000]).update(updated_run=run, status=Person.Status.ACTIVE)
 
     # the review queue: pairs between the thresholds that ended in different persons
-    ReviewPair.objects.filter(status=ReviewPair.Status.OPEN).update(status=ReviewPair.Status.STALE)
+    if stale is None:
+        ReviewPair.objects.filter(status=ReviewPair.Status.OPEN).update(status=ReviewPair.Status.STALE)
+        seen = set()
+    else:
+        seen = _stale_pairs(stale, {keys[u] for a, b, *_r in scored["review"] for u in (a, b)})
     queue = []
-    seen = set()
     for a, b, w, p, levels in scored["review"]:
         if new_person[a] == new_person[b]:
             continue
@@ -332,6 +581,37 @@ def persist(run: LinkRun, scored: dict, params) -> dict:
         "splits": splits,
         "review_pairs": len(queue),
     }
+
+
+def _person_ids(numbers, everyone: bool) -> dict[int, int]:
+    """person number -> Person id. ``everyone``: read all persons in chunks (a full run; a filter on
+    hundreds of thousands of numbers would pass SQLite's limit on query parameters)."""
+    if everyone:
+        return dict(Person.objects.values_list("number", "id").iterator(chunk_size=20000))
+    numbers = sorted(numbers)
+    out = {}
+    for i in range(0, len(numbers), CHUNK):
+        out.update(Person.objects.filter(number__in=numbers[i : i + CHUNK]).values_list("number", "id"))
+    return out
+
+
+def _stale_pairs(stale: list[Key], named: set[Key]) -> set[tuple[Key, Key]]:
+    """Mark the open review pairs of the ``stale`` keys stale; return the open pairs among the
+    ``named`` keys that remain (not to be queued twice)."""
+    stale_set, remain = set(stale), set()
+    look = stale_set | named
+    policies = sorted({k[0] for k in look})
+    for i in range(0, len(policies), CHUNK):
+        part = policies[i : i + CHUNK]
+        q = ReviewPair.objects.filter(status=ReviewPair.Status.OPEN).filter(
+            models.Q(l_policy_no__in=part) | models.Q(r_policy_no__in=part)
+        )
+        for pair in q.only("id", "l_policy_no", "l_role", "l_seq", "r_policy_no", "r_role", "r_seq"):
+            if pair.left in stale_set or pair.right in stale_set:
+                ReviewPair.objects.filter(pk=pair.pk).update(status=ReviewPair.Status.STALE)
+            else:
+                remain.add((pair.left, pair.right))
+    return remain
 
 
 def _evidence(neighbours, keys, recs, other) -> dict:
