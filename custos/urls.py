@@ -16,6 +16,7 @@ urlpatterns = [
     path("partnership/", include("custos.partnership.urls")),
     path("discipline/", include("custos.discipline.urls")),
     path("blacklist/", include("custos.blacklist.urls")),
+    path("persons/", include("custos.identity.urls")),
     path("", include("custos.web.urls")),
 ]
 

@@ -139,8 +139,8 @@ _TABLE = [
         "leak.trace",
         frozenset({R.COMPLIANCE, R.IT_SECURITY}),
         _("追查泄露文件的来源"),
-        pages=(P("extraction-trace"),),
-        commands=("extract trace",),
+        pages=(P("extraction-trace"), P("watch-trace"), P("watch-trace", "POST")),
+        commands=("extract trace", "trace"),
     ),
     # --- remediation -------------------------------------------------------------------------------
     Capability(
@@ -395,10 +395,20 @@ _TABLE = [
         commands=("report",),
     ),
     Capability(
+        "identity.view",
+        frozenset({R.COMPLIANCE, R.CUSTOMER_SERVICE, R.CHANNEL_MANAGER, R.AGENT, R.PARTNER_STAFF,
+                   R.OPERATIONS, R.AUDITOR}),  # fmt: skip
+        _("查看跨渠道归并的客户（仅其查看范围内的保单，已脱敏）"),
+        pages=(P("identity:persons"), P("identity:person", record="person")),
+        api=tuple(
+            _API("identity", op) for op in ("list_persons", "get_person", "person_parties", "person_conflicts")
+        ),
+    ),
+    Capability(
         "identity.review",
         frozenset({R.COMPLIANCE, R.CUSTOMER_SERVICE}),
         _("复核跨渠道的同一客户识别"),
-        planned=True,
+        pages=(P("identity:review"), P("identity:decide", "POST", "review_pair")),
     ),
 ]
 
@@ -440,6 +450,8 @@ SIGNED_IN_PAGES = frozenset(
         "discipline-case",  # 404 unless violation.decide or the case's own staff member
         "discipline-appeal-file",  # as the case
         "discipline-nomination-approve",  # 403 unless violation.decide
+        "watch-trace-case",  # a leak case: 403 unless leak.trace
+        "watch-trace-pdf",  # as the case
     }
 )
 SIGNED_IN_API = frozenset(

@@ -385,3 +385,7 @@ api.add_router("/commission", commission_router)
 from custos.blacklist.api import router as blacklist_router  # noqa: E402
 
 api.add_router("/blacklist", blacklist_router)
+
+from custos.identity.api import router as persons_router  # noqa: E402
+
+api.add_router("/persons", persons_router)
