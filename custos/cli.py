@@ -31,6 +31,7 @@ COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
         "token",
         "watch",
     ),
+    "the bulk work on a Spark cluster": ("spark",),
     "benchmarks": ("bench",),
 }
 HELP_FLAGS = {"help", "--help", "-h"}

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "custos.partnership",
     "custos.blacklist",
     "custos.identity",
+    "custos.spark",
 ]
 
 MIDDLEWARE = [
