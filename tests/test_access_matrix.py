@@ -50,6 +50,9 @@ UNMASK_ROLES = {r for r in ROLES if can_unmask(r)}
 AUDIT_ROLES = {Role.COMPLIANCE, Role.IT_SECURITY}  # alerts
 AUDIT_READERS = {Role.COMPLIANCE, Role.IT_SECURITY, Role.AUDITOR}  # the audit log: search, proofs
 UPLOAD_ROLES = {Role.COMPLIANCE, Role.IT_SECURITY}
+PERSON_ROLES = {Role.COMPLIANCE, Role.CUSTOMER_SERVICE, Role.CHANNEL_MANAGER, Role.AGENT, Role.PARTNER_STAFF,
+                Role.OPERATIONS, Role.AUDITOR}  # fmt: skip
+REVIEW_ROLES = {Role.COMPLIANCE, Role.CUSTOMER_SERVICE}
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,11 @@ PAGES: dict[str, Spec] = {
         "roles", roles=frozenset({Role.COMPLIANCE, Role.EXECUTIVE, Role.AUDITOR}), ok=(404,)
     ),
     "blacklist/": Spec("roles", roles=frozenset({Role.COMPLIANCE})),
+    # identity (tests/identity_world.py): a person in scope through P4, another on P3 only
+    "persons/": Spec("roles", roles=frozenset(PERSON_ROLES)),
+    "persons/<str:pk>/": Spec("record", record="person", roles=frozenset(PERSON_ROLES)),
+    "persons/review/": Spec("roles", roles=frozenset(REVIEW_ROLES)),
+    "persons/review/<int:pk>/": Spec("absent", method="POST", roles=frozenset(REVIEW_ROLES)),
     "security/watch/": Spec("roles", roles=frozenset(AUDIT_ROLES)),
     "security/watch/staff/<str:staff_no>/<str:day>/": Spec("absent", roles=frozenset(AUDIT_ROLES)),
     # The API's own routes are classified by operation (API below).
@@ -144,7 +152,9 @@ API: dict[tuple[str, str], Spec] = {
 }
 # Commission: tests/test_commission_api.py and the capability table walk (tests/test_capabilities.py).
 # The blacklist look-up: members of an association only (tests/test_blacklist*.py, and below).
+# Persons: every operation by role and scope, tests/test_identity_api.py.
 API_PREFIX_ABSENT = ("/api/v1/extractions", "/api/v1/remediation", "/api/v1/commission", "/api/v1/blacklist")
+API_PREFIX_ABSENT += ("/api/v1/persons",)
 
 
 def url_patterns():
@@ -231,6 +241,9 @@ def world(db):
             ("P3", "BJ", "agency", "A2", ""),
         ]
     }
+    from tests.identity_world import build_persons
+
+    build_persons(load)
     return {
         "load": load,
         "findings": findings,
@@ -252,6 +265,8 @@ def record_id(world, kind: str, policy_no: str):
         return world["load"].pk
     if kind == "screening":
         return world["screenings"][policy_no].pk
+    if kind == "person":  # P00000001 holds P4's applicant; P00000002 is P3's alone
+        return "P00000001" if policy_no == "P4" else "P00000002"
     return 987654  # a record that does not exist
 
 
