@@ -30,6 +30,7 @@ COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
         "extract",
         "token",
         "watch",
+        "trace",
     ),
     "the bulk work on a Spark cluster": ("spark",),
     "benchmarks": ("bench",),

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "custos.access",
     "custos.audit",
     "custos.watch",
+    "custos.watch.tracing",
     "custos.web",
     "custos.api",
     "custos.extraction",

@@ -118,6 +118,9 @@ PAGES: dict[str, Spec] = {
     "persons/review/<int:pk>/": Spec("absent", method="POST", roles=frozenset(REVIEW_ROLES)),
     "security/watch/": Spec("roles", roles=frozenset(AUDIT_ROLES)),
     "security/watch/staff/<str:staff_no>/<str:day>/": Spec("absent", roles=frozenset(AUDIT_ROLES)),
+    "security/watch/trace/": Spec("roles", roles=frozenset(AUDIT_ROLES)),  # leak.trace
+    "security/watch/trace/<int:pk>/": Spec("absent", roles=frozenset(AUDIT_ROLES)),
+    "security/watch/trace/<int:pk>/pdf/": Spec("absent", roles=frozenset(AUDIT_ROLES)),
     # The API's own routes are classified by operation (API below).
     "api/v1/": Spec("skip"),
     "api/v1/openapi.json": Spec("skip"),

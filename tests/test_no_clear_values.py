@@ -382,6 +382,7 @@ FILL = [
     (r"^report/summary", "fmt", "report_fmt"),
     (r"^security/watch/staff/", "staff_no", "staff_no"),
     (r"^security/watch/staff/", "day", "day"),
+    (r"^security/watch/trace/", "pk", "none"),  # leak cases: tests/test_watch_trace_pages.py
 ]
 # Routes not walked (a prefix each), with the reason. Keep it short.
 SKIP = {

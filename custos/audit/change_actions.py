@@ -72,4 +72,5 @@ CHANGE_ACTIONS: dict[str, object] = {
     # the access history and its alerts (custos.watch)
     "watch.ingested": _("访问日志导入"),
     "watch.triaged": _("访问告警研判"),
+    "watch.traced": _("泄露文件溯源"),
 }
