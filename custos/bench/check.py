@@ -148,7 +148,12 @@ class CheckBench:
     def add_arguments(self, parser):
         parser.add_argument("--parties", type=int, default=1_000_000)
         parser.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
-        parser.add_argument("--spark-master", default="local[2]")
+        parser.add_argument(
+            "--spark-master",
+            default=None,
+            help="Spark master (default: CUSTOS_SPARK_MASTER, else local[2]); CPU and RSS of a "
+            "`custos spark up` cluster's JVMs are counted",
+        )
         parser.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: all cores)")
         parser.add_argument("--base-policies", type=int, default=40_000)
         parser.add_argument("--baseline-sample", type=int, default=100_000)
@@ -173,10 +178,14 @@ class CheckBench:
         """One run: the engine over the whole snapshot, then the baseline right after it."""
         from custos.checks.catalogue import CheckSettings
         from custos.checks.engine import run_checks
+        from custos.spark.probe import SparkProbe
 
+        probe = SparkProbe() if options["engine"] == "spark" else None
         load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
         cpu0 = _cpu_s()
+        if probe:
+            probe.start()
         findings = run_checks(
             snap,
             engine=options["engine"],
@@ -186,6 +195,7 @@ class CheckBench:
         )
         seconds = time.perf_counter() - t0
         cpu = _cpu_s() - cpu0
+        spark_figures = probe.stop() if probe else {}
         load1 = os.getloadavg()[0]
         b_rows, b_sec = baseline(snap, options["baseline_sample"])
         rate, b_rate = parties / seconds, b_rows / b_sec
@@ -199,6 +209,7 @@ class CheckBench:
             "findings": findings.num_rows,
             "load_avg_1m_before": round(load0, 2),
             "load_avg_1m_after": round(load1, 2),
+            **spark_figures,
         }
 
     @classmethod
