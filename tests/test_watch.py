@@ -216,20 +216,59 @@ def test_custos_reads_join_the_history(world):
     assert len(history_rows()) == 2
 
 
-def test_both_readers_agree_on_row_keys(world, tmp_path, settings):
-    """The per-row reader (zones with daylight saving) and the set-wise one give a read the same key."""
-    body = (
-        HEADER
-        + "2026-03-02 09:00:00.250000,core,A1,,view,P1,,1,t\n"
-        + "2026-03-02 09:00:00.250000,core,A1,,view,P1,,1,t\n"
-        + "2026-03-02T23:30:00+05:30,cs,A2,,search,,13*,,t\n"
+def test_overlapping_exports_count_copies(world, tmp_path):
+    """Row-level idempotency is a multiset: a read stored twice is not added again by a later file
+    holding it twice, a third copy is; two files of one ingest sharing a read store it once."""
+    two = "2026-03-02 09:00:00.250000,core,A1,,view,P1,,1,t\n" * 2
+    a = write(tmp_path / "a.csv", HEADER + two + "2026-03-02T23:30:00+05:30,cs,A2,,search,,13*,,t\n")
+    assert ingest.ingest([a]).added == 3
+    b = write(
+        tmp_path / "b.csv",
+        HEADER + two + two[: len(two) // 2] + "2026-03-03 09:00:00,core,A1,,view,P4,,1,t\n",
     )
-    a = write(tmp_path / "a.csv", body)
-    assert ingest._ingest_rows([a]).added == 3
-    b = write(tmp_path / "b.csv", body + "2026-03-03 09:00:00,core,A1,,view,P4,,1,t\n")
     r = ingest.ingest([b])
-    assert r.added == 1 and r.files[0]["rows"] == 4
-    settings.CUSTOS_WATCH = {"timezone": "Europe/Berlin"}  # daylight saving: the per-row reader
-    c = write(tmp_path / "c.csv", HEADER + "2026-07-01 12:00:00,core,A1,,view,P1,,1,t\n")
-    assert ingest.ingest([c]).added == 1
-    assert [x for x in history_rows() if x[5] == dt.date(2026, 7, 1)][0][6] == dt.datetime(2026, 7, 1, 12, 0)
+    assert r.added == 2 and r.files[0]["rows"] == 4
+    c = write(tmp_path / "c.csv", HEADER + "2026-03-05 10:00:00,core,A1,,view,P1,,1,t\n")
+    d = write(
+        tmp_path / "d.csv",
+        HEADER + "2026-03-05 10:00:00,core,A1,,view,P1,,1,t\n2026-03-05 11:00:00,core,A1,,view,P1,,1,t\n",
+    )
+    assert [f["added"] for f in ingest.ingest([c, d]).files] == [1, 1]
+    assert len(history_rows()) == 7
+
+
+def test_daylight_saving_zone(world, tmp_path, settings):
+    settings.CUSTOS_WATCH = {"timezone": "Europe/Berlin"}  # no fixed offset: DuckDB's ICU zones
+    c = write(
+        tmp_path / "c.csv",
+        HEADER + "2026-07-01 12:00:00,core,A1,,view,P1,,1,t\n2026-01-15 12:00:00,core,A1,,view,P1,,1,t\n",
+    )
+    assert ingest.ingest([c]).added == 2
+    con = store.connect()
+    try:
+        got = con.execute(
+            f'SELECT at_local, day, epoch("at") FROM {store.source(con)} ORDER BY "at"'
+        ).fetchall()
+    finally:
+        con.close()
+    utc = [dt.datetime.fromtimestamp(e, dt.UTC).replace(tzinfo=None) for _, _, e in got]
+    assert [g[0] for g in got] == [dt.datetime(2026, 1, 15, 12), dt.datetime(2026, 7, 1, 12)]
+    assert utc == [dt.datetime(2026, 1, 15, 11), dt.datetime(2026, 7, 1, 10)]
+
+
+def test_bad_row_deep_in_a_file_is_named(world, tmp_path):
+    """Rows are numbered as the file has them, past DuckDB's first chunks; a ragged row names its line."""
+    good = "2026-03-02 09:00:00,core,A1,,view,P1,,1,t\n"
+    f = write(
+        tmp_path / "long.csv",
+        HEADER + good * 7000 + "2026-03-02 09:00:00,core,A1,,view,P1,,-3,t\n" + good * 10,
+    )
+    with pytest.raises(ingest.IngestError) as e:
+        ingest.ingest([f])
+    assert e.value.errors == ["long.csv, row 7002, column rows: negative"]
+    g = write(
+        tmp_path / "ragged.csv", HEADER + good * 3 + "2026-03-02 09:00:00,core,A1,,view,P1,,1,t,extra\n"
+    )
+    with pytest.raises(ingest.IngestError, match=r"ragged.csv, row 5: 10 values for 9 columns"):
+        ingest.ingest([g])
+    assert history_rows() == [] and not IngestedFile.objects.exists()

@@ -2,20 +2,21 @@
 ``system = custos``, one per policy an entry showed.
 
 Idempotent twice over: each export takes the entries after the last one an earlier export took
-(`IngestedFile.last_seq`), and each row's key is derived from the entry's sequence number and the
-policy, so that an entry exported again would add nothing.
+(`IngestedFile.last_seq`), and its rows are written as an ingested file's are (`fastparse.write_new`:
+on a day the history holds, only reads not stored there yet), so that an entry exported again would
+add nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 
+import pyarrow as pa
 from django.db import transaction
 from django.db.models import Max
 
-from custos.watch import ingest, store
+from custos.watch import fastparse, ingest, store
 
 # audit action -> access-log action
 ACTION_MAP = {
@@ -54,7 +55,7 @@ def export_audit() -> dict:
     ids = sorted(party_ids)
     for i in range(0, len(ids), BATCH):
         policy_of.update(Party.objects.filter(pk__in=ids[i : i + BATCH]).values_list("pk", "policy_no"))
-    known = ingest.KnownOperators()
+    known = ingest.KnownOperators.from_book()
     tz = ingest._tz()
     rows = []
     for e in entries:
@@ -65,49 +66,41 @@ def export_audit() -> dict:
         local = at.astimezone(tz).replace(tzinfo=None)
         action = ACTION_MAP[e["action"]]
         for p in policies:
-            key = hashlib.blake2b(f"custos\x1f{e['seq']}\x1f{p}".encode(), digest_size=16).hexdigest()
             rows.append(
-                (
-                    key,
-                    at,
-                    local,
-                    "custos",
-                    staff_no,
-                    partner_code,
-                    action,
-                    p,
-                    "",
-                    len(policies),
-                    e["client"],
-                    known.knows(staff_no, partner_code),
-                )
-            )
+                (at, local, "custos", staff_no, partner_code, action, p, "", len(policies), e["client"],
+                 known.knows(staff_no, partner_code))
+            )  # fmt: skip
+    first, final = entries[0]["seq"], max(entries[-1]["seq"], last or 0)
+    part = f"audit-{first}-{final}"
+    by_day = ingest.tables_by_day(rows, part)
+    staged = store.Staged()
     con = store.connect()
     try:
-        have = store.existing_keys(con, sorted({r[2].date() for r in rows}))
-    finally:
-        con.close()
-    fresh = [r for r in rows if r[0] not in have]
-    first, final = entries[0]["seq"], max(entries[-1]["seq"], last or 0)
-    staged = store.Staged()
-    try:
-        staged.write(ingest._tables(fresh, f"audit-{first}"), f"audit-{first}-{final}")
+        added = 0
+        if by_day:
+            table = pa.concat_tables(
+                t.append_column("day", pa.array([d] * t.num_rows, pa.date32())) for d, t in by_day.items()
+            )
+            con.register("audit_rows", table)
+            added = fastparse.write_new(con, staged, "SELECT * FROM audit_rows", sorted(by_day), part)
         with transaction.atomic():
-            days = [r[2].date() for r in rows]
+            days = [r[1].date() for r in rows]
             f = IngestedFile.objects.create(
                 digest=f"audit:{first}-{final}",
                 name=f"audit log {first}–{final}",
                 kind=IngestedFile.Kind.AUDIT,
                 rows=len(rows),
-                added=len(fresh),
-                unknown_staff=sum(1 for r in rows if not r[11]),
+                added=added,
+                unknown_staff=sum(1 for r in rows if not r[10]),
                 first_day=min(days) if days else None,
                 last_day=max(days) if days else None,
                 last_seq=final,
             )
             ingest._record_ingest(f)
+            con.close()
             staged.commit()
     except BaseException:
+        con.close()
         staged.discard()
         raise
-    return {"entries": len(entries), "rows": len(rows), "added": len(fresh)}
+    return {"entries": len(entries), "rows": len(rows), "added": added}

@@ -7,7 +7,8 @@ from django.conf import settings
 from custos import paths
 
 DEFAULTS: dict[str, float | int | str] = {
-    "timezone": "Asia/Shanghai",  # of a timestamp without an offset, and of "day" and office hours
+    "timezone": "Asia/Shanghai",
+    "ingest_memory": "2GB",  # DuckDB's memory limit while ingesting (it spills to disk beyond)  # of a timestamp without an offset, and of "day" and office hours
     "office_start": 7,  # local hour office hours begin
     "office_end": 21,  # local hour they end (exclusive)
     "baseline_days": 28,  # a staff member's own baseline: their active days in this window before

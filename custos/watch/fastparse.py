@@ -1,22 +1,49 @@
-"""Reading and checking an access-log file set-wise: Arrow's CSV reader (or DuckDB's Parquet reader),
-then the checks, times, row keys and the book's operators in one DuckDB statement — no Python work per
-row. Same rules, messages and row keys as `ingest.parse_file` (the per-row reader, kept for zones
-whose offset changes: daylight saving)."""
+"""Reading, checking and writing access-log files set-wise, in DuckDB: no Python work per row.
+
+Each file is read by DuckDB (``read_csv`` with every column as text, or ``read_parquet``) and passed
+over twice: (1) one aggregate query checks every row (times, actions, counts, empty fields) and counts
+rows per day and rows by operators the book does not know; when a row is bad, a second query over
+the file in order names the first bad rows (file, row, column); (2) a partitioned ``COPY`` writes the
+rows as one encrypted Parquet file per day into the staging directory (`store.Staged`). Times: a
+fixed offset when the configured zone has had one since 1992 (Asia/Shanghai), else DuckDB's ICU
+time-zone functions (daylight saving).
+
+Idempotency at the row level (docs/watch.md): on a day the history (or an earlier file of the same
+ingest) already holds, the file's rows are compared as a multiset with the rows stored there — a
+read that arrives again in an overlapping export is dropped, two identical reads in one file stay
+two (a file with three copies of a read where the history holds two adds one).
+
+A CSV that is not UTF-8 is transcoded from GB18030 into a temporary UTF-8 copy first (streamed).
+"""
 
 from __future__ import annotations
 
+import codecs
+import csv
 import datetime as dt
-import io
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
-from custos.watch import ingest, store
+from custos.watch import store
 
-WS = "' \t\r\n'"
+ACTIONS = ("view", "search", "print", "export")
+REQUIRED = ("at", "system", "staff_no", "action", "policy_no", "rows")
+OPTIONAL = ("partner_code", "query", "terminal")
+MAX_ERRORS = 50
+VALUE_COLS = ("at", "system", "staff_no", "partner_code", "action", "policy_no", "query", "rows", "terminal")
+CHUNK = 16 << 20
+
+
+class IngestError(ValueError):
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(errors[0] + more)
 
 
 def fixed_offset(tz: ZoneInfo) -> int | None:
@@ -25,120 +52,259 @@ def fixed_offset(tz: ZoneInfo) -> int | None:
     return int(next(iter(offs)).total_seconds()) if len(offs) == 1 else None
 
 
-def _read(path: Path, data: bytes, name: str) -> tuple[str, pa.Table | str]:
-    """(kind, Arrow table of text columns | SQL source for DuckDB)."""
-    if data[:4] == b"PAR1" or path.suffix.lower() == ".parquet":
-        return "parquet", "read_parquet(" + "'" + str(path).replace("'", "''") + "')"
-    text = ingest._decode(data, name)
-    first = text.split("\n", 1)[0]
-    import csv
+def _text(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
 
-    header = next(csv.reader([first]), [])
-    if not header:
-        raise ingest.IngestError([f"{name}: empty file (no header)"])
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
-            convert_options=pacsv.ConvertOptions(
-                column_types={h: pa.string() for h in header}, strings_can_be_null=False
+
+@dataclass
+class Known:
+    """The book's operators: staff numbers, partner outlets, partner users (`known` of a read)."""
+
+    staff: set[str] = field(default_factory=set)
+    partners: set[str] = field(default_factory=set)
+    partner_users: set[str] = field(default_factory=set)
+
+    @classmethod
+    def from_book(cls) -> Known:
+        from custos.access.models import Profile
+        from custos.book.models import Partner, Staff
+
+        return cls(
+            set(Staff.objects.values_list("staff_no", flat=True)),
+            set(Partner.objects.values_list("partner_code", flat=True)),
+            set(
+                Profile.objects.exclude(partner_code="")
+                .exclude(staff_no="")
+                .values_list("staff_no", flat=True)
             ),
         )
-    except pa.ArrowInvalid as e:
-        raise ingest.IngestError([f"{name}: {str(e).splitlines()[0]}"]) from None
-    return "csv", table.rename_columns([c.strip().lower() for c in table.column_names])
+
+    def knows(self, staff_no: str, partner_code: str) -> bool:
+        if partner_code:
+            return partner_code in self.partners or staff_no in self.partner_users
+        return staff_no in self.staff or staff_no in self.partner_users
+
+    def register(self, con: duckdb.DuckDBPyConnection) -> None:
+        for view, values in (
+            ("k_staff", self.staff),
+            ("k_partners", self.partners),
+            ("k_partner_users", self.partner_users),
+        ):
+            con.register(f"{view}_a", pa.table({"c": sorted(values)}, schema=pa.schema([("c", pa.string())])))
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT c FROM {view}_a")
+            con.unregister(f"{view}_a")
 
 
-def parse(
-    path: Path, con: duckdb.DuckDBPyConnection, known: ingest.KnownOperators, offset: int, errors: list[str]
-):
-    """Register the checked rows of one file as DuckDB view ``f_<n>`` and return (Parsed without
-    rows, view name, row count), or None with `errors` filled."""
-    import hashlib
+KNOWN_SQL = (
+    "CASE WHEN partner_code <> '' THEN partner_code IN (SELECT c FROM k_partners)"
+    " OR staff_no IN (SELECT c FROM k_partner_users)"
+    " ELSE staff_no IN (SELECT c FROM k_staff) OR staff_no IN (SELECT c FROM k_partner_users) END"
+)
 
+
+@dataclass
+class Source:
+    """One access-log file as DuckDB reads it, and what the checking pass found."""
+
+    path: Path
+    name: str
+    kind: str  # csv | parquet
+    digest: str = ""
+    raw: str = ""  # SQL table expression of the file's columns as read
+    cols: dict[str, str] = field(default_factory=dict)  # format column -> the file's column
+    rows: int = 0
+    unknown: int = 0
+    per_day: dict[dt.date, int] = field(default_factory=dict)
+
+    @property
+    def first_day(self) -> dt.date | None:
+        return min(self.per_day) if self.per_day else None
+
+    @property
+    def last_day(self) -> dt.date | None:
+        return max(self.per_day) if self.per_day else None
+
+
+def _header(path: Path, name: str) -> list[str]:
+    with path.open("rb") as fh:
+        first = fh.readline(1 << 20)
+    if first.startswith(codecs.BOM_UTF8):
+        first = first[3:]
+    try:
+        line = first.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            line = first.decode("gb18030")
+        except UnicodeDecodeError:
+            raise IngestError([f"{name}: neither UTF-8 nor GB18030 (in the header)"]) from None
+    header = next(csv.reader([line.rstrip("\r\n")]), [])
+    if not any(h.strip() for h in header):
+        raise IngestError([f"{name}: empty file (no header)"])
+    return header
+
+
+def transcode(path: Path, out: Path, name: str) -> Path:
+    """A UTF-8 copy of a GB18030 file, streamed; IngestError naming the byte where neither fits."""
+    dec = codecs.getincrementaldecoder("gb18030")()
+    done = 0
+    with path.open("rb") as src, out.open("w", encoding="utf-8", newline="") as dst:
+        while chunk := src.read(CHUNK):
+            try:
+                dst.write(dec.decode(chunk))
+            except UnicodeDecodeError as e:
+                raise IngestError([f"{name}: neither UTF-8 nor GB18030 (byte {done + e.start})"]) from None
+            done += len(chunk)
+        try:
+            dst.write(dec.decode(b"", final=True))
+        except UnicodeDecodeError:
+            raise IngestError([f"{name}: neither UTF-8 nor GB18030 (byte {done})"]) from None
+    return out
+
+
+def open_source(con: duckdb.DuckDBPyConnection, path: Path, read_path: Path | None = None) -> Source:
+    """The file as a DuckDB table expression, its columns mapped to the format's (any case and
+    order); IngestError for a missing column or an unreadable file."""
     path = Path(path)
     name = path.name
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        errors.append(f"{name}: cannot be read ({e.strerror})")
-        return None
-    digest = hashlib.sha256(data).hexdigest()
-    try:
-        kind, src = _read(path, data, name)
-    except ingest.IngestError as e:
-        errors.extend(e.errors)
-        return None
-    view = f"raw_{digest[:12]}"
-    if isinstance(src, pa.Table):
-        con.register(view, src)
-        cols = src.column_names
+    read_path = read_path or path
+    with path.open("rb") as fh:
+        magic = fh.read(4)
+    if magic == b"PAR1" or path.suffix.lower() == ".parquet":
+        raw = f"read_parquet({_text(str(read_path))}, file_row_number = true)"
+        try:
+            names = [d[0] for d in con.execute(f"SELECT * FROM {raw} LIMIT 0").description]
+        except duckdb.Error as e:
+            raise IngestError([f"{name}: not a readable Parquet file ({str(e).splitlines()[0]})"]) from None
+        names = [n for n in names if n != "file_row_number"]
+        src = Source(path, name, "parquet", raw=raw)
     else:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {src}")
-        cols = [
-            c.strip().lower()
-            for c in con.execute(f"SELECT * FROM {view} LIMIT 0").fetch_arrow_table().column_names
-        ]
-    missing = [c for c in ingest.REQUIRED if c not in cols]
-    if missing:
-        errors.append(
-            f"{name}, row 1, column {missing[0]}: missing column (required: {', '.join(ingest.REQUIRED)})"
+        header = _header(read_path, name)
+        names = [f"c{i}" for i in range(len(header))]
+        types = ", ".join(f"'{n}': 'VARCHAR'" for n in names)
+        raw = (
+            f"read_csv({_text(str(read_path))}, header = true, auto_detect = false, delim = ',',"
+            f" quote = '\"', escape = '\"', strict_mode = true, columns = {{{types}}})"
         )
-        return None
-    real = {c.strip().lower(): c for c in (src.column_names if isinstance(src, pa.Table) else cols)}
-    if not isinstance(src, pa.Table):
-        real = {
-            c.strip().lower(): c
-            for c in con.execute(f"SELECT * FROM {view} LIMIT 0").fetch_arrow_table().column_names
-        }
+        src = Source(path, name, "csv", raw=raw)
+        names = dict(zip(names, header, strict=True))
+    labels = names if isinstance(names, dict) else {n: n for n in names}
+    for real, label in labels.items():
+        src.cols.setdefault(label.strip().lower(), real)
+    missing = [c for c in REQUIRED if c not in src.cols]
+    if missing:
+        raise IngestError(
+            [f"{name}, row 1, column {missing[0]}: missing column (required: {', '.join(REQUIRED)})"]
+        )
+    return src
+
+
+def session_zone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
+    """Times without an offset are read in ``tz`` (checked_sql)."""
+    con.execute(f"SET TimeZone = {_text(tz)}")
+
+
+def checked_sql(src: Source, tz: str, offset: int | None) -> str:
+    """Every row with its values trimmed of surrounding spaces, its time in UTC and local, ``rows`` as a number, and
+    ``what``: the first check it fails (NULL when it passes)."""
 
     def col(c):
-        if c not in real:
+        if c not in src.cols:
             return "''"
-        return f"trim(coalesce(CAST(\"{real[c]}\" AS VARCHAR), ''), {WS})"
+        return f"trim(coalesce(CAST(\"{src.cols[c]}\" AS VARCHAR), ''))"
 
-    first_row = 2 if kind == "csv" else 1
-    # an offset after the time of day: Z, or a + or - past the date (string functions, not a regexp)
-    has_off = (
-        "(length(at_s) > 10 AND (suffix(at_s, 'Z') OR suffix(at_s, 'z')"
-        " OR contains(substr(at_s, 11), '+') OR contains(substr(at_s, 11), '-')))"
+    # one cast: a time with an offset keeps it, one without is local time in the session's zone,
+    # which the ingest connection sets to the configured zone (`session_zone`)
+    utc = "timezone('UTC', try_cast(at_s AS TIMESTAMPTZ))"
+    if offset is not None:
+        local = f"at_utc + INTERVAL ({offset}) SECOND"
+    else:
+        local = f"timezone({_text(tz)}, timezone('UTC', at_utc))"
+    acts = ", ".join(f"'{a}'" for a in ACTIONS)
+    rownum = "file_row_number + 1" if src.kind == "parquet" else "NULL::BIGINT"
+    return f"""
+    SELECT *, {local} AS at_local, CAST({local} AS DATE) AS day,
+      CASE
+        WHEN at_utc IS NULL THEN 'at'
+        WHEN action NOT IN ({acts}) THEN 'action'
+        WHEN staff_no = '' THEN 'staff_no'
+        WHEN system = '' THEN 'system'
+        WHEN policy_no = '' AND action <> 'search' THEN 'policy_no'
+        WHEN "rows" IS NULL THEN 'rows'
+        WHEN "rows" < 0 THEN 'rows<0'
+      END AS what
+    FROM (
+      SELECT *,
+        {utc} AS at_utc,
+        CASE WHEN rows_s = '' THEN (CASE WHEN policy_no = '' THEN 0 ELSE 1 END)
+             ELSE try_cast(rows_s AS BIGINT) END AS "rows"
+      FROM (
+        SELECT {rownum} AS n, {col("at")} AS at_s, {col("system")} AS system, {col("staff_no")} AS staff_no,
+               {col("partner_code")} AS partner_code, lower({col("action")}) AS action,
+               {col("policy_no")} AS policy_no, {col("query")} AS query, {col("rows")} AS rows_s,
+               {col("terminal")} AS terminal
+        FROM {src.raw}
+      )
     )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE chk_{view} AS
-        SELECT n, at_s, system, staff_no, partner_code, lower(action_s) AS action, policy_no, query, rows_s, terminal,
-          CASE WHEN {has_off} THEN make_timestamp(epoch_us(try_cast(at_s AS TIMESTAMPTZ)))
-               ELSE try_cast(at_s AS TIMESTAMP) - INTERVAL ({offset}) SECOND END AS at_utc,
-          CASE WHEN rows_s = '' THEN (CASE WHEN policy_no = '' THEN 0 ELSE 1 END)
-               ELSE try_cast(rows_s AS BIGINT) END AS rows
-        FROM (
-          SELECT row_number() OVER () + {first_row - 1} AS n, {col("at")} AS at_s, {col("system")} AS system,
-                 {col("staff_no")} AS staff_no, {col("partner_code")} AS partner_code, {col("action")} AS action_s,
-                 {col("policy_no")} AS policy_no, {col("query")} AS query, {col("rows")} AS rows_s,
-                 {col("terminal")} AS terminal
-          FROM {view}
-        )
-        """
+    """
+
+
+_LINE = re.compile(r"CSV Error on Line: (\d+)")
+_COLS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+
+
+def csv_error(name: str, e: duckdb.Error) -> str:
+    """DuckDB's CSV error as one line naming the file and row."""
+    msg = str(e)
+    line = _LINE.search(msg)
+    where = f"{name}, row {line.group(1)}" if line else name
+    cols = _COLS.search(msg)
+    if cols:
+        return f"{where}: {cols.group(2)} values for {cols.group(1)} columns"
+    lines = [x.strip() for x in msg.splitlines() if x.strip()]
+    detail = next(
+        (x for x in lines[1:] if not x.startswith(("Original Line", "Possible", "*")) and ":" not in x[:12]),
+        lines[0] if lines else "unreadable",
     )
-    acts = ", ".join(f"'{a}'" for a in ingest.ACTIONS)
-    bad = con.execute(
-        f"""
-        SELECT n, CASE
-          WHEN at_utc IS NULL THEN 'at'
-          WHEN action NOT IN ({acts}) THEN 'action'
-          WHEN staff_no = '' THEN 'staff_no'
-          WHEN system = '' THEN 'system'
-          WHEN policy_no = '' AND action <> 'search' THEN 'policy_no'
-          WHEN rows IS NULL THEN 'rows'
-          WHEN rows < 0 THEN 'rows<0'
-        END AS what, at_s, action, rows_s
-        FROM chk_{view} WHERE what IS NOT NULL ORDER BY n LIMIT {ingest.MAX_ERRORS}
-        """
+    return f"{where}: not a readable CSV row ({detail[:120]})"
+
+
+def check(con: duckdb.DuckDBPyConnection, src: Source, tz: str, offset: int | None) -> list[str]:
+    """The checking pass: fills src.rows, src.unknown, src.per_day; returns the errors (at most
+    MAX_ERRORS, first rows first). Raises duckdb.Error for an unreadable CSV (see csv_error)."""
+    sql = checked_sql(src, tz, offset)
+    stats = con.execute(
+        f"""SELECT day, count(*), count(*) FILTER (NOT ({KNOWN_SQL})), count(what)
+            FROM ({sql}) GROUP BY day"""
     ).fetchall()
-    for n, what, at_s, action, rows_s in bad:
-        errors.append(
+    bad = sum(r[3] for r in stats)
+    if bad:
+        return _bad_rows(con, src, sql)
+    src.rows = sum(r[1] for r in stats)
+    src.unknown = sum(r[2] for r in stats)
+    src.per_day = {r[0]: r[1] for r in stats if r[0] is not None}
+    return []
+
+
+def _bad_rows(con: duckdb.DuckDBPyConnection, src: Source, sql: str) -> list[str]:
+    """The first bad rows, in file order (CSV: one thread, so that the rows are numbered as the file
+    has them; the header is row 1, as a spreadsheet counts; blank lines are not rows)."""
+    threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    con.execute("SET threads = 1")
+    try:
+        if src.kind == "csv":
+            sql = f"SELECT * REPLACE (row_number() OVER () + 1 AS n) FROM ({sql})"
+        rows = con.execute(
+            f"SELECT n, what, at_s, action, rows_s FROM ({sql}) WHERE what IS NOT NULL ORDER BY n LIMIT {MAX_ERRORS}"
+        ).fetchall()
+    finally:
+        con.execute(f"SET threads = {int(threads)}")
+    name = src.name
+    out = []
+    for n, what, at_s, action, rows_s in rows:
+        out.append(
             {
                 "at": f"{name}, row {n}, column at: not an ISO 8601 timestamp: {at_s[:40]!r}",
-                "action": f"{name}, row {n}, column action: unknown action {action[:20]!r} ({', '.join(ingest.ACTIONS)})",
+                "action": f"{name}, row {n}, column action: unknown action {action[:20]!r} ({', '.join(ACTIONS)})",
                 "staff_no": f"{name}, row {n}, column staff_no: empty",
                 "system": f"{name}, row {n}, column system: empty",
                 "policy_no": f"{name}, row {n}, column policy_no: empty (only a search may match nothing)",
@@ -146,74 +312,47 @@ def parse(
                 "rows<0": f"{name}, row {n}, column rows: negative",
             }[what]
         )
-    if bad:
-        return None
-    _register_known(con, known)
-    out = f"f_{view}"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {out} AS
-        SELECT
-          left(sha256(concat_ws(chr(31), strftime(at_utc, '%Y-%m-%dT%H:%M:%S.%f'), system, staff_no, partner_code,
-                 action, policy_no, query, CAST(rows AS VARCHAR), terminal,
-                 CAST(row_number() OVER (PARTITION BY at_utc, system, staff_no, partner_code, action, policy_no,
-                                                      query, rows, terminal ORDER BY n) AS VARCHAR))), 32) AS row_key,
-          at_utc AS "at", at_utc + INTERVAL ({offset}) SECOND AS at_local, system, staff_no, partner_code, action,
-          policy_no, query, rows, terminal,
-          CASE WHEN partner_code <> '' THEN partner_code IN (SELECT c FROM k_partners)
-                                            OR staff_no IN (SELECT c FROM k_partner_users)
-               ELSE staff_no IN (SELECT c FROM k_staff) OR staff_no IN (SELECT c FROM k_partner_users) END AS known,
-          CAST(at_utc + INTERVAL ({offset}) SECOND AS DATE) AS day
-        FROM chk_{view}
+    return out
+
+
+def rows_sql(src: Source, tz: str, offset: int | None, part: str) -> str:
+    """The file's rows as the history stores them (SCHEMA's columns and ``day``)."""
+    return f"""
+    SELECT timezone('UTC', at_utc) AS "at", at_local, system, staff_no, partner_code, action, policy_no,
+           query, "rows", terminal, {KNOWN_SQL} AS known, {_text(part)} AS source, day
+    FROM ({checked_sql(src, tz, offset)})
+    """
+
+
+def write_new(
+    con: duckdb.DuckDBPyConnection, staged: store.Staged, rows: str, days: list[dt.date], part: str
+) -> int:
+    """Stage the rows of ``rows`` (SQL) that are new: on a day the history or an earlier file of
+    this ingest holds, only the copies of a read beyond those stored there. Returns the rows added."""
+    r = staged.root
+    overlap = [d for d in days if store.day_files(r, d) or staged.by_day.get(d)]
+    if not overlap:
+        select = rows
+    else:
+        have = store.files_source(
+            con, r, [f for d in overlap for f in store.day_files(r, d) + staged.by_day.get(d, [])]
+        )
+        keys = ", ".join(f'"{c}"' for c in VALUE_COLS)
+        listing = ", ".join(f"DATE '{d.isoformat()}'" for d in overlap)
+        select = f"""
+        WITH x AS ({rows})
+        SELECT * FROM x WHERE day NOT IN ({listing})
+        UNION ALL
+        SELECT * EXCLUDE (rn, have) FROM (
+          SELECT x.*, row_number() OVER (PARTITION BY {keys}) AS rn FROM x WHERE day IN ({listing})
+        ) y LEFT JOIN (
+          SELECT {keys}, count(*) AS have FROM {have} WHERE day IN ({listing}) GROUP BY ALL
+        ) h USING ({keys})
+        WHERE rn > coalesce(have, 0)
         """
-    )
-    con.execute(f"DROP TABLE chk_{view}")
-    n, unknown, lo, hi = con.execute(
-        f"SELECT count(*), count(*) FILTER (NOT known), min(day), max(day) FROM {out}"
-    ).fetchone()
-    return {"name": name, "digest": digest, "kind": kind, "table": out, "rows": n, "unknown": unknown,
-            "first_day": lo, "last_day": hi}  # fmt: skip
-
-
-def _register_known(con, known: ingest.KnownOperators) -> None:
-    for view, values in (
-        ("k_staff", known.staff),
-        ("k_partners", known.partners),
-        ("k_partner_users", known.partner_users),
-    ):
-        try:
-            con.execute(f"SELECT 1 FROM {view} LIMIT 0")
-            continue
-        except duckdb.CatalogException:
-            pass
-        con.register(f"{view}_a", pa.table({"c": sorted(values)}, schema=pa.schema([("c", pa.string())])))
-        con.execute(f"CREATE TEMP TABLE {view} AS SELECT c FROM {view}_a")
-
-
-def fresh_by_day(con, parsed: dict, part: str) -> tuple[dict[dt.date, pa.Table], int]:
-    """The file's rows not yet in the history (nor in files before it in this ingest, table
-    ``seen``), as Arrow tables by day; their number."""
-    t = parsed["table"]
-    if parsed["rows"] == 0:
-        return {}, 0
-    hist = store.source(con, parsed["first_day"], parsed["last_day"])
-    try:
-        con.execute("SELECT 1 FROM seen LIMIT 0")
-    except duckdb.CatalogException:
-        con.execute("CREATE TEMP TABLE seen (row_key VARCHAR)")
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE new_{t} AS SELECT * FROM {t}
-            WHERE row_key NOT IN (SELECT row_key FROM {hist}) AND row_key NOT IN (SELECT row_key FROM seen)"""
-    )
-    con.execute(f"INSERT INTO seen SELECT row_key FROM new_{t}")
-    out, total = {}, 0
-    cols = [f.name for f in store.SCHEMA if f.name != "source"]
-    for (day,) in con.execute(f"SELECT DISTINCT day FROM new_{t} ORDER BY day").fetchall():
-        tbl = con.execute(
-            f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)}, ? AS source FROM new_{t} WHERE day = ?",
-            [part, day],
-        ).fetch_arrow_table()
-        tbl = tbl.set_column(1, "at", tbl.column("at").cast(pa.timestamp("us", tz="UTC")))
-        out[day] = tbl.cast(store.SCHEMA)
-        total += tbl.num_rows
-    return out, total
+    before = len(staged.moves)
+    staged.copy(con, select, part)
+    written = [str(s) for s, _ in staged.moves[before:]]
+    if not written:
+        return 0
+    return con.execute(f"SELECT count(*) FROM {store.files_source(con, r, written)}").fetchone()[0]

@@ -24,7 +24,6 @@ from custos.watch import conf
 
 SCHEMA = pa.schema(
     [
-        ("row_key", pa.string()),  # de-duplication key (docs/watch.md)
         ("at", pa.timestamp("us", tz="UTC")),
         ("at_local", pa.timestamp("us")),  # wall time in conf "timezone"
         ("system", pa.string()),
@@ -41,8 +40,25 @@ SCHEMA = pa.schema(
 )
 
 
+_ROOT: list[Path] = []  # use_root(): a benchmark's or test's own history
+
+
 def root() -> Path:
-    return conf.history_dir()
+    return _ROOT[-1] if _ROOT else conf.history_dir()
+
+
+class use_root:
+    """Within ``with use_root(path):`` the history lives at ``path`` (the ingest benchmark)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def __enter__(self) -> Path:
+        _ROOT.append(self.path)
+        return self.path
+
+    def __exit__(self, *exc) -> None:
+        _ROOT.pop()
 
 
 def days() -> list[dt.date]:
@@ -57,10 +73,16 @@ def days() -> list[dt.date]:
 
 
 def connect() -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with the full crypto module (faster decryption) loaded when available."""
+    """A DuckDB connection with the full crypto module (faster decryption, and encrypted writes)
+    loaded when available; times in UTC whatever the machine's zone."""
     con = snapshot.offline_connect()
     snapshot.load_full_crypto(con)
+    con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+def day_files(r: Path, d: dt.date) -> list[str]:
+    return sorted(str(p) for p in (r / f"day={d.isoformat()}").glob("*.parquet"))
 
 
 def source(
@@ -73,14 +95,24 @@ def source(
     for d in days():
         if (day_from and d < day_from) or (day_to and d > day_to):
             continue
-        files.extend(sorted(str(p) for p in (r / f"day={d.isoformat()}").glob("*.parquet")))
+        files.extend(day_files(r, d))
+    return files_source(con, r, files)
+
+
+def files_source(con: duckdb.DuckDBPyConnection, r: Path, files: list[str]) -> str:
+    """SQL table expression of the given day files of the history at ``r`` (their key added to con):
+    the columns of SCHEMA and ``day``, whatever older files also hold (a ``row_key`` before 2026-12)."""
     if not files:
         cols = ", ".join(f"NULL::{_duck(f.type)} AS {f.name}" for f in SCHEMA) + ", NULL::DATE AS day"
         return f"(SELECT {cols} WHERE false)"
     key = snapshot.add_key(con, r)
     listing = "[" + ", ".join(_text(f) for f in files) + "]"
     enc = f", encryption_config = {{footer_key: {_text(key)}}}" if key else ""
-    return f"read_parquet({listing}, hive_partitioning = true, hive_types = {{'day': DATE}}{enc})"
+    cols = ", ".join(f'"{f.name}"' for f in SCHEMA)
+    return (
+        f"(SELECT {cols}, day FROM read_parquet({listing}, hive_partitioning = true,"
+        f" hive_types = {{'day': DATE}}, union_by_name = true{enc}))"
+    )
 
 
 def _duck(t: pa.DataType) -> str:
@@ -93,45 +125,60 @@ def _text(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def existing_keys(con: duckdb.DuckDBPyConnection, day_list: list[dt.date]) -> set[str]:
-    """The row keys already stored on these days."""
-    if not day_list:
-        return set()
-    lo, hi = min(day_list), max(day_list)
-    src = source(con, lo, hi)
-    return {r[0] for r in con.execute(f"SELECT row_key FROM {src}").fetchall()}
-
-
 class Staged:
     """New day files written beside the history, moved in by `commit()` or removed by `discard()`:
-    a failure between files leaves the history as it was."""
+    a failure between files leaves the history as it was.
 
-    def __init__(self) -> None:
-        self.dir = root().parent / f".staging-{uuid.uuid4().hex}"
+    `copy()` writes the rows of a SELECT (with a ``day`` column) as one encrypted Parquet file per
+    day — DuckDB's partitioned COPY, no Python per row; `write()` does the same for Arrow tables."""
+
+    def __init__(self, r: Path | None = None) -> None:
+        self.root = Path(r) if r is not None else root()
+        self.dir = self.root.parent / f".staging-{uuid.uuid4().hex}"
         self.moves: list[tuple[Path, Path]] = []
         self.committed: list[Path] = []
-        self._con: duckdb.DuckDBPyConnection | None = None
-        self._key = ""
+        self.by_day: dict[dt.date, list[str]] = {}  # staged files per day (the ingest's own overlap)
+        self._own: duckdb.DuckDBPyConnection | None = None
+
+    def _key(self, con: duckdb.DuckDBPyConnection) -> str:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if snapshot.key_id(self.root):
+            return snapshot.add_key(con, self.root)
+        return snapshot.begin(self.root, con)
+
+    def copy(self, con: duckdb.DuckDBPyConnection, select_sql: str, part: str) -> None:
+        """Write the rows of ``select_sql`` (the columns of SCHEMA and ``day``) as day files."""
+        key = self._key(con)
+        out = self.dir / part
+        self.dir.mkdir(parents=True, exist_ok=True)
+        cols = ", ".join(f'"{f.name}"' for f in SCHEMA)
+        opts = snapshot.copy_options(key, "PARTITION_BY (day), FILENAME_PATTERN " + _text(part + "_{i}"))
+        con.execute(f"COPY (SELECT {cols}, day FROM ({select_sql})) TO {_text(str(out))} {opts}")
+        for f in sorted(out.glob("day=*/*.parquet")):
+            day = dt.date.fromisoformat(f.parent.name[4:])
+            i = f.stem.rsplit("_", 1)[1]
+            name = f"part-{part}.parquet" if i == "0" else f"part-{part}-{i}.parquet"
+            self.moves.append((f, self.root / f.parent.name / name))
+            self.by_day.setdefault(day, []).append(str(f))
 
     def write(self, tables_by_day: dict[dt.date, pa.Table], part: str) -> None:
         if not tables_by_day:
             return
-        r = root()
-        r.mkdir(parents=True, exist_ok=True)
-        if self._con is None:
-            self._con = snapshot.writer_connection()
-            self._key = snapshot.add_key(self._con, r) if snapshot.key_id(r) else snapshot.begin(r, self._con)
-        for day, table in sorted(tables_by_day.items()):
-            target = r / f"day={day.isoformat()}" / f"part-{part}.parquet"
-            staged = self.dir / f"day={day.isoformat()}" / f"part-{part}.parquet"
-            staged.parent.mkdir(parents=True, exist_ok=True)
-            snapshot.write_arrow(self._con, self._key, table, staged, ' ORDER BY staff_no, "at"')
-            self.moves.append((staged, target))
+        if self._own is None:
+            self._own = connect()
+        table = pa.concat_tables(
+            t.append_column("day", pa.array([d] * t.num_rows, pa.date32())) for d, t in tables_by_day.items()
+        )
+        self._own.register("staged_arrow", table)
+        try:
+            self.copy(self._own, 'SELECT * FROM staged_arrow ORDER BY staff_no, "at"', part)
+        finally:
+            self._own.unregister("staged_arrow")
 
     def _close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None
+        if self._own is not None:
+            self._own.close()
+            self._own = None
 
     def commit(self) -> None:
         self._close()

@@ -65,7 +65,7 @@ def _violation_url(request, staff_no: str, alert) -> str | None:
         base = reverse("discipline-new")
     except NoReverseMatch:
         return None
-    return base + "?" + urlencode({"staff_no": staff_no, "source": f"watch-alert:{alert.pk}"})
+    return base + "?" + urlencode({"staff_no": staff_no, "source": f"alert:{alert.pk}"})
 
 
 @login_required
