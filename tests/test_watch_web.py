@@ -67,3 +67,30 @@ def test_english(client, alerted):
     client.cookies["django_language"] = "en"
     html = client.get("/security/watch/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Unusual access alerts" in html and "Outside own portfolio" in html
+
+
+def test_violation_from_an_alert_is_prefilled(client, alerted):
+    """The alert page's button opens discipline's form pre-filled (staff, day, signals, source); the
+    source is checked on the server and kept as the case's evidence."""
+    from custos.discipline.models import EvidenceLink, Violation
+
+    client.force_login(make_user("co", Role.COMPLIANCE))
+    day = client.get("/security/watch/staff/A1/2026-03-02/").content.decode()
+    assert f"source=alert%3A{alerted.pk}" in day
+    url = f"/discipline/new/?staff_no=A1&source=alert:{alerted.pk}"
+    html = client.get(url).content.decode()
+    assert 'value="A1"' in html and "2026-03-02" in html and "本人业务范围外 42" in html
+    assert f'name="source" value="alert:{alerted.pk}"' in html
+    assert client.get("/discipline/new/?source=alert:999999").status_code == 404
+    assert client.get("/discipline/new/?source=nonsense").status_code == 404
+    post = {"staff_no": "A2", "kind": "data_misuse", "summary": "x", "source": f"alert:{alerted.pk}"}
+    assert "A1" in client.post("/discipline/new/", post).content.decode()  # the alert's staff only
+    assert not Violation.objects.exists()
+    r = client.post("/discipline/new/", post | {"staff_no": "A1"})
+    v = Violation.objects.get()
+    assert r.status_code == 302 and v.staff_no == "A1" and v.kind == "data_misuse"
+    assert EvidenceLink.objects.filter(violation=v, ref=f"alert:{alerted.pk}").exists()
+    # customer service may propose but not see alerts: the source is refused
+    client.force_login(make_user("cs", Role.CUSTOMER_SERVICE))
+    assert client.get(url).status_code == 404
+    assert client.get("/discipline/new/?staff_no=A1").status_code == 200

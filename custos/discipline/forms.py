@@ -16,6 +16,8 @@ class ProposeForm(forms.Form):
         help_text=_("写明时间、经过和依据；不要写入客户的证件号码、电话或地址。"),
     )
     finding = forms.IntegerField(label=_("相关问题编号"), required=False, min_value=1)
+    # an alert or a leak trace the proposal comes from ("alert:<id>", "trace:<id>"; custos.watch.sources)
+    source = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
 
 class NotifyForm(forms.Form):

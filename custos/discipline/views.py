@@ -76,13 +76,21 @@ def propose_facts(request):
 @login_required
 def new(request):
     require(request.user, "violation.propose")
-    form = ProposeForm(request.POST or None)
+    pre, source = _prefill(request)
+    initial = {"staff_no": request.GET.get("staff_no", "")[:64]}
+    if pre is not None:
+        initial.update(staff_no=pre.staff_no, kind=pre.kind, summary=pre.summary, source=source)
+    form = ProposeForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         evidence = []
         if d.get("finding"):
             evidence.append(services.Evidence(EvidenceLink.Kind.FINDING, str(d["finding"])))
+        if pre is not None:
+            evidence.append(services.Evidence(pre.evidence_kind, pre.ref, pre.note))
         try:
+            if pre is not None and d["staff_no"].strip() != pre.staff_no:
+                raise services.DisciplineError(_("来源所指的员工是 %(no)s。") % {"no": pre.staff_no})
             v = services.propose_manual(
                 request.user, kind=d["kind"], staff_no=d["staff_no"], summary=d["summary"], evidence=evidence
             )
@@ -98,7 +106,21 @@ def new(request):
                 if can(request.user, "violation.decide"):
                     return redirect("discipline-case", pk=v.pk)
                 return redirect("discipline-new")
-    return render(request, "discipline/new.html", {"form": form})
+    return render(request, "discipline/new.html", {"form": form, "prefill": pre})
+
+
+def _prefill(request):
+    """(Prefill, source) of ``?source=alert:<id>`` (or the form's hidden field): 404 when the
+    source names nothing this user may see; (None, "") without a source."""
+    source = (request.POST.get("source") or request.GET.get("source") or "").strip()[:64]
+    if not source:
+        return None, ""
+    from custos.watch.sources import prefill
+
+    pre = prefill(request.user, source)
+    if pre is None:
+        raise Http404
+    return pre, source
 
 
 def _case_or_404(request, pk: int) -> Violation:
