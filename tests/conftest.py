@@ -26,6 +26,38 @@ CHROMIUM_ARGS = [
 ]
 
 
+# --- the PostgreSQL run repeats only what can differ there ------------------------------------------
+_DB_FIXTURES = {"db", "transactional_db", "django_db_setup", "live_server"}
+# a module that starts custos itself may reach the database through the environment
+_REACHES_THE_DATABASE = ("subprocess", "custos.cli", "call_command", "CUSTOS_DATABASE_URL", "connection")
+
+
+@functools.cache
+def _module_may_reach_the_database(path: str) -> bool:
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    return any(word in source for word in _REACHES_THE_DATABASE)
+
+
+def _database_free(item) -> bool:
+    """A test with no database: pytest-django refuses it the connection, and its module starts no
+    custos process. Its outcome cannot depend on the database."""
+    if item.get_closest_marker("django_db") or _DB_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return False
+    return not _module_may_reach_the_database(str(item.path))
+
+
+def pytest_collection_modifyitems(config, items):
+    """On the PostgreSQL run (`make test-postgres`), leave out the tests that touch no database: the
+    SQLite run has run them, and here they would give the same answer a second time."""
+    if not os.environ.get("CUSTOS_TEST_DATABASE_URL", "").startswith("postgres"):
+        return
+    free = [i for i in items if _database_free(i)]
+    if free:
+        config.hook.pytest_deselected(items=free)
+        items[:] = [i for i in items if not _database_free(i)]
+
+
 def require(condition: bool, reason: str) -> None:
     """Skip when a dependency of the test is missing; under CI that is a failure instead."""
     if condition:
