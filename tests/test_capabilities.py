@@ -197,6 +197,8 @@ def record_pk(w, kind: str):
         "screening": lambda: w["screenings"]["P4"].pk,
         "load": lambda: w["load"].pk,
         "settlement": lambda: w["settlement"].pk,
+        "person": lambda: "P00000001",  # P4's applicant (tests/identity_world.py, in the matrix world)
+        "review_pair": lambda: __import__("custos.identity.models").identity.models.ReviewPair.objects.get().pk,
     }[kind]()
 
 
@@ -222,6 +224,7 @@ def api_call(w, op: str):
                     .replace("{cid}", str(w["corrections"]["P4"].pk))
                     .replace("{sid}", str(w["samples"]["P4"].pk))
                     .replace("{load_id}", str(w["load"].pk))
+                    .replace("{person_id}", "P00000001")
                     .replace("{statement_id}", str(w["settlement"].statements.get().pk))
                 )
                 return method, path, API_BODIES.get(op.rsplit("_api_", 1)[1], {})

@@ -66,8 +66,8 @@ def test_review_queue_decides_a_pair_with_a_note_audited(client, world):
     resp = client.get("/persons/review/")
     assert resp.status_code == 200 and f"pair-{world['pair'].pk}" in resp.content.decode()
     assert "440106198005061234" not in resp.content.decode()
-    assert client.post(f"/persons/review/{world['pair'].pk}/", {"decision": "same"}).status_code == 302
-    assert ReviewPair.objects.get().status == "open"  # no note: refused
+    assert client.post(f"/persons/review/{world['pair'].pk}/", {"decision": "maybe"}).status_code == 302
+    assert ReviewPair.objects.get().status == "open"  # no decision: refused
     resp = client.post(f"/persons/review/{world['pair'].pk}/", {"decision": "distinct", "note": "不同人"})
     assert resp.status_code == 302
     assert ReviewPair.objects.get().status == "distinct"

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from custos.access.capabilities import can
 from custos.access.service import AccessContext, ReadLogUnavailable
 from custos.access.unmask import UNMASKABLE_FIELDS
-from custos.identity.forms import DecideForm
+from custos.identity.forms import SAME, DecideForm
 from custos.identity.services import persons as ps
 from custos.identity.services import review as rv
 
@@ -109,11 +109,14 @@ def decide(request, pk: int):
         raise Http404(_("未找到该复核对，或不在您的查看范围内。")) from None
     form = DecideForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("请选择“同一客户”或“不同客户”，并填写说明。"))
+        messages.error(request, _("请选择“同一客户”或“不同客户”。"))
     else:
         try:
             rv.decide_pair(
-                pair, form.cleaned_data["decision"] == "same", request.user, form.cleaned_data["note"]
+                pair,
+                form.cleaned_data["decision"] in SAME,
+                request.user,
+                form.cleaned_data["note"],
             )
         except rv.ReviewError as exc:
             messages.error(request, str(exc))
