@@ -89,11 +89,11 @@ def test_a_later_book_links_incrementally(books, tmp_path, custos_home, fast):
     assert run1.settings["mode"] == "full"
     before = _assignment(tmp_path, "before.csv")
     store = custos_home / "identity" / f"run-{run1.pk}" / "store"
-    assert (store / "records.parquet").exists() and (store / "tf_name_n.parquet").exists()
+    assert list(store.glob("records-*.parquet")) and (store / "tf_name_n.parquet").exists()
     # the store is encrypted like a snapshot: no customer value in clear on disk
     with (first / "parties.csv").open(encoding="utf-8") as f:
         row = next(csv.DictReader(f))
-    raw = (store / "records.parquet").read_bytes() + (store / "tf_name_n.parquet").read_bytes()
+    raw = b"".join(p.read_bytes() for p in store.glob("*.parquet"))
     for value in (row["name"], row["mobile"], row["id_no"]):
         assert value.encode() not in raw
 
@@ -124,8 +124,11 @@ def test_a_later_book_links_incrementally(books, tmp_path, custos_home, fast):
     run3 = run_link(run2.load)
     assert (run3.settings["new"], run3.settings["changed"], run3.pairs_scored) == (0, 0, 0)
     assert (run3.persons_created, run3.merges, run3.splits) == (0, 0, 0)
-    # only the latest run keeps a store
+    # only the latest run keeps a store: the earlier parts linked, one part per run (a changed
+    # record's latest part wins, else run 3 would have seen the three mobiles change again)
     assert not store.exists()
+    parts = sorted((custos_home / "identity" / f"run-{run3.pk}" / "store").glob("records-*.parquet"))
+    assert [p.name for p in parts] == [f"records-{r.pk:08d}.parquet" for r in (run1, run2, run3)]
 
     # a full relink of the same book finds the same persons, under the same ids
     call_command("link", "--no-check", "--full", stdout=(log := _Out()))
@@ -133,6 +136,7 @@ def test_a_later_book_links_incrementally(books, tmp_path, custos_home, fast):
     full = LinkRun.objects.latest("id")
     assert full.settings["mode"] == "full" and (full.merges, full.splits, full.persons_created) == (0, 0, 0)
     assert _assignment(tmp_path, "full.csv") == after
+    assert len(list((custos_home / "identity" / f"run-{full.pk}" / "store").glob("records-*"))) == 1
 
 
 class _Out:

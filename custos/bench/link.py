@@ -122,31 +122,34 @@ class LinkBench:
                 f"book of {len(truth):,} parties ready in {time.monotonic() - t0:.1f}s; "
                 f"linking {base_parties:,} then the rest incrementally"
             )
-            marks: dict[str, float] = {}
+            marks: list[tuple[str, float]] = []
 
             def progress(fraction: float, note: str) -> None:
-                marks[note.split(" (")[0]] = time.monotonic()
+                marks.append((note, time.monotonic()))
 
             t1 = time.monotonic()
             run = run_link(
                 _load(tmp / "snap-base", base_parties), engine=options["engine"], full=True, progress=progress
             )
             seconds = time.monotonic() - t1
-            phases = _phases(t1, marks)
+            phases = _phases(marks)
             found = _found()
             s_full = scores(found, truth)
             out.write(
                 f"full: {base_parties:,} parties in {seconds:.1f}s ({phases}); precision {s_full['precision']:.4f}"
                 f" recall {s_full['recall']:.4f}; peak RSS {_rss_mb():.0f} MB"
             )
+            inc_parties = _subset(snap_all, tmp / "snap-inc", n + m)
+            marks.clear()
             t2 = time.monotonic()
-            inc = run_link(_load(snap_all, len(truth)), engine=options["engine"])
+            inc = run_link(_load(tmp / "snap-inc", inc_parties), engine=options["engine"], progress=progress)
             inc_seconds = time.monotonic() - t2
+            inc_phases = _phases(marks)
             assert inc.settings.get("mode") == "incremental", inc.settings
             s_inc = scores(_found(), truth)
             out.write(
                 f"incremental: {inc.settings['new']:,} new parties against {base_parties:,} in {inc_seconds:.1f}s; "
-                f"precision {s_inc['precision']:.4f} recall {s_inc['recall']:.4f}"
+                f"({inc_phases}); precision {s_inc['precision']:.4f} recall {s_inc['recall']:.4f}"
             )
             return {
                 "benchmark": "link",
@@ -164,6 +167,7 @@ class LinkBench:
                 "true_pairs": s_full["true_pairs"],
                 "incremental_parties": inc.settings["new"],
                 "incremental_seconds": round(inc_seconds, 2),
+                "incremental_phases": inc_phases,
                 "incremental_pairs_scored": inc.pairs_scored,
                 "incremental_precision": round(s_inc["precision"], 5),
                 "incremental_recall": round(s_inc["recall"], 5),
@@ -178,12 +182,6 @@ class LinkBench:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _phases(t0: float, marks: dict) -> dict:
-    """Seconds per phase of a full run, from its progress notes."""
-    order = ["reading the parties", "training the model", "scoring pairs", "assigning persons", "done"]
-    out, last = {}, t0
-    for name, label in zip(order[1:], ["features", "training", "predicting", "persons"], strict=True):
-        if name in marks:
-            out[label] = round(marks[name] - last, 2)
-            last = marks[name]
-    return out
+def _phases(marks: list[tuple[str, float]]) -> dict:
+    """Seconds from each progress note of a run to the next."""
+    return {note.split(" (")[0]: round(marks[i + 1][1] - t, 2) for i, (note, t) in enumerate(marks[:-1])}

@@ -74,13 +74,36 @@ def surname_pinyin(name: str) -> str:
     return syll[0].lower() if syll else ""
 
 
-def load_parties(con: duckdb.DuckDBPyConnection, snapshot_dir: Path, table: str = "parties_src") -> int:
-    """Create the temp view ``table`` over the snapshot's parties (and their policy's applied_on);
-    return the number of parties."""
+LINK_COLUMNS = (
+    "policy_no",
+    "role",
+    "seq",
+    "name",
+    "gender",
+    "birth_date",
+    "id_no",
+    "mobile",
+    "email",
+    "address",
+)
+
+
+def load_parties(
+    con: duckdb.DuckDBPyConnection, snapshot_dir: Path, table: str = "parties_src", linking: bool = False
+) -> int:
+    """Create the temp table ``table`` over the snapshot's parties (and their policy's applied_on);
+    return the number of parties. ``linking``: a view of the columns linking reads, without the
+    policies (read once, by ``normalise``)."""
     from custos.crypto import snapshot as esnap
 
     if esnap.key_id(snapshot_dir) is not None:
         esnap.load_full_crypto(con)
+    if linking:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT {', '.join(LINK_COLUMNS)} "
+            f"FROM {esnap.source(con, snapshot_dir, 'parties')}"
+        )
+        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     cols = ", ".join(f"p.{c}" for c in PARTY_COLUMNS)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {cols}, pol.applied_on, pol.channel "

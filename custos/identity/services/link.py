@@ -14,7 +14,7 @@ the match threshold go to the review queue. The model (``model.json``) and its m
 
 **Incremental** (the default once a run has left a trained model and persons): the run's linkage
 records and the term frequencies of its model are kept, encrypted like a snapshot, in
-``run-<id>/store/``. A later run compares the new load's parties with them, and only the new and
+``run-<id>/store/`` (one part per run: a later run links the earlier parts and adds its own). A later run compares the new load's parties with them, and only the new and
 changed parties are scored — against the stored records (Splink's ``predict_between``, with the
 stored term-frequency tables registered) and among themselves (``predict_within``) — by the stored
 model. The clusters are updated, not rebuilt: the persons the new pairs touch (and those of changed
@@ -26,6 +26,7 @@ persons or merge persons exactly as in a full run (recorded as merges and splits
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections import defaultdict
@@ -93,7 +94,7 @@ def base_run(engine: str) -> LinkRun | None:
     run = LinkRun.objects.filter(status=LinkRun.Status.DONE).order_by("-id").first()
     if run is None or run.engine != engine or not run.model or not run.artefacts:
         return None
-    if not (Path(run.artefacts) / "store" / "records.parquet").exists():
+    if not _store_parts(Path(run.artefacts) / "store"):
         return None
     if not Person.objects.exists():
         return None
@@ -131,9 +132,17 @@ def run_link(
                 progress,
                 engine=engine,
                 store_out=out / "store",
+                part=f"{run.pk:08d}",
             )
         else:
-            scored = score(Path(load.snapshot_path), params, progress, engine=engine, store_out=out / "store")
+            scored = score(
+                Path(load.snapshot_path),
+                params,
+                progress,
+                engine=engine,
+                store_out=out / "store",
+                part=f"{run.pk:08d}",
+            )
         _note(progress, 0.8, "assigning persons")
         from custos.identity.engine import chart
 
@@ -192,27 +201,72 @@ def run_link(
 
 
 def _prune_stores(run: LinkRun) -> None:
-    """Only the latest run's store is needed (each is a full copy of the linkage records)."""
+    """Only the latest run's store is needed (its parts are hard links of the earlier ones)."""
     for old in (
         LinkRun.objects.filter(id__lt=run.pk).exclude(artefacts="").values_list("artefacts", flat=True)
     ):
         shutil.rmtree(Path(old) / "store", ignore_errors=True)
 
 
-def _write_store(con, out: Path, records: str, tf: dict) -> None:
-    """The linkage records and the model's term-frequency tables, as encrypted Parquet in ``out``."""
+# An incremental run adds its new and changed records as one more part of the store; past this many
+# parts the store is written whole again (one part).
+MAX_PARTS = 8
+
+
+def _store_parts(store: Path) -> list[Path]:
+    return sorted(Path(store).glob("records-*.parquet"))
+
+
+def _write_store(con, out: Path, records: str, tf: dict, part: str, base: Path | None = None) -> None:
+    """The linkage records and the model's term-frequency tables, as encrypted Parquet in ``out``.
+    With ``base`` (an incremental run): the base store's parts are linked into ``out`` and
+    ``records`` (the new and changed records) is written as one more part; ``records`` must then
+    hold the whole store when ``_can_extend(base)`` is false."""
     from custos.crypto import snapshot as esnap
     from custos.identity.engine.features import RECORD_COLUMNS
 
     if not esnap.load_full_crypto(con):
         raise LinkError("duckdb-ext-httpfs is not installed: the linkage store cannot be encrypted")
-    key = esnap.begin(out, con)
+    if base is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for f in [base / esnap.MARKER, *_store_parts(base), *base.glob("tf_*.parquet")]:
+            try:
+                os.link(f, out / f.name)
+            except OSError:
+                shutil.copy2(f, out / f.name)
+        key = esnap.add_key(con, out)
+    else:
+        key = esnap.begin(out, con)
+        for col, table in tf.items():
+            esnap.write_arrow(con, key, table, out / f"tf_{col}.parquet")
     con.execute(
         f"COPY (SELECT {', '.join(RECORD_COLUMNS)} FROM {records} ORDER BY unique_id) "
-        f"TO '{out / 'records.parquet'}' {esnap.copy_options(key)}"
+        f"TO '{out / f'records-{part}.parquet'}' {esnap.copy_options(key)}"
     )
-    for col, table in tf.items():
-        esnap.write_arrow(con, key, table, out / f"tf_{col}.parquet")
+
+
+def _can_extend(store: Path) -> bool:
+    from custos.crypto import snapshot as esnap
+    from custos.crypto.fields import keys
+
+    return len(_store_parts(store)) < MAX_PARTS and esnap.key_id(store) == keys().current_id
+
+
+def _read_store(con, store: Path, table: str) -> None:
+    """The temp table ``table``: the stored records, a record's latest part winning."""
+    from custos.crypto import snapshot as esnap
+
+    parts = _store_parts(store)
+    if len(parts) == 1:
+        con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {esnap.source(con, store, parts[0].stem)}")
+        return
+    key = esnap.add_key(con, store)
+    files = ", ".join(f"'{p}'" for p in parts)
+    con.execute(
+        f"CREATE TEMP TABLE {table} AS SELECT * EXCLUDE (filename) FROM read_parquet([{files}], filename = true, "
+        f"encryption_config = {{footer_key: '{key}'}}) "
+        "QUALIFY row_number() OVER (PARTITION BY unique_id ORDER BY filename DESC) = 1"
+    )
 
 
 def _read_tf(con, store: Path) -> dict:
@@ -232,6 +286,7 @@ def score(
     progress: Progress | None = None,
     engine: str = "duckdb",
     store_out: Path | None = None,
+    part: str = "0",
 ) -> dict:
     """Train and predict: {keys, edges, review, neighbours, model, pairs_scored}. The features are
     built in DuckDB in memory; Splink runs on ``engine``. ``store_out``: keep the records and the
@@ -241,7 +296,7 @@ def score(
 
     con = offline_connect()
     try:
-        features.load_parties(con, snapshot_dir)
+        features.load_parties(con, snapshot_dir, linking=True)
         features.build_records(con)
         keys = {
             uid: (p, r, int(s))
@@ -254,7 +309,8 @@ def score(
         pairs = model.predict(linker, params)
         trained = model.model_json(linker)
         if store_out is not None:
-            _write_store(con, store_out, "records", model.tf_tables(linker))
+            _note(progress, 0.7, "writing the store")
+            _write_store(con, store_out, "records", model.tf_tables(linker), part)
     finally:
         con.close()
     return {**_read_pairs(pairs, trained, params), "keys": keys, "model": trained}
@@ -268,28 +324,25 @@ def score_incremental(
     progress: Progress | None = None,
     engine: str = "duckdb",
     store_out: Path | None = None,
+    part: str = "0",
 ) -> dict:
     """Score only the parties new or changed since the stored records, with the stored model:
     {keys (the fresh records and the stored ones they pair with), fresh, changed, counts, records,
     edges, review, neighbours, model, pairs_scored}."""
-    from custos.crypto import snapshot as esnap
     from custos.crypto.snapshot import offline_connect
     from custos.identity.engine import features, model
 
     con = offline_connect()
     try:
-        total = features.load_parties(con, snapshot_dir)
+        total = features.load_parties(con, snapshot_dir, linking=True)
         features.normalise(con, "parties_src", "rec0")
-        con.execute(f"CREATE TEMP TABLE store AS SELECT * FROM {esnap.source(con, store, 'records')}")
-        counts = features.diff(con, "store", "rec0", "fresh0")
+        _note(progress, 0.1, "comparing with the stored records")
+        _read_store(con, store, "existing")
+        counts = features.diff(con, "existing", "rec0", "fresh0")
         features.enrich(con, "fresh0", "fresh")
         changed = {r[0] for r in con.execute("SELECT unique_id FROM fresh0 WHERE changed").fetchall()}
         con.execute("DROP TABLE rec0")
-        con.execute(
-            "CREATE TEMP TABLE existing AS SELECT * FROM store "
-            "WHERE unique_id NOT IN (SELECT unique_id FROM fresh0 WHERE changed)"
-        )
-        con.execute("DROP TABLE store")
+        con.execute("DELETE FROM existing WHERE unique_id IN (SELECT unique_id FROM fresh0 WHERE changed)")
         tf = _read_tf(con, store)
         fresh = {
             uid: (p, r, int(s))
@@ -324,11 +377,15 @@ def score_incremental(
                 keys[uid] = (p, r, int(s))
             con.unregister("hit_ids")
         if store_out is not None:
-            cols = ", ".join(features.RECORD_COLUMNS)
-            con.execute(
-                f"CREATE TEMP TABLE store2 AS SELECT {cols} FROM existing UNION ALL SELECT {cols} FROM fresh"
-            )
-            _write_store(con, store_out, "store2", tf)
+            _note(progress, 0.7, "writing the store")
+            if _can_extend(store):
+                _write_store(con, store_out, "fresh", tf, part, base=store)
+            else:
+                cols = ", ".join(features.RECORD_COLUMNS)
+                con.execute(
+                    f"CREATE TEMP TABLE whole AS SELECT {cols} FROM existing UNION ALL SELECT {cols} FROM fresh"
+                )
+                _write_store(con, store_out, "whole", tf, part)
     finally:
         con.close()
     if pairs is None:
@@ -474,9 +531,10 @@ def _apply(run, keys, clusters, existing, scored, stale=None) -> dict:
     # new persons, numbered after the highest ever given
     top = Person.objects.aggregate(n=Max("number"))["n"] or 0
     fresh_heads = sorted(h for h, num in mapping.items() if num is None)
-    Person.objects.bulk_create(
-        [Person(number=top + i + 1, created_run=run, updated_run=run) for i in range(len(fresh_heads))],
-        batch_size=5000,
+    _bulk_insert(
+        Person,
+        ("number", "status", "created_run_id", "updated_run_id"),
+        ((top + i + 1, Person.Status.ACTIVE.value, run.pk, run.pk) for i in range(len(fresh_heads))),
     )
     for i, head in enumerate(fresh_heads):
         mapping[head] = top + i + 1
@@ -488,12 +546,10 @@ def _apply(run, keys, clusters, existing, scored, stale=None) -> dict:
     for uid, key in keys.items():
         num = new_person[uid]
         if key not in existing:
-            to_create.append(
-                PersonRecord(policy_no=key[0], role=key[1], seq=key[2], person_id=ids[num], run=run)
-            )
+            to_create.append((key[0], key[1], key[2], ids[num], run.pk))
         elif existing[key][1] != num:
             to_move[num].append(existing[key][0])
-    PersonRecord.objects.bulk_create(to_create, batch_size=5000)
+    _bulk_insert(PersonRecord, ("policy_no", "role", "seq", "person_id", "run_id"), to_create)
     for num, rec_ids in to_move.items():
         for i in range(0, len(rec_ids), 5000):
             PersonRecord.objects.filter(id__in=rec_ids[i : i + 5000]).update(person_id=ids[num], run=run)
@@ -581,6 +637,33 @@ def _apply(run, keys, clusters, existing, scored, stale=None) -> dict:
         "splits": splits,
         "review_pairs": len(queue),
     }
+
+
+def _bulk_insert(model, columns: tuple[str, ...], rows) -> None:
+    """Insert rows by the database's fast path: COPY on PostgreSQL, executemany on SQLite (the ORM's
+    bulk_create took most of a 1 M-party run)."""
+    connection.ensure_connection()
+    raw = connection.connection
+    table = connection.ops.quote_name(model._meta.db_table)
+    cols = ", ".join(connection.ops.quote_name(c) for c in columns)
+    if connection.vendor == "postgresql":
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as cp:
+            for row in rows:
+                cp.write_row(row)
+        return
+    sql = f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(columns))})"
+    cur = raw.cursor()
+    try:
+        batch = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) == 50000:
+                cur.executemany(sql, batch)
+                batch = []
+        if batch:
+            cur.executemany(sql, batch)
+    finally:
+        cur.close()
 
 
 def _person_ids(numbers, everyone: bool) -> dict[int, int]:
