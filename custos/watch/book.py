@@ -53,13 +53,42 @@ def peer_groups(staff: list[tuple[str, str, str, str]]) -> dict[str, str]:
     return out
 
 
-def register(con: duckdb.DuckDBPyConnection) -> None:
-    """Register the book's tables on con: w_staff, w_partner, w_policy, w_branch, w_canary."""
+def register(con: duckdb.DuckDBPyConnection, world=None) -> None:
+    """Register the book's tables on con: w_staff, w_partner, w_policy, w_branch, w_canary — from the
+    database, or from a simulated `world` (custos.watch.simulate.World: the benchmark's)."""
+    if world is not None:
+        return _register(con, *_from_world(world))
     from custos.book.models import Partner, Policy, Staff
     from custos.extraction.models import Canary
 
     paths = _branch_paths()
     staff = list(Staff.objects.values_list("staff_no", "position", "branch_code", "channel", "supervisor_no"))
+    partners = list(Partner.objects.values_list("partner_code", "kind", "branch_code"))
+    qs = Policy.objects.values_list("policy_no", "agent_no", "partner_code", "branch_code").order_by()
+    policies = qs.iterator(chunk_size=BATCH)
+    canaries = list(Canary.objects.values_list("policy_no", flat=True))
+    return _register(con, paths, staff, partners, policies, canaries)
+
+
+def _from_world(world) -> tuple:
+    paths = {}
+    for code in world.branches:
+        chain, cur = [], code
+        while cur:
+            chain.append(cur)
+            cur = world.branches.get(cur, "")
+        paths[code] = "/" + "/".join(reversed(chain)) + "/"
+    staff = [
+        (p.staff_no, p.position, p.branch_code, p.channel, p.supervisor_no)
+        for p in world.people
+        if p.position != "partner"
+    ]
+    partners = [(c, "bank", b) for c, b in world.partners.items()]
+    policies = ((p.policy_no, p.agent_no, p.partner_code, p.branch_code) for p in world.policies)
+    return paths, staff, partners, policies, []
+
+
+def _register(con, paths, staff, partners, policies, canaries) -> None:
     groups = peer_groups([(s[0], s[1], s[2], s[3]) for s in staff])
     supervisor = {s[0]: s[4] for s in staff}
     con.register(
@@ -90,7 +119,6 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             ),
         ),
     )
-    partners = list(Partner.objects.values_list("partner_code", "kind", "branch_code"))
     con.register(
         "w_partner",
         pa.table(
@@ -107,15 +135,13 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     cols: dict[str, list] = {
         k: [] for k in ("policy_no", "agent_no", "agent_supervisor", "partner_code", "branch_path")
     }
-    qs = Policy.objects.values_list("policy_no", "agent_no", "partner_code", "branch_code").order_by()
-    for no, agent, partner, branch in qs.iterator(chunk_size=BATCH):
+    for no, agent, partner, branch in policies:
         cols["policy_no"].append(no)
         cols["agent_no"].append(agent or "")
         cols["agent_supervisor"].append(supervisor.get(agent or "", ""))
         cols["partner_code"].append(partner or "")
         cols["branch_path"].append(paths.get(branch, f"/{branch}/"))
     con.register("w_policy", pa.table(cols, schema=pa.schema([(k, pa.string()) for k in cols])))
-    canaries = list(Canary.objects.values_list("policy_no", flat=True))
     con.register(
         "w_canary", pa.table({"policy_no": canaries}, schema=pa.schema([("policy_no", pa.string())]))
     )

@@ -28,6 +28,11 @@ DEFAULTS: dict[str, float | int | str] = {
     "offhours_z": 5.0,
     "sequence_min": 12,  # longest run of consecutive policy numbers read in a day
     "sequence_z": 5.0,
+    # a burst: the most customers viewed or searched within `burst_minutes` (two staggered grids of
+    # windows: a burst of half that length falls whole in one), against own baseline
+    "burst_minutes": 10,
+    "burst_min": 40,
+    "burst_z": 5.0,
     "partial_min": 8,  # searches by a partial ID number or phone
     "partial_z": 4.0,
     "export_min": 300,  # rows printed or exported

@@ -18,6 +18,7 @@ COUNT_SIGNALS = (
     ("partial_search", "partial", "partial_min", "partial_z"),
     ("export", "exported", "export_min", "export_z"),
     ("sequential", "seq_run", "sequence_min", "sequence_z"),
+    ("burst", "burst", "burst_min", "burst_z"),
 )
 # volume features: z against own baseline and peers, both must exceed
 PEER_SIGNALS = (
@@ -33,6 +34,7 @@ FEATURES = (
     "partial",
     "exported",
     "seq_run",
+    "burst",
 )
 SIGNAL_NAMES = tuple(s[0] for s in PEER_SIGNALS + COUNT_SIGNALS) + ("drift", "canary")
 
@@ -60,6 +62,7 @@ class DayAlert:
 def _features_sql(enriched: str, day_from: dt.date, day_to: dt.date) -> str:
     start, end = int(conf.get("office_start")), int(conf.get("office_end"))
     bdays = int(conf.get("baseline_days"))
+    burst_s = int(conf.get("burst_minutes")) * 60
     lag, win = int(conf.get("drift_lag_days")), int(conf.get("drift_window_days"))
     meds = []
     for f in (*FEATURES, "novel"):
@@ -79,6 +82,16 @@ def _features_sql(enriched: str, day_from: dt.date, day_to: dt.date) -> str:
                 FROM e WHERE policy_no <> '' AND day BETWEEN DATE '{day_from}' - INTERVAL {lag + win} DAY AND DATE '{day_to}')
           WHERE num IS NOT NULL
         ) GROUP BY ALL
+      ) GROUP BY ALL
+    ),
+    bursts AS (
+      SELECT staff_no, day, max(n) AS burst FROM (
+        SELECT staff_no, day, count(DISTINCT policy_no) AS n FROM (
+          SELECT staff_no, day, policy_no, epoch(at_local) AS t FROM e
+          WHERE action IN ('view', 'search') AND policy_no <> ''
+            AND day BETWEEN DATE '{day_from}' - INTERVAL {lag + win} DAY AND DATE '{day_to}'
+        ), (VALUES (0), (1)) AS h(half)
+        GROUP BY staff_no, day, half, floor((t + half * {burst_s // 2}) / {burst_s})
       ) GROUP BY ALL
     ),
     daily AS (
@@ -103,10 +116,11 @@ def _features_sql(enriched: str, day_from: dt.date, day_to: dt.date) -> str:
       SELECT staff_no, first_day AS day, count(*) AS novel FROM firsts GROUP BY ALL
     ),
     feats AS (
-      SELECT d.*, coalesce(r.seq_run, 0) AS seq_run, coalesce(n.novel, 0) AS novel,
+      SELECT d.*, coalesce(r.seq_run, 0) AS seq_run, coalesce(b.burst, 0) AS burst, coalesce(n.novel, 0) AS novel,
              min(d.day) OVER (PARTITION BY d.staff_no) AS first_seen
       FROM daily d
       LEFT JOIN runs r USING (staff_no, day)
+      LEFT JOIN bursts b USING (staff_no, day)
       LEFT JOIN novel n USING (staff_no, day)
     )
     SELECT *,
@@ -136,11 +150,12 @@ def _z(x, med, mad) -> float:
     return (float(x) - float(med or 0)) / _scale(med, mad)
 
 
-def features(day_from: dt.date, day_to: dt.date) -> list[dict]:
-    """One dict per staff member and active day in [day_from - baseline window, day_to]."""
+def features(day_from: dt.date, day_to: dt.date, world=None) -> list[dict]:
+    """One dict per staff member and active day in [day_from - baseline window, day_to]; `world`: a
+    simulated book instead of the database's (the benchmark)."""
     con = store.connect()
     try:
-        book.register(con)
+        book.register(con, world)
         hist = store.source(con, None, day_to)
         cur = con.execute(_features_sql(book.enriched_sql(hist), day_from, day_to))
         names = [d[0] for d in cur.description]
@@ -245,7 +260,7 @@ def _z_key(name: str) -> str:
 
 
 def compute(
-    day_from: dt.date | None = None, day_to: dt.date | None = None, factors=None
+    day_from: dt.date | None = None, day_to: dt.date | None = None, factors=None, world=None
 ) -> tuple[list[DayAlert], int]:
     """(alerts, active staff-days) of [day_from, day_to] (default: the whole history)."""
     ds = store.days()
@@ -253,6 +268,6 @@ def compute(
         return [], 0
     day_from = day_from or ds[0]
     day_to = day_to or ds[-1]
-    rows = features(day_from, day_to)
+    rows = features(day_from, day_to, world)
     active = sum(1 for r in rows if day_from <= r["day"] <= day_to)
     return evaluate(rows, day_from, day_to, factors), active

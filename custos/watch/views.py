@@ -31,6 +31,7 @@ SIGNAL_LABELS = {
     "partial_search": _l("部分证件号/手机号查询"),
     "export": _l("打印与导出"),
     "sequential": _l("顺序遍历保单号"),
+    "burst": _l("短时间内集中读取"),
     "drift": _l("持续缓慢增加"),
     "canary": _l("读取诱饵记录"),
 }
