@@ -126,7 +126,8 @@ def _writer(filesystem, path: str, schema, kid: str | None):
 
 
 def _remove_older(filesystem, base: str, snapshot_dir: Path) -> None:
-    """Drop earlier publications of the same source directory (one per directory is kept)."""
+    """Drop earlier publications of the same source directory (one per directory is kept) and those
+    whose source directory is gone (a load deleted, a benchmark's temporary snapshot)."""
     from pyarrow import fs
 
     source = str(Path(snapshot_dir).resolve())
@@ -138,5 +139,5 @@ def _remove_older(filesystem, base: str, snapshot_dir: Path) -> None:
                 old = json.loads(f.read())
         except (OSError, ValueError):
             continue
-        if old.get("source") == source:
+        if old.get("source") == source or not Path(old.get("source", "")).is_dir():
             filesystem.delete_dir(info.path)
