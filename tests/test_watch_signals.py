@@ -122,3 +122,23 @@ def test_triage_is_recorded_and_tunes_thresholds(small_book, custos_home):
     day = dt.date(2026, 3, 9)
     assert [s["name"] for a in signals.evaluate([dict(row)], day, day) for s in a.signals] == ["off_hours"]
     assert signals.evaluate([dict(row)], day, day, f) == []
+
+
+def test_burst_counts_customers_within_minutes(small_book, custos_home, tmp_path):
+    """45 customers viewed within four minutes (across a window boundary) is a burst of 45; the same
+    number spread over the day is not."""
+    f = tmp_path / "a.csv"
+    burst = "".join(
+        f"2026-03-02 10:0{3 + i // 12}:{i % 12 * 5:02d},core,A1,,view,Q{1000 + i},,1,t\n" for i in range(45)
+    )
+    spread = "".join(
+        f"2026-03-02 {8 + i // 4:02d}:{i % 4 * 15:02d}:00,core,A2,,view,Q{2000 + i},,1,t\n" for i in range(45)
+    )
+    f.write_text(HEADER + burst + spread)
+    ingest.ingest([f])
+    day = dt.date(2026, 3, 2)
+    rows = {r["staff_no"]: r for r in signals.features(day, day)}
+    assert rows["A1"]["burst"] == 45 and rows["A2"]["burst"] <= 4
+    row = dict(rows["A1"], first_seen=dt.date(2026, 1, 1), own_days=10, burst_med=2, burst_mad=1)
+    fired = {s["name"]: s for a in signals.evaluate([row], day, day) for s in a.signals}
+    assert fired["burst"]["value"] == 45 and fired["burst"]["threshold"] == 40 and fired["burst"]["z"] > 5
