@@ -312,7 +312,11 @@ def _session_cookie(user) -> str:
     return c.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-def test_every_page_reads_in_its_language(browser, live_server, custos_home):
+# one test per language, each in its own xdist group: the two halves of the walk run side by side
+@pytest.mark.parametrize(
+    "lang", [pytest.param(lang, marks=pytest.mark.xdist_group(f"i18n-{lang}")) for lang in LANGUAGES]
+)
+def test_every_page_reads_in_its_language(browser, live_server, custos_home, lang):
     from custos.crypto import keyring
 
     with keyring.editing() as data:
@@ -335,29 +339,26 @@ def test_every_page_reads_in_its_language(browser, live_server, custos_home):
             continue
         cookie = _session_cookie(user)
         paths = pages_of(user, routes)
-        for lang in LANGUAGES:
-            context = browser.new_context(locale="zh-CN" if lang == "zh-hans" else "en-US")
-            context.add_cookies(
-                [
-                    {"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url},
-                    {"name": settings.LANGUAGE_COOKIE_NAME, "value": lang, "url": live_server.url},
-                ]
-            )
-            page = context.new_page()
-            for route, path in paths:
-                page.goto(live_server.url + path, wait_until="domcontentloaded")
-                text = page.evaluate(TEXT_JS, UNREAD.get(route, ""))
-                if DUMP:
-                    name = re.sub(r"\W+", "_", f"{role}-{lang}-{path}")
-                    (DUMP / f"{name}.txt").write_text(text)
-                opened[(role, lang)] += 1
-                found = bare_codes(text, orgs)
-                found += (
-                    han_problems(text, han_values) if lang == "en" else ascii_problems(text, ascii_values)
-                )
-                for word in found:
-                    problems[(lang, word)].add(f"{role} {path}")
-            context.close()
+        context = browser.new_context(locale="zh-CN" if lang == "zh-hans" else "en-US")
+        context.add_cookies(
+            [
+                {"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url},
+                {"name": settings.LANGUAGE_COOKIE_NAME, "value": lang, "url": live_server.url},
+            ]
+        )
+        page = context.new_page()
+        for route, path in paths:
+            page.goto(live_server.url + path, wait_until="domcontentloaded")
+            text = page.evaluate(TEXT_JS, UNREAD.get(route, ""))
+            if DUMP:
+                name = re.sub(r"\W+", "_", f"{role}-{lang}-{path}")
+                (DUMP / f"{name}.txt").write_text(text)
+            opened[(role, lang)] += 1
+            found = bare_codes(text, orgs)
+            found += han_problems(text, han_values) if lang == "en" else ascii_problems(text, ascii_values)
+            for word in found:
+                problems[(lang, word)].add(f"{role} {path}")
+        context.close()
 
     elapsed = f"{built - started:.0f}s to build, {time.monotonic() - built:.0f}s to read {sum(opened.values())} pages"
     print(elapsed)
