@@ -66,18 +66,24 @@ class TraceOutcome:
         }
 
 
-ACTIONS = ("view", "search", "print", "export")
+ACTIONS = ("view", "search", "print", "export", "extract")
+BULK = ("print", "export", "extract")  # a list taken in one go
 
 
-def _staff(con, history: str) -> dict[str, int]:
-    """Every operator's holdings (distinct policies read, approximate) and, in temp table t_hr, one
-    row per (operator, leaked object) they read: first and last read, reads by action."""
-    held = dict(
-        con.execute(
-            f"""SELECT staff_no, approx_count_distinct(policy_no) FROM {history}
+def _staff(con, history: str) -> dict[str, tuple[int, int]]:
+    """Every operator's holdings — distinct policies read, and of them printed or exported
+    (approximate) — and, in temp table t_hr, one row per (operator, leaked object) they read: first
+    and last read, reads by action."""
+    bulk = ", ".join(f"'{a}'" for a in BULK)
+    held = {
+        s: (int(n), int(nb))
+        for s, n, nb in con.execute(
+            f"""SELECT staff_no, approx_count_distinct(policy_no),
+                       approx_count_distinct(policy_no) FILTER (WHERE action IN ({bulk}))
+                FROM {history}
                 WHERE coalesce(partner_code, '') = '' AND coalesce(policy_no, '') <> '' GROUP BY staff_no"""
         ).fetchall()
-    )
+    }
     per_action = ", ".join(f"count(*) FILTER (WHERE h.action = '{a}') AS n_{a}" for a in ACTIONS)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE t_hr AS
@@ -137,15 +143,20 @@ def run(
     for obj, v in con.execute("SELECT obj, count(*) FROM t_hr GROUP BY obj").fetchall():
         holders[obj] += v
     per_action = ", ".join(f"sum(n_{a})::BIGINT" for a in ACTIONS)
-    for s, hits, n, first, last, *by_action in con.execute(
-        f"SELECT staff_no, count(*), sum(n)::BIGINT, min(first), max(last), {per_action} FROM t_hr GROUP BY staff_no"
+    bulk_hit = " + ".join(f"n_{a}" for a in BULK)
+    for s, hits, bulk_hits, n, first, last, *by_action in con.execute(
+        f"""SELECT staff_no, count(*), count(*) FILTER (WHERE {bulk_hit} > 0), sum(n)::BIGINT, min(first),
+                   max(last), {per_action} FROM t_hr GROUP BY staff_no"""
     ).fetchall():
+        n_held, n_bulk = held.get(s, (0, 0))
         suspects.append(
             guilt.Suspect(
                 "staff",
                 s,
-                held=max(int(held.get(s, 0)), int(hits)),
+                held=max(n_held, int(hits)),
                 hits=int(hits),
+                bulk_held=max(n_bulk, int(bulk_hits)) if bulk_hits else 0,
+                bulk_hits=int(bulk_hits),
                 evidence={
                     "reads": int(n),
                     "actions": {a: int(k) for a, k in zip(ACTIONS, by_action, strict=True) if k},
@@ -221,6 +232,8 @@ def run(
             precision=round(s.hits / s.held, 4) if s.held else 0.0,
             loglik=round(s.loglik, 2),
         )
+        if s.bulk_hits:
+            s.evidence.update(bulk_held=s.bulk_held, bulk_hits=s.bulk_hits, explained_by=s.explained_by)
         if i < TOP_EVIDENCE and s.kind == "staff":
             s.evidence["pgm_guilt"] = round(guilt.pgm_guilt([holders[o] for o in objs_of[s.id]]), 6)
             s.evidence["reads_shown"] = shown.get(s.id, [])

@@ -16,7 +16,8 @@ foreign rows that happen to match, a guess: 1/N of the universe of N objects) wi
 
     log L_i = h_i · log((1 − ε)/|R_i| + ε/N) + (m − h_i) · log(ε/N)
 
-where h_i = |S ∩ R_i|. A source that holds everything scores exactly as "nobody in particular"
+where h_i = |S ∩ R_i|. A staff member's prints and exports are also a holding of their own (a
+list taken in one go): the better of the two explanations counts. A source that holds everything scores exactly as "nobody in particular"
 (1/N an object); one whose small holdings contain the leak scores far above it. The score shown is
 the posterior over all sources with equal priors (softmax of log L); P&GM's Pr{G_i | S} is kept in
 the evidence.
@@ -39,6 +40,10 @@ class Suspect:
     hits: int  # h_i: leaked objects among them
     evidence: dict = field(default_factory=dict)
     certain: bool = False  # a canary names it
+    # a staff member's printed or exported policies: a list taken in one go is a holding of its own
+    bulk_held: int = 0
+    bulk_hits: int = 0
+    explained_by: str = "all"  # "all" its holdings, or "bulk" its prints and exports
     loglik: float = 0.0
     score: float = 0.0
     guilt: float = 0.0
@@ -69,6 +74,10 @@ def rank(suspects: list[Suspect], m: int, universe: int) -> list[Suspect]:
     live = [s for s in suspects if s.hits > 0 or s.certain]
     for s in live:
         s.loglik = loglik(s.hits, s.held, m, universe)
+        if s.bulk_held and s.bulk_hits:
+            alt = loglik(s.bulk_hits, s.bulk_held, m, universe)
+            if alt > s.loglik:
+                s.loglik, s.explained_by = alt, "bulk"
     if live:
         top = max(s.loglik for s in live)
         z = sum(math.exp(s.loglik - top) for s in live)
