@@ -84,7 +84,6 @@ def conf(master: str) -> dict[str, str]:
         "spark.sql.ansi.enabled": "false",
         "spark.sql.adaptive.enabled": "true",
         "spark.ui.showConsoleProgress": "false",
-        "spark.sql.autoBroadcastJoinThreshold": str(64 * 1024 * 1024),
         "spark.sql.session.timeZone": "Asia/Shanghai",
         "spark.ui.enabled": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
@@ -98,6 +97,7 @@ def conf(master: str) -> dict[str, str]:
     }
     if is_local(master):
         c["spark.sql.shuffle.partitions"] = env("CUSTOS_SPARK_SHUFFLE_PARTITIONS", "2")
+        c["spark.sql.autoBroadcastJoinThreshold"] = str(64 * 1024 * 1024)
         # local mode: the driver is the executor (2 GB ran out of heap at 1 M policies, 2026-11-25)
         c["spark.driver.memory"] = env("CUSTOS_SPARK_DRIVER_MEMORY", "8g")
     else:
@@ -106,6 +106,10 @@ def conf(master: str) -> dict[str, str]:
         c["spark.executor.memory"] = env("CUSTOS_SPARK_EXECUTOR_MEMORY", "1500m")
         c["spark.executor.cores"] = env("CUSTOS_SPARK_EXECUTOR_CORES", "1")
         c["spark.sql.shuffle.partitions"] = env("CUSTOS_SPARK_SHUFFLE_PARTITIONS", "8")
+        # a broadcast join's small side passes through the driver: Spark's 10 MB (the reference
+        # tables, branches, staff), not the 64 MB of local mode, whose driver ran out of its 1 GB
+        # heap at 1 M parties (2026-12-07); book-sized tables join by sort-merge on the executors
+        c["spark.sql.autoBroadcastJoinThreshold"] = env("CUSTOS_SPARK_BROADCAST_BYTES", str(10 * 1024 * 1024))
         if env("CUSTOS_SPARK_CORES_MAX"):
             c["spark.cores.max"] = env("CUSTOS_SPARK_CORES_MAX")
         if env("CUSTOS_SPARK_EXECUTORS"):
