@@ -201,6 +201,10 @@ def build_world() -> World:
         findings.append(f.pk)
         if policy_no == "P4" and role == "applicant" and code in ("ID10", "ID06"):
             w.fids[code] = f.pk
+    from tests.identity_world import PROPOSED_EMAIL, build_persons
+
+    persons = build_persons(load)  # P00000001 (P1, P2, P4) with an XC02 fill on P4's e-mail, …
+    findings.append(persons["finding"].pk)
     rsvc.sync_tasks(run)
     tasks = list(Task.objects.order_by("id"))
     proposer = make_user("w-proposer", Role.COMPLIANCE)
@@ -262,10 +266,12 @@ def build_world() -> World:
         "report_fmt": ["xlsx", "pdf"],
         "staff_no": ["A1", "A2"],
         "day": ["2026-01-05"],
+        "person": ["P00000001", "P00000002", "P00000003"],
+        "review_pair": [persons["pair"].pk],
         "none": [987654],  # records this world does not build (partnership: tests/test_partnership_web.py)
     }  # fmt: skip
     w.needles = _needles(
-        [PROPOSED_ID, *_date_forms(PROPOSED_BIRTH), NEW_EMAIL, "new.secret@", CHANGED_EMAIL, CONTACT_USED,
+        [PROPOSED_ID, PROPOSED_EMAIL, *_date_forms(PROPOSED_BIRTH), NEW_EMAIL, "new.secret@", CHANGED_EMAIL, CONTACT_USED,
          RAW_IN_LOAD, *[v for k, v in SCREENED.items() if k != "birth_date"], *_date_forms(SCREENED["birth_date"])]
     )  # fmt: skip
     return w
@@ -379,6 +385,9 @@ FILL = [
     (r"^discipline/fines/", "month", "month"),
     (r"^discipline/fines/", "fmt", "fmt"),
     (r"^partnership/", "pk", "none"),
+    (r"^persons/review/", "pk", "review_pair"),
+    (r"^persons/", "pk", "person"),
+    (r"^/api/v1/persons/", "person_id", "person"),
     (r"^report/summary", "fmt", "report_fmt"),
     (r"^security/watch/staff/", "staff_no", "staff_no"),
     (r"^security/watch/staff/", "day", "day"),
@@ -443,6 +452,7 @@ def page_posts(route: str, w: World) -> list[dict]:
             {"kind": "partner", "partner": "BK1", "format": "xlsx"},
         ],
         "remediation/assign/": [{"task": p4, "to": "nobody"}],
+        "persons/review/<int:pk>/": [{"decision": "same", "note": "walk"}],
         "parties/<int:party_id>/unmask/<str:field>/": [{"purpose": "revisit"}],
         # searches on a person's values (issue 18): the values searched must not come back in clear
         "parties/": [
@@ -467,6 +477,7 @@ PAGE_GETS = {  # query strings that make a page show records
     "remediation/": ["?status=all"],
     "remediation/team/": ["?status=all"],
     "remediation/letters/<int:pk>/": ["?format=xlsx"],
+    "persons/": ["?q=P4", "?q=P00000001"],
 }
 
 
