@@ -12,7 +12,9 @@ functions they call that Spark lacks are registered under DuckDB's names:
   that a session another engine started first serves too;
 - ``hamming``: a Python UDF (the number of positions at which two strings of one length differ).
 
-Splink's own UDFs (``jaro_winkler``, …) are registered by SparkAPI from the same jar.
+Splink's own UDFs (``jaro_winkler``, …) are registered by SparkAPI from the same jar. Splink breaks
+the lineage of its intermediate tables by persisting them (not by checkpoints, which would write the
+records in clear to the checkpoint directory).
 """
 
 from __future__ import annotations
@@ -62,4 +64,6 @@ def db_api(master: str | None = None):
     from splink import SparkAPI
 
     logging.getLogger("splink").setLevel(logging.ERROR)
-    return SparkAPI(spark_session=session(master))
+    # persist, not Splink's default checkpoint: a checkpoint writes the records in clear to a
+    # checkpoint directory; persisted blocks spilled to disk are encrypted (spark.io.encryption)
+    return SparkAPI(spark_session=session(master), break_lineage_method="persist")
