@@ -26,6 +26,11 @@ from custos.bench import register
 PARTIES_PER_POLICY = 2.62  # of a default synthetic book (applicant, insured, beneficiaries)
 
 
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -127,28 +132,28 @@ class LinkBench:
             def progress(fraction: float, note: str) -> None:
                 marks.append((note, time.monotonic()))
 
-            t1 = time.monotonic()
+            t1, c1 = time.monotonic(), _cpu()
             run = run_link(
                 _load(tmp / "snap-base", base_parties), engine=options["engine"], full=True, progress=progress
             )
-            seconds = time.monotonic() - t1
+            seconds, cpu_seconds = time.monotonic() - t1, _cpu() - c1
             phases = _phases(marks)
             found = _found()
             s_full = scores(found, truth)
             out.write(
-                f"full: {base_parties:,} parties in {seconds:.1f}s ({phases}); precision {s_full['precision']:.4f}"
+                f"full: {base_parties:,} parties in {seconds:.1f}s (CPU {cpu_seconds:.1f}s) ({phases}); precision {s_full['precision']:.4f}"
                 f" recall {s_full['recall']:.4f}; peak RSS {_rss_mb():.0f} MB"
             )
             inc_parties = _subset(snap_all, tmp / "snap-inc", n + m)
             marks.clear()
-            t2 = time.monotonic()
+            t2, c2 = time.monotonic(), _cpu()
             inc = run_link(_load(tmp / "snap-inc", inc_parties), engine=options["engine"], progress=progress)
-            inc_seconds = time.monotonic() - t2
+            inc_seconds, inc_cpu = time.monotonic() - t2, _cpu() - c2
             inc_phases = _phases(marks)
             assert inc.settings.get("mode") == "incremental", inc.settings
             s_inc = scores(_found(), truth)
             out.write(
-                f"incremental: {inc.settings['new']:,} new parties against {base_parties:,} in {inc_seconds:.1f}s; "
+                f"incremental: {inc.settings['new']:,} new parties against {base_parties:,} in {inc_seconds:.1f}s (CPU {inc_cpu:.1f}s); "
                 f"({inc_phases}); precision {s_inc['precision']:.4f} recall {s_inc['recall']:.4f}"
             )
             return {
@@ -156,6 +161,7 @@ class LinkBench:
                 "engine": options["engine"],
                 "parties": base_parties,
                 "seconds": round(seconds, 2),
+                "cpu_seconds": round(cpu_seconds, 2),
                 "phases": phases,
                 "pairs_scored": run.pairs_scored,
                 "links": run.links,
@@ -167,6 +173,7 @@ class LinkBench:
                 "true_pairs": s_full["true_pairs"],
                 "incremental_parties": inc.settings["new"],
                 "incremental_seconds": round(inc_seconds, 2),
+                "incremental_cpu_seconds": round(inc_cpu, 2),
                 "incremental_phases": inc_phases,
                 "incremental_pairs_scored": inc.pairs_scored,
                 "incremental_precision": round(s_inc["precision"], 5),

@@ -118,6 +118,7 @@ def load_parties(
 RAW = ("name_n", "gender", "birth_date", "id_raw", "mobile_n", "email_n", "addr_n")
 RECORD_COLUMNS = (
     "unique_id",
+    "raw_hash",
     "policy_no",
     "role",
     "seq",
@@ -145,12 +146,19 @@ def build_records(con: duckdb.DuckDBPyConnection, src: str = "parties_src") -> i
     return con.execute("SELECT count(*) FROM records").fetchone()[0]
 
 
-def normalise(con: duckdb.DuckDBPyConnection, src: str = "parties_src", out: str = "rec0") -> None:
-    """Create the temp table ``out``: ``unique_id`` (by key order), the key and the ``RAW`` columns.
-    Plain SQL: cheap even for millions of parties."""
+# a 64-bit hash of the party's columns linking reads, as given: an incremental run normalises only
+# the parties whose hash differs from the stored one
+RAW_HASH = "hash(name, gender, birth_date, id_no, mobile, email, address)"
+
+
+def normalise(
+    con: duckdb.DuckDBPyConnection, src: str = "parties_src", out: str = "rec0", where: str = ""
+) -> None:
+    """Create the temp table ``out``: ``unique_id`` (by key order), ``raw_hash``, the key and the
+    ``RAW`` columns, of the rows of ``src`` (``where``: a condition on them). Plain SQL."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {out} AS
-        SELECT row_number() OVER (ORDER BY policy_no, role, seq) AS unique_id,
+        SELECT row_number() OVER (ORDER BY policy_no, role, seq) AS unique_id, {RAW_HASH} AS raw_hash,
                policy_no, role, seq,
                {fold("name")} AS name_n,
                NULLIF(upper(trim(gender)), '') AS gender,
@@ -160,7 +168,7 @@ def normalise(con: duckdb.DuckDBPyConnection, src: str = "parties_src", out: str
                       '^86(1[0-9]{{10}})$', '\\1'), '') AS mobile_n,
                lower({fold("email")}) AS email_n,
                {fold("address")} AS addr_n
-        FROM {src}"""
+        FROM {src} {where}"""
     )
 
 
@@ -198,7 +206,7 @@ def enrich(con: duckdb.DuckDBPyConnection, src: str = "rec0", out: str = "record
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {out} AS
-        SELECT r.unique_id, r.policy_no, r.role, r.seq, r.name_n, n.name_py, n.surname_py,
+        SELECT r.unique_id, r.raw_hash, r.policy_no, r.role, r.seq, r.name_n, n.name_py, n.surname_py,
                r.gender, r.birth_date, year(r.birth_date) AS birth_year, r.id_raw,
                coalesce(i.id_up, r.id_raw) AS id18, r.mobile_n, r.email_n, r.addr_n,
                NULLIF(regexp_extract(r.addr_n, '{STREET_RE}'), '') AS addr_street,
@@ -211,25 +219,29 @@ def enrich(con: duckdb.DuckDBPyConnection, src: str = "rec0", out: str = "record
     return con.execute(f"SELECT count(*) FROM {out}").fetchone()[0]
 
 
-def diff(con: duckdb.DuckDBPyConnection, store: str, src: str = "rec0", out: str = "fresh0") -> dict:
-    """The rows of ``src`` that are new (key not in ``store``) or changed (a ``RAW`` column differs),
-    as the temp table ``out``: a changed row keeps its stored ``unique_id``, a new one is numbered
-    after the highest stored. Returns {"new": n, "changed": n, "unchanged": n}."""
-    changed = " OR ".join(f"s.{c} IS DISTINCT FROM r.{c}" for c in RAW)
-    cols = ", ".join(f"r.{c}" for c in ("policy_no", "role", "seq", *RAW))
+def diff(con: duckdb.DuckDBPyConnection, store: str, src: str = "parties_src", out: str = "fresh0") -> dict:
+    """The parties of ``src`` that are new (key not in ``store``) or changed (``raw_hash`` differs),
+    normalised into the temp table ``out`` with a ``changed`` flag: a changed row keeps its stored
+    ``unique_id``, a new one is numbered after the highest stored. Only those rows are normalised.
+    Returns {"new": n, "changed": n, "unchanged": n}."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE diff_keys AS
+        SELECT h.policy_no, h.role, h.seq, s.unique_id AS old_uid
+        FROM (SELECT policy_no, role, seq, {RAW_HASH} AS raw_hash FROM {src}) h
+        LEFT JOIN {store} s USING (policy_no, role, seq)
+        WHERE s.unique_id IS NULL OR s.raw_hash IS DISTINCT FROM h.raw_hash"""
+    )
+    normalise(con, src, "diff_rows", "SEMI JOIN diff_keys USING (policy_no, role, seq)")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {out} AS
-        WITH top AS (SELECT coalesce(max(unique_id), 0) AS top FROM {store}),
-        j AS (
-            SELECT s.unique_id AS old_uid, r.unique_id AS rid, {cols}
-            FROM {src} r LEFT JOIN {store} s USING (policy_no, role, seq)
-            WHERE s.unique_id IS NULL OR {changed}
-        )
-        SELECT coalesce(old_uid, (SELECT top FROM top)
-                        + row_number() OVER (PARTITION BY old_uid IS NULL ORDER BY rid)) AS unique_id,
-               old_uid IS NOT NULL AS changed, * EXCLUDE (old_uid, rid)
-        FROM j"""
+        WITH top AS (SELECT coalesce(max(unique_id), 0) AS top FROM {store})
+        SELECT coalesce(k.old_uid, (SELECT top FROM top)
+                        + row_number() OVER (PARTITION BY k.old_uid IS NULL ORDER BY r.unique_id)) AS unique_id,
+               k.old_uid IS NOT NULL AS changed, r.* EXCLUDE (unique_id)
+        FROM diff_rows r JOIN diff_keys k USING (policy_no, role, seq)"""
     )
+    con.execute("DROP TABLE diff_rows")
+    con.execute("DROP TABLE diff_keys")
     new, chg = con.execute(
         f"SELECT count(*) FILTER (NOT changed), count(*) FILTER (changed) FROM {out}"
     ).fetchone()

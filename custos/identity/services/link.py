@@ -335,13 +335,11 @@ def score_incremental(
     con = offline_connect()
     try:
         total = features.load_parties(con, snapshot_dir, linking=True)
-        features.normalise(con, "parties_src", "rec0")
         _note(progress, 0.1, "comparing with the stored records")
         _read_store(con, store, "existing")
-        counts = features.diff(con, "existing", "rec0", "fresh0")
+        counts = features.diff(con, "existing", "parties_src", "fresh0")
         features.enrich(con, "fresh0", "fresh")
         changed = {r[0] for r in con.execute("SELECT unique_id FROM fresh0 WHERE changed").fetchall()}
-        con.execute("DROP TABLE rec0")
         con.execute("DELETE FROM existing WHERE unique_id IN (SELECT unique_id FROM fresh0 WHERE changed)")
         tf = _read_tf(con, store)
         fresh = {
