@@ -320,6 +320,37 @@ def identity(say: Say) -> None:
     )
 
 
+def identity_person(say: Say) -> None:
+    """A person with a cross-channel conflict and a proposed fill (XC02): their page, and the task
+    whose page offers the fill by reference."""
+    from custos.checks.models import Finding
+    from custos.identity.models import PersonRecord
+    from custos.remediation.models import TaskFinding
+
+    chosen = None
+    for f in (
+        Finding.objects.filter(check_code="XC02", status="open").exclude(proposed="").order_by("id")[:300]
+    ):
+        rec = PersonRecord.objects.filter(policy_no=f.policy_no, role=f.role, seq=f.seq).first()
+        if rec is None:
+            continue
+        policies = PersonRecord.objects.filter(person_id=rec.person_id).values("policy_no")
+        chosen = chosen or (rec.person.pid, f)
+        if Finding.objects.filter(
+            check_code__in=("XC01", "XC03"), status="open", policy_no__in=policies
+        ).exists():
+            chosen = (rec.person.pid, f)  # a conflict besides the fill: the better example
+            break
+    if chosen is None:
+        say("identity: no person with a proposed fill in this book")
+        return
+    person, f = chosen
+    link = TaskFinding.objects.filter(finding=f).first()
+    task = f"; its task /remediation/tasks/{link.task_id}/ offers 「采用建议值」" if link else ""
+    say(f"identity: person /persons/{person}/ — conflicts highlighted, XC02 proposes the {f.field} "
+        f"of {f.policy_no}/{f.role} from another channel (masked){task}")  # fmt: skip
+
+
 def watch(say: Say) -> None:
     """A month of the core systems' query logs for 300 of the demo book's staff, with insiders
     harvesting in several styles, ingested into the access history; the alerts they raise."""
@@ -363,6 +394,7 @@ def run(say: Say, book_dir: Path) -> None:
         step(say)
     screening(say, book_dir)
     identity(say)
+    identity_person(say)
     blacklist(say, book_dir)
     watch(say)
     report(say)
