@@ -85,6 +85,7 @@ def publish(snapshot_dir: Path, tables: list[str]) -> tuple[str, str | None]:
             esnap.load_full_crypto(con)
         con.execute("SET memory_limit = '512MB'")
         con.execute("SET threads = 2")
+        con.execute("SET enable_progress_bar = false")
         for name in tables:
             reader = con.execute(f"SELECT * FROM {esnap.source(con, snapshot_dir, name)}").fetch_record_batch(
                 ROW_GROUP
