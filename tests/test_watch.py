@@ -272,3 +272,11 @@ def test_bad_row_deep_in_a_file_is_named(world, tmp_path):
     with pytest.raises(ingest.IngestError, match=r"ragged.csv, row 5: 10 values for 9 columns"):
         ingest.ingest([g])
     assert history_rows() == [] and not IngestedFile.objects.exists()
+
+
+def test_values_in_spaces_are_trimmed(world, tmp_path):
+    f = write(tmp_path / "s.csv", HEADER + "2026-03-02 09:00:00 ,core, A1 ,, View ,P1 ,, 1 ,t\n")
+    assert ingest.ingest([f]).added == 1
+    assert history_rows() == [
+        ("A1", "P1", "view", 1, True, dt.date(2026, 3, 2), dt.datetime(2026, 3, 2, 9), "core")
+    ]

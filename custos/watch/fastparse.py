@@ -37,6 +37,7 @@ OPTIONAL = ("partner_code", "query", "terminal")
 MAX_ERRORS = 50
 VALUE_COLS = ("at", "system", "staff_no", "partner_code", "action", "policy_no", "query", "rows", "terminal")
 CHUNK = 16 << 20
+TRIMMED = {"at": "at_s", "rows": "rows_s"}  # checked_sql's names of the trimmed values
 
 
 class IngestError(ValueError):
@@ -115,6 +116,7 @@ class Source:
     rows: int = 0
     unknown: int = 0
     per_day: dict[dt.date, int] = field(default_factory=dict)
+    trim: set[str] | None = None  # columns with values in spaces (None: not checked yet)
 
     @property
     def first_day(self) -> dt.date | None:
@@ -203,14 +205,16 @@ def session_zone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
     con.execute(f"SET TimeZone = {_text(tz)}")
 
 
-def checked_sql(src: Source, tz: str, offset: int | None) -> str:
-    """Every row with its values trimmed of surrounding spaces, its time in UTC and local, ``rows`` as a number, and
-    ``what``: the first check it fails (NULL when it passes)."""
+def checked_sql(src: Source, tz: str, offset: int | None, trim: set[str] | None = None) -> str:
+    """Every row with its values trimmed of surrounding spaces (``trim``: only these columns, the
+    writing pass's, once the checking pass knows which need it), its time in UTC and local, ``rows``
+    as a number, and ``what``: the first check it fails (NULL when it passes)."""
 
     def col(c):
         if c not in src.cols:
             return "''"
-        return f"trim(coalesce(CAST(\"{src.cols[c]}\" AS VARCHAR), ''))"
+        value = f"coalesce(CAST(\"{src.cols[c]}\" AS VARCHAR), '')"
+        return f"trim({value})" if trim is None or c in trim else value
 
     # one cast: a time with an offset keeps it, one without is local time in the session's zone,
     # which the ingest connection sets to the configured zone (`session_zone`)
@@ -219,6 +223,7 @@ def checked_sql(src: Source, tz: str, offset: int | None) -> str:
         local = f"at_utc + INTERVAL ({offset}) SECOND"
     else:
         local = f"timezone({_text(tz)}, timezone('UTC', at_utc))"
+    raws = "".join(f', "{real}" AS "r_{c}"' for c, real in src.cols.items() if c in VALUE_COLS)
     acts = ", ".join(f"'{a}'" for a in ACTIONS)
     rownum = "file_row_number + 1" if src.kind == "parquet" else "NULL::BIGINT"
     return f"""
@@ -241,7 +246,7 @@ def checked_sql(src: Source, tz: str, offset: int | None) -> str:
         SELECT {rownum} AS n, {col("at")} AS at_s, {col("system")} AS system, {col("staff_no")} AS staff_no,
                {col("partner_code")} AS partner_code, lower({col("action")}) AS action,
                {col("policy_no")} AS policy_no, {col("query")} AS query, {col("rows")} AS rows_s,
-               {col("terminal")} AS terminal
+               {col("terminal")} AS terminal{raws}
         FROM {src.raw}
       )
     )
@@ -272,13 +277,19 @@ def check(con: duckdb.DuckDBPyConnection, src: Source, tz: str, offset: int | No
     """The checking pass: fills src.rows, src.unknown, src.per_day; returns the errors (at most
     MAX_ERRORS, first rows first). Raises duckdb.Error for an unreadable CSV (see csv_error)."""
     sql = checked_sql(src, tz, offset)
+    present = [c for c in VALUE_COLS if c in src.cols]
+    spaced = ", ".join(
+        f"bool_or(length(coalesce(CAST(\"r_{c}\" AS VARCHAR), '')) <> length({TRIMMED.get(c, c)}))"
+        for c in present
+    )
     stats = con.execute(
-        f"""SELECT day, count(*), count(*) FILTER (NOT ({KNOWN_SQL})), count(what)
+        f"""SELECT day, count(*), count(*) FILTER (NOT ({KNOWN_SQL})), count(what), {spaced}
             FROM ({sql}) GROUP BY day"""
     ).fetchall()
     bad = sum(r[3] for r in stats)
     if bad:
         return _bad_rows(con, src, sql)
+    src.trim = {c for i, c in enumerate(present) if any(r[4 + i] for r in stats)}
     src.rows = sum(r[1] for r in stats)
     src.unknown = sum(r[2] for r in stats)
     src.per_day = {r[0]: r[1] for r in stats if r[0] is not None}
@@ -320,7 +331,7 @@ def rows_sql(src: Source, tz: str, offset: int | None, part: str) -> str:
     return f"""
     SELECT timezone('UTC', at_utc) AS "at", at_local, system, staff_no, partner_code, action, policy_no,
            query, "rows", terminal, {KNOWN_SQL} AS known, {_text(part)} AS source, day
-    FROM ({checked_sql(src, tz, offset)})
+    FROM ({checked_sql(src, tz, offset, src.trim)})
     """
 
 
