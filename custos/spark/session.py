@@ -93,8 +93,9 @@ def conf(master: str) -> dict[str, str]:
         "spark.hadoop.parquet.encryption.kms.client.class": kms.kms_client_class(),
         # shuffle and spill files (and cached blocks spilled to disk): encrypted
         "spark.io.encryption.enabled": "true",
-        "spark.pyspark.python": sys.executable,
     }
+    if is_local(master) or master.startswith(("spark://127.0.0.1", "spark://localhost")):
+        c["spark.pyspark.python"] = sys.executable  # same machine: custos's venv (elsewhere: none needed)
     if is_local(master):
         c["spark.sql.shuffle.partitions"] = env("CUSTOS_SPARK_SHUFFLE_PARTITIONS", "2")
         c["spark.sql.autoBroadcastJoinThreshold"] = str(64 * 1024 * 1024)
