@@ -30,7 +30,7 @@ def test_person_page_shows_the_parties_in_scope_masked_with_conflicts_and_why(cl
     assert "P1" in body and "P4" in body and ">P2<" not in body and "P2 ·" not in body  # SZ: out of scope
     assert "XC02" in body and PROPOSED_EMAIL not in body and "f***@example.org" in body
     assert "440106198005061234" not in body and "13812345678" not in body and "张*伟" in body
-    assert 'id="why"' in body and "exact" in body  # the pair P1–P4 scored with the run's model
+    assert 'id="why"' in body and "完全一致" in body  # the pair P1–P4 scored with the run's model
     assert "/parties/" in body and "/unmask/" in body  # clear values only through the unmask page
     why = resp.context["why"]["pairs"]
     assert [(p["l"][0], p["r"][0]) for p in why] == [("P1", "P4")]

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from custos.access.service import PARTY_FIELDS, AccessContext
 from custos.book.models import Party, Policy
@@ -41,6 +42,26 @@ POLICY_FIELDS = ("policy_no", "channel", "branch_code", "agent_no", "partner_cod
 
 Key = tuple[str, str, int]
 PID_RE = re.compile(r"P[0-9]{8}")  # a person id (custos.identity.models.pid)
+
+
+# what the page shows for Splink's comparison names and level labels (engine/model.py)
+COMPARISONS = {
+    "name": _("姓名"), "birth_date": _("出生日期"), "id_no": _("证件号码"), "mobile": _("手机"),
+    "address": _("地址"), "gender": _("性别"), "email": _("电子邮箱"),
+}  # fmt: skip
+LEVELS = {
+    "exact": _("完全一致"), "same pinyin": _("拼音相同"),
+    "pinyin Jaro-Winkler >= 0.92": _("拼音相似度 ≥ 0.92"), "pinyin Jaro-Winkler >= 0.8": _("拼音相似度 ≥ 0.8"),
+    "day and month swapped": _("日月颠倒"), "one part off": _("年、月、日一项不同"),
+    "15- and 18-digit forms": _("15 位与 18 位号码"), "one digit off or transposed": _("一位不同或相邻两位颠倒"),
+    "same road and number": _("同一道路门牌"), "same estate or village": _("同一小区或村"),
+    "else": _("不一致"), "null": _("缺失"),
+}  # fmt: skip
+
+
+def levels_shown(levels: dict) -> list[tuple[str, str]]:
+    """(comparison, level) of a pair, as the page shows them."""
+    return [(str(COMPARISONS.get(k, k)), str(LEVELS.get(v, v))) for k, v in (levels or {}).items()]
 
 
 class NotFound(Exception):
@@ -318,7 +339,10 @@ def _review(ctx: AccessContext, in_scope: set[Key]) -> list[ReviewPair]:
     qs = ReviewPair.objects.filter(status=ReviewPair.Status.OPEN).filter(
         _keys_q(in_scope, "l_") | _keys_q(in_scope, "r_")
     )
-    return [p for p in review_scoped(ctx, qs)]
+    pairs = list(review_scoped(ctx, qs))
+    for p in pairs:
+        p.shown = levels_shown(p.levels)
+    return pairs
 
 
 def review_scoped(ctx: AccessContext, qs: QuerySet[ReviewPair] | None = None) -> QuerySet[ReviewPair]:
@@ -430,10 +454,13 @@ def score_pairs(model: dict, rows: list[dict]) -> list[dict]:
             if mw is None and row.get(f"bf_{name}") is not None:  # Splink 4 names
                 bf = row[f"bf_{name}"]
                 mw = math.log2(bf) if bf and bf > 0 else None
+            level = "null" if g == -1 else labels[name].get(g, str(g))
             comps.append(
                 {
                     "name": name,
-                    "level": "null" if g == -1 else labels[name].get(g, str(g)),
+                    "level": level,
+                    "label": str(COMPARISONS.get(name, name)),
+                    "level_label": str(LEVELS.get(level, level)),
                     "weight": None if mw is None else round(float(mw), 2),
                 }  # fmt: skip
             )
@@ -474,6 +501,7 @@ def review_rows(ctx: AccessContext, limit: int = 200) -> list[dict]:
     return [
         {
             "pair": p,
+            "levels": levels_shown(p.levels),
             "sides": [
                 {"key": k, "party": masked.get(k, {}), "person": pid(owners[k]) if k in owners else ""}
                 for k in (p.left, p.right)
