@@ -146,20 +146,24 @@ class Staged:
             return snapshot.add_key(con, self.root)
         return snapshot.begin(self.root, con)
 
-    def copy(self, con: duckdb.DuckDBPyConnection, select_sql: str, part: str) -> None:
-        """Write the rows of ``select_sql`` (the columns of SCHEMA and ``day``) as day files."""
+    def copy(self, con: duckdb.DuckDBPyConnection, select_sql: str, part: str) -> int:
+        """Write the rows of ``select_sql`` (the columns of SCHEMA and ``day``) as day files; returns
+        the number of rows written."""
         key = self._key(con)
         out = self.dir / part
         self.dir.mkdir(parents=True, exist_ok=True)
         cols = ", ".join(f'"{f.name}"' for f in SCHEMA)
         opts = snapshot.copy_options(key, "PARTITION_BY (day), FILENAME_PATTERN " + _text(part + "_{i}"))
-        con.execute(f"COPY (SELECT {cols}, day FROM ({select_sql})) TO {_text(str(out))} {opts}")
+        written = con.execute(
+            f"COPY (SELECT {cols}, day FROM ({select_sql})) TO {_text(str(out))} {opts}"
+        ).fetchone()
         for f in sorted(out.glob("day=*/*.parquet")):
             day = dt.date.fromisoformat(f.parent.name[4:])
             i = f.stem.rsplit("_", 1)[1]
             name = f"part-{part}.parquet" if i == "0" else f"part-{part}-{i}.parquet"
             self.moves.append((f, self.root / f.parent.name / name))
             self.by_day.setdefault(day, []).append(str(f))
+        return int(written[0]) if written else 0
 
     def write(self, tables_by_day: dict[dt.date, pa.Table], part: str) -> None:
         if not tables_by_day:
