@@ -211,7 +211,7 @@ class WatchBench:
         work = options["work"] or Path(tempfile.mkdtemp(prefix="custos-bench-watch-"))
         work.mkdir(parents=True, exist_ok=True)
         fig: dict = {
-            "date": dt.date.today().isoformat(),
+            "date": dt.datetime.now(dt.UTC).date().isoformat(),
             "cpus": os.cpu_count(),
             "load_average": _load(),
             "seed": options["seed"],
@@ -231,7 +231,8 @@ class WatchBench:
                 )
             if options["scenarios"]:
                 tr = trace_figures(options["scenarios"], options["seed"], options["trace_history_rows"])
-                fig.update(tr)
+                fig.update({k: tr.get(k) for k in ("scenarios", "top1", "top3", "trace_seconds")})
+                fig["trace"] = tr  # the tracing benchmark's own figures (its world, by style)
                 out.write(f"tracing: {tr}")
             else:
                 fig.update({"scenarios": None, "top1": None, "top3": None, "trace_seconds": None})
