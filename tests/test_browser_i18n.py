@@ -114,6 +114,7 @@ DATA = re.compile(
     r"|\b[\w-]+\.(?:csv|xlsx|parquet|zip|pdf|json)\b"  # a file's name (parties.csv in a load's errors)
     r"|\b[\w/]+\.py\b"  # a source file named as the place a rule lives (custos/access/capabilities.py)
     r"|\S*\*\S*"  # a masked value (M*****075, l***@example.net)
+    r"|\bP[0-9]{8}\b"  # a person id (custos.identity: P00000012)
 )
 # Chinese an English page may show besides the fixture's values.
 ALLOWED_HAN = {

@@ -21,7 +21,9 @@ FIXED = {
     "consistency": gettext_lazy("一致性证明"),
     "unmask page": gettext_lazy("查看明文页面"),
     "customer letter: the addressee's full name": gettext_lazy("客户信函：收件人全名"),
+    "identity review queue": gettext_lazy("客户归并复核清单"),
 }
+PERSON = re.compile(r"^person (?P<pid>P[0-9]{8})$")  # a person's page (custos.identity)
 SEARCH_PAGE = re.compile(r"^(?:search by (?P<kinds>[\w+, ]+)|list); page (?P<page>\d+)$")
 CRITERIA = re.compile(r"^search(?P<criteria>(?: \w+=\S+)*)$")
 EXTRACTION = re.compile(r"^extraction #(?P<n>\d+): (?P<text>.*)$", re.S)
@@ -50,6 +52,8 @@ def purpose_label(purpose: str) -> str:
         parts = [p.split("=", 1) for p in m["criteria"].split()]
         shown = _sep("，").join(f"{_CRITERIA_LABELS.get(k, k)}={_criterion(k, v)}" for k, v in parts)
         return _("查询：%(criteria)s") % {"criteria": shown} if shown else _("查询")
+    if m := PERSON.match(text):
+        return _("客户 %(pid)s") % {"pid": m["pid"]}
     if m := EXTRACTION.match(text):  # the requester's own words follow
         return _("数据提取 #%(n)s：%(text)s") % {"n": m["n"], "text": m["text"]}
     return text

@@ -157,7 +157,7 @@ def person_list(
         Party.objects.filter(_keys_q(first.values())) if first else Party.objects.none(),
         action=action or "customer_list",
         fields=["policy_no", "role", "seq", "name", "gender", "birth_date"],
-        purpose=f"persons; page {pg.number}",
+        purpose=f"list; page {pg.number}",
         limit=per_page,
     )
     masked = {(r["policy_no"], r["role"], r["seq"]): r for r in parties}
