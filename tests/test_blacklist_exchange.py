@@ -49,7 +49,7 @@ def free_port() -> int:
 
 
 def _pg_assoc_url() -> str | None:
-    """On the PostgreSQL suite: a fresh database `<test database name>_assoc` for the association."""
+    """On the PostgreSQL suite: a fresh database `<test database name>_assoc<worker>` for the association."""
     url = os.environ.get("CUSTOS_TEST_DATABASE_URL")
     if not url:
         return None
@@ -57,7 +57,8 @@ def _pg_assoc_url() -> str | None:
     import psycopg
 
     cfg = dj_database_url.parse(url)
-    name = f"{cfg['NAME']}_assoc"
+    # one per xdist worker: another worker's fixture must never drop the database in use here
+    name = f"{cfg['NAME']}_assoc{os.environ.get('PYTEST_XDIST_WORKER', '')}"
     admin = dict(
         host=cfg["HOST"] or "127.0.0.1", port=cfg["PORT"] or 5432, user=cfg["USER"], dbname="postgres"
     )
