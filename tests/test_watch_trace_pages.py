@@ -76,6 +76,16 @@ def test_upload_result_pdf_and_violation_link(client, world):
     client.force_login(make_user("co", Role.COMPLIANCE))
     html = client.get(f"/security/watch/trace/{case.pk}/").content.decode()
     assert f"staff_no=A1&amp;source=trace%3A{case.pk}" in html
+    # the button opens discipline's form pre-filled from the case: the top suspect, kind resale
+    form = client.get(f"/discipline/new/?staff_no=A1&source=trace:{case.pk}")
+    page = form.content.decode()
+    assert form.status_code == 200 and f"泄露案件 #{case.pk}" in page
+    assert 'value="A1"' in page and 'value="resale" selected' in page
+    assert person(1)["id_no"] not in page and person(1)["name"] not in page
+    assert client.get("/discipline/new/?source=trace:987654").status_code == 404
+    # customer service may propose violations but not trace leaks: the case is not theirs to cite
+    client.force_login(make_user("cs", Role.CUSTOMER_SERVICE, branch_code="GZ"))
+    assert client.get(f"/discipline/new/?source=trace:{case.pk}").status_code == 404
 
 
 def test_bad_upload_names_the_file_and_keeps_nothing(client, world):

@@ -2,8 +2,8 @@
 is opened with ``?source=alert:<id>`` (or ``trace:<id>``) and pre-filled from here, after checking
 that the alert exists and the user may see it (`watch.alerts`).
 
-A trace is the tracing package's: ``custos.watch.tracing.violation_prefill(user, ident)`` returns a
-`Prefill` or None; without that function a ``trace:`` source is refused like an unknown one.
+A trace is the tracing package's: ``custos.watch.tracing.service.violation_prefill(user, ident)``
+returns a `Prefill` or None (a case the user may not see, or whose top suspect is no staff member).
 """
 
 from __future__ import annotations
@@ -71,10 +71,7 @@ def prefill(user, source: str) -> Prefill | None:
             note=summary[:300],
         )
     if kind == "trace":
-        try:
-            from custos.watch import tracing
-        except ImportError:
-            return None
-        hook = getattr(tracing, "violation_prefill", None)
-        return hook(user, ident) if hook is not None else None
+        from custos.watch.tracing.service import violation_prefill
+
+        return violation_prefill(user, ident)
     return None

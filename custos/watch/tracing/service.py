@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from custos.audit.record import record
 from custos.domain import masking
@@ -203,6 +204,46 @@ def violation_staff_no(suspect: dict | None) -> str:
         ev = suspect.get("evidence", {})
         return ev.get("recipient_staff_no") or ev.get("requester_staff_no") or ""
     return ""
+
+
+def violation_prefill(user, ident: str):
+    """The violation proposal a leak case starts (``?source=trace:<id>`` on discipline's form): its
+    top suspect's staff number, the kind "resale", and a summary of counts and scores only — no
+    customer data. None when the case does not exist, the user may not trace leaks, or the top
+    suspect names no staff member (a partner outlet is a matter for the partnership app)."""
+    from custos.discipline.models import EvidenceLink, Violation
+    from custos.watch.sources import Prefill
+
+    if not str(ident).isdigit():
+        return None
+    case = visible_cases(user).filter(pk=int(ident)).first()
+    if case is None:
+        return None
+    top = case.top
+    staff_no = violation_staff_no(top)
+    if not staff_no:
+        return None
+    kinds = {"staff": _("员工"), "extraction": _("数据提取"), "partner": _("合作机构")}
+    summary = _(
+        "泄露案件 #%(id)s（%(name)s）：%(rows)s 行，匹配 %(matched)s 位客户；"
+        "首要嫌疑：%(kind)s %(who)s，得分 %(score).2f。"
+    ) % {
+        "id": case.pk,
+        "name": case.source_name,
+        "rows": case.rows,
+        "matched": case.matched,
+        "kind": kinds.get(top["kind"], top["kind"]),
+        "who": top["id"],
+        "score": float(top.get("score") or 0),
+    }
+    return Prefill(
+        staff_no=staff_no,
+        kind=Violation.Kind.RESALE,
+        summary=summary[:500],
+        evidence_kind=EvidenceLink.Kind.LEAK,
+        ref=f"trace:{case.pk}",
+        note=summary[:300],
+    )
 
 
 def pdf_bytes(case: LeakCase, context: dict) -> bytes:
