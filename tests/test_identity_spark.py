@@ -25,6 +25,16 @@ def test_hamming_as_duckdb_counts_it():
     assert hamming("1", "12") is None and hamming(None, "1") is None
 
 
+def test_unsigned_columns_reach_spark_signed():
+    import pyarrow as pa
+
+    from custos.identity.engine.spark import signed
+
+    t = pa.table({"h": pa.array([1, 2**64 - 1], pa.uint64()), "s": pa.array(["a", "b"])})
+    assert signed(t).schema.field("h").type == pa.int64() and signed(t).column("h").to_pylist() == [1, -1]
+    assert signed(t).schema.field("s").type == pa.string()
+
+
 def test_spark_links_the_same_persons_as_duckdb(tmp_path, custos_home, settings):
     require(shutil.which("java") is not None, "Java is not installed (Spark needs it)")
     require(importlib.util.find_spec("pyspark") is not None, "pyspark is not installed")

@@ -63,7 +63,25 @@ def db_api(master: str | None = None):
     ``Linker(sdf, settings)`` as with DuckDB."""
     from splink import SparkAPI
 
+    class API(SparkAPI):
+        def _table_registration(self, input, table_name):
+            super()._table_registration(signed(input), table_name)
+
     logging.getLogger("splink").setLevel(logging.ERROR)
     # persist, not Splink's default checkpoint: a checkpoint writes the records in clear to a
     # checkpoint directory; persisted blocks spilled to disk are encrypted (spark.io.encryption)
-    return SparkAPI(spark_session=session(master), break_lineage_method="persist")
+    return API(spark_session=session(master), break_lineage_method="persist")
+
+
+def signed(table):
+    """An Arrow table with its unsigned integer columns (DuckDB's hash(), UBIGINT) as int64, bit for
+    bit: Spark's Arrow conversion has no unsigned types. Anything else is returned as it is."""
+    import pyarrow as pa
+
+    if not isinstance(table, pa.Table):
+        return table
+    fields = [
+        pa.field(f.name, pa.int64()) if pa.types.is_unsigned_integer(f.type) else f for f in table.schema
+    ]
+    # unchecked: a 64-bit hash over 2**63 wraps to a negative number, one to one, so equal stays equal
+    return table if fields == list(table.schema) else table.cast(pa.schema(fields), safe=False)
