@@ -477,6 +477,7 @@ OUTSIDE_ROLES = frozenset({R.MEMBER})
 OPERATOR_COMMANDS = frozenset(
     {"init", "createuser", "token", "serve", "demo", "synth", "bench", "check", "findings", "extract"}
     | {"link", "persons"}  # identity resolution: batch linking and the person-id export (no values)
+    | {"spark"}  # starting and stopping the development Spark cluster (no book data)
 )
 
 
