@@ -96,6 +96,10 @@ def test_demo_prepares_everything_and_is_idempotent(tmp_path):
     assert re.search(r"\(agent's phone as the applicant's\): reject — .*PH05", first.stdout), first.stdout
     assert re.search(r"\(ID number with a wrong check digit\): reject — .*ID03", first.stdout), first.stdout
     assert re.search(r"audit log: checkpoint signed; [\d,]+ entries .* verified: intact", first.stdout)
+    # a leaked list of what the planted harvester read is traced back to them
+    assert re.search(
+        r"leaked list traced: [\d,]+ rows, [1-9][\d,]* matched .* — the planted harvester —", first.stdout
+    ), first.stdout
     second = demo()
     assert second.returncode == 0, second.stderr[-2000:]
     assert "(exists)" in second.stdout and "book: already loaded" in second.stdout

@@ -382,6 +382,68 @@ def watch(say: Say) -> None:
     )
 
 
+def watch_trace(say: Say) -> None:
+    """A customer list found outside the company: the applicants of the policies the planted bulk
+    harvester read, partly masked as such lists are, mixed with rows of people custos does not know;
+    traced back to its source (custos trace) as IT security would."""
+    import csv
+    import json
+    import random
+
+    from custos.book.models import Party
+    from custos.watch import store
+    from custos.watch.tracing.models import LeakCase
+    from custos.watch.tracing.service import trace_file
+
+    name = "demo-leaked-list.csv"
+    case = LeakCase.objects.filter(source_name=name).first()
+    if case is None:
+        truth = json.loads((paths_home() / "demo-access-logs" / "truth.json").read_text(encoding="utf-8"))
+        insider = next((i for i in truth["insiders"] if i["style"] == "bulk"), None)
+        if insider is None:
+            say("watch: no bulk harvester planted in the simulated logs; no leak to trace")
+            return
+        days = ", ".join(f"DATE '{d}'" for d in insider["days"])
+        read = (
+            store.read_arrow(
+                "SELECT DISTINCT policy_no FROM {history} WHERE staff_no = '%s' AND day IN (%s)"
+                " AND coalesce(policy_no, '') <> ''" % (insider["staff_no"], days)
+            )
+            .column("policy_no")
+            .to_pylist()
+        )
+        rng = random.Random(7)
+        rows = []
+        for party in Party.objects.filter(policy_no__in=read, role="applicant").order_by("policy_no"):
+            mobile, id_no = party.mobile or "", party.id_no or ""
+            if rng.random() < 0.3 and len(mobile) == 11:  # pasted from a masked screen
+                mobile = mobile[:3] + "****" + mobile[7:]
+            if rng.random() < 0.2 and len(id_no) == 18:
+                id_no = id_no[:6] + "********" + id_no[14:]
+            rows.append([party.name, mobile, id_no])
+        rows += [[f"路人{n}", f"139{rng.randrange(10**8):08d}", ""] for n in range(len(rows) // 10)]
+        rng.shuffle(rows)
+        path = paths_home() / "demo-output" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", newline="", encoding="gb18030") as f:
+            csv.writer(f).writerows([["客户姓名", "手机号", "身份证号"], *rows])
+        try:
+            case = trace_file(path, user=_user("it_security"), note="demo: found on a file-sharing site")
+        finally:
+            path.unlink(missing_ok=True)  # the list holds customers' data in clear
+        planted = insider["staff_no"]
+    else:
+        planted = None
+    top = case.top
+    who = f"{top['kind']} {top['id']} (score {top['score']:.2f})" if top else "nobody"
+    verdict = "" if planted is None else (" — the planted harvester" if top and top["id"] == planted else
+                                          f" — the planted harvester was {planted}")  # fmt: skip
+    say(
+        f"watch: leaked list traced: {case.rows:,} rows, {case.matched:,} matched to customers; top suspect "
+        f"{who}{verdict} — /security/watch/trace/{case.pk}/ (demo_it_security, demo_compliance)"
+    )
+
+
 def report(say: Say) -> None:
     from custos.report.demo import demo_report
 
@@ -397,5 +459,6 @@ def run(say: Say, book_dir: Path) -> None:
     identity_person(say)
     blacklist(say, book_dir)
     watch(say)
+    watch_trace(say)
     report(say)
     audit(say)
