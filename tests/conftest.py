@@ -162,9 +162,10 @@ def small_book(db):
 
 
 @functools.cache
-def _password_hash(password: str) -> str:
-    """The deployment's hasher (Argon2), computed once per password and worker: a hash costs
-    0.1-0.3 s, and the route walks make a user per role for every test."""
+def _password_hash(password: str, hashers: tuple[str, ...]) -> str:
+    """The hash by the first of `hashers` (the deployment's Argon2 unless a test chose another),
+    computed once per password, hashers and worker: an Argon2 hash costs 0.1-0.3 s, and the route
+    walks make a user per role for every test."""
     from django.contrib.auth.hashers import make_password
 
     return make_password(password)
@@ -172,11 +173,14 @@ def _password_hash(password: str) -> str:
 
 def make_user(username: str, role: str | None = None, password: str = "correct-horse-42", **scope):
     """A Django user with (unless role is None) a custos Profile of that role and scope."""
+    from django.conf import settings
     from django.contrib.auth import get_user_model
 
     from custos.access.models import Profile
 
-    user = get_user_model()(username=username, password=_password_hash(password))
+    user = get_user_model()(
+        username=username, password=_password_hash(password, tuple(settings.PASSWORD_HASHERS))
+    )
     user.save()
     if role is not None:
         Profile.objects.create(user=user, role=role, **scope)
