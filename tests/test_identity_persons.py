@@ -153,3 +153,34 @@ def test_commands_fail_with_a_reason(tmp_path):
     assert (tmp_path / "empty.csv").read_text(encoding="utf-8").splitlines() == [
         "policy_no,role,seq,person_id"
     ]
+
+
+@pytest.mark.django_db
+def test_the_reverse_command_undoes_a_merge_as_a_reviewer(load):
+    from django.core.management import CommandError, call_command
+
+    from custos.access.models import Role
+    from custos.audit.models import ChangeEvent
+    from custos.identity.services.link import persist
+    from tests.conftest import make_user
+
+    params = Params()
+    persist(_run(load), _scored([(1, 2, 20.0), (3, 4, 18.0)]), params)
+    first = _persons()
+    persist(run2 := _run(load), _scored([(1, 2, 20.0), (3, 4, 18.0), (2, 3, 12.5)]), params)
+    event = LinkEvent.objects.get(run=run2)
+    make_user("agent1", Role.AGENT, staff_no="A1")
+    make_user("cs1", Role.CUSTOMER_SERVICE)
+    with pytest.raises(CommandError, match="identity.review"):  # an agent may not
+        call_command("persons", "reverse", str(event.pk), "--user", "agent1", "--note", "x")
+    with pytest.raises(CommandError, match="no merge or split #987654"):
+        call_command("persons", "reverse", "987654", "--user", "cs1", "--note", "x")
+    with pytest.raises(CommandError, match="--note"):
+        call_command("persons", "reverse", str(event.pk), "--user", "cs1", "--note", "  ")
+    assert _persons() != first  # nothing changed by the refusals
+    call_command("persons", "reverse", str(event.pk), "--user", "cs1", "--note", "两位不同客户")
+    assert _persons() == first
+    entry = ChangeEvent.objects.get(action="identity.event_reversed")
+    assert entry.actor.username == "cs1"
+    with pytest.raises(CommandError, match="already reversed"):
+        call_command("persons", "reverse", str(event.pk), "--user", "cs1", "--note", "again")
