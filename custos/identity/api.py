@@ -132,22 +132,7 @@ def person_parties(request, person_id: str):
         pol = r["policy"]
         out.append(
             {
-                **{
-                    k: _s(r.get(k))
-                    for k in (
-                        "policy_no",
-                        "role",
-                        "name",
-                        "gender",
-                        "birth_date",
-                        "id_type",
-                        "id_no",
-                        "mobile",
-                        "phone",
-                        "address",
-                        "email",
-                    )
-                },  # fmt: skip
+                **{k: _s(r.get(k)) for k in ("policy_no", "role", *ps.VALUE_FIELDS)},
                 "seq": r["seq"],
                 "channel": _s(pol.get("channel")),
                 "branch_code": _s(pol.get("branch_code")),

@@ -26,10 +26,10 @@ from pathlib import Path
 
 def rid(region: str, birth: str, seq: str) -> str:
     """An 18-digit resident ID: area code, birth date, 3-digit sequence, check digit."""
-    from stdnum.cn.ric import calc_check_digit
+    from custos.domain.ids import check_digit
 
     body = region + birth.replace("-", "") + seq
-    return body + calc_check_digit(body + "0")
+    return body + check_digit(body)
 
 
 def person(name, gender, birth, id_no, mobile, address, **kw) -> dict:
