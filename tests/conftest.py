@@ -52,10 +52,10 @@ def pytest_collection_modifyitems(config, items):
     SQLite run has run them, and here they would give the same answer a second time."""
     if not os.environ.get("CUSTOS_TEST_DATABASE_URL", "").startswith("postgres"):
         return
-    free = [i for i in items if _database_free(i)]
+    free = {i for i in items if _database_free(i)}
     if free:
-        config.hook.pytest_deselected(items=free)
-        items[:] = [i for i in items if not _database_free(i)]
+        config.hook.pytest_deselected(items=list(free))
+        items[:] = [i for i in items if i not in free]
 
 
 def require(condition: bool, reason: str) -> None:
