@@ -48,6 +48,24 @@ def alert_summary(alert) -> str:
     }
 
 
+def violation_url(user, staff_no: str, source: str) -> str | None:
+    """The link to discipline's form pre-filled from ``source`` (``alert:<id>``, ``trace:<id>``), for
+    a user who may propose violations; None otherwise."""
+    from urllib.parse import urlencode
+
+    from django.urls import NoReverseMatch, reverse
+
+    from custos.access.capabilities import can
+
+    if not staff_no or not can(user, "violation.propose"):
+        return None
+    try:
+        base = reverse("discipline-new")
+    except NoReverseMatch:
+        return None
+    return base + "?" + urlencode({"staff_no": staff_no, "source": source})
+
+
 def prefill(user, source: str) -> Prefill | None:
     """The pre-filled proposal for ``source``, or None when it names nothing this user may see."""
     from custos.access.capabilities import can

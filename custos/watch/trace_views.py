@@ -16,14 +16,13 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
-from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
-from custos.access.capabilities import can, require
+from custos.access.capabilities import require
 from custos.access.service import client_address
 from custos.audit.service import AuditWriteError
+from custos.watch.sources import violation_url
 from custos.watch.tracing import service as svc
 from custos.watch.tracing.leakfile import SUFFIXES
 
@@ -105,17 +104,6 @@ def _case(request, pk: int):
     return case
 
 
-def _violation_url(request, case) -> str | None:
-    staff_no = svc.violation_staff_no(case.top)
-    if not staff_no or not can(request.user, "violation.propose"):
-        return None
-    try:
-        base = reverse("discipline-new")
-    except NoReverseMatch:
-        return None
-    return base + "?" + urlencode({"staff_no": staff_no, "source": f"trace:{case.pk}"})
-
-
 def context(case) -> dict:
     suspects = []
     for i, s in enumerate(case.suspects):
@@ -150,7 +138,7 @@ def context(case) -> dict:
 def case_detail(request, pk: int):
     case = _case(request, pk)
     ctx = context(case)
-    ctx["violation_url"] = _violation_url(request, case)
+    ctx["violation_url"] = violation_url(request.user, svc.violation_staff_no(case.top), f"trace:{case.pk}")
     return render(request, "watch/trace_case.html", ctx)
 
 

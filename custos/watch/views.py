@@ -10,15 +10,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
-from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
-from custos.access.capabilities import can, require
+from custos.access.capabilities import require
 from custos.watch import alerts, timeline
 from custos.watch.forms import QueueFilter, TriageForm
 from custos.watch.models import AccessAlert
+from custos.watch.sources import violation_url
 
 PAGE_SIZE = 50
 
@@ -59,16 +58,6 @@ def queue(request):
     )
 
 
-def _violation_url(request, staff_no: str, alert) -> str | None:
-    if alert is None or not can(request.user, "violation.propose"):
-        return None
-    try:
-        base = reverse("discipline-new")
-    except NoReverseMatch:
-        return None
-    return base + "?" + urlencode({"staff_no": staff_no, "source": f"alert:{alert.pk}"})
-
-
 @login_required
 def staff_day(request, staff_no: str, day: str):
     require(request.user, "watch.alerts")
@@ -100,6 +89,6 @@ def staff_day(request, staff_no: str, day: str):
             "chart": chart,
             "peer_group": tl["peer_group"],
             "total": sum(tl["reads"]),
-            "violation_url": _violation_url(request, staff_no, alert),
+            "violation_url": violation_url(request.user, staff_no, f"alert:{alert.pk}") if alert else None,
         },
     )
